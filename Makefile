@@ -1,0 +1,35 @@
+# `make run` runs whoknows with its built-in defaults; `make test` runs every test.
+# Both first build what they need: a virtualenv with a Python >= 3.12, the package in editable mode
+# with its test extras, and (for the tests) the Debian packages the browser tests use.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The browser tests drive Debian's Chromium; NSS tools trust the proxy's CA; wrk drives bench/.
+TEST_APT_PACKAGES := chromium libnss3-tools
+
+.PHONY: run test bench install apt-deps clean
+
+run: $(STAMP)
+	$(VENV)/bin/whoknows doctor
+
+test: $(STAMP) apt-deps
+	$(PY) -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP) apt-deps
+	./scripts/ensure-apt wrk nginx-light
+	$(PY) bench/run_all.py
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $$(./scripts/find-python) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+apt-deps:
+	./scripts/ensure-apt $(TEST_APT_PACKAGES)
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""The `whoknows` command line: a thin click adapter over the `whoknows` core package."""

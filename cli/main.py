@@ -1,0 +1,99 @@
+"""The `whoknows` command group.
+
+Subcommands live one concern per module and are imported only when called, so a command that does
+not run the proxy never imports mitmproxy (or rich, or tldextract) just to start.
+"""
+
+import importlib
+import importlib.util
+import os
+import sys
+
+import click
+
+from whoknows.errors import InputError, WhoknowsError
+
+# name -> "module:attribute". A module that does not exist (yet) simply has no command.
+COMMANDS = {
+    "alias": "cli.alias:alias",
+    "check": "cli.check:check",
+    "doctor": "cli.doctor:doctor",
+    "export": "cli.transfer:export_ledger",
+    "extension": "cli.extension:extension",
+    "import": "cli.transfer:import_ledger",
+    "knows": "cli.disclosures:knows",
+    "leaks": "cli.leaks:leaks",
+    "lists": "cli.lists:lists",
+    "mail": "cli.mail:mail",
+    "me": "cli.me:me",
+    "prefs": "cli.prefs:prefs",
+    "proxy": "cli.proxy:proxy",
+    "request": "cli.requests:request",
+    "requests": "cli.requests:requests_",
+    "setup": "cli.setup:setup",
+    "site": "cli.site:site",
+    "tell": "cli.disclosures:tell",
+    "vendor": "cli.vendor:vendor",
+}
+
+
+def _exists(target: str) -> bool:
+    module = target.partition(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+def fail(message: str, code: int) -> "NoReturn":  # noqa: F821
+    click.echo(f"whoknows: error: {message}", err=True)
+    sys.exit(code)
+
+
+class WhoknowsGroup(click.Group):
+    """Lazy subcommands, and one-line errors: exit 2 for usage errors, 1 for everything else."""
+
+    def list_commands(self, ctx):
+        return sorted(name for name, target in COMMANDS.items() if _exists(target))
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None or not _exists(target):
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def main(self, args=None, prog_name=None, **extra):
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            fail(exc.format_message() + hint, 2)
+        except click.ClickException as exc:
+            fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            fail("aborted", 1)
+        except InputError as exc:
+            fail(str(exc), 2)
+        except WhoknowsError as exc:
+            fail(str(exc), 1)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except BrokenPipeError:
+            sys.exit(1)
+        except Exception as exc:  # a bug: say so in one line, the traceback only on request
+            if os.environ.get("WHOKNOWS_DEBUG"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (set WHOKNOWS_DEBUG=1 for the traceback)", 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=WhoknowsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="whoknows", message="whoknows %(version)s")
+def cli():
+    """whoknows: what every company knows about you, and who told whom.
+
+    Per-vendor email aliases, a proxy that strips tracking, and one ledger of what each vendor knows.
+    """
+
+
+def main():
+    cli.main(prog_name="whoknows")

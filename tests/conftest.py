@@ -1,0 +1,30 @@
+"""Shared fixtures: every test gets its own data directory (a real, empty one)."""
+
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def whoknows_home(tmp_path, monkeypatch) -> Path:
+    """A fresh `$WHOKNOWS_HOME` for each test, so no test sees another's ledger or keys."""
+    home = tmp_path / "whoknows-home"
+    monkeypatch.setenv("WHOKNOWS_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """`../shared/data` (lists, requests, companies); tests that need it skip loudly without it."""
+    data = SHARED / "data"
+    if not data.is_dir():
+        pytest.skip(f"shared test data not found at {data}")
+    return data
+
+
+def pytest_report_header(config):
+    return f"whoknows tests: shared data at {SHARED} ({'present' if SHARED.is_dir() else 'MISSING'})"
+
+

@@ -1,0 +1,61 @@
+"""Where whoknows keeps its files: one private data directory.
+
+`$WHOKNOWS_HOME` if set, else the platform's user data directory. The directory is 0700 and is
+created on first use; files holding personal data or secrets are created 0600.
+"""
+
+import os
+from pathlib import Path
+
+from .errors import WhoknowsError
+
+APP_NAME = "whoknows"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def data_dir(create: bool = True) -> Path:
+    """The data directory; created (0700) when `create` and missing."""
+    env = os.environ.get("WHOKNOWS_HOME")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        import platformdirs  # only needed without $WHOKNOWS_HOME
+
+        path = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    if create and not path.is_dir():
+        try:
+            path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            os.chmod(path, DIR_MODE)  # mkdir's mode is filtered by the umask
+        except OSError as exc:
+            raise WhoknowsError(f"cannot create the data directory {path}: {exc.strerror}") from None
+    return path
+
+
+def ensure_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if missing; tighten its mode if it exists."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
+        os.close(fd)
+        os.chmod(path, FILE_MODE)
+    except OSError as exc:
+        raise WhoknowsError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Replace `path` atomically with `data`, mode 0600 (a crash leaves the old or the new file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, FILE_MODE)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise WhoknowsError(f"cannot write {path}: {exc.strerror}") from None
