@@ -217,6 +217,22 @@ class Ledger:
         rows = self.db.execute("PRAGMA integrity_check").fetchall()
         return "; ".join(row[0] for row in rows)
 
+    # -- vendors ---------------------------------------------------------------------------------
+
+    def vendor_id(self, domain: str, create: bool = False) -> int | None:
+        """The row id of the vendor with this (already normalised) domain; created when `create`."""
+        rows = self.query("SELECT id FROM vendors WHERE domain = ?", (domain,))
+        if rows:
+            return rows[0]["id"]
+        if not create:
+            return None
+        with self.write() as db:
+            db.execute(
+                "INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
+                (domain, now()),
+            )
+            return db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()["id"]
+
     # -- settings (never secrets) --------------------------------------------------------------
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
