@@ -11,7 +11,7 @@ TEST_APT_PACKAGES := chromium libnss3-tools
 .PHONY: run test bench install apt-deps clean
 
 run: $(STAMP)
-	$(VENV)/bin/whoknows doctor
+	$(VENV)/bin/whoknows proxy
 
 test: $(STAMP) apt-deps
 	$(PY) -m pytest -q -p no:cacheprovider

@@ -12,6 +12,8 @@ def whoknows_home(tmp_path, monkeypatch) -> Path:
     """A fresh `$WHOKNOWS_HOME` for each test, so no test sees another's ledger or keys."""
     home = tmp_path / "whoknows-home"
     monkeypatch.setenv("WHOKNOWS_HOME", str(home))
+    # Secrets (the alias key) go to the fallback file in that home, never to the developer's keyring.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     return home
 
 

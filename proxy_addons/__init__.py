@@ -1,0 +1,49 @@
+"""mitmproxy addons for whoknows: thin adapters, one behaviour per module; decisions live in `whoknows`.
+
+This package's top level imports no mitmproxy (the `setup` command reads the constants below), so
+addon modules are imported only by `whoknows_addons()`, the one list of addons in chain order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# A name the proxy answers itself and never forwards (reserved: `.proxy` is not a real TLD).
+PROXY_HOST = "whoknows.proxy"
+PAC_PATH = "/proxy.pac"
+PAC_URL = f"http://{PROXY_HOST}{PAC_PATH}"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+CA_CERT_NAME = "mitmproxy-ca-cert.pem"
+
+
+def confdir() -> Path:
+    """mitmproxy's configuration directory (its CA lives there): inside whoknows's data directory."""
+    from whoknows.paths import data_dir
+
+    return data_dir() / "mitmproxy"
+
+
+def host_port(host: str, port: int) -> str:
+    """`host:port`, with brackets around IPv6 addresses."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def direct_pac_url(host: str, port: int) -> str:
+    """The PAC file's URL on the proxy's own address (what browsers and systems are given)."""
+    return f"http://{host_port(host, port)}{PAC_PATH}"
+
+
+def whoknows_addons() -> list:
+    """Every whoknows addon, in chain order, each guarded by the first one (`safety.Safety`).
+
+    Order matters: `pac` answers the proxy's own URLs before anything else sees them; the blocking
+    addon (when present) marks tracker requests before `signals` reads the mark.
+    """
+    from proxy_addons import pac
+    from proxy_addons import safety
+    from proxy_addons import signals
+
+    guard = safety.Safety()
+    addons = [pac.Pac(), signals.Signals()]
+    return [guard, *(guard.guard(addon) for addon in addons)]

@@ -1,0 +1,171 @@
+"""Run mitmproxy in this process with the whoknows addons (what `whoknows proxy` does).
+
+`run(settings)` builds the options and a `DumpMaster` (no per-flow dump; the log goes to stderr at
+`warn` unless asked), adds `proxy_addons.whoknows_addons()`, prints one line on stdout once the
+listener is up, and returns an exit status after a clean shutdown: SIGINT/SIGTERM stop the master,
+whose `done` hooks run (addons flush what they hold there); a second signal kills the process.
+
+Fixed choices: mitmproxy's configuration (its CA) lives in whoknows's data directory, never in
+`~/.mitmproxy`; `connection_strategy=lazy`, so a request blocked inside an HTTPS tunnel is answered
+without ever connecting to the tracker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from typing import TextIO
+
+from proxy_addons import DEFAULT_HOST
+from proxy_addons import DEFAULT_PORT
+from proxy_addons import direct_pac_url
+from proxy_addons import host_port
+from whoknows.errors import InputError
+
+LOG_LEVELS = ("error", "warn", "info", "debug")
+_LOGGING_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
+                   "debug": logging.DEBUG}
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ProxySettings:
+    listen_host: str = DEFAULT_HOST
+    listen_port: int = DEFAULT_PORT
+    confdir: Path | None = None  # None: <data dir>/mitmproxy
+    proxyauth: str | None = dataclasses.field(default=None, repr=False)  # "user:password"
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # name -> typed value
+    option_specs: Sequence[str] = ()  # "name=value" strings, as `mitmdump --set`
+    log_level: str = "warn"
+
+
+def mitmproxy_options(settings: ProxySettings) -> dict[str, Any]:
+    """The options whoknows sets (after the addons are loaded); `settings.options` may override."""
+    options: dict[str, Any] = {"connection_strategy": "lazy", "termlog_verbosity": settings.log_level}
+    if settings.proxyauth:
+        options["proxyauth"] = settings.proxyauth
+    return options
+
+
+class Announce:
+    """Says once, on stdout, where the proxy listens; says on stderr when it has stopped."""
+
+    name = "whoknows_announce"
+
+    def __init__(self, out: TextIO, err: TextIO, on_listening: Callable | None = None) -> None:
+        self.out, self.err, self.on_listening = out, err, on_listening
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+
+        addrs = ctx.master.addons.get("proxyserver").listen_addrs()
+        host, port = addrs[0][0], addrs[0][1]
+        if host in WILDCARD_HOSTS:
+            where = f"all addresses, port {port}"
+            pac = direct_pac_url("<this machine's address>", port)
+        else:
+            where = host_port(host, port)
+            pac = direct_pac_url(host, port)
+        print(f"whoknows proxy listening on {where} (PAC file: {pac})", file=self.out, flush=True)
+        if self.on_listening:
+            self.on_listening(host, port)
+
+    def done(self) -> None:
+        print("whoknows proxy: stopped", file=self.err, flush=True)
+
+
+def _prepare_confdir(settings: ProxySettings) -> Path:
+    if settings.confdir is not None:
+        path = Path(settings.confdir)
+    else:
+        from proxy_addons import confdir
+
+        path = confdir()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # the CA's private key goes there
+    return path
+
+
+def _configure_logging(level: str) -> None:
+    logging.getLogger().setLevel(_LOGGING_LEVELS[level])
+    for noisy in ("asyncio", "hpack", "tornado", "quic", "passlib"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, _LOGGING_LEVELS[level]))
+
+
+def _install_signal_handlers(master) -> Callable[[], None]:
+    """SIGINT/SIGTERM: shut down cleanly; a second one gets the default action (interrupt/kill)."""
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def stop() -> None:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        master.shutdown()
+
+    try:
+        for sig in signals:
+            loop.add_signal_handler(sig, stop)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: caller stops us
+        return lambda: None
+
+    def uninstall() -> None:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+    return uninstall
+
+
+async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
+                out: TextIO | None = None, err: TextIO | None = None,
+                on_listening: Callable[[str, int], None] | None = None) -> int:
+    """Run the proxy until shut down; returns the exit status (non-zero: it could not start)."""
+    from mitmproxy import exceptions
+    from mitmproxy import options as mitm_options
+    from mitmproxy.addons import termlog
+    from mitmproxy.tools.dump import DumpMaster
+
+    import proxy_addons
+
+    if settings.log_level not in LOG_LEVELS:
+        raise InputError(f"log level must be one of {', '.join(LOG_LEVELS)}; got {settings.log_level!r}")
+    out, err = out or sys.stdout, err or sys.stderr
+    confdir = _prepare_confdir(settings)
+    _configure_logging(settings.log_level)
+    # confdir and the listen address go in at construction: the TLS addon creates (or loads) the
+    # CA as soon as it is configured, and must never do so in ~/.mitmproxy.
+    opts = mitm_options.Options(listen_host=settings.listen_host, listen_port=settings.listen_port,
+                                confdir=str(confdir))
+    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    log = termlog.TermLog(out=err)
+    try:
+        master.addons.add(log)
+        master.addons.add(*(proxy_addons.whoknows_addons() if addons is None else addons))
+        try:
+            opts.update(**{**mitmproxy_options(settings), **settings.options})
+            if settings.option_specs:
+                opts.set(*settings.option_specs)
+        except (exceptions.OptionsError, KeyError) as exc:
+            raise InputError(f"bad proxy option: {exc.args[0] if exc.args else exc}") from None
+        master.addons.add(Announce(out, err, on_listening))
+        uninstall = _install_signal_handlers(master)
+        try:
+            await master.run()
+        except SystemExit as exc:  # mitmproxy's errorcheck: an error was logged during startup
+            return exc.code if isinstance(exc.code, int) else 1
+        finally:
+            uninstall()
+        return 0
+    finally:
+        log.uninstall()
+
+
+def run(settings: ProxySettings, addons: Sequence | None = None) -> int:
+    """Run the proxy in this thread's own event loop; returns the exit status."""
+    return asyncio.run(serve(settings, addons))

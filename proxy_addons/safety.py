@@ -1,0 +1,178 @@
+"""Error isolation for whoknows addons: a bug in one addon must not break browsing.
+
+What mitmproxy 12.2 already does (`addonmanager.safecall`): an exception raised by any hook is
+caught, logged with its traceback, and the event goes on to the next addon, so the flow is neither
+killed nor stalled. What it does not do, and this module adds:
+
+- Undo: the failing hook may have changed the flow half-way (removed some cookies, set a response
+  and then crashed). The guard snapshots what a hook can change (request, response, error, metadata,
+  liveness) and puts it back, so the flow passes exactly as if that addon were absent.
+- Log once: a bug in a per-request hook would otherwise print the same traceback for every
+  request. The first error of each kind (addon, hook, exception type, raising line) is logged with
+  its cause; repeats are counted and summed up once at shutdown.
+- A note on the flow (`flow.metadata["whoknows.addon_errors"]`) so that later addons and tests can
+  tell a flow went unprocessed.
+
+`Safety.guard(addon)` wraps the addon's hooks in place (instance attributes shadow the methods), so
+addon classes stay plain and unit-testable; `proxy_addons.whoknows_addons()` guards every addon.
+`load` and `configure` are not guarded: a failure there must stop startup or reject an option
+(`OptionsError`), loudly.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import mitmproxy.addons  # noqa: F401  (defines, through the proxy layers, every hook there is)
+from mitmproxy import exceptions
+from mitmproxy import flow as mflow
+from mitmproxy import hooks
+
+logger = logging.getLogger("whoknows.proxy")
+
+ERRORS_KEY = "whoknows.addon_errors"
+UNGUARDED_HOOKS = frozenset({"load", "configure"})
+# Raised on purpose, to be seen by mitmproxy: never swallow these.
+PASS_THROUGH = (exceptions.AddonHalt, exceptions.OptionsError)
+
+ErrorKey = tuple[str, str, str, str]
+
+
+class FlowSnapshot:
+    """What a hook can change on a flow, saved cheaply (headers are immutable tuples, bodies bytes)."""
+
+    __slots__ = ("flow", "request", "request_state", "response", "response_state", "error",
+                 "live", "intercepted", "metadata")
+
+    def __init__(self, flow: mflow.Flow) -> None:
+        self.flow = flow
+        self.request = getattr(flow, "request", None)
+        self.request_state = _state(self.request)
+        self.response = getattr(flow, "response", None)
+        self.response_state = _state(self.response)
+        self.error = flow.error
+        self.live = flow.live
+        self.intercepted = flow.intercepted
+        self.metadata = dict(flow.metadata)
+
+    def restore(self) -> None:
+        flow = self.flow
+        for attr, obj, state in (("request", self.request, self.request_state),
+                                 ("response", self.response, self.response_state)):
+            if hasattr(flow, attr):
+                setattr(flow, attr, obj)  # same object as before: the proxy layers keep theirs
+                if obj is not None and state is not None:
+                    obj.set_state(state)
+        flow.error = self.error
+        flow.live = self.live
+        flow.intercepted = self.intercepted
+        flow.metadata = self.metadata
+
+
+def _state(message: Any) -> Any:
+    return message.get_state() if message is not None and hasattr(message, "get_state") else None
+
+
+def addon_name(addon: Any) -> str:
+    return getattr(addon, "name", type(addon).__name__.lower())
+
+
+def _raising_line(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{last.filename}:{last.lineno}"
+
+
+def _describe(args: tuple) -> str:
+    for arg in args:
+        request = getattr(arg, "request", None)
+        if request is not None and hasattr(request, "pretty_url"):
+            return f" while handling {request.method} {request.pretty_url[:200]}"
+    return ""
+
+
+class Safety:
+    """The addon that owns error bookkeeping; add it to the chain and `guard` every other addon."""
+
+    name = "whoknows_safety"
+
+    def __init__(self) -> None:
+        self.errors: Counter[ErrorKey] = Counter()
+
+    def guard(self, addon: Any) -> Any:
+        """Wrap `addon`'s hooks (and its sub-addons') in place; returns the addon. Idempotent.
+
+        Hook names come from mitmproxy's registry, which fills as the modules defining hooks are
+        imported: hence the import of `mitmproxy.addons` above (without it, `request` is unknown
+        until the proxy layers happen to be imported, and would silently go unguarded)."""
+        for name in hooks.all_hooks.keys() - UNGUARDED_HOOKS:
+            func = getattr(addon, name, None)
+            if callable(func) and not getattr(func, "_whoknows_guarded", False):
+                setattr(addon, name, self._wrap(addon_name(addon), name, func))
+        for child in getattr(addon, "addons", None) or ():
+            self.guard(child)
+        return addon
+
+    def _wrap(self, owner: str, hook: str, func: Callable) -> Callable:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def guarded_async(*args):
+                snapshots = _snapshot(args)
+                try:
+                    return await func(*args)
+                except PASS_THROUGH:
+                    raise
+                except Exception as exc:
+                    self._failed(owner, hook, exc, args, snapshots)
+
+            wrapper = guarded_async
+        else:
+
+            @functools.wraps(func)
+            def guarded(*args):
+                snapshots = _snapshot(args)
+                try:
+                    return func(*args)
+                except PASS_THROUGH:
+                    raise
+                except Exception as exc:
+                    self._failed(owner, hook, exc, args, snapshots)
+
+            wrapper = guarded
+        wrapper._whoknows_guarded = True  # type: ignore[attr-defined]
+        return wrapper
+
+    def _failed(self, owner: str, hook: str, exc: Exception, args: tuple,
+                snapshots: list[FlowSnapshot]) -> None:
+        for snapshot in snapshots:
+            snapshot.restore()
+            snapshot.flow.metadata.setdefault(ERRORS_KEY, []).append(
+                f"{owner}.{hook}: {type(exc).__name__}")
+        key = (owner, hook, type(exc).__qualname__, _raising_line(exc))
+        self.errors[key] += 1
+        if self.errors[key] == 1:
+            logger.error(
+                f"whoknows addon {owner} failed in {hook}{_describe(args)}: "
+                f"{type(exc).__name__}: {exc}. The flow passes as if {owner} were not there; "
+                "further errors like this one are counted, not logged.",
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+
+    def done(self) -> None:
+        for (owner, hook, exc_type, where), count in sorted(self.errors.items()):
+            if count > 1:
+                logger.warning(f"whoknows addon {owner} failed in {hook} {count} times "
+                               f"({exc_type} at {where})")
+
+
+def _snapshot(args: tuple) -> list[FlowSnapshot]:
+    return [FlowSnapshot(arg) for arg in args if isinstance(arg, mflow.Flow)]

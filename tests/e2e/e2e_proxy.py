@@ -1,0 +1,145 @@
+"""The proxy under test as a real process (`proxy_process.py`), started and stopped with timeouts.
+
+Why a process rather than a thread: the name-sealing patches (`socket.getaddrinfo`, `connect`) must
+not touch the test process (Playwright and the test sites use sockets too); signals, clean shutdown
+and "the proxy did not die" are only real with a process; and a hung or crashed proxy cannot take
+pytest down with it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from e2e_pki import SitePKI
+
+LAUNCHER = Path(__file__).with_name("proxy_process.py")
+LISTENING = re.compile(r"whoknows proxy listening on (\S+):(\d+) ")
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class ProxyProcess:
+    """One running proxy. `url` is what a browser or client is given as its proxy."""
+
+    def __init__(self, home: Path, pki: SitePKI, http_port: int, https_port: int, *,
+                 sets: tuple[str, ...] = (), addons: tuple[str, ...] = (),
+                 mitm_confdir: Path | None = None, log_level: str = "info") -> None:
+        self.home = home  # the proxy's $WHOKNOWS_HOME (ledger, mitmproxy CA)
+        self.confdir = home / "mitmproxy"
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._stdout = home.parent / f"{home.name}.stdout"
+        self._stderr = home.parent / f"{home.name}.stderr"
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if mitm_confdir is not None:  # share one mitmproxy CA between the session's proxies
+            shutil.copytree(mitm_confdir, self.confdir, dirs_exist_ok=True)
+        self.argv = [sys.executable, str(LAUNCHER), "--http-port", str(http_port),
+                     "--https-port", str(https_port), "--trusted-ca", str(pki.ca_cert),
+                     "--log-level", log_level]
+        self.argv += [arg for spec in sets for arg in ("--set", spec)]
+        self.argv += [arg for spec in addons for arg in ("--addon", spec)]
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.confdir / "mitmproxy-ca-cert.pem"
+
+    def start(self, timeout: float = START_TIMEOUT) -> "ProxyProcess":
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        env.update(WHOKNOWS_HOME=str(self.home), PYTHONUNBUFFERED="1")
+        with open(self._stdout, "wb") as out, open(self._stderr, "wb") as err:
+            self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                            stderr=err, env=env, cwd=LAUNCHER.parent)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = LISTENING.search(self.stdout())
+            if match:
+                self.host, self.port = match.group(1), int(match.group(2))
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the proxy exited with {self.process.returncode} before listening:\n"
+                                   f"{self.stderr()[-4000:]}")
+            time.sleep(0.05)
+        self.kill()
+        raise RuntimeError(f"the proxy did not listen within {timeout} s:\n{self.stderr()[-4000:]}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """SIGTERM, then wait; a proxy that does not stop in time is killed (returns None)."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+    def stdout(self) -> str:
+        return self._stdout.read_text(errors="replace") if self._stdout.exists() else ""
+
+    def stderr(self) -> str:
+        return self._stderr.read_text(errors="replace") if self._stderr.exists() else ""
+
+    def request(self, method: str, url: str, headers: dict[str, str] | None = None,
+                body: bytes | None = None, timeout: float = 5.0) -> Answer:
+        """One request through the proxy without a browser (HTTPS: CONNECT, mitmproxy CA trusted)."""
+        parts = urlsplit(url)
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        if parts.scheme == "https":
+            tls = ssl.create_default_context(cafile=str(self.ca_cert))
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=tls)
+            conn.set_tunnel(parts.hostname, parts.port or 443)
+            target = path
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            target = url  # absolute form: a proxy request
+        try:
+            conn.request(method, target, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return Answer(response.status, response.headers, response.read())
+        finally:
+            conn.close()
+
+    def get(self, url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Answer:
+        return self.request("GET", url, headers, timeout=timeout)
+
+    def refused_names(self) -> set[str]:
+        """Names (and addresses) the sealed resolver refused: what would have left the machine."""
+        return set(re.findall(r"^e2e-resolver: refused (\S+)$", self.stderr(), re.M))

@@ -1,0 +1,372 @@
+"""Secrets (the alias key, later the extension token and the encryption key): 32 random bytes each.
+
+Where a secret lives
+- In the OS keyring (service `whoknows`, username = the secret's name, value base64), when one works.
+- Otherwise in a fallback file, `<data dir>/secrets.json`, mode 0600, said once on stderr when the
+  file is created. The fallback is our own file rather than keyrings.alt's PlaintextKeyring: it lives
+  in the data directory (backed up and removed with the ledger), is written atomically, and needs no
+  import of keyring at all, which keeps `whoknows alias new` fast. Either way it is plaintext
+  protected by file permissions; the OS keyring is better, so `whoknows doctor` says when one has
+  become available and `whoknows doctor --move-secrets` moves the secrets into it.
+
+Which store is chosen
+- `PYTHON_KEYRING_BACKEND` (the user's explicit choice) always wins; `keyring.backends.fail.Keyring`
+  or `keyring.backends.null.Keyring` there means "no keyring": the fallback file.
+- Otherwise the store recorded when the secret was made (`<data dir>/secret-locations.json`, not
+  secret). Reading a recorded store needs no discovery: keyring's entry-point scan (~0.1 s) runs only
+  the first time a data directory needs a secret.
+- Otherwise keyring's own choice: its config file (`keyringrc.cfg`) if the user wrote one, else the
+  best *recommended* backend (priority >= 1, keyring's own definition). keyrings.alt's file backends
+  (priority < 1, and EncryptedKeyring prompts for a password) are not taken by discovery alone.
+
+Never losing a secret
+- A secret that exists somewhere (the recorded store, or the fallback file) is never replaced by a new
+  one: if its store cannot be read the user gets an error, not a fresh key. When the chosen store lacks
+  a secret that another store has, it is copied, read back, then removed from the old store (moved),
+  and the move is said on stderr.
+- Creating and moving happen under an exclusive lock on `<data dir>/.secrets.lock`, so two processes
+  starting at once agree on one key.
+- Secrets never go to the ledger, logs or argv; errors name secrets, never show them.
+"""
+
+import base64
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from . import paths
+from .errors import NotFoundError, WhoknowsError
+
+SERVICE = "whoknows"
+SECRET_BYTES = 32
+FALLBACK_FILE = "secrets.json"
+LOCATIONS_FILE = "secret-locations.json"
+LOCK_FILE = ".secrets.lock"
+FILE_STORE = "file"
+# Backends that store nothing: choosing them means "no keyring", i.e. the fallback file.
+NO_KEYRING_BACKENDS = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+# -- the two kinds of store -------------------------------------------------------------------------
+
+
+def fallback_path() -> Path:
+    return paths.data_dir(create=False) / FALLBACK_FILE
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise WhoknowsError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise WhoknowsError(f"{path} is damaged (not a JSON object)")
+    return data
+
+
+def _write_json(path: Path, data: dict) -> None:
+    paths.data_dir()  # creates the directory (0700) on first use
+    paths.write_private_file(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
+
+
+class _FileStore:
+    spec = FILE_STORE
+
+    def describe(self) -> str:
+        return f"fallback file {fallback_path()} (mode 0600; no OS keyring in use)"
+
+    def get(self, name: str) -> bytes | None:
+        value = _read_json(fallback_path()).get("secrets", {}).get(name)
+        return None if value is None else _decode(value, f"{name} in {fallback_path()}")
+
+    def set(self, name: str, value: bytes) -> None:
+        path = fallback_path()
+        existed = path.exists()
+        data = _read_json(path)
+        data.setdefault("secrets", {})[name] = base64.b64encode(value).decode("ascii")
+        _write_json(path, data)
+        if not existed:
+            _notice(f"no OS keyring available; keeping secrets in {path} (mode 0600)")
+
+    def delete(self, name: str) -> None:
+        path = fallback_path()
+        data = _read_json(path)
+        if data.get("secrets", {}).pop(name, None) is None:
+            return
+        if data["secrets"]:
+            _write_json(path, data)
+        else:
+            path.unlink()  # nothing secret left on disk
+
+
+class _KeyringStore:
+    def __init__(self, spec: str):
+        self.spec = spec
+        self._backend = None
+
+    def describe(self) -> str:
+        return f"OS keyring ({self.spec})"
+
+    def backend(self):
+        if self._backend is None:
+            try:
+                import keyring.core  # lazily: ~50 ms, and not needed at all with the fallback file
+
+                self._backend = keyring.core.load_keyring(self.spec)
+            except Exception as exc:  # ImportError, AttributeError, RuntimeError (not viable here)
+                raise WhoknowsError(f"cannot load the keyring backend {self.spec}: {exc}") from None
+        return self._backend
+
+    def get(self, name: str) -> bytes | None:
+        try:
+            value = self.backend().get_password(SERVICE, name)
+        except WhoknowsError:
+            raise
+        except Exception as exc:
+            raise WhoknowsError(
+                f"cannot read the secret {name!r} from the keyring {self.spec}: {exc}; "
+                "whoknows will not make a new one (it would lose the old one)"
+            ) from None
+        return None if value is None else _decode(value, f"{name} in {self.spec}")
+
+    def set(self, name: str, value: bytes) -> None:
+        try:
+            self.backend().set_password(SERVICE, name, base64.b64encode(value).decode("ascii"))
+        except WhoknowsError:
+            raise
+        except Exception as exc:
+            raise WhoknowsError(f"cannot store the secret {name!r} in the keyring {self.spec}: {exc}") from None
+
+    def delete(self, name: str) -> None:
+        try:
+            self.backend().delete_password(SERVICE, name)
+        except Exception:  # PasswordDeleteError when absent; the copy elsewhere is what matters
+            pass
+
+
+def _store(spec: str):
+    return _FileStore() if spec in (FILE_STORE, *NO_KEYRING_BACKENDS) else _KeyringStore(spec)
+
+
+def _decode(value: str, where: str) -> bytes:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, TypeError):
+        raw = b""
+    if len(raw) != SECRET_BYTES:
+        raise WhoknowsError(f"the secret {where} is damaged (not {SECRET_BYTES} bytes of base64)")
+    return raw
+
+
+def _notice(message: str) -> None:
+    # The core does not import click; a notice is one plain line on stderr.
+    sys.stderr.write(f"whoknows: {message}\n")
+    sys.stderr.flush()
+
+
+# -- choosing a store -------------------------------------------------------------------------------
+
+
+def _env_spec() -> str | None:
+    """The store named by PYTHON_KEYRING_BACKEND ('file' for the no-keyring backends), or None."""
+    env = os.environ.get("PYTHON_KEYRING_BACKEND", "").strip()
+    if not env:
+        return None
+    return FILE_STORE if env in NO_KEYRING_BACKENDS else env
+
+
+def _locations() -> dict:
+    return _read_json(paths.data_dir(create=False) / LOCATIONS_FILE)
+
+
+def _record(name: str, spec: str) -> None:
+    path = paths.data_dir() / LOCATIONS_FILE
+    data = _read_json(path)
+    if data.get(name) != spec:
+        data[name] = spec
+        _write_json(path, data)
+
+
+def _class_path(backend) -> str:
+    return f"{type(backend).__module__}.{type(backend).__qualname__}"
+
+
+def discover_keyring() -> str | None:
+    """The OS keyring keyring would use here (config file, else best recommended backend), or None.
+
+    Slow (~0.1 s: keyring scans entry points); called only when no store is recorded, and by doctor.
+    """
+    try:
+        import keyring.backend
+        import keyring.core
+    except ImportError:
+        return None
+    try:
+        configured = keyring.core.load_config()
+    except Exception:  # a broken keyringrc.cfg names a backend that cannot load: no keyring
+        configured = None
+    if configured is not None:
+        spec = _class_path(configured)
+        return None if spec in NO_KEYRING_BACKENDS else spec
+    # The chainer is left out: it only forwards to the best concrete backend, which is named instead
+    # (loading a recorded chainer would rescan entry points on every use).
+    recommended = [
+        b for b in keyring.backend.get_all_keyring()
+        if _priority(b) >= 1 and not _class_path(b).startswith("keyring.backends.chainer.")
+    ]
+    if not recommended:
+        return None
+    return _class_path(max(recommended, key=_priority))
+
+
+def _priority(backend) -> float:
+    try:
+        return float(backend.priority)
+    except Exception:
+        return 0.0
+
+
+def _chosen_spec(name: str) -> str:
+    """Where `name` should live now: the user's explicit choice, its record, or discovery."""
+    return _env_spec() or _locations().get(name) or discover_keyring() or FILE_STORE
+
+
+# -- the API ----------------------------------------------------------------------------------------
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"a secret's name is lowercase letters, digits and '-': {name!r}")
+
+
+def get_secret(name: str, create: bool = False) -> bytes:
+    """The secret `name` (32 bytes), made at random and stored when missing and `create`.
+
+    Raises NotFoundError when it does not exist and not `create`, WhoknowsError when its store cannot
+    be read (never silently replaced).
+    """
+    _check_name(name)
+    recorded = _locations().get(name)
+    spec = _env_spec() or recorded
+    if spec is not None:  # the fast path: no keyring discovery, no lock
+        value = _store(spec).get(name)
+        if value is not None and spec == recorded:
+            return value
+    with _lock():
+        return _resolve(name, create)
+
+
+def _resolve(name: str, create: bool) -> bytes:
+    """Find, move or make `name`; runs under the lock, re-reading everything another process wrote."""
+    recorded = _locations().get(name)
+    target = _chosen_spec(name)
+    value = _store(target).get(name)
+    if value is None:
+        value = _take_from_elsewhere(name, target, recorded)
+    if value is None:
+        if recorded is not None:
+            raise WhoknowsError(
+                f"the secret {name!r} was stored in {_store(recorded).describe()} but is not there any "
+                f"more; restore it, or delete its line in {paths.data_dir(create=False) / LOCATIONS_FILE} "
+                "to make a new one (what the old one protected is then lost)"
+            )
+        if not create:
+            raise NotFoundError(f"there is no secret {name!r} on this machine yet")
+        value = os.urandom(SECRET_BYTES)
+        store = _store(target)
+        store.set(name, value)
+        if store.get(name) != value:
+            raise WhoknowsError(f"{store.describe()} did not keep the secret {name!r}; it was not used")
+    _record(name, target)
+    return value
+
+
+def _take_from_elsewhere(name: str, target: str, recorded: str | None) -> bytes | None:
+    """Move `name` into `target` from its recorded store or the fallback file, if it is there."""
+    for source in dict.fromkeys(s for s in (recorded, FILE_STORE) if s and s != target):
+        value = _store(source).get(name)
+        if value is not None:
+            _move(name, value, _store(source), _store(target))
+            return value
+    return None
+
+
+def _move(name: str, value: bytes, source, target) -> None:
+    target.set(name, value)
+    if target.get(name) != value:
+        raise WhoknowsError(f"{target.describe()} did not keep the secret {name!r}; it stays where it was")
+    _record(name, target.spec)
+    source.delete(name)
+    _notice(f"moved the secret {name!r} from {source.describe()} to {target.describe()}")
+
+
+def secret_location(name: str) -> str | None:
+    """The recorded store of `name`: 'file', a keyring backend's class path, or None (not made here)."""
+    _check_name(name)
+    return _locations().get(name)
+
+
+def recorded_secrets() -> dict[str, str]:
+    """Every secret this data directory has made, with its store."""
+    return {k: v for k, v in _locations().items() if isinstance(v, str)}
+
+
+def backend_description() -> str:
+    """Where secrets are kept (or would be kept) now, in words."""
+    explicit = _env_spec()
+    if explicit is not None:
+        return _store(explicit).describe() + " (chosen by PYTHON_KEYRING_BACKEND)"
+    stores = set(recorded_secrets().values())
+    if stores:
+        return "; ".join(sorted(_store(spec).describe() for spec in stores))
+    return _store(discover_keyring() or FILE_STORE).describe()
+
+
+def move_secrets_to_keyring() -> list[str]:
+    """Move every secret kept in the fallback file into the OS keyring; the names moved.
+
+    Raises WhoknowsError when no OS keyring is available.
+    """
+    target = _env_spec()
+    if target in (None, FILE_STORE):
+        target = discover_keyring()
+    if target is None:
+        raise WhoknowsError("no OS keyring is available here; the secrets stay in the fallback file")
+    moved = []
+    with _lock():
+        file_store = _FileStore()
+        for name in sorted(_read_json(fallback_path()).get("secrets", {})):
+            value = file_store.get(name)
+            if value is not None:
+                _move(name, value, file_store, _store(target))
+                moved.append(name)
+    return moved
+
+
+class _lock:
+    """An exclusive advisory lock on `<data dir>/.secrets.lock` (no-op where fcntl is missing)."""
+
+    def __enter__(self):
+        path = paths.data_dir() / LOCK_FILE
+        self.fd = os.open(path, os.O_CREAT | os.O_RDWR, paths.FILE_MODE)
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; a race there can only happen on first use
+            return self
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # closing releases the lock
+
+
+__all__ = [
+    "FALLBACK_FILE", "FILE_STORE", "LOCATIONS_FILE", "SERVICE", "backend_description", "discover_keyring",
+    "fallback_path", "get_secret", "move_secrets_to_keyring", "recorded_secrets", "secret_location",
+]
