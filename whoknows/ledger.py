@@ -12,7 +12,8 @@ only. A ledger written by a newer whoknows is refused rather than damaged.
 """
 
 import contextlib
-
+import json
+import os
 import random
 import sqlite3
 import time
@@ -37,6 +38,46 @@ OBSERVATION_KINDS = ("third-party", "cookie", "parameter")
 
 def _sql_list(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
+
+
+def _phone_digits_sql(value: str) -> str:
+    expr = f"trim({value})"
+    for separator in (" ", "-", ".", "(", ")", "/"):
+        expr = f"replace({expr}, '{separator}', '')"
+    return expr
+
+
+def match_key_sql(kind: str, value: str) -> str:
+    """SQL for the form of a disclosed value that `knows` matches on, over two SQL expressions.
+
+    Phones lose their separators and a leading international `00` becomes `+`; everything else is
+    compared trimmed and case-insensitively (SQLite's lower() folds ASCII only; whoknows stores
+    emails lowercased in full and free text whitespace-collapsed, so that is enough in practice).
+    """
+    digits = _phone_digits_sql(value)
+    return (
+        f"CASE {kind} WHEN 'phone' THEN "
+        f"(CASE WHEN {digits} LIKE '00%' THEN '+' || substr({digits}, 3) ELSE {digits} END) "
+        f"ELSE lower(trim({value})) END"
+    )
+
+
+_SAME_FACT = (
+    "WHERE same.vendor_id = disclosures.vendor_id AND same.kind = disclosures.kind "
+    "AND same.match_key = disclosures.match_key AND same.source = disclosures.source"
+)
+
+
+def _json_check_triggers(table: str, column: str) -> str:
+    checks = []
+    for event in ("INSERT", f"UPDATE OF {column}"):
+        name = f"{table}_{column}_is_json_{event.split()[0].lower()}"
+        checks.append(
+            f"CREATE TRIGGER {name} BEFORE {event} ON {table} "
+            f"WHEN NEW.{column} IS NOT NULL AND NOT json_valid(NEW.{column}) "
+            f"BEGIN SELECT RAISE(ABORT, '{table}.{column} must be JSON'); END;"
+        )
+    return "\n    ".join(checks)
 
 
 MIGRATIONS: list[str] = [
@@ -97,6 +138,47 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 1 -> 2: a disclosure is identified by its normalised value (`match_key`, computed by SQLite for
+    # every writer, so "+34 600 11 12 22" and "0034600111222" are one fact and `knows` finds both);
+    # rows of a v1 ledger that now turn out to be the same fact are merged, keeping the widest
+    # first/last seen. JSON columns are checked on write (export/import rely on them parsing).
+    f"""
+    ALTER TABLE disclosures ADD COLUMN match_key TEXT
+        GENERATED ALWAYS AS ({match_key_sql("kind", "value")}) VIRTUAL;
+    UPDATE disclosures SET
+        first_seen = (SELECT min(same.first_seen) FROM disclosures AS same {_SAME_FACT}),
+        last_seen = (SELECT max(same.last_seen) FROM disclosures AS same {_SAME_FACT});
+    DELETE FROM disclosures WHERE id NOT IN (
+        SELECT min(id) FROM disclosures GROUP BY vendor_id, kind, match_key, source
+    );
+    CREATE UNIQUE INDEX disclosures_identity ON disclosures(vendor_id, kind, match_key, source);
+    DROP INDEX disclosures_by_kind_value;
+    CREATE INDEX disclosures_by_kind_key ON disclosures(kind, match_key);
+    UPDATE disclosures SET evidence = json_quote(evidence) WHERE NOT json_valid(evidence);
+    UPDATE observations SET detail = json_quote(detail) WHERE NOT json_valid(detail);
+    {_json_check_triggers("disclosures", "evidence")}
+    {_json_check_triggers("observations", "detail")}
+    """,
+    # 2 -> 3: per-site settings (whoknows.site_settings): protection paused, a cookie mode
+    # (allow, session, block or cap:N with 1 <= N <= 400 days; NULL: the default policy), and the
+    # third parties a site's pages may use (single sign-on, payments). A row exists only for a
+    # site with a setting.
+    """
+    CREATE TABLE site_settings (
+        vendor_id INTEGER PRIMARY KEY REFERENCES vendors(id) ON DELETE CASCADE,
+        paused INTEGER NOT NULL DEFAULT 0 CHECK (paused IN (0, 1)),
+        cookie_mode TEXT CHECK (cookie_mode IS NULL OR cookie_mode IN ('allow', 'session', 'block')
+            OR (cookie_mode GLOB 'cap:[1-9]*' AND substr(cookie_mode, 5) NOT GLOB '*[^0-9]*'
+                AND length(cookie_mode) <= 7 AND CAST(substr(cookie_mode, 5) AS INTEGER) <= 400)),
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE site_third_parties (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        third_party TEXT NOT NULL,            -- the other site (registrable domain), allowed there
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (vendor_id, third_party)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -110,12 +192,29 @@ def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def json_text(value) -> str | None:
+    """How the ledger stores a JSON column (evidence, detail, channels): None stays NULL."""
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 def default_path() -> Path:
     return paths.data_dir() / LEDGER_FILE
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
     return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+
+
+# Errors that come from the file or the machine, not from a bug in a query: shown to the user.
+_ENVIRONMENTAL = {
+    sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_PERM,
+}
+
+
+def _is_environmental(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _ENVIRONMENTAL
 
 
 class Ledger:
@@ -128,14 +227,31 @@ class Ledger:
         paths.ensure_private_file(self.path)
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise WhoknowsError(f"cannot open the ledger {self.path}: {exc}") from None
+        try:
             self.db.row_factory = sqlite3.Row
             self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._refuse_newer_schema()  # before anything below could change the file
             self._retrying(lambda: self.db.execute("PRAGMA journal_mode = WAL"))
             self.db.execute("PRAGMA synchronous = FULL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise WhoknowsError(f"cannot open the ledger {self.path}: {exc}") from None
+            self.db.close()
+            raise WhoknowsError(f"cannot open the ledger {self.path}: {self._explain(exc)}") from None
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _explain(self, exc: sqlite3.DatabaseError) -> str:
+        # SQLite says "attempt to write a readonly database" when it cannot create the -wal and
+        # -shm files beside the ledger: name the real cause.
+        if _is_environmental(exc) and not os.access(self.path.parent, os.W_OK | os.X_OK):
+            return f"its directory {self.path.parent} is not writable ({exc})"
+        if _is_environmental(exc) and not os.access(self.path, os.R_OK | os.W_OK):
+            return f"the file is not readable and writable by you ({exc})"
+        return str(exc)
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -161,15 +277,21 @@ class Ledger:
         """A short write transaction: `with ledger.write() as db: db.execute(...)`.
 
         Takes the write lock up front (BEGIN IMMEDIATE), commits on success, rolls back on error.
+        A ledger that cannot be written (read-only file, full disk) is a one-line WhoknowsError.
         """
-        self._retrying(lambda: self.db.execute("BEGIN IMMEDIATE"))
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self._retrying(lambda: self.db.execute("BEGIN IMMEDIATE"))
+            try:
+                yield self.db
+                self._retrying(lambda: self.db.execute("COMMIT"))
+            except BaseException:
+                if self.db.in_transaction:  # SQLite rolls back by itself after some errors
+                    self.db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if _is_environmental(exc):
+                raise WhoknowsError(f"cannot write the ledger {self.path}: {exc}") from None
             raise
-        else:
-            self._retrying(lambda: self.db.execute("COMMIT"))
 
     @contextlib.contextmanager
     def read(self):
@@ -197,16 +319,20 @@ class Ledger:
     def schema_version(self) -> int:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
+    def _refuse_newer_schema(self) -> None:
+        version = self._retrying(self.schema_version)
+        if version > SCHEMA_VERSION:
+            raise WhoknowsError(
+                f"the ledger {self.path} has schema version {version}, newer than this whoknows "
+                f"understands ({SCHEMA_VERSION}); upgrade whoknows"
+            )
+
     def _migrate(self) -> None:
         if self.schema_version() == SCHEMA_VERSION:
             return
         with self.write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
-            if version > SCHEMA_VERSION:
-                raise WhoknowsError(
-                    f"the ledger {self.path} has schema version {version}, newer than this whoknows "
-                    f"understands ({SCHEMA_VERSION}); upgrade whoknows"
-                )
+            self._refuse_newer_schema()  # another, newer whoknows may have migrated meanwhile
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             for target in range(version, SCHEMA_VERSION):
                 for statement in _statements(MIGRATIONS[target]):
                     db.execute(statement)
@@ -268,6 +394,6 @@ def open_ledger(path: Path | str | None = None) -> Ledger:
 
 __all__ = [
     "ALIAS_STATES", "DISCLOSURE_KINDS", "DISCLOSURE_SOURCES", "Ledger", "OBSERVATION_KINDS",
-    "SCHEMA_VERSION", "now", "open_ledger",
+    "SCHEMA_VERSION", "json_text", "match_key_sql", "now", "open_ledger",
 ]
 

@@ -1,0 +1,62 @@
+"""`whoknows prefs VENDOR [...]`: what you allow a vendor (marketing, channels, frequency, notes)."""
+
+import click
+
+from cli.output import json_option, print_json
+from whoknows.preferences import CHANNELS
+
+
+def describe_preferences(prefs: dict) -> str:
+    """One line: `marketing: no; channels: email, post; at most 2 a month; notes: ...`."""
+    parts = []
+    if prefs["marketing"] is not None:
+        parts.append(f"marketing: {'yes' if prefs['marketing'] else 'no'}")
+    if prefs["channels"] is not None:
+        parts.append(f"channels: {', '.join(prefs['channels']) or 'none'}")
+    if prefs["max_per_month"] is not None:
+        parts.append(f"at most {prefs['max_per_month']} a month")
+    if prefs["notes"]:
+        parts.append(f"notes: {prefs['notes']}")
+    return "; ".join(parts) or "nothing stated"
+
+
+@click.command()
+@click.argument("vendor_name", metavar="VENDOR")
+@click.option("--marketing/--no-marketing", default=None, help="Whether VENDOR may send you marketing.")
+@click.option("--channel", "channels", multiple=True, metavar="CHANNEL",
+              help=f"A channel VENDOR may use ({', '.join(CHANNELS)}); repeat for several; "
+                   "replaces the list. 'none': no channel at all.")
+@click.option("--max-per-month", type=click.IntRange(min=0), help="At most this many messages a month.")
+@click.option("--notes", help="Your notes on this vendor ('' clears them).")
+@click.option("--clear", is_flag=True, help="Forget every stated preference for VENDOR first.")
+@json_option
+def prefs(vendor_name, marketing, channels, max_per_month, notes, clear, as_json):
+    """Show or set what you allow VENDOR; with no options, shows the current preferences.
+
+    Setting a preference for a vendor not yet in the ledger adds the vendor.
+    """
+    from whoknows.ledger import open_ledger
+    from whoknows.preferences import FIELDS, get_preferences, set_preferences
+    from whoknows.vendor_records import require_vendor
+    from whoknows.aliases import resolve_vendor
+    from whoknows.vendors import display_domain
+
+    changes = {} if not clear else dict.fromkeys(FIELDS)
+    if marketing is not None:
+        changes["marketing"] = marketing
+    if channels:
+        changes["channels"] = [] if [c.lower() for c in channels] == ["none"] else list(channels)
+    if max_per_month is not None:
+        changes["max_per_month"] = max_per_month
+    if notes is not None:
+        changes["notes"] = notes.strip() or None
+    with open_ledger() as ledger:
+        domain = resolve_vendor(ledger, vendor_name)
+        if changes:
+            current = set_preferences(ledger, domain, changes)
+        else:
+            current = get_preferences(ledger.db, require_vendor(ledger, domain))
+    if as_json:
+        print_json({"vendor": domain, "preferences": current})
+    else:
+        click.echo(f"{display_domain(domain)}: " + (describe_preferences(current) if current else "no preferences stated"))

@@ -1,0 +1,196 @@
+"""`whoknows vendor add|list|show|forget`: the vendors in your ledger."""
+
+import sys
+
+import click
+
+from cli.output import json_option, print_json, table
+from whoknows.errors import InputError
+
+# A table of thousands of rows is slow to draw and useless to read: tables show this many by default.
+DEFAULT_TABLE_LIMIT = 50
+SHOW_TOP = 10
+
+
+def short_time(stamp: str | None) -> str:
+    """`2026-01-31T12:00:05Z` -> `2026-01-31 12:00` (tables; --json has the full timestamps)."""
+    return "" if not stamp else stamp[:16].replace("T", " ")
+
+
+def _open():
+    from whoknows.ledger import open_ledger
+
+    return open_ledger()
+
+
+def _vendor(ledger, text: str) -> str:
+    """The vendor domain named by `text` (a vendor already in the ledger skips the suffix list)."""
+    from whoknows.aliases import resolve_vendor
+
+    return resolve_vendor(ledger, text)
+
+
+@click.group()
+def vendor():
+    """The vendors in your ledger: add one, list them, show one's whole record, forget one."""
+
+
+@vendor.command("add")
+@click.argument("vendor_name", metavar="VENDOR")
+@click.option("--name", help="What you call this vendor (shown in listings).")
+@click.option("--company", help="The company behind it (overrides the company directory).")
+@click.option("--privacy-contact", help="Where to send data requests (overrides the directory).")
+@click.option("--address", help="The company's postal address (overrides the directory).")
+@json_option
+def add(vendor_name, name, company, privacy_contact, address, as_json):
+    """Add VENDOR (a URL, host name or domain) to the ledger, or update what you said about it.
+
+    An option given as an empty string clears your override.
+    """
+    from whoknows.vendor_records import add_vendor, vendor_record
+    from whoknows.vendors import display_domain
+
+    with _open() as ledger:
+        domain = _vendor(ledger, vendor_name)
+        new = add_vendor(ledger, domain, name=name, company=company,
+                         privacy_contact=privacy_contact, postal_address=address)
+        record = vendor_record(ledger, domain, top=0)
+    if as_json:
+        print_json({"vendor": domain, "new": new, "name": record["name"], "company": record["company"]})
+        return
+    company_info = record["company"]
+    extra = ", ".join(part for part in (company_info["name"], company_info["privacy_contact"]) if part)
+    verb = "added" if new else "updated"
+    click.echo(f"{verb} {display_domain(domain)}" + (f" ({extra})" if extra else ""))
+
+
+@vendor.command("list")
+@click.option("--limit", type=click.IntRange(min=0), default=None,
+              help=f"Show at most N vendors (0: all). Tables show {DEFAULT_TABLE_LIMIT} by default, --json all.")
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N vendors.")
+@json_option
+def list_(limit, offset, as_json):
+    """List the vendors by domain, with how many aliases, disclosures and third parties each has."""
+    from whoknows.vendor_records import list_vendors
+    from whoknows.vendors import display_domain
+
+    if limit is None:
+        limit = 0 if as_json else DEFAULT_TABLE_LIMIT
+    with _open() as ledger:
+        rows, total = list_vendors(ledger, limit=limit or None, offset=offset)
+    if as_json:
+        print_json([row.__dict__ for row in rows])
+        return
+    table(
+        "vendors",
+        ["vendor", "name", "aliases", "disclosures", "third parties", "since"],
+        [[display_domain(r.vendor), r.name, r.aliases, r.disclosures, r.third_parties, r.created_at[:10]]
+         for r in rows],
+    )
+    if offset + len(rows) < total:
+        click.echo(f"{len(rows)} of {total} vendors shown; --limit 0 shows all, --offset N skips", err=True)
+
+
+@vendor.command("show")
+@click.argument("vendor_name", metavar="VENDOR")
+@json_option
+def show(vendor_name, as_json):
+    """Everything the ledger has on VENDOR: company, aliases, what it was told, preferences, what it does."""
+    from whoknows.vendor_records import vendor_record
+
+    with _open() as ledger:
+        domain = _vendor(ledger, vendor_name)
+        record = vendor_record(ledger, domain, top=None if as_json else SHOW_TOP)
+    if as_json:
+        print_json(record)
+    else:
+        _print_record(record)
+
+
+def _print_record(record: dict) -> None:
+    from whoknows.disclosures import evidence_summary
+
+    company = record["company"]
+    title = record["display"] + (f" ({record['name']})" if record["name"] else "")
+    click.echo(title)
+    click.echo(f"  in the ledger since {short_time(record['created_at'])}")
+    for label, key in (("company", "name"), ("privacy contact", "privacy_contact"), ("address", "address")):
+        source = company["sources"].get(key)
+        value = ", ".join((company[key] or "unknown").splitlines())
+        click.echo(f"  {label}: {value}" + (f"  [{'your entry' if source == 'you' else 'directory'}]" if source else ""))
+    if company["countries"]:
+        click.echo(f"  countries: {', '.join(company['countries'])}")
+    if company["categories"]:
+        click.echo(f"  categories: {', '.join(company['categories'])}")
+    others = [domain for domain in company["domains"] if domain != record["vendor"]]
+    if others:
+        click.echo(f"  also runs: {', '.join(others)}")
+    table("aliases", ["address", "state", "created", "state changed"],
+          [[a["address"], a["state"], short_time(a["created_at"]), short_time(a["state_changed_at"])]
+           for a in record["aliases"]])
+    table("what it was given", ["kind", "value", "how", "first seen", "last seen", "evidence"],
+          [[d["kind"], d["value"], d["source"], short_time(d["first_seen"]), short_time(d["last_seen"]),
+            evidence_summary(d["evidence"])]
+           for d in record["disclosures"]])
+    click.echo(_preferences_line(record["preferences"]))
+    for section, label in (("third_parties", "third parties"), ("cookies", "cookies"), ("parameters", "tracking parameters")):
+        _print_observations(label, record["observations"][section])
+
+
+def _preferences_line(prefs: dict | None) -> str:
+    if prefs is None:
+        return "preferences: none stated"
+    from cli.prefs import describe_preferences
+
+    return "preferences: " + describe_preferences(prefs)
+
+
+def _print_observations(label: str, summary: dict) -> None:
+    if not summary["distinct"]:
+        click.echo(f"{label}: none seen")
+        return
+    click.echo(f"{label}: {summary['distinct']} distinct, seen {summary['seen']} times"
+               + (f", {summary['blocked']} blocked" if summary["blocked"] else ""))
+    table(None, ["name", "seen", "blocked", "last seen"],
+          [[o["subject"], o["count"], _blocked(o["blocked"]), short_time(o["last_seen"])] for o in summary["top"]])
+    if summary["distinct"] > len(summary["top"]):
+        click.echo(f"  ... and {summary['distinct'] - len(summary['top'])} more (--json lists all)")
+
+
+def _blocked(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return "" if value is None else str(value)
+
+
+@vendor.command("forget")
+@click.argument("vendor_name", metavar="VENDOR")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def forget(vendor_name, yes):
+    """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations.
+
+    Only the ledger's rows go: an alias at your mail provider is not touched.
+    """
+    from whoknows.vendor_records import forget_vendor, linked_counts, require_vendor
+    from whoknows.vendors import display_domain
+
+    with _open() as ledger:
+        domain = _vendor(ledger, vendor_name)
+        shown = display_domain(domain)
+        vendor_id = require_vendor(ledger, domain)
+        if not yes:
+            counts = linked_counts(ledger.db, vendor_id)
+            if not sys.stdin.isatty():
+                raise InputError(f"forgetting {shown} needs confirmation and there is no terminal to ask: pass --yes")
+            click.confirm(f"Forget {shown} and {_describe(counts)}?", abort=True)
+        counts = forget_vendor(ledger, domain)
+    click.echo(f"forgot {shown} and {_describe(counts)}")
+
+
+_SINGULAR = {"aliases": "alias", "disclosures": "disclosure", "preferences": "preferences",
+             "observations": "observation"}
+
+
+def _describe(counts: dict[str, int]) -> str:
+    parts = [f"{n} {table if n != 1 else _SINGULAR[table]}" for table, n in counts.items() if n]
+    return ", ".join(parts) if parts else "nothing linked to it"

@@ -1,0 +1,212 @@
+"""`whoknows vendor add|list|show|forget` through the real command group."""
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from whoknows.ledger import json_text, open_ledger
+
+
+def run(*args, input=None):
+    # A wide "terminal", so rich does not fold table cells and the tests can look for whole values.
+    return CliRunner().invoke(cli, list(args), input=input, env={"COLUMNS": "250"})
+
+
+def ok(*args):
+    result = run(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result
+
+
+def _observe(domain, kind, subject, count, detail=None):
+    with open_ledger() as ledger:
+        vendor_id = ledger.vendor_id(domain, create=True)
+        with ledger.write() as db:
+            db.execute(
+                "INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen) "
+                "VALUES (?, ?, ?, ?, ?, '2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z')",
+                (vendor_id, kind, subject, json_text(detail), count))
+
+
+def _alias(domain, address, state="active"):
+    # What the alias module does: a row in the aliases table. `vendor show` reads the table itself.
+    with open_ledger() as ledger:
+        vendor_id = ledger.vendor_id(domain, create=True)
+        with ledger.write() as db:
+            db.execute("INSERT INTO aliases (vendor_id, address, created_at, state) VALUES "
+                       "(?, ?, '2024-01-01T00:00:00Z', ?)", (vendor_id, address, state))
+
+
+def test_add_takes_a_url_host_or_domain_and_names_the_vendor_by_its_domain():
+    assert ok("vendor", "add", "https://www.shop.example/cart?x=1").stdout == "added shop.example\n"
+    assert ok("vendor", "add", "login.shop.example").stdout == "updated shop.example\n"
+    assert [v["vendor"] for v in json.loads(ok("vendor", "list", "--json").stdout)] == ["shop.example"]
+
+
+def test_add_shows_the_company_directory_and_the_users_overrides_win():
+    result = ok("vendor", "add", "zalando.de", "--company", "Zalando (mine)", "--name", "Z")
+    assert result.stdout == "added zalando.de (Zalando (mine), datenschutz@zalando.de)\n"
+    shown = json.loads(ok("vendor", "show", "zalando.de", "--json").stdout)
+    assert shown["name"] == "Z"
+    assert shown["company"]["name"] == "Zalando (mine)"
+    assert shown["company"]["sources"]["name"] == "you"
+    assert "Berlin" in shown["company"]["address"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("127.0.0.1", "127.0.0.1 is an IP address; a vendor is named by its domain"),
+    ("http://[::1]:8080/", "::1 is an IP address; a vendor is named by its domain"),
+    ("localhost", "localhost is this machine, not a vendor"),
+    ("co.uk", "co.uk is a public suffix or a bare top-level name, not a vendor's domain"),
+])
+def test_add_rejects_what_is_not_a_vendor_with_exit_2(text, message):
+    result = run("vendor", "add", text)
+    assert result.exit_code == 2
+    assert result.stderr == f"whoknows: error: {message}\n"
+    with open_ledger() as ledger:
+        assert ledger.query("SELECT count(*) FROM vendors")[0][0] == 0
+
+
+def test_list_shows_counts_per_vendor():
+    ok("tell", "b.example", "name=Ana", "phone=+34600111222")
+    _alias("b.example", "me+b@mail.example")
+    _observe("b.example", "third-party", "tracker.example", 3)
+    ok("vendor", "add", "a.example", "--name", "Shop A")
+    rows = json.loads(ok("vendor", "list", "--json").stdout)
+    assert [(r["vendor"], r["name"], r["aliases"], r["disclosures"], r["third_parties"]) for r in rows] == [
+        ("a.example", "Shop A", 0, 0, 0), ("b.example", None, 1, 2, 1)]
+    table = ok("vendor", "list").stdout
+    assert "a.example" in table and "Shop A" in table and "third parties" in table
+
+
+def test_list_of_an_empty_ledger():
+    assert ok("vendor", "list").stdout == "(vendors: none)\n"
+    assert json.loads(ok("vendor", "list", "--json").stdout) == []
+
+
+def test_a_long_list_shows_a_page_and_says_how_to_see_all():
+    with open_ledger() as ledger, ledger.write() as db:
+        db.executemany("INSERT INTO vendors (domain, created_at) VALUES (?, '2024-01-01T00:00:00Z')",
+                       [(f"v{n:03}.example",) for n in range(130)])
+    result = ok("vendor", "list")
+    assert "v049.example" in result.stdout and "v050.example" not in result.stdout
+    assert result.stderr == "50 of 130 vendors shown; --limit 0 shows all, --offset N skips\n"
+    assert "v129.example" in ok("vendor", "list", "--limit", "0").stdout
+    assert len(json.loads(ok("vendor", "list", "--json").stdout)) == 130
+    page = json.loads(ok("vendor", "list", "--json", "--limit", "5", "--offset", "125").stdout)
+    assert [r["vendor"] for r in page] == [f"v{n}.example" for n in range(125, 130)]
+
+
+def test_show_is_the_whole_record():
+    ok("vendor", "add", "zalando.de", "--privacy-contact", "me-only@zalando.de")
+    ok("tell", "zalando.de", "phone=+34 600 111 222", "address=Calle Mayor 1, Madrid")
+    with open_ledger() as ledger:
+        from whoknows.disclosures import record_disclosures
+        record_disclosures(ledger, "zalando.de", [("email", "ana@example.com")], source="form",
+                           evidence={"url": "https://zalando.de/signup", "field": "email"})
+    _alias("zalando.de", "me+zalando.de.abc@mail.example")
+    _alias("zalando.de", "me+old@mail.example", state="retired")
+    ok("prefs", "zalando.de", "--no-marketing", "--channel", "post")
+    for n in range(13):
+        _observe("zalando.de", "third-party", f"t{n:02}.example", 100 - n, {"blocked": 100 - n})
+    _observe("zalando.de", "cookie", "_ga", 4)
+    out = ok("vendor", "show", "zalando.de").stdout
+    for expected in (
+        "zalando.de", "Zalando SE  [directory]", "me-only@zalando.de  [your entry]", "Berlin",
+        "me+zalando.de.abc@mail.example", "me+old@mail.example", "retired",
+        "Calle Mayor 1, Madrid", "url=https://zalando.de/signup, field=email", "form",
+        "preferences: marketing: no; channels: post",
+        "third parties: 13 distinct", "t00.example", "... and 3 more (--json lists all)",
+        "cookies: 1 distinct, seen 4 times", "tracking parameters: none seen",
+    ):
+        assert expected in out, expected
+    assert "t12.example" not in out  # the 13th most frequent is summarised away
+    record = json.loads(ok("vendor", "show", "zalando.de", "--json").stdout)
+    assert len(record["observations"]["third_parties"]["top"]) == 13
+    assert {a["address"] for a in record["aliases"]} == {"me+zalando.de.abc@mail.example", "me+old@mail.example"}
+
+
+@pytest.mark.parametrize("command", [["vendor", "show"], ["vendor", "forget", "--yes"]])
+def test_an_unknown_vendor_is_exit_1_in_one_line(command):
+    result = run(*command, "example.com")
+    assert result.exit_code == 1
+    assert result.stderr == "whoknows: error: no vendor example.com in the ledger\n"
+    assert result.stdout == ""
+
+
+def test_forget_with_yes_removes_the_vendor_and_everything_linked():
+    ok("tell", "shop.example", "name=Ana", "phone=+34600111222")
+    ok("tell", "keep.example", "name=Ana")
+    _alias("shop.example", "me+shop@mail.example")
+    _observe("shop.example", "cookie", "sid", 1)
+    ok("prefs", "shop.example", "--no-marketing")
+    result = ok("vendor", "forget", "https://shop.example/", "--yes")
+    assert result.stdout == (
+        "forgot shop.example and 1 alias, 2 disclosures, 1 preferences, 1 observation\n")
+    with open_ledger() as ledger:
+        assert [r[0] for r in ledger.query("SELECT domain FROM vendors")] == ["keep.example"]
+        for table in ("aliases", "preferences", "observations"):
+            assert ledger.query(f"SELECT count(*) FROM {table}")[0][0] == 0
+        assert ledger.query("SELECT count(*) FROM disclosures")[0][0] == 1
+
+
+def test_forget_without_yes_and_without_a_terminal_refuses_and_keeps_everything():
+    ok("tell", "shop.example", "name=Ana")
+    result = run("vendor", "forget", "shop.example", input="y\n")
+    assert result.exit_code == 2
+    assert result.stderr == ("whoknows: error: forgetting shop.example needs confirmation and there is "
+                             "no terminal to ask: pass --yes\n")
+    with open_ledger() as ledger:
+        assert ledger.query("SELECT count(*) FROM disclosures")[0][0] == 1
+
+
+def _forget_on_a_terminal(answer: bytes) -> tuple[int, str]:
+    """Run `whoknows vendor forget` as a real process on a pseudo-terminal and answer its question."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("whoknows")), "vendor", "forget", "shop.example"],
+                            stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    output = b""
+    try:
+        while b"[y/N]" not in output:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no prompt; got {output!r}"
+            output += os.read(master, 1024)
+        os.write(master, answer)
+        while True:
+            ready, _, _ = select.select([master], [], [], 30)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:  # the process exited and closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+        return proc.wait(timeout=30), output.decode()
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("answer, code, kept", [(b"y\n", 0, 0), (b"n\n", 1, 1)])
+def test_forget_asks_on_a_terminal(answer, code, kept):
+    ok("tell", "shop.example", "name=Ana")
+    returncode, output = _forget_on_a_terminal(answer)
+    assert "Forget shop.example and 1 disclosure? [y/N]" in output
+    assert returncode == code, output
+    if code:
+        assert "whoknows: error: aborted" in output
+    with open_ledger() as ledger:
+        assert ledger.query("SELECT count(*) FROM vendors")[0][0] == kept

@@ -1,0 +1,145 @@
+"""The ledger file: privacy of its files, schema migrations, refusing what it cannot read."""
+
+import json
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from whoknows import ledger as ledger_module
+from whoknows.disclosures import knows, record_disclosures
+from whoknows.errors import WhoknowsError
+from whoknows.ledger import SCHEMA_VERSION, open_ledger
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def common_umask():
+    previous = os.umask(0o022)  # the usual umask: files would be 0644 and directories 0755 without care
+    yield
+    os.umask(previous)
+
+
+def test_a_fresh_ledger_is_private_data_dir_0700_and_every_sqlite_file_0600(whoknows_home, common_umask):
+    with open_ledger() as ledger:
+        record_disclosures(ledger, "shop.example", [("phone", "+34600111222")])
+        files = sorted(p.name for p in whoknows_home.iterdir())
+        assert {"ledger.db", "ledger.db-wal", "ledger.db-shm"} <= set(files)  # WAL files while open
+        assert _mode(whoknows_home) == 0o700
+        for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
+            assert _mode(whoknows_home / name) == 0o600, name
+
+
+def test_an_existing_ledger_with_loose_permissions_is_tightened(whoknows_home):
+    open_ledger().close()
+    os.chmod(whoknows_home / "ledger.db", 0o644)
+    open_ledger().close()
+    assert _mode(whoknows_home / "ledger.db") == 0o600
+
+
+def test_write_rolls_back_everything_when_the_block_fails(whoknows_home):
+    with open_ledger() as ledger:
+        with pytest.raises(RuntimeError):
+            with ledger.write() as db:
+                db.execute("INSERT INTO vendors (domain, created_at) VALUES ('a.example', 'x')")
+                raise RuntimeError("boom")
+        assert ledger.query("SELECT count(*) FROM vendors")[0][0] == 0
+        assert not ledger.db.in_transaction
+        ledger.vendor_id("b.example", create=True)  # the connection is usable afterwards
+        assert ledger.query("SELECT domain FROM vendors")[0][0] == "b.example"
+
+
+def test_a_file_that_is_not_a_database_is_refused_in_one_clear_error(whoknows_home):
+    whoknows_home.mkdir()
+    (whoknows_home / "ledger.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(WhoknowsError, match=r"cannot open the ledger .*ledger\.db: file is not a database"):
+        open_ledger()
+
+
+# -- migrations -----------------------------------------------------------------------------------
+
+def _make_v1_ledger(path: Path) -> None:
+    """A ledger exactly as whoknows with schema v1 made it (the v1 migration script, nothing more)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    for statement in ledger_module._statements(ledger_module.MIGRATIONS[0]):
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO vendors (id, domain, created_at) VALUES (1, 'shop.example', '2024-01-01T00:00:00Z')")
+    db.execute("INSERT INTO vendors (id, domain, created_at) VALUES (2, 'other.example', '2024-01-01T00:00:00Z')")
+    rows = [
+        # v1 kept these three apart; they are one phone number.
+        (1, "phone", "+34 600 111 222", "told", "2024-02-01T00:00:00Z", "2024-02-03T00:00:00Z", None),
+        (1, "phone", "0034600111222", "told", "2024-01-15T00:00:00Z", "2024-01-20T00:00:00Z", '{"note": "first"}'),
+        (1, "phone", "+34-600-111-222", "told", "2024-03-01T00:00:00Z", "2024-03-09T00:00:00Z", None),
+        (1, "phone", "+34 600 111 222", "form", "2024-04-01T00:00:00Z", "2024-04-01T00:00:00Z", "not json"),
+        (2, "email", "Me@Example.com", "told", "2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", None),
+    ]
+    db.executemany(
+        "INSERT INTO disclosures (vendor_id, kind, value, source, first_seen, last_seen, evidence) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    db.execute("INSERT INTO observations (vendor_id, kind, subject, detail, first_seen, last_seen) "
+               "VALUES (1, 'cookie', '_ga', '{broken', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')")
+    db.close()
+
+
+def test_a_v1_ledger_migrates_forward_keeping_its_data_and_merging_what_is_one_fact(tmp_path):
+    path = tmp_path / "ledger.db"
+    _make_v1_ledger(path)
+    with open_ledger(path) as ledger:
+        assert ledger.schema_version() == SCHEMA_VERSION == 3
+        told = ledger.query(
+            "SELECT value, first_seen, last_seen, evidence FROM disclosures WHERE source = 'told' AND kind = 'phone'")
+        assert len(told) == 1  # the three spellings became one fact with the widest dates
+        assert (told[0]["first_seen"], told[0]["last_seen"]) == ("2024-01-15T00:00:00Z", "2024-03-09T00:00:00Z")
+        holders = knows(ledger, "phone", "+34600111222")
+        assert sorted((h.vendor, h.source) for h in holders) == [("shop.example", "form"), ("shop.example", "told")]
+        # Text that was not JSON is kept, as a JSON string, so every JSON column now parses.
+        form = [h for h in holders if h.source == "form"][0]
+        assert form.evidence == "not json"
+        detail = ledger.query("SELECT detail FROM observations")[0][0]
+        assert json.loads(detail) == "{broken"
+        assert [h.vendor for h in knows(ledger, "email", "me@example.com")] == ["other.example"]
+        assert ledger.integrity() == "ok"
+
+
+def test_after_migration_the_ledger_refuses_evidence_that_is_not_json(tmp_path):
+    path = tmp_path / "ledger.db"
+    _make_v1_ledger(path)
+    with open_ledger(path) as ledger:
+        with pytest.raises(sqlite3.IntegrityError, match="must be JSON"):
+            with ledger.write() as db:
+                db.execute("UPDATE observations SET detail = 'nope'")
+        assert json.loads(ledger.query("SELECT detail FROM observations")[0][0]) == "{broken"
+
+
+def test_a_ledger_from_a_newer_whoknows_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "ledger.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE future (x)")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 7}")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(WhoknowsError, match=rf"schema version {SCHEMA_VERSION + 7}, newer than this whoknows"):
+        open_ledger(path)
+    assert path.read_bytes() == before  # not even switched to WAL
+    assert not Path(f"{path}-wal").exists()
+
+
+def test_two_processes_opening_a_new_ledger_at_once_both_succeed(tmp_path):
+    # The first open creates and migrates; a second one racing it must wait, not fail.
+    import subprocess
+    import sys
+
+    path = tmp_path / "ledger.db"
+    code = "import sys; from whoknows.ledger import open_ledger; open_ledger(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path)], stderr=subprocess.PIPE) for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    with open_ledger(path) as ledger:
+        assert ledger.schema_version() == SCHEMA_VERSION

@@ -1,0 +1,194 @@
+"""Export and import: a lossless round trip, merging defined, bad files changing nothing."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from whoknows.disclosures import record_disclosures
+from whoknows.errors import WhoknowsError
+from whoknows.ledger import json_text, open_ledger
+from whoknows.preferences import set_preferences
+from whoknows.transfer import export_text, import_export, read_export
+from whoknows.vendor_records import add_vendor
+
+
+def _fill(ledger) -> None:
+    """A ledger with something in every table and every awkward value we can think of."""
+    add_vendor(ledger, "shop.example", name="Shop", company="Shop SL", privacy_contact="dpo@shop.example",
+               postal_address="Calle Mayor 1\nMadrid")
+    add_vendor(ledger, "xn--bcher-kva.example", name="Bücher 📚")
+    record_disclosures(ledger, "shop.example", [("phone", "+34 600 111 222"), ("address", "Calle Mayor 1, Madrid")],
+                       when="2024-01-01T10:00:00Z")
+    record_disclosures(ledger, "shop.example", [("email", "ana@example.com")], source="form",
+                       evidence={"url": "https://shop.example/signup?x=\"1\"", "fields": ["email"], "n": 1.5},
+                       when="2024-02-01T10:00:00Z")
+    record_disclosures(ledger, "xn--bcher-kva.example", [("other", "=HYPERLINK(\"http://evil\")")])
+    set_preferences(ledger, "shop.example", {"marketing": False, "channels": ["post"], "max_per_month": 0,
+                                             "notes": "ñ \"quoted\"\nsecond line"})
+    set_preferences(ledger, "xn--bcher-kva.example", {"marketing": True})
+    with ledger.write() as db:
+        shop = db.execute("SELECT id FROM vendors WHERE domain = 'shop.example'").fetchone()[0]
+        db.execute("INSERT INTO aliases (vendor_id, address, created_at, state, state_changed_at) VALUES "
+                   "(?, 'me+old@mail.example', '2024-01-01T00:00:00Z', 'retired', '2024-03-01T00:00:00Z')", (shop,))
+        db.execute("INSERT INTO aliases (vendor_id, address, created_at, state) VALUES "
+                   "(?, 'me+shop@mail.example', '2024-03-01T00:00:00Z', 'active')", (shop,))
+        db.execute("INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen) "
+                   "VALUES (?, 'third-party', 'tracker.example', ?, 42, '2024-01-01T00:00:00Z', "
+                   "'2024-04-01T00:00:00Z')", (shop, json_text({"blocked": 40})))
+        db.execute("INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen) "
+                   "VALUES (?, 'cookie', '-sid', NULL, 1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')", (shop,))
+    ledger.set_setting("alias.setup", '{"style": "plus"}')
+    ledger.set_setting("empty", "")
+
+
+def _dump(ledger) -> dict:
+    """Every row of every table except row ids, for comparing two ledgers."""
+    tables = {}
+    for table in ("vendors", "disclosures", "aliases", "preferences", "observations", "settings"):
+        rows = ledger.query(f"SELECT * FROM {table}")
+        tables[table] = sorted(
+            json.dumps({k: r[k] for k in r.keys() if k not in ("id", "vendor_id")}, sort_keys=True) for r in rows)
+    return tables
+
+
+@pytest.fixture
+def ledger():
+    with open_ledger() as opened:
+        yield opened
+
+
+def test_export_import_into_an_empty_ledger_export_is_identical(ledger, tmp_path):
+    _fill(ledger)
+    first = export_text(ledger)
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        assert _dump(other) == _dump(ledger)  # every column of every row, not just what export shows
+
+
+def test_the_export_is_self_describing_json(ledger):
+    _fill(ledger)
+    document = json.loads(export_text(ledger))
+    assert (document["format"], document["version"]) == ("whoknows-ledger", 1)
+    assert [v["domain"] for v in document["vendors"]] == ["shop.example", "xn--bcher-kva.example"]
+    form = [d for d in document["disclosures"] if d["source"] == "form"][0]
+    assert form["evidence"] == {"url": "https://shop.example/signup?x=\"1\"", "fields": ["email"], "n": 1.5}
+    assert document["preferences"][0]["marketing"] is False
+    assert document["preferences"][0]["channels"] == ["post"]
+
+
+def test_importing_the_same_file_twice_changes_nothing_the_second_time(ledger):
+    _fill(ledger)
+    data = export_text(ledger).encode()
+    before = _dump(ledger)
+    summary = import_export(ledger, read_export(data, "x"))
+    assert all(s["added"] == 0 for s in summary.values())
+    assert _dump(ledger) == before
+
+
+def test_merging_into_a_ledger_with_data(ledger, tmp_path):
+    _fill(ledger)
+    data = export_text(ledger).encode()
+    with open_ledger(tmp_path / "other.db") as other:
+        add_vendor(other, "shop.example", name="My shop")  # the ledger's own value wins over the file's
+        record_disclosures(other, "shop.example", [("phone", "0034600111222")], when="2025-01-01T00:00:00Z")
+        record_disclosures(other, "own.example", [("name", "Ana")])
+        with other.write() as db:
+            db.execute("INSERT INTO observations (vendor_id, kind, subject, count, first_seen, last_seen) "
+                       "SELECT id, 'third-party', 'tracker.example', 7, '2023-06-01T00:00:00Z', "
+                       "'2023-07-01T00:00:00Z' FROM vendors WHERE domain = 'shop.example'")
+        other.set_setting("alias.setup", '{"style": "catch-all"}')
+        summary = import_export(other, read_export(data, "x"))
+        assert summary["vendors"] == {"in_file": 2, "added": 1}
+        assert summary["disclosures"] == {"in_file": 4, "added": 3}  # the phone was there already
+        shop = other.query("SELECT name, company FROM vendors WHERE domain = 'shop.example'")[0]
+        assert (shop["name"], shop["company"]) == ("My shop", "Shop SL")  # kept; filled in
+        phone = other.query("SELECT value, first_seen, last_seen FROM disclosures WHERE kind = 'phone'")
+        assert [tuple(p) for p in phone] == [("0034600111222", "2024-01-01T10:00:00Z", "2025-01-01T00:00:00Z")]
+        tracker = other.query("SELECT count, first_seen, last_seen, detail FROM observations "
+                              "WHERE subject = 'tracker.example'")[0]
+        assert tuple(tracker) == (42, "2023-06-01T00:00:00Z", "2024-04-01T00:00:00Z", '{"blocked":40}')
+        assert other.get_setting("alias.setup") == '{"style": "catch-all"}'
+        assert other.query("SELECT count(*) FROM disclosures WHERE vendor_id = "
+                           "(SELECT id FROM vendors WHERE domain = 'own.example')")[0][0] == 1
+
+
+def test_an_alias_conflict_stops_the_import_and_changes_nothing(ledger, tmp_path):
+    _fill(ledger)
+    data = export_text(ledger).encode()
+    with open_ledger(tmp_path / "other.db") as other:
+        vendor_id = other.vendor_id("shop.example", create=True)
+        with other.write() as db:
+            db.execute("INSERT INTO aliases (vendor_id, address, created_at, state) VALUES "
+                       "(?, 'me+different@mail.example', '2024-01-01T00:00:00Z', 'active')", (vendor_id,))
+        before = _dump(other)
+        with pytest.raises(WhoknowsError, match="shop.example has the active alias me\\+different@mail.example"):
+            import_export(other, read_export(data, "x"))
+        assert _dump(other) == before
+
+
+def _export_with(ledger, change) -> bytes:
+    _fill(ledger)
+    document = json.loads(export_text(ledger))
+    change(document)
+    return json.dumps(document).encode()
+
+
+BAD_FILES = {
+    "not json": (lambda d: None, b"hello", "x is not a whoknows ledger export: not valid JSON"),
+    "not utf-8": (lambda d: None, b"\xff\xfe{", "x is not a whoknows ledger export: not UTF-8 text"),
+    "foreign json": (lambda d: None, b'{"name": "some other tool"}', 'x is not a whoknows ledger export \\(no "format"'),
+    "a list": (lambda d: None, b"[1, 2]", "x is not a whoknows ledger export"),
+    "wrong format": (lambda d: d.update(format="other-ledger"), None, "x is not a whoknows ledger export \\(format 'other-ledger'\\)"),
+    "newer version": (lambda d: d.update(version=2), None, "x was written by a newer whoknows \\(export version 2"),
+    "bad kind": (lambda d: d["disclosures"][0].update(kind="fax"), None, r"x: disclosures\[0\].kind: 'fax' is not one of"),
+    "bad date": (lambda d: d["disclosures"][1].update(first_seen="2024-13-01T00:00:00Z"), None,
+                 r"x: disclosures\[1\].first_seen: '2024-13-01T00:00:00Z' is not a valid date"),
+    "not a date": (lambda d: d["vendors"][0].update(created_at="yesterday"), None, "is not a UTC timestamp"),
+    "bad count": (lambda d: d["observations"][0].update(count="42"), None, "count: must be a whole number"),
+    "missing field": (lambda d: d["aliases"][0].pop("state"), None, r"x: aliases\[0\] lacks 'state'"),
+    "extra field": (lambda d: d["settings"][0].update(secret="x"), None, "unknown field 'secret'"),
+    "unknown section": (lambda d: d.update(keys=[]), None, "unknown section 'keys'"),
+    "dangling vendor": (lambda d: d["observations"][0].update(vendor="ghost.example"), None,
+                        "'ghost.example' is not in the file's vendors"),
+    "not a vendor domain": (lambda d: d["vendors"][0].update(domain="www.shop.example"), None,
+                            "is not a vendor's domain as the ledger writes it"),
+    "bad channel": (lambda d: d["preferences"][0].update(channels=["fax"]), None, "must be a list of channels"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES, ids=list(BAD_FILES))
+def test_a_bad_file_is_refused_before_anything_is_written(ledger, tmp_path, case):
+    change, raw, message = BAD_FILES[case]
+    data = raw if raw is not None else _export_with(ledger, change)
+    with pytest.raises(WhoknowsError, match=message):
+        read_export(data, "x")
+
+
+def test_a_truncated_file_is_refused(ledger):
+    _fill(ledger)
+    data = export_text(ledger).encode()
+    with pytest.raises(WhoknowsError, match="not valid JSON"):
+        read_export(data[: len(data) // 2], "x")
+
+
+def test_csv_export_is_one_sheet_with_a_table_column_safe_for_spreadsheets(ledger):
+    _fill(ledger)
+    rows = list(csv.DictReader(io.StringIO(export_text(ledger, "csv"))))
+    assert [r["table"] for r in rows].count("vendors") == 2
+    phone = [r for r in rows if r["kind"] == "phone"][0]
+    assert (phone["vendor"], phone["value"], phone["source"]) == ("shop.example", "'+34 600 111 222", "told")
+    formula = [r for r in rows if r["kind"] == "other"][0]
+    assert formula["value"] == "'=HYPERLINK(\"http://evil\")"  # shown as text, never run
+    cookie = [r for r in rows if r["table"] == "observations" and r["kind"] == "cookie"][0]
+    assert cookie["subject"] == "'-sid"
+    prefs = [r for r in rows if r["table"] == "preferences" and r["vendor"] == "shop.example"][0]
+    assert (prefs["marketing"], prefs["channels"], prefs["max_per_month"]) == ("no", "post", "0")
+
+
+def test_a_csv_export_cannot_be_imported(ledger):
+    _fill(ledger)
+    with pytest.raises(WhoknowsError, match="x is a CSV export, which is for spreadsheets and cannot be imported"):
+        read_export(export_text(ledger, "csv").encode(), "x")

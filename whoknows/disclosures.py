@@ -1,0 +1,247 @@
+"""Disclosures: what each vendor was given (told by the user, or seen by the proxy or a mail scan).
+
+A disclosure is one fact (`kind`, `value`) held by one vendor, learned one way (`source`). The ledger
+identifies it by its normalised value (the `match_key` column, computed by SQLite), so telling the
+same fact twice only moves its `last_seen`, and `knows` finds "+34 600 111 222" when asked for
+"0034600111222".
+
+Values are checked before anything is written: `parse_fact` and `clean_value` raise InputError naming
+the offending argument, and `record_disclosures` writes all of a call's facts in one transaction.
+"""
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Sequence
+
+from .errors import InputError
+from .ledger import DISCLOSURE_KINDS, DISCLOSURE_SOURCES, Ledger, json_text, match_key_sql, now
+
+MAX_VALUE_LENGTH = 1000
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_PHONE_DIGITS = re.compile(r"^\+?[0-9]{4,20}$")  # once the separators are gone
+_PHONE_SEPARATORS = re.compile(r"[ ().\-/]")
+_CARD_CANDIDATE = re.compile(r"\d(?:[ -]?\d){12,18}")
+_MONTH_DAY = re.compile(r"^-{0,2}(\d\d)-(\d\d)$")
+_KINDS_TEXT = ", ".join(DISCLOSURE_KINDS)
+
+
+class _RefusedSecret(InputError):
+    """A value refused because it must not be stored; its error does not repeat the value."""
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One `KIND=VALUE` as given. `value` None: the vendor's own alias (`email` with no value)."""
+
+    kind: str
+    value: str | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    kind: str
+    value: str
+    new: bool
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A vendor that holds a fact: who, what, how and when."""
+
+    vendor: str
+    kind: str
+    value: str
+    source: str
+    first_seen: str
+    last_seen: str
+    evidence: object
+
+
+def parse_fact(argument: str) -> Fact:
+    """`KIND=VALUE` (or a bare `email`) -> a checked Fact; InputError names the argument."""
+    kind, equals, value = argument.partition("=")
+    kind = kind.strip().lower()
+    if kind not in DISCLOSURE_KINDS:
+        if not equals:
+            raise InputError(f"{argument!r} is not KIND=VALUE (KIND is one of {_KINDS_TEXT})")
+        raise InputError(f"{argument!r}: unknown kind {kind!r} (one of {_KINDS_TEXT})")
+    if kind == "email" and not value.strip():
+        return Fact("email", None)
+    if not equals:
+        raise InputError(f"{argument!r} is not KIND=VALUE: {kind} needs a value ({kind}=...)")
+    try:
+        return Fact(kind, clean_value(kind, value))
+    except _RefusedSecret as exc:
+        raise InputError(f"{kind}=...: {exc}") from None
+    except InputError as exc:
+        raise InputError(f"{argument!r}: {exc}") from None
+
+
+def clean_value(kind: str, value: str) -> str:
+    """The value as the ledger stores it; raises InputError when it is not a `kind`."""
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise InputError(f"{kind} needs a value")
+    if len(value) > MAX_VALUE_LENGTH:
+        raise InputError(f"value longer than {MAX_VALUE_LENGTH} characters")
+    if any(unicodedata.category(char) == "Cc" for char in value.replace("\n", " ").replace("\t", " ")):
+        raise InputError("value contains control characters")
+    cleaner = _CLEANERS.get(kind, _clean_text)
+    return cleaner(value)
+
+
+def _clean_text(value: str) -> str:
+    return " ".join(value.split())
+
+
+def _clean_email(value: str) -> str:
+    value = value.lower()
+    if not _EMAIL.match(value):
+        raise InputError(f"{value!r} is not an email address")
+    return value
+
+
+def _clean_phone(value: str) -> str:
+    if not _PHONE_DIGITS.match(_PHONE_SEPARATORS.sub("", value)):
+        raise InputError(f"{value!r} is not a phone number (digits, an optional leading +, separators)")
+    return value  # kept as given; the ledger matches on its normalised form
+
+
+def _clean_birthday(value: str) -> str:
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    month_day = _MONTH_DAY.match(value)
+    if month_day:
+        try:
+            date(2000, int(month_day[1]), int(month_day[2]))  # a leap year: 02-29 is a birthday
+        except ValueError:
+            pass
+        else:
+            return f"--{month_day[1]}-{month_day[2]}"
+    raise InputError(f"{value!r} is not a date (YYYY-MM-DD, or MM-DD without the year)")
+
+
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = int(char)
+        if position % 2:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
+
+
+def _clean_payment(value: str) -> str:
+    # The ledger records *that* a vendor has your card, not the card: a full number is refused
+    # (and not echoed back, so it does not land in the terminal's scrollback twice).
+    for candidate in _CARD_CANDIDATE.findall(value):
+        digits = re.sub(r"\D", "", candidate)
+        if 13 <= len(digits) <= 19 and _luhn_valid(digits):
+            raise _RefusedSecret(
+                "looks like a full card number, which the ledger does not keep; "
+                "record only how you paid (e.g. payment='visa ..1234')"
+            )
+    return _clean_text(value)
+
+
+_CLEANERS = {
+    "email": _clean_email,
+    "alias": _clean_email,
+    "phone": _clean_phone,
+    "birthday": _clean_birthday,
+    "payment": _clean_payment,
+}
+
+
+def record_disclosures(
+    ledger: Ledger,
+    domain: str,
+    facts: Sequence[tuple[str, str]],
+    source: str = "told",
+    evidence: object = None,
+    when: str | None = None,
+) -> list[Recorded]:
+    """Record that the vendor `domain` holds each (kind, value), in one transaction.
+
+    Creates the vendor if needed. A fact already recorded from this source keeps its first_seen and
+    gets `when` (default: now) as last_seen, and the value as given this time.
+    """
+    if source not in DISCLOSURE_SOURCES:
+        raise ValueError(f"unknown disclosure source {source!r}")
+    when = when or now()
+    results = []
+    with ledger.write() as db:
+        db.execute(
+            "INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
+            (domain, when),
+        )
+        vendor_id = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()[0]
+        for kind, value in facts:
+            results.append(_upsert(db, vendor_id, kind, value, source, json_text(evidence), when))
+    return results
+
+
+def _upsert(db, vendor_id: int, kind: str, value: str, source: str, evidence: str | None, when: str) -> Recorded:
+    known = db.execute(
+        "SELECT 1 FROM disclosures WHERE vendor_id = :vendor_id AND kind = :kind AND source = :source "
+        f"AND match_key = {match_key_sql(':kind', ':value')}",
+        {"vendor_id": vendor_id, "kind": kind, "source": source, "value": value},
+    ).fetchone()
+    db.execute(
+        "INSERT INTO disclosures (vendor_id, kind, value, source, first_seen, last_seen, evidence) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(vendor_id, kind, match_key, source) DO UPDATE SET "
+        "value = excluded.value, last_seen = max(last_seen, excluded.last_seen), "
+        "evidence = coalesce(excluded.evidence, evidence)",
+        (vendor_id, kind, value, source, when, when, evidence),
+    )
+    return Recorded(kind, value, new=known is None)
+
+
+def knows(ledger: Ledger, kind: str, value: str | None = None) -> list[Holder]:
+    """Every vendor holding a fact of `kind` (or exactly `value`, compared normalised)."""
+    if kind not in DISCLOSURE_KINDS:
+        raise InputError(f"unknown kind {kind!r} (one of {_KINDS_TEXT})")
+    sql = (
+        "SELECT v.domain, d.kind, d.value, d.source, d.first_seen, d.last_seen, d.evidence "
+        "FROM disclosures AS d JOIN vendors AS v ON v.id = d.vendor_id WHERE d.kind = :kind"
+    )
+    params = {"kind": kind}
+    if value is not None:
+        sql += f" AND d.match_key = {match_key_sql(':kind', ':value')}"
+        params["value"] = clean_value(kind, value)
+    sql += " ORDER BY v.domain, d.value, d.source"
+    return [
+        Holder(row[0], row[1], row[2], row[3], row[4], row[5], parse_json(row[6]))
+        for row in ledger.query(sql, params)
+    ]
+
+
+def parse_json(text: str | None) -> object:
+    """A JSON column's value (the ledger checks JSON on write; old text is shown as it is)."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def evidence_summary(evidence: object, width: int = 60) -> str:
+    """One short line for a table: `key=value, ...` of an evidence object."""
+    if evidence is None or evidence == {}:
+        return ""
+    if isinstance(evidence, dict):
+        text = ", ".join(f"{key}={_scalar(value)}" for key, value in evidence.items())
+    else:
+        text = _scalar(evidence)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _scalar(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

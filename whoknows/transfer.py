@@ -1,0 +1,412 @@
+"""Export and import the whole ledger.
+
+JSON is the round-trip format: `{"format": "whoknows-ledger", "version": 1, "vendors": [...],
+"disclosures": [...], "aliases": [...], "preferences": [...], "observations": [...], "settings": [...]}`.
+Rows name their vendor by domain (row ids are private to one ledger file); every column is kept
+(JSON columns as JSON values), rows are in a fixed order and there is no timestamp in the file, so
+export -> import into an empty ledger -> export gives the same bytes.
+
+CSV is for spreadsheets and is export-only: one sheet, a `table` column saying which table a row
+comes from, the union of the tables' columns. It cannot be imported back: CSV cannot tell an empty
+value from a missing one, and a spreadsheet rewrites phone numbers and dates on the way through.
+Cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) get a leading `'`:
+cookie names and evidence come from web pages, and a web page must not get to run formulas.
+
+Import reads and checks the whole file first, then writes it in one transaction: a bad file changes
+nothing. Merging into a ledger that already has data:
+- vendors are matched by domain; the ledger's own values win, the file fills in what is empty;
+- a row already present (same unique key: disclosure = vendor+kind+normalised value+source,
+  alias = address, observation = vendor+kind+subject, preferences = vendor, setting = key) is merged:
+  first_seen takes the earlier, last_seen the later date, an observation's count the larger (so
+  importing the same file twice changes nothing), and otherwise what the ledger has wins;
+- an alias that the ledger holds for another vendor, or a second active alias for a vendor, is a
+  conflict: the import stops and changes nothing.
+"""
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterator, TextIO
+
+from .errors import InputError, WhoknowsError
+from .ledger import (
+    ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
+)
+from .preferences import CHANNELS
+from .vendors import normalise_vendor
+
+FORMAT = "whoknows-ledger"
+VERSION = 1
+
+# table -> SELECT giving its export rows, in export order. Column names are the export's field names.
+_EXPORT_SQL = {
+    "vendors": "SELECT domain, name, company, privacy_contact, postal_address, created_at "
+               "FROM vendors ORDER BY domain",
+    "disclosures": "SELECT v.domain AS vendor, d.kind, d.value, d.source, d.first_seen, d.last_seen, "
+                   "d.evidence FROM disclosures AS d JOIN vendors AS v ON v.id = d.vendor_id "
+                   "ORDER BY v.domain, d.kind, d.value, d.source",
+    "aliases": "SELECT v.domain AS vendor, a.address, a.state, a.created_at, a.state_changed_at "
+               "FROM aliases AS a JOIN vendors AS v ON v.id = a.vendor_id ORDER BY v.domain, a.address",
+    "preferences": "SELECT v.domain AS vendor, p.marketing, p.channels, p.max_per_month, p.notes, "
+                   "p.updated_at FROM preferences AS p JOIN vendors AS v ON v.id = p.vendor_id "
+                   "ORDER BY v.domain",
+    "observations": "SELECT v.domain AS vendor, o.kind, o.subject, o.count, o.first_seen, o.last_seen, "
+                    "o.detail FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id "
+                    "ORDER BY v.domain, o.kind, o.subject",
+    "settings": "SELECT key, value FROM settings ORDER BY key",
+}
+TABLES = tuple(_EXPORT_SQL)
+_JSON_COLUMNS = {"evidence", "detail", "channels"}
+_BOOL_COLUMNS = {"marketing"}
+
+
+# -- export ------------------------------------------------------------------------------------
+
+def _export_row(row) -> dict:
+    record = {}
+    for key in row.keys():
+        value = row[key]
+        if key in _JSON_COLUMNS and value is not None:
+            value = json.loads(value)  # the ledger checks JSON on write
+        elif key in _BOOL_COLUMNS and value is not None:
+            value = bool(value)
+        record[key] = value
+    return record
+
+
+def _rows(db, table: str) -> Iterator[dict]:
+    for row in db.execute(_EXPORT_SQL[table]):
+        yield _export_row(row)
+
+
+def write_json(ledger: Ledger, out: TextIO) -> dict[str, int]:
+    """Write the whole ledger as JSON to `out`, one row a line; returns rows written per table."""
+    counts = {}
+    with ledger.read() as db:  # one snapshot: a consistent ledger even while the proxy writes
+        out.write("{\n" f'  "format": "{FORMAT}",\n  "version": {VERSION}')
+        for table in TABLES:
+            out.write(f',\n  "{table}": [')
+            count = 0
+            for row in _rows(db, table):
+                out.write(("\n    " if count == 0 else ",\n    ") + json.dumps(row, ensure_ascii=False))
+                count += 1
+            out.write("\n  ]" if count else "]")
+            counts[table] = count
+        out.write("\n}\n")
+    return counts
+
+
+CSV_COLUMNS = (
+    "table", "vendor", "kind", "value", "source", "subject", "count", "address", "state",
+    "name", "company", "privacy_contact", "postal_address",
+    "marketing", "channels", "max_per_month", "notes", "key",
+    "evidence", "detail", "created_at", "state_changed_at", "updated_at", "first_seen", "last_seen",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(key: str, value) -> str:
+    if value is None:
+        return ""
+    if key == "marketing":
+        text = "yes" if value else "no"
+    elif key == "channels":
+        text = ",".join(value)
+    elif key in _JSON_COLUMNS:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_csv(ledger: Ledger, out: TextIO) -> dict[str, int]:
+    """Write the whole ledger as one CSV sheet (export-only; see the module's docstring)."""
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    counts = {}
+    with ledger.read() as db:
+        for table in TABLES:
+            count = 0
+            for row in _rows(db, table):
+                if table == "vendors":
+                    row["vendor"] = row.pop("domain")
+                cells = {key: _csv_cell(key, value) for key, value in row.items()}
+                writer.writerow([table if column == "table" else cells.get(column, "") for column in CSV_COLUMNS])
+                count += 1
+            counts[table] = count
+    return counts
+
+
+# -- reading and checking an export -----------------------------------------------------------
+
+_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
+
+
+class _Bad(ValueError):
+    """A field's value is not acceptable; the message says why."""
+
+
+def _text(value) -> str:
+    if not isinstance(value, str) or not value:
+        raise _Bad("must be a non-empty string")
+    return value
+
+
+def _string(value) -> str:
+    if not isinstance(value, str):
+        raise _Bad("must be a string")
+    return value
+
+
+def _optional(check: Callable) -> Callable:
+    return lambda value: None if value is None else check(value)
+
+
+def _timestamp(value) -> str:
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        raise _Bad(f"{value!r} is not a UTC timestamp like 2026-01-31T12:00:00Z")
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        raise _Bad(f"{value!r} is not a valid date and time") from None
+    return value
+
+
+def _one_of(choices: tuple[str, ...]) -> Callable:
+    def check(value):
+        if value not in choices:
+            raise _Bad(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _count(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Bad("must be a whole number, 0 or more")
+    return value
+
+
+def _boolean(value) -> int:
+    if not isinstance(value, bool):
+        raise _Bad("must be true, false or null")
+    return int(value)
+
+
+def _channels(value) -> str:
+    if not isinstance(value, list) or not all(isinstance(c, str) and c in CHANNELS for c in value):
+        raise _Bad(f"must be a list of channels ({', '.join(CHANNELS)})")
+    return json_text(value)
+
+
+def _json_value(value) -> str | None:
+    return json_text(value)
+
+
+def _domain(value) -> str:
+    value = _text(value)
+    try:
+        normal = normalise_vendor(value)
+    except InputError as exc:
+        raise _Bad(str(exc)) from None
+    if normal != value:
+        raise _Bad(f"{value!r} is not a vendor's domain as the ledger writes it ({normal!r})")
+    return value
+
+
+_FIELDS: dict[str, dict[str, Callable]] = {
+    "vendors": {
+        "domain": _domain, "name": _optional(_text), "company": _optional(_text),
+        "privacy_contact": _optional(_text), "postal_address": _optional(_text), "created_at": _timestamp,
+    },
+    "disclosures": {
+        "vendor": _text, "kind": _one_of(DISCLOSURE_KINDS), "value": _text,
+        "source": _one_of(DISCLOSURE_SOURCES), "first_seen": _timestamp, "last_seen": _timestamp,
+        "evidence": _json_value,
+    },
+    "aliases": {
+        "vendor": _text, "address": _text, "state": _one_of(ALIAS_STATES), "created_at": _timestamp,
+        "state_changed_at": _optional(_timestamp),
+    },
+    "preferences": {
+        "vendor": _text, "marketing": _optional(_boolean), "channels": _optional(_channels),
+        "max_per_month": _optional(_count), "notes": _optional(_text), "updated_at": _timestamp,
+    },
+    "observations": {
+        "vendor": _text, "kind": _one_of(OBSERVATION_KINDS), "subject": _text, "count": _count,
+        "first_seen": _timestamp, "last_seen": _timestamp, "detail": _json_value,
+    },
+    "settings": {"key": _text, "value": _string},
+}
+assert set(_FIELDS) == set(TABLES)
+
+
+@dataclass
+class Export:
+    """A checked export: for each table, its rows as the ledger stores them (vendor still by domain)."""
+
+    tables: dict[str, list[dict]]
+
+    def count(self, table: str) -> int:
+        return len(self.tables[table])
+
+
+def read_export(data: bytes, name: str) -> Export:
+    """Parse and check a whole export file; WhoknowsError naming the file and the first problem."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WhoknowsError(f"{name} is not a whoknows ledger export: not UTF-8 text") from None
+    if text.startswith(",".join(CSV_COLUMNS[:3])):
+        raise WhoknowsError(
+            f"{name} is a CSV export, which is for spreadsheets and cannot be imported "
+            "(CSV loses the difference between empty and missing); import a JSON export "
+            "(whoknows export --format json)"
+        )
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise WhoknowsError(f"{name} is not a whoknows ledger export: not valid JSON ({exc})") from None
+    _check_header(document, name)
+    tables = {}
+    for table in TABLES:
+        rows = document.get(table, [])
+        if not isinstance(rows, list):
+            raise WhoknowsError(f"{name}: {table} must be a list of rows")
+        tables[table] = [_check_row(table, index, row, name) for index, row in enumerate(rows)]
+    _check_vendor_references(tables, name)
+    return Export(tables)
+
+
+def _check_header(document, name: str) -> None:
+    if not isinstance(document, dict) or "format" not in document:
+        raise WhoknowsError(f"{name} is not a whoknows ledger export (no \"format\": \"{FORMAT}\" marker)")
+    if document["format"] != FORMAT:
+        raise WhoknowsError(f"{name} is not a whoknows ledger export (format {document['format']!r})")
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise WhoknowsError(f"{name}: export version {version!r} is not a version number")
+    if version > VERSION:
+        raise WhoknowsError(
+            f"{name} was written by a newer whoknows (export version {version}; this one reads up to "
+            f"{VERSION}); upgrade whoknows to import it"
+        )
+    unknown = set(document) - {"format", "version", *TABLES}
+    if unknown:
+        raise WhoknowsError(f"{name}: unknown section {sorted(unknown)[0]!r} in the export")
+
+
+def _check_row(table: str, index: int, row, name: str) -> dict:
+    where = f"{name}: {table}[{index}]"
+    fields = _FIELDS[table]
+    if not isinstance(row, dict):
+        raise WhoknowsError(f"{where} is not an object")
+    missing = [field for field in fields if field not in row]
+    if missing:
+        raise WhoknowsError(f"{where} lacks {missing[0]!r}")
+    extra = sorted(set(row) - set(fields))
+    if extra:
+        raise WhoknowsError(f"{where} has an unknown field {extra[0]!r}")
+    checked = {}
+    for field, check in fields.items():
+        try:
+            checked[field] = check(row[field])
+        except _Bad as exc:
+            raise WhoknowsError(f"{where}.{field}: {exc}") from None
+    return checked
+
+
+def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
+    domains = {row["domain"] for row in tables["vendors"]}
+    for table in ("disclosures", "aliases", "preferences", "observations"):
+        for index, row in enumerate(tables[table]):
+            if row["vendor"] not in domains:
+                raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
+
+
+# -- import ---------------------------------------------------------------------------------------
+
+_MERGE_SQL = {
+    "vendors": "INSERT INTO vendors (domain, name, company, privacy_contact, postal_address, created_at) "
+               "VALUES (:domain, :name, :company, :privacy_contact, :postal_address, :created_at) "
+               "ON CONFLICT(domain) DO UPDATE SET name = coalesce(name, excluded.name), "
+               "company = coalesce(company, excluded.company), "
+               "privacy_contact = coalesce(privacy_contact, excluded.privacy_contact), "
+               "postal_address = coalesce(postal_address, excluded.postal_address), "
+               "created_at = min(created_at, excluded.created_at)",
+    "disclosures": "INSERT INTO disclosures (vendor_id, kind, value, source, first_seen, last_seen, evidence) "
+                   "VALUES (:vendor_id, :kind, :value, :source, :first_seen, :last_seen, :evidence) "
+                   "ON CONFLICT(vendor_id, kind, match_key, source) DO UPDATE SET "
+                   "first_seen = min(first_seen, excluded.first_seen), "
+                   "last_seen = max(last_seen, excluded.last_seen), "
+                   "evidence = coalesce(evidence, excluded.evidence)",
+    "preferences": "INSERT INTO preferences (vendor_id, marketing, channels, max_per_month, notes, updated_at) "
+                   "VALUES (:vendor_id, :marketing, :channels, :max_per_month, :notes, :updated_at) "
+                   "ON CONFLICT(vendor_id) DO NOTHING",
+    "observations": "INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen) "
+                    "VALUES (:vendor_id, :kind, :subject, :detail, :count, :first_seen, :last_seen) "
+                    "ON CONFLICT(vendor_id, kind, subject) DO UPDATE SET "
+                    "detail = CASE WHEN excluded.last_seen > last_seen THEN excluded.detail ELSE detail END, "
+                    "count = max(count, excluded.count), "
+                    "first_seen = min(first_seen, excluded.first_seen), "
+                    "last_seen = max(last_seen, excluded.last_seen)",
+    "settings": "INSERT INTO settings (key, value) VALUES (:key, :value) ON CONFLICT(key) DO NOTHING",
+}
+
+
+def import_export(ledger: Ledger, export: Export) -> dict[str, dict[str, int]]:
+    """Merge a checked export into the ledger in one transaction; per table: rows in file, rows added."""
+    summary = {}
+    with ledger.write() as db:
+        before = {table: _table_size(db, table) for table in TABLES}
+        db.executemany(_MERGE_SQL["vendors"], export.tables["vendors"])
+        vendor_ids = dict(db.execute("SELECT domain, id FROM vendors"))
+        for table in ("disclosures", "preferences", "observations"):
+            db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
+                                               for row in export.tables[table]))
+        _merge_aliases(db, export.tables["aliases"], vendor_ids)
+        db.executemany(_MERGE_SQL["settings"], export.tables["settings"])
+        for table in TABLES:
+            summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
+    return summary
+
+
+def _table_size(db, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # table names from TABLES only
+
+
+def _merge_aliases(db, rows: list[dict], vendor_ids: dict[str, int]) -> None:
+    for row in rows:
+        vendor_id = vendor_ids[row["vendor"]]
+        held = db.execute(
+            "SELECT v.domain, a.vendor_id FROM aliases AS a JOIN vendors AS v ON v.id = a.vendor_id "
+            "WHERE a.address = ?", (row["address"],)).fetchone()
+        if held is not None:
+            if held[1] != vendor_id:
+                raise WhoknowsError(
+                    f"alias {row['address']} belongs to {held[0]} in the ledger but to {row['vendor']} "
+                    "in the file; nothing was imported"
+                )
+            continue  # the ledger's row wins
+        if row["state"] == "active":
+            active = db.execute(
+                "SELECT address FROM aliases WHERE vendor_id = ? AND state = 'active'", (vendor_id,)).fetchone()
+            if active is not None:
+                raise WhoknowsError(
+                    f"{row['vendor']} has the active alias {active[0]} in the ledger and {row['address']} "
+                    "in the file (a vendor has one active alias); nothing was imported"
+                )
+        db.execute(
+            "INSERT INTO aliases (vendor_id, address, created_at, state, state_changed_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (vendor_id, row["address"], row["created_at"], row["state"], row["state_changed_at"]),
+        )
+
+
+def export_text(ledger: Ledger, fmt: str = "json") -> str:
+    """The whole export as one string (for tests and small ledgers)."""
+    buffer = io.StringIO(newline="")
+    (write_json if fmt == "json" else write_csv)(ledger, buffer)
+    return buffer.getvalue()

@@ -1,0 +1,195 @@
+"""Vendors in the ledger: add, list (with counts), the whole record of one, forget.
+
+A vendor is its registrable domain (see `vendors.normalise_vendor`); every other table hangs off
+`vendors.id` with ON DELETE CASCADE, so forgetting a vendor removes everything linked to it.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+from . import directory
+from .disclosures import parse_json
+from .errors import NotFoundError
+from .ledger import Ledger, now
+from .preferences import get_preferences
+from .vendors import display_domain
+
+# What the user can say about a vendor (vendors table columns); all but `name` override the
+# company directory.
+OVERRIDES = ("name", "company", "privacy_contact", "postal_address")
+
+
+@dataclass(frozen=True)
+class VendorSummary:
+    vendor: str
+    name: str | None
+    created_at: str
+    aliases: int
+    disclosures: int
+    third_parties: int
+
+
+@dataclass
+class CompanyInfo:
+    """Who is behind a vendor: the directory's entry with the user's overrides applied."""
+
+    name: str | None = None
+    privacy_contact: str | None = None
+    address: str | None = None
+    countries: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    domains: list[str] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)  # field -> "you" | "directory"
+
+
+def require_vendor(ledger: Ledger, domain: str) -> int:
+    """The vendor's row id; NotFoundError when the ledger has no such vendor."""
+    vendor_id = ledger.vendor_id(domain)
+    if vendor_id is None:
+        raise NotFoundError(f"no vendor {display_domain(domain)} in the ledger")
+    return vendor_id
+
+
+def add_vendor(ledger: Ledger, domain: str, **overrides) -> bool:
+    """Add the vendor (or update it); `overrides` sets any of OVERRIDES (None: leave, '': clear).
+
+    True if the vendor is new.
+    """
+    unknown = set(overrides) - set(OVERRIDES)
+    if unknown:
+        raise TypeError(f"unknown vendor fields: {sorted(unknown)}")
+    with ledger.write() as db:
+        new = db.execute(
+            "INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
+            (domain, now()),
+        ).rowcount == 1
+        for column, value in overrides.items():
+            if value is not None:
+                db.execute(
+                    f"UPDATE vendors SET {column} = ? WHERE domain = ?",  # column from OVERRIDES only
+                    (value.strip() or None, domain),
+                )
+    return new
+
+
+_SUMMARY_SQL = """
+    SELECT page.domain, page.name, page.created_at,
+        (SELECT count(*) FROM aliases AS a WHERE a.vendor_id = page.id),
+        (SELECT count(*) FROM disclosures AS d WHERE d.vendor_id = page.id),
+        (SELECT count(*) FROM observations AS o WHERE o.vendor_id = page.id AND o.kind = 'third-party')
+    FROM (SELECT id, domain, name, created_at FROM vendors ORDER BY domain LIMIT ? OFFSET ?) AS page
+    ORDER BY page.domain
+"""
+
+
+def list_vendors(ledger: Ledger, limit: int | None = None, offset: int = 0) -> tuple[list[VendorSummary], int]:
+    """A page of vendors by domain, with their counts, and how many vendors there are in all.
+
+    The page is chosen first and counted after, so a page costs index look-ups for its own vendors
+    only, however big the ledger.
+    """
+    with ledger.read() as db:
+        total = db.execute("SELECT count(*) FROM vendors").fetchone()[0]
+        rows = db.execute(_SUMMARY_SQL, (-1 if limit is None else limit, offset)).fetchall()
+    return [VendorSummary(*row) for row in rows], total
+
+
+def company_info(domain: str, row) -> CompanyInfo:
+    """The directory's entry for `domain` with the user's overrides in `row` (a vendors row) applied."""
+    info = CompanyInfo()
+    entry = directory.lookup(domain)
+    if entry is not None:
+        info.name, info.privacy_contact, info.address = entry.name, entry.privacy_contact, entry.address
+        info.countries = list(entry.countries or [])
+        info.categories = list(entry.categories or [])
+        info.domains = list(entry.domains or [])
+        info.sources = {key: "directory" for key in ("name", "privacy_contact", "address") if getattr(info, key)}
+    for column, attribute in (("company", "name"), ("privacy_contact", "privacy_contact"), ("postal_address", "address")):
+        if row[column]:
+            setattr(info, attribute, row[column])
+            info.sources[attribute] = "you"
+    return info
+
+
+def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
+    """Everything the ledger knows about one vendor, as plain data (what `vendor show` prints).
+
+    `top` limits each observation list to the most frequent entries (totals still count all).
+    """
+    with ledger.read() as db:
+        row = db.execute("SELECT * FROM vendors WHERE domain = ?", (domain,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no vendor {display_domain(domain)} in the ledger")
+        vendor_id = row["id"]
+        aliases = [dict(r) for r in db.execute(
+            "SELECT address, state, created_at, state_changed_at FROM aliases "
+            "WHERE vendor_id = ? ORDER BY created_at, address", (vendor_id,))]
+        disclosures = [
+            {**dict(r), "evidence": parse_json(r["evidence"])}
+            for r in db.execute(
+                "SELECT kind, value, source, first_seen, last_seen, evidence FROM disclosures "
+                "WHERE vendor_id = ? ORDER BY kind, value, source", (vendor_id,))
+        ]
+        preferences = get_preferences(db, vendor_id)
+        observations = {kind: _observations(db, vendor_id, kind, top) for kind in _OBSERVATION_SECTIONS}
+    company = company_info(domain, row)
+    return {
+        "vendor": domain,
+        "display": display_domain(domain),
+        "name": row["name"],
+        "created_at": row["created_at"],
+        "company": asdict(company),
+        "aliases": aliases,
+        "disclosures": disclosures,
+        "preferences": preferences,
+        "observations": observations,
+    }
+
+
+# section name in a vendor record -> observation kind in the ledger
+_OBSERVATION_SECTIONS = {"third_parties": "third-party", "cookies": "cookie", "parameters": "parameter"}
+
+
+def _observations(db, vendor_id: int, section: str, top: int | None) -> dict:
+    """Totals and the most frequent entries of one kind of observation on a vendor's pages.
+
+    `blocked` comes from the proxy's `detail` JSON: a count of blocked requests (or true/false).
+    """
+    kind = _OBSERVATION_SECTIONS[section]
+    totals = db.execute(
+        "SELECT count(*), coalesce(sum(count), 0), "
+        "coalesce(sum(CAST(json_extract(detail, '$.blocked') AS INTEGER)), 0) "
+        "FROM observations WHERE vendor_id = ? AND kind = ?",
+        (vendor_id, kind),
+    ).fetchone()
+    entries = []
+    for r in db.execute(
+        "SELECT subject, count, first_seen, last_seen, detail FROM observations "
+        "WHERE vendor_id = ? AND kind = ? ORDER BY count DESC, subject LIMIT ?",
+        (vendor_id, kind, -1 if top is None else top),
+    ):
+        detail = parse_json(r["detail"])
+        entries.append({
+            "subject": r["subject"], "count": r["count"],
+            "blocked": detail.get("blocked") if isinstance(detail, dict) else None,
+            "first_seen": r["first_seen"], "last_seen": r["last_seen"], "detail": detail,
+        })
+    return {"distinct": totals[0], "seen": totals[1], "blocked": totals[2], "top": entries}
+
+
+def forget_vendor(ledger: Ledger, domain: str) -> dict[str, int]:
+    """Delete the vendor and everything linked to it; returns how many rows of each went."""
+    with ledger.write() as db:
+        row = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no vendor {display_domain(domain)} in the ledger")
+        counts = linked_counts(db, row[0])
+        db.execute("DELETE FROM vendors WHERE id = ?", (row[0],))  # ON DELETE CASCADE does the rest
+    return counts
+
+
+def linked_counts(db, vendor_id: int) -> dict[str, int]:
+    """How many rows of each table hang off a vendor."""
+    return {
+        table: db.execute(f"SELECT count(*) FROM {table} WHERE vendor_id = ?", (vendor_id,)).fetchone()[0]
+        for table in ("aliases", "disclosures", "preferences", "observations")
+    }
