@@ -15,6 +15,7 @@ run: $(STAMP)
 
 test: $(STAMP) apt-deps
 	$(PY) -m pytest -q -p no:cacheprovider
+	node --test extension/tests/
 
 bench: $(STAMP) apt-deps
 	./scripts/ensure-apt wrk nginx-light

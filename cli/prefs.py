@@ -21,7 +21,7 @@ def describe_preferences(prefs: dict) -> str:
 
 
 @click.command()
-@click.argument("vendor_name", metavar="VENDOR")
+@click.argument("vendor_name", metavar="VENDOR", required=False)
 @click.option("--marketing/--no-marketing", default=None, help="Whether VENDOR may send you marketing.")
 @click.option("--channel", "channels", multiple=True, metavar="CHANNEL",
               help=f"A channel VENDOR may use ({', '.join(CHANNELS)}); repeat for several; "
@@ -29,12 +29,19 @@ def describe_preferences(prefs: dict) -> str:
 @click.option("--max-per-month", type=click.IntRange(min=0), help="At most this many messages a month.")
 @click.option("--notes", help="Your notes on this vendor ('' clears them).")
 @click.option("--clear", is_flag=True, help="Forget every stated preference for VENDOR first.")
+@click.option("--check", is_flag=True, help="Check every vendor against your scanned mail (whoknows mail scan): "
+              "over its max per month, or marketing after --no-marketing.")
 @json_option
-def prefs(vendor_name, marketing, channels, max_per_month, notes, clear, as_json):
+def prefs(vendor_name, marketing, channels, max_per_month, notes, clear, check, as_json):
     """Show or set what you allow VENDOR; with no options, shows the current preferences.
 
     Setting a preference for a vendor not yet in the ledger adds the vendor.
     """
+    if check or vendor_name is None:
+        from cli.mail import check_command
+
+        setting = marketing is not None or channels or max_per_month is not None or notes is not None or clear
+        return check_command(vendor_name, check, bool(setting), as_json)
     from whoknows.ledger import open_ledger
     from whoknows.preferences import FIELDS, get_preferences, set_preferences
     from whoknows.vendor_records import require_vendor

@@ -135,6 +135,9 @@ def _print_record(record: dict) -> None:
     click.echo(_preferences_line(record["preferences"]))
     for section, label in (("third_parties", "third parties"), ("cookies", "cookies"), ("parameters", "tracking parameters")):
         _print_observations(label, record["observations"][section])
+    from cli.leaks import print_vendor_leaks
+
+    print_vendor_leaks(record)
 
 
 def _preferences_line(prefs: dict | None) -> str:
@@ -151,10 +154,43 @@ def _print_observations(label: str, summary: dict) -> None:
         return
     click.echo(f"{label}: {summary['distinct']} distinct, seen {summary['seen']} times"
                + (f", {summary['blocked']} blocked" if summary["blocked"] else ""))
-    table(None, ["name", "seen", "blocked", "last seen"],
-          [[o["subject"], o["count"], _blocked(o["blocked"]), short_time(o["last_seen"])] for o in summary["top"]])
+    table(None, ["name", "seen", "blocked", "about", "last seen"],
+          [[o["subject"], o["count"], _blocked(o["blocked"]), _about(o["detail"]), short_time(o["last_seen"])]
+           for o in summary["top"]])
     if summary["distinct"] > len(summary["top"]):
         click.echo(f"  ... and {summary['distinct'] - len(summary['top'])} more (--json lists all)")
+
+
+def _about(detail) -> str:
+    """What the proxy noted about one observation: a third party's owner, a cookie's party and
+    lifetimes (asked by the site, kept by the proxy's policy)."""
+    if not isinstance(detail, dict):
+        return ""
+    parts = []
+    if "third_party" in detail:
+        parts.append("third party" if detail["third_party"] else "first party")
+    if detail.get("owner"):
+        parts.append(str(detail["owner"]))
+    if detail.get("tracker"):
+        parts.append("tracker")
+    if "asked_lifetime_seconds" in detail:
+        kept = ("removed" if detail.get("mode") == "block"
+                else f"kept {_lifetime(detail.get('granted_lifetime_seconds'))}")
+        parts.append(f"asked {_lifetime(detail['asked_lifetime_seconds'])}, {kept}")
+    return ", ".join(parts)
+
+
+def _lifetime(seconds) -> str:
+    if seconds is None:
+        return "session"
+    if not isinstance(seconds, int):
+        return "?"
+    if seconds <= 0:
+        return "deletion"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{round(seconds / size)} {unit}"
+    return f"{seconds} s"
 
 
 def _blocked(value) -> str:

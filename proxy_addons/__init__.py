@@ -44,6 +44,15 @@ def whoknows_addons() -> list:
     from proxy_addons import safety
     from proxy_addons import signals
 
+    from proxy_addons import blocking
+    from proxy_addons import context
+    from proxy_addons import params
+    from proxy_addons import cookies
+    from proxy_addons import observation
+    from proxy_addons import control
+    from proxy_addons import leaks
+
     guard = safety.Safety()
-    addons = [pac.Pac(), signals.Signals()]
+    addons = [pac.Pac(), context.Context(), blocking.Blocking(), params.Params(), cookies.Cookies(),
+              signals.Signals(), leaks.Leaks(), observation.Observation(), control.Control()]
     return [guard, *(guard.guard(addon) for addon in addons)]

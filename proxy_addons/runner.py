@@ -74,7 +74,9 @@ class Announce:
         else:
             where = host_port(host, port)
             pac = direct_pac_url(host, port)
-        print(f"whoknows proxy listening on {where} (PAC file: {pac})", file=self.out, flush=True)
+        control_url = getattr(ctx.master.addons.get("whoknows_control"), "url", None)
+        control = f"; control API: {control_url}" if control_url else ""
+        print(f"whoknows proxy listening on {where} (PAC file: {pac}{control})", file=self.out, flush=True)
         if self.on_listening:
             self.on_listening(host, port)
 

@@ -30,3 +30,11 @@ def pytest_report_header(config):
     return f"whoknows tests: shared data at {SHARED} ({'present' if SHARED.is_dir() else 'MISSING'})"
 
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the end-to-end tests last: fast feedback first, and Playwright's sync API keeps an event
+    loop marked as running in the main thread while its session-scoped browser lives, which would
+    break every later asyncio test (pytest-asyncio refuses to start a loop inside a running one)."""
+    e2e = [item for item in items if "e2e" in item.path.parts]
+    items[:] = [item for item in items if "e2e" not in item.path.parts] + e2e

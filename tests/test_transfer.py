@@ -43,13 +43,42 @@ def _fill(ledger) -> None:
     ledger.set_setting("empty", "")
 
 
+def _fill_issue_5(ledger) -> None:
+    """Own values (encrypted), leaks (one to a host with no site), scanned mail, rights requests."""
+    from datetime import date
+
+    from whoknows.leak_records import FoundValue, PendingLeaks, classify, write_batch
+    from whoknows.mail_records import store_scan
+    from whoknows.mailscan import read_message, ScanResult
+    from whoknows.me import add_value
+    from whoknows.rights_requests import record_request
+
+    email, _ = add_value(ledger, "email", "ines@example.net")
+    add_value(ledger, "name", "Inés Olmedo")
+    pending = PendingLeaks(clock=lambda: 1_700_000_000.0)
+    for host, site, blocked in (("connect.facebook.net", "facebook.net", False), ("10.0.0.1", None, True)):
+        pending.record(classify("shop.example", site, host, "GET", f"https://{host}/tr?em=…",
+                                [FoundValue("email", email.reference(), "sha256", "normalised", "url")], blocked, "Meta"))
+    write_batch(ledger, pending.take())
+    raws = [b"From: a@shop.example\nTo: me+shop@mail.example\nMessage-ID: <1@shop.example>\n"
+            b"Date: Mon, 04 Mar 2024 10:00:00 +0000\nList-Unsubscribe: <mailto:u@shop.example>\n\nx",
+            b"From: b@spam.example\nTo: me+old@mail.example\nDate: nonsense\n\ny"]
+    store_scan(ledger, ScanResult(messages=[read_message(raw)[0] for raw in raws]), same_company=lambda a, b: False)
+    record_request(ledger, "shop.example", "access", "es", "dpo@shop.example", date(2024, 1, 10), date(2024, 2, 12))
+    record_request(ledger, "spam.example", "erase", "en", None, date(2024, 5, 1), date(2024, 6, 3))
+    with ledger.write() as db:
+        db.execute("UPDATE rights_requests SET answered_on = '2024-02-01' WHERE kind = 'access'")
+
+
 def _dump(ledger) -> dict:
     """Every row of every table except row ids, for comparing two ledgers."""
     tables = {}
-    for table in ("vendors", "disclosures", "aliases", "preferences", "observations", "settings"):
+    for table in ("vendors", "disclosures", "aliases", "preferences", "observations", "settings",
+                  "me_values", "leaks", "mail_messages", "mail_alias_hits", "rights_requests"):
         rows = ledger.query(f"SELECT * FROM {table}")
+        ids = ("id", "vendor_id", "recipient_id", "message_id")
         tables[table] = sorted(
-            json.dumps({k: r[k] for k in r.keys() if k not in ("id", "vendor_id")}, sort_keys=True) for r in rows)
+            json.dumps({k: r[k] for k in r.keys() if k not in ids}, sort_keys=True) for r in rows)
     return tables
 
 
@@ -66,6 +95,26 @@ def test_export_import_into_an_empty_ledger_export_is_identical(ledger, tmp_path
         import_export(other, read_export(first.encode(), "export.json"))
         assert export_text(other) == first
         assert _dump(other) == _dump(ledger)  # every column of every row, not just what export shows
+
+
+def test_issue_5_tables_round_trip_and_merge_idempotently(ledger, tmp_path):
+    _fill(ledger)
+    _fill_issue_5(ledger)
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert {table: len(document[table]) for table in ("me_values", "leaks", "mail_messages", "mail_alias_hits",
+                                                      "rights_requests")} == {
+        "me_values": 2, "leaks": 2, "mail_messages": 2, "mail_alias_hits": 2, "rights_requests": 2}
+    assert "ines@example.net" not in first and "Olmedo" not in first  # own values travel encrypted only
+    assert {(l["recipient"], l["recipient_host"], l["blocked"]) for l in document["leaks"]} == {
+        ("facebook.net", "connect.facebook.net", False), (None, "10.0.0.1", True)}
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        assert _dump(other) == _dump(ledger)
+        summary = import_export(other, read_export(first.encode(), "export.json"))
+        assert all(s["added"] == 0 for s in summary.values())
+        assert _dump(other) == _dump(ledger)
 
 
 def test_the_export_is_self_describing_json(ledger):
@@ -192,3 +241,19 @@ def test_a_csv_export_cannot_be_imported(ledger):
     _fill(ledger)
     with pytest.raises(WhoknowsError, match="x is a CSV export, which is for spreadsheets and cannot be imported"):
         read_export(export_text(ledger, "csv").encode(), "x")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["mail_alias_hits"][0].update(message="<ghost@x>"), "is not in the file's mail_messages"),
+    (lambda d: d["leaks"][0].update(recipient="ghost.example"), r"leaks\[0\].recipient 'ghost.example' is not"),
+    (lambda d: d["me_values"][0].update(lookup="ABC"), "must be 64 lowercase hex digits"),
+    (lambda d: d["rights_requests"][0].update(due_on="2024-02-30"), "is not a date like 2026-01-31"),
+    (lambda d: d["leaks"][0].update(count=0), "must be a whole number, 1 or more"),
+], ids=["dangling message", "dangling recipient", "bad lookup", "bad due date", "zero count"])
+def test_a_bad_issue_5_row_is_refused_before_anything_is_written(ledger, change, message):
+    _fill(ledger)
+    _fill_issue_5(ledger)
+    document = json.loads(export_text(ledger))
+    change(document)
+    with pytest.raises(WhoknowsError, match=message):
+        read_export(json.dumps(document).encode(), "x")

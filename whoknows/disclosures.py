@@ -213,8 +213,13 @@ def knows(ledger: Ledger, kind: str, value: str | None = None) -> list[Holder]:
     )
     params = {"kind": kind}
     if value is not None:
-        sql += f" AND d.match_key = {match_key_sql(':kind', ':value')}"
         params["value"] = clean_value(kind, value)
+        from .me import tag_for  # what the proxy learned is kept by reference: `a•••@x.org [me:TAG]`
+
+        tag = tag_for(kind, params["value"])
+        also = " OR d.value LIKE :reference" if tag else ""
+        params["reference"] = f"%[me:{tag}]"
+        sql += f" AND (d.match_key = {match_key_sql(':kind', ':value')}{also})"
     sql += " ORDER BY v.domain, d.value, d.source"
     return [
         Holder(row[0], row[1], row[2], row[3], row[4], row[5], parse_json(row[6]))

@@ -179,6 +179,73 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (vendor_id, third_party)
     ) WITHOUT ROWID;
     """,
+    # 3 -> 4: who knows what, seen rather than told (issue 5). The person's own values, encrypted
+    # (whoknows.me: the key is a secret, never here; `lookup` is a keyed hash for finding a value
+    # without decrypting); what the proxy saw leave for another site (whoknows.leak_records: the
+    # value by reference, never in plaintext); scanned mail (whoknows.mail_records: no bodies, no
+    # addresses but the aliases reached and who wrote to them); data-rights requests
+    # (whoknows.rights_requests).
+    f"""
+    CREATE TABLE me_values (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('email', 'phone', 'name', 'address', 'birthday',
+            'id-number', 'location', 'other')),
+        lookup TEXT NOT NULL UNIQUE,          -- HMAC-SHA256 of kind and normalised value, hex
+        ciphertext TEXT NOT NULL,             -- base64 of AES-GCM nonce + ciphertext
+        key_id TEXT NOT NULL,                 -- which key encrypted it (a keyed fingerprint)
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE leaks (
+        id INTEGER PRIMARY KEY,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,     -- the page's site
+        recipient_id INTEGER REFERENCES vendors(id) ON DELETE CASCADE,  -- NULL: a host with no site
+        recipient_host TEXT NOT NULL,
+        company TEXT,                         -- who runs the recipient, when known
+        kind TEXT NOT NULL CHECK (kind IN ({_sql_list(DISCLOSURE_KINDS)})),
+        value_ref TEXT NOT NULL,              -- an alias address, or a masked own value and its tag
+        encoding TEXT NOT NULL,               -- plain, url, base64, sha256...
+        form TEXT NOT NULL,                   -- what was encoded: typed, normalised, e164...
+        location TEXT NOT NULL,               -- url, header:NAME or body
+        method TEXT NOT NULL,
+        url TEXT NOT NULL,                    -- redacted: no parameter values
+        blocked INTEGER NOT NULL CHECK (blocked IN (0, 1)),  -- attempted, stopped by the proxy
+        count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        UNIQUE (vendor_id, recipient_host, value_ref, encoding, form, location, blocked)
+    );
+    CREATE INDEX leaks_by_recipient ON leaks(recipient_id);
+    CREATE INDEX leaks_by_last_seen ON leaks(last_seen);
+    CREATE TABLE mail_messages (
+        id INTEGER PRIMARY KEY,
+        identity TEXT NOT NULL UNIQUE,        -- Message-ID, or sha256:HEX of the message
+        sent_at TEXT,                         -- its Date in UTC; NULL when missing or unreadable
+        sender_site TEXT,                     -- the registrable domain of From
+        marketing INTEGER NOT NULL CHECK (marketing IN (0, 1)),
+        scanned_at TEXT NOT NULL
+    );
+    CREATE INDEX mail_by_sender_site ON mail_messages(sender_site, sent_at);
+    CREATE TABLE mail_alias_hits (
+        message_id INTEGER NOT NULL REFERENCES mail_messages(id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,                  -- the alias the message reached
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the alias's vendor
+        sender TEXT NOT NULL,                 -- the From address
+        verdict TEXT NOT NULL CHECK (verdict IN ('vendor', 'foreign', 'unknown')),
+        PRIMARY KEY (message_id, alias)
+    ) WITHOUT ROWID;
+    CREATE INDEX mail_hits_by_vendor ON mail_alias_hits(vendor_id);
+    CREATE TABLE rights_requests (
+        id INTEGER PRIMARY KEY,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('access', 'erase', 'object', 'rectify')),
+        lang TEXT NOT NULL,
+        contact TEXT,                         -- where it was addressed
+        sent_on TEXT NOT NULL,                -- YYYY-MM-DD: the letter's date
+        due_on TEXT NOT NULL,                 -- one month later (GDPR Art. 12(3); letters.py)
+        answered_on TEXT,                     -- NULL: no answer recorded yet
+        UNIQUE (vendor_id, kind, sent_on)     -- the same request made again that day is one
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,10 +33,19 @@ def data_dir(create: bool = True) -> Path:
 
 
 def ensure_private_file(path: Path) -> None:
-    """Create `path` empty with mode 0600 if missing; tighten its mode if it exists."""
+    """Create `path` empty with mode 0600 if missing; tighten its mode if it exists.
+
+    An existing file is never opened: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, and those are SQLite's locks on an open ledger (a second connection would
+    let another process delete the WAL under the first: sqlite.org/howtocorrupt.html, 2.2).
+    """
     try:
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
-        os.close(fd)
+        if os.path.lexists(path):
+            if not os.access(path, os.W_OK):
+                raise PermissionError(13, os.strerror(13))
+        else:
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE)
+            os.close(fd)
         os.chmod(path, FILE_MODE)
     except OSError as exc:
         raise WhoknowsError(f"cannot write {path}: {exc.strerror}") from None

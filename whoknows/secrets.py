@@ -306,6 +306,24 @@ def _move(name: str, value: bytes, source, target) -> None:
     _notice(f"moved the secret {name!r} from {source.describe()} to {target.describe()}")
 
 
+def delete_secret(name: str) -> bool:
+    """Remove `name` from its recorded store (and the fallback file) and forget its record; True if
+    it was recorded. Only for secrets that can be made again (the extension's token, a pairing
+    code): what a deleted key protected is lost."""
+    _check_name(name)
+    with _lock():
+        recorded = _locations().get(name)
+        for spec in dict.fromkeys(s for s in (recorded, _env_spec(), FILE_STORE) if s):
+            _store(spec).delete(name)
+        if recorded is None:
+            return False
+        path = paths.data_dir() / LOCATIONS_FILE
+        data = _read_json(path)
+        data.pop(name, None)
+        _write_json(path, data)
+        return True
+
+
 def secret_location(name: str) -> str | None:
     """The recorded store of `name`: 'file', a keyring backend's class path, or None (not made here)."""
     _check_name(name)
@@ -367,6 +385,7 @@ class _lock:
 
 
 __all__ = [
-    "FALLBACK_FILE", "FILE_STORE", "LOCATIONS_FILE", "SERVICE", "backend_description", "discover_keyring",
+    "FALLBACK_FILE", "FILE_STORE", "LOCATIONS_FILE", "SERVICE", "backend_description", "delete_secret",
+    "discover_keyring",
     "fallback_path", "get_secret", "move_secrets_to_keyring", "recorded_secrets", "secret_location",
 ]

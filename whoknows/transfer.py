@@ -6,6 +6,12 @@ Rows name their vendor by domain (row ids are private to one ledger file); every
 (JSON columns as JSON values), rows are in a fixed order and there is no timestamp in the file, so
 export -> import into an empty ledger -> export gives the same bytes.
 
+Issue 5's tables travel too: `me_values` (the person's own values, exported as they are stored:
+AES-GCM ciphertext with its keyed lookup hash and key id, never plaintext; the key is a secret and
+is not in the export, so they can be read again only on a machine holding the same `me-key`),
+`leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
+message by identity) and `rights_requests`.
+
 CSV is for spreadsheets and is export-only: one sheet, a `table` column saying which table a row
 comes from, the union of the tables' columns. It cannot be imported back: CSV cannot tell an empty
 value from a missing one, and a spreadsheet rewrites phone numbers and dates on the way through.
@@ -28,13 +34,14 @@ import io
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Callable, Iterator, TextIO
 
 from .errors import InputError, WhoknowsError
 from .ledger import (
     ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
 )
+from .me import KINDS as ME_KINDS
 from .preferences import CHANNELS
 from .vendors import normalise_vendor
 
@@ -57,10 +64,24 @@ _EXPORT_SQL = {
                     "o.detail FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id "
                     "ORDER BY v.domain, o.kind, o.subject",
     "settings": "SELECT key, value FROM settings ORDER BY key",
+    "me_values": "SELECT kind, lookup, ciphertext, key_id, created_at FROM me_values ORDER BY kind, lookup",
+    "leaks": "SELECT page.domain AS vendor, recipient.domain AS recipient, l.recipient_host, l.company, l.kind, "
+             "l.value_ref, l.encoding, l.form, l.location, l.method, l.url, l.blocked, l.count, l.first_seen, "
+             "l.last_seen FROM leaks AS l JOIN vendors AS page ON page.id = l.vendor_id "
+             "LEFT JOIN vendors AS recipient ON recipient.id = l.recipient_id "
+             "ORDER BY page.domain, l.recipient_host, l.value_ref, l.encoding, l.form, l.location, l.blocked",
+    "mail_messages": "SELECT identity, sent_at, sender_site, marketing, scanned_at FROM mail_messages "
+                     "ORDER BY identity",
+    "mail_alias_hits": "SELECT m.identity AS message, h.alias, v.domain AS vendor, h.sender, h.verdict "
+                       "FROM mail_alias_hits AS h JOIN mail_messages AS m ON m.id = h.message_id "
+                       "JOIN vendors AS v ON v.id = h.vendor_id ORDER BY m.identity, h.alias",
+    "rights_requests": "SELECT v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
+                       "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
+                       "ORDER BY v.domain, r.kind, r.sent_on",
 }
 TABLES = tuple(_EXPORT_SQL)
 _JSON_COLUMNS = {"evidence", "detail", "channels"}
-_BOOL_COLUMNS = {"marketing"}
+_BOOL_COLUMNS = {"marketing", "blocked"}
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -104,6 +125,9 @@ CSV_COLUMNS = (
     "name", "company", "privacy_contact", "postal_address",
     "marketing", "channels", "max_per_month", "notes", "key",
     "evidence", "detail", "created_at", "state_changed_at", "updated_at", "first_seen", "last_seen",
+    "lookup", "ciphertext", "key_id", "recipient", "recipient_host", "value_ref", "encoding", "form", "location",
+    "method", "url", "blocked", "identity", "message", "sent_at", "sender_site", "scanned_at", "alias", "sender",
+    "verdict", "lang", "contact", "sent_on", "due_on", "answered_on",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -201,6 +225,29 @@ def _channels(value) -> str:
     return json_text(value)
 
 
+def _positive(value) -> int:
+    if _count(value) < 1:
+        raise _Bad("must be a whole number, 1 or more")
+    return value
+
+
+def _hex(length: int) -> Callable:
+    def check(value):
+        if not isinstance(value, str) or not re.fullmatch(f"[0-9a-f]{{{length}}}", value):
+            raise _Bad(f"must be {length} lowercase hex digits")
+        return value
+    return check
+
+
+def _day(value) -> str:
+    try:
+        if isinstance(value, str) and len(value) == 10:
+            return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    raise _Bad(f"{value!r} is not a date like 2026-01-31")
+
+
 def _json_value(value) -> str | None:
     return json_text(value)
 
@@ -239,6 +286,28 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "first_seen": _timestamp, "last_seen": _timestamp, "detail": _json_value,
     },
     "settings": {"key": _text, "value": _string},
+    "me_values": {
+        "kind": _one_of(ME_KINDS), "lookup": _hex(64), "ciphertext": _text, "key_id": _hex(16),
+        "created_at": _timestamp,
+    },
+    "leaks": {
+        "vendor": _text, "recipient": _optional(_text), "recipient_host": _text, "company": _optional(_text),
+        "kind": _one_of(DISCLOSURE_KINDS), "value_ref": _text, "encoding": _text, "form": _text,
+        "location": _text, "method": _string, "url": _string, "blocked": _boolean, "count": _positive,
+        "first_seen": _timestamp, "last_seen": _timestamp,
+    },
+    "mail_messages": {
+        "identity": _text, "sent_at": _optional(_timestamp), "sender_site": _optional(_text),
+        "marketing": _boolean, "scanned_at": _timestamp,
+    },
+    "mail_alias_hits": {
+        "message": _text, "alias": _text, "vendor": _text, "sender": _string,
+        "verdict": _one_of(("vendor", "foreign", "unknown")),
+    },
+    "rights_requests": {
+        "vendor": _text, "kind": _one_of(("access", "erase", "object", "rectify")), "lang": _text,
+        "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
+    },
 }
 assert set(_FIELDS) == set(TABLES)
 
@@ -320,10 +389,19 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
 
 def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
-    for table in ("disclosures", "aliases", "preferences", "observations"):
+    for table in ("disclosures", "aliases", "preferences", "observations", "leaks", "mail_alias_hits",
+                  "rights_requests"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
+    for index, row in enumerate(tables["leaks"]):
+        if row["recipient"] is not None and row["recipient"] not in domains:
+            raise WhoknowsError(f"{name}: leaks[{index}].recipient {row['recipient']!r} is not in the file's vendors")
+    identities = {row["identity"] for row in tables["mail_messages"]}
+    for index, row in enumerate(tables["mail_alias_hits"]):
+        if row["message"] not in identities:
+            raise WhoknowsError(f"{name}: mail_alias_hits[{index}].message {row['message']!r} is not in the "
+                                "file's mail_messages")
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -353,6 +431,30 @@ _MERGE_SQL = {
                     "first_seen = min(first_seen, excluded.first_seen), "
                     "last_seen = max(last_seen, excluded.last_seen)",
     "settings": "INSERT INTO settings (key, value) VALUES (:key, :value) ON CONFLICT(key) DO NOTHING",
+    "me_values": "INSERT INTO me_values (kind, lookup, ciphertext, key_id, created_at) "
+                 "VALUES (:kind, :lookup, :ciphertext, :key_id, :created_at) ON CONFLICT(lookup) DO NOTHING",
+    "leaks": "INSERT INTO leaks (vendor_id, recipient_id, recipient_host, company, kind, value_ref, encoding, form, "
+             "location, method, url, blocked, count, first_seen, last_seen) VALUES (:vendor_id, :recipient_id, "
+             ":recipient_host, :company, :kind, :value_ref, :encoding, :form, :location, :method, :url, :blocked, "
+             ":count, :first_seen, :last_seen) "
+             "ON CONFLICT(vendor_id, recipient_host, value_ref, encoding, form, location, blocked) DO UPDATE SET "
+             "method = CASE WHEN excluded.last_seen > last_seen THEN excluded.method ELSE method END, "
+             "url = CASE WHEN excluded.last_seen > last_seen THEN excluded.url ELSE url END, "
+             "company = coalesce(company, excluded.company), "
+             "recipient_id = coalesce(recipient_id, excluded.recipient_id), "
+             "count = max(count, excluded.count), "
+             "first_seen = min(first_seen, excluded.first_seen), "
+             "last_seen = max(last_seen, excluded.last_seen)",
+    "mail_messages": "INSERT INTO mail_messages (identity, sent_at, sender_site, marketing, scanned_at) "
+                     "VALUES (:identity, :sent_at, :sender_site, :marketing, :scanned_at) "
+                     "ON CONFLICT(identity) DO NOTHING",
+    "mail_alias_hits": "INSERT INTO mail_alias_hits (message_id, alias, vendor_id, sender, verdict) "
+                       "SELECT id, :alias, :vendor_id, :sender, :verdict FROM mail_messages "
+                       "WHERE identity = :message ON CONFLICT(message_id, alias) DO NOTHING",
+    "rights_requests": "INSERT INTO rights_requests (vendor_id, kind, lang, contact, sent_on, due_on, answered_on) "
+                       "VALUES (:vendor_id, :kind, :lang, :contact, :sent_on, :due_on, :answered_on) "
+                       "ON CONFLICT(vendor_id, kind, sent_on) DO UPDATE SET "
+                       "answered_on = coalesce(answered_on, excluded.answered_on)",
 }
 
 
@@ -368,6 +470,14 @@ def import_export(ledger: Ledger, export: Export) -> dict[str, dict[str, int]]:
                                                for row in export.tables[table]))
         _merge_aliases(db, export.tables["aliases"], vendor_ids)
         db.executemany(_MERGE_SQL["settings"], export.tables["settings"])
+        db.executemany(_MERGE_SQL["me_values"], export.tables["me_values"])
+        db.executemany(_MERGE_SQL["leaks"], ({**row, "vendor_id": vendor_ids[row["vendor"]],
+                                              "recipient_id": vendor_ids.get(row["recipient"])}
+                                             for row in export.tables["leaks"]))
+        db.executemany(_MERGE_SQL["mail_messages"], export.tables["mail_messages"])
+        for table in ("mail_alias_hits", "rights_requests"):
+            db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
+                                               for row in export.tables[table]))
         for table in TABLES:
             summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
     return summary

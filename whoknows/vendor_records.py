@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from . import directory
 from .disclosures import parse_json
 from .errors import NotFoundError
+from .leak_records import vendor_leaks
 from .ledger import Ledger, now
 from .preferences import get_preferences
 from .vendors import display_domain
@@ -131,6 +132,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         ]
         preferences = get_preferences(db, vendor_id)
         observations = {kind: _observations(db, vendor_id, kind, top) for kind in _OBSERVATION_SECTIONS}
+        leaks = vendor_leaks(db, vendor_id)
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -142,6 +144,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "disclosures": disclosures,
         "preferences": preferences,
         "observations": observations,
+        "leaks": leaks,
     }
 
 

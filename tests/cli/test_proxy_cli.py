@@ -107,11 +107,14 @@ def direct_get(host: str, port: int, path: str, headers=None) -> tuple[int, str]
 @pytest.mark.slow
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_it_listens_on_loopback_only_and_stops_cleanly(run_proxy, stop_signal):
-    proxy = run_proxy("--port", "0").wait_listening()
+    proxy = run_proxy("--port", "0", "--set", "whoknows_control_port=0").wait_listening()
     assert proxy.host == "127.0.0.1"
+    control_port = int(proxy.stdout().strip().rpartition(":")[2].rstrip(")"))
     assert proxy.stdout().strip() == (f"whoknows proxy listening on 127.0.0.1:{proxy.port} "
-                                      f"(PAC file: http://127.0.0.1:{proxy.port}/proxy.pac)")
+                                      f"(PAC file: http://127.0.0.1:{proxy.port}/proxy.pac; "
+                                      f"control API: http://127.0.0.1:{control_port})")
     assert listening_addresses(proxy.port) == {"127.0.0.1"}
+    assert listening_addresses(control_port) == {"127.0.0.1"}
     status, pac = direct_get("127.0.0.1", proxy.port, "/proxy.pac")
     assert status == 200 and f'"PROXY 127.0.0.1:{proxy.port}"' in pac
     check = subprocess.run([WHOKNOWS, "setup", "--check", "--port", str(proxy.port)],
@@ -124,6 +127,7 @@ def test_it_listens_on_loopback_only_and_stops_cleanly(run_proxy, stop_signal):
     assert "whoknows proxy: stopped" in proxy.stderr()  # the done hooks ran
     assert "Traceback" not in proxy.stderr()
     assert listening_addresses(proxy.port) == set()
+    assert listening_addresses(control_port) == set()
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "proxy.example.org"])

@@ -42,14 +42,16 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
     result = ok("export", "--output", str(backup))
     assert result.stdout == ""
     assert result.stderr == (f"exported 2 vendors, 4 disclosures, 1 aliases, 1 preferences, 1 observations, "
-                             f"1 settings to {backup}\n")
+                             f"1 settings, 0 me_values, 0 leaks, 0 mail_messages, 0 mail_alias_hits, "
+                             f"0 rights_requests to {backup}\n")
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600  # it holds personal data
     assert ok("export").stdout == backup.read_text(encoding="utf-8")  # stdout and file agree
 
     monkeypatch.setenv("WHOKNOWS_HOME", str(tmp_path / "fresh-home"))
     assert ok("import", str(backup)).stdout == (
         "imported 2 vendors (2 new), 4 disclosures (4 new), 1 aliases (1 new), 1 preferences (1 new), "
-        "1 observations (1 new), 1 settings (1 new)\n")
+        "1 observations (1 new), 1 settings (1 new), 0 me_values (0 new), 0 leaks (0 new), "
+        "0 mail_messages (0 new), 0 mail_alias_hits (0 new), 0 rights_requests (0 new)\n")
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
     summary = json.loads(ok("import", str(backup), "--json").stdout)  # again: nothing new
     assert all(table["added"] == 0 for table in summary.values())

@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     addons += [guard.guard(_load_factory(spec)()) for spec in args.addons]
     settings = runner.ProxySettings(
         listen_host="127.0.0.1", listen_port=0, log_level=args.log_level,
-        options={"ssl_verify_upstream_trusted_ca": args.trusted_ca}, option_specs=args.specs)
+        # The control API on a free port: test proxies must not fight over (or take) the default 8081.
+        options={"ssl_verify_upstream_trusted_ca": args.trusted_ca, "whoknows_control_port": 0},
+        option_specs=args.specs)
     return runner.run(settings, addons)
 
 

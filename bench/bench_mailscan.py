@@ -1,0 +1,118 @@
+"""Cost of scanning a mailbox (`whoknows.mailscan.scan_paths`): 10,000 generated messages in one mbox.
+
+The messages look like real mail: Received, DKIM-Signature, Authentication-Results and MIME
+headers, a mix of vendor, marketing (List-Unsubscribe) and foreign senders, some without a
+Message-ID, and a text + HTML body of 1-6 KB.
+
+Baselines, measured in the same run on the same file:
+- iterating it with `mailbox.mbox` (what the stdlib does to read each message);
+- reading each message's raw bytes with `mbox.get_bytes` (the floor: no parsing at all).
+
+Goal: scan <= 10 s.
+"""
+
+from __future__ import annotations
+
+import mailbox
+import random
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from whoknows.mailscan import attribute, monthly_counts, scan_paths, summarise  # noqa: E402
+
+MESSAGES = 10_000
+VENDORS = [f"vendor{i}.example" for i in range(40)]
+FOREIGN = [f"partner{i}.example" for i in range(10)]
+ALIASES = {f"{vendor.split('.')[0]}.{i:04x}@alias.example": vendor for i, vendor in enumerate(VENDORS)}
+
+
+def raw_message(rng: random.Random, n: int) -> bytes:
+    alias, vendor = rng.choice(list(ALIASES.items()))
+    site = rng.choice(FOREIGN) if rng.random() < 0.1 else vendor
+    when = datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=rng.randint(0, 525_600))
+    marketing = rng.random() < 0.6
+    headers = [
+        f"Return-Path: <bounce-{n}@bounces.esp.example>",
+        f"Delivered-To: {alias}",
+        f"Received: from mx{n % 7}.esp.example (mx{n % 7}.esp.example [198.51.100.{n % 250}])\n"
+        f"\tby mx.alias.example with ESMTPS id {rng.getrandbits(64):x}\n\tfor <{alias}>; {format_datetime(when)}",
+        f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={site}; s=s1;\n"
+        f"\th=from:to:subject:date:message-id; bh={rng.getrandbits(256):x}=;\n\tb={rng.getrandbits(1024):x}",
+        f"Authentication-Results: mx.alias.example; dkim=pass header.d={site}; spf=pass",
+        f"From: {site.split('.')[0].title()} <news@mail.{site}>",
+        f"To: {alias}",
+        f"Subject: Offer number {n} just for you",
+        f"Date: {format_datetime(when)}",
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/alternative; boundary=\"b1\"",
+    ]
+    if rng.random() < 0.9:
+        headers.append(f"Message-ID: <{n}.{rng.getrandbits(48):x}@mail.{site}>")
+    if marketing:
+        headers.append(f"List-Unsubscribe: <https://{site}/u/{rng.getrandbits(64):x}>")
+    text = " ".join(rng.choice(["offer", "sale", "today", "your", "account", "new", "free"])
+                    for _ in range(rng.randint(100, 500)))
+    body = (f"--b1\nContent-Type: text/plain; charset=utf-8\n\n{text}\n"
+            f"--b1\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>{text}</p></body></html>\n--b1--\n")
+    return ("\n".join(headers) + "\n\n" + body).encode()
+
+
+def write_mbox(path: Path, rng: random.Random) -> None:
+    with path.open("wb") as out:
+        for n in range(MESSAGES):
+            out.write(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n")
+            out.write(raw_message(rng, n).replace(b"\nFrom ", b"\n>From "))
+            out.write(b"\n")
+
+
+def timed(function) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = function()
+    return time.perf_counter() - start, result
+
+
+def iterate_mbox(path: Path) -> int:
+    return sum(1 for _ in mailbox.mbox(path, create=False))
+
+
+def raw_bytes(path: Path) -> int:
+    box = mailbox.mbox(path, create=False)
+    return sum(len(box.get_bytes(key)) for key in box.iterkeys())
+
+
+def main() -> int:
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "inbox.mbox"
+        write_mbox(path, rng)
+        size_mb = path.stat().st_size / 1e6
+        floor_s, _ = timed(lambda: raw_bytes(path))
+        base_s, count = timed(lambda: iterate_mbox(path))
+        scan_s, result = timed(lambda: scan_paths([path]))
+        attr_s, _ = timed(lambda: (lambda h: (summarise(h, ALIASES), monthly_counts(result.messages, h)))(
+            attribute(result.messages, ALIASES)))
+    assert count == MESSAGES and len(result.messages) == MESSAGES and not result.skipped
+    print(f"{MESSAGES} messages, {size_mb:.1f} MB mbox")
+    print(f"{'':40}{'seconds':>9}{'us/message':>12}")
+    for name, seconds in [
+        ("scan_paths (headers, identity, sites)", scan_s),
+        ("attribute + summarise + monthly_counts", attr_s),
+        ("baseline: iterate mailbox.mbox", base_s),
+        ("floor: mbox.get_bytes only", floor_s),
+    ]:
+        print(f"{name:40}{seconds:9.2f}{seconds / MESSAGES * 1e6:12.0f}")
+    print(f"scan / mailbox.mbox iteration: {scan_s / base_s:.2f}x")
+    print(f"scan / raw bytes floor:        {scan_s / floor_s:.2f}x")
+    print(f"goal: scan <= 10 s -> {'met' if scan_s <= 10 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

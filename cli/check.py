@@ -1,0 +1,141 @@
+"""`whoknows check URL`: what the proxy's filter engine would do with one request, and why."""
+
+import re
+
+import click
+
+from cli.output import json_option, print_json
+from whoknows.errors import InputError
+
+# What `urlsplit().hostname` gives for a DNS name (lowercased) or an IP literal (brackets removed).
+_HOST = re.compile(r"^[a-z0-9_.-]+$|^[0-9a-f:.]+$")
+
+
+def _request_types() -> tuple[str, ...]:
+    from whoknows.filters.parser import REQUEST_TYPES
+
+    return tuple(REQUEST_TYPES)
+
+
+@click.command()
+@click.argument("url")
+@click.option("--from", "source", metavar="SITE", help="The page making the request (a site or URL).")
+@click.option(
+    "--type", "request_type", default="other", show_default=True, metavar="TYPE",
+    help="The request's type: script, image, stylesheet, xhr, sub_frame, ... (see the error for all).",
+)
+@json_option
+def check(url, source, request_type, as_json):
+    """Show whether the proxy would block, allow or rewrite a request to URL.
+
+    Uses the same lists and compiled cache as the proxy. Without --from the request has no known
+    source page, as uBlock Origin treats it: filters limited to some sites (domain=) do not apply,
+    and a subresource counts as third party.
+    """
+    from whoknows.filters import lists as filter_lists
+
+    target = _http_url(url, "URL")
+    source_url = _source_url(source) if source else None
+    request_type = _check_type(request_type)
+    loaded = filter_lists.open_engine()
+    for warning in loaded.warnings:
+        click.echo(f"whoknows: warning: {warning}", err=True)
+    decision = loaded.engine.match(target, type=request_type, source=source_url)
+    result = _result(target, source_url, request_type, decision)
+    if as_json:
+        print_json(result)
+    else:
+        _print(result)
+
+
+def _http_url(text: str, what: str) -> str:
+    from urllib.parse import urlsplit
+
+    text = text.strip()
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https", "ws", "wss"):
+        raise InputError(f"{what} must be an http(s) URL like https://example.com/path, got {text!r}")
+    try:
+        parts.port  # noqa: B018 -- raises ValueError on a bad port
+    except ValueError as exc:
+        raise InputError(f"{what} {text!r} is not a valid URL ({exc})") from None
+    if not parts.hostname:
+        raise InputError(f"{what} {text!r} has no host name")
+    if not _HOST.match(parts.hostname):
+        raise InputError(f"{what} {text!r} has an invalid host name {parts.hostname!r}")
+    return text
+
+
+def _source_url(site: str) -> str:
+    """`example.com` or a full URL: the page the request comes from, as a URL."""
+    site = site.strip()
+    if "://" not in site:
+        if not re.match(r"^[A-Za-z0-9_.-]+(:[0-9]+)?(/\S*)?$", site):
+            raise InputError(f"--from takes a site (example.com) or an http(s) URL, got {site!r}")
+        site = f"https://{site}" + ("" if "/" in site else "/")
+    return _http_url(site, "--from")
+
+
+def _check_type(request_type: str) -> str:
+    types = _request_types()
+    wanted = request_type.strip().lower()
+    if wanted not in types:
+        wanted = wanted.replace("-", "_")
+    if wanted not in types:
+        raise InputError(f"unknown request type {request_type!r}; use one of: {', '.join(sorted(types))}")
+    return wanted
+
+
+def _verdict(decision) -> str:
+    """The decision as a user sees it: an allowed request whose URL was cleaned is `removeparam`."""
+    if decision.action in ("allow", "exception") and decision.clean_url:
+        return "removeparam"
+    return decision.action
+
+
+def _result(url, source_url, request_type, decision) -> dict:
+    return {
+        "url": url,
+        "from": source_url,
+        "type": request_type,
+        "decision": _verdict(decision),
+        "action": decision.action,
+        "filter": decision.filter,
+        "list": decision.list,
+        "important": bool(decision.important),
+        "redirect": decision.redirect,
+        "clean_url": decision.clean_url,
+        "removed_params": list(decision.removed_params or []),
+        "owner": _owner(url),
+    }
+
+
+def _owner(url: str) -> str | None:
+    """The company behind the requested host, when the tracker directory knows it."""
+    from urllib.parse import urlsplit
+
+    try:
+        from whoknows.directory import tracker_owner
+    except ImportError:  # the directory ships separately from the engine; the check works without
+        return None
+    return tracker_owner(urlsplit(url).hostname or "")
+
+
+def _print(result: dict) -> None:
+    click.echo(f"{result['decision']}  {result['url']}")
+    details = [
+        ("from", result["from"] or "(no known source page)"),
+        ("type", result["type"]),
+        ("redirect", result["redirect"]),
+        ("clean URL", result["clean_url"]),
+        ("removed", ", ".join(result["removed_params"]) or None),
+        ("filter", result["filter"] and result["filter"] + ("  (important)" if result["important"] else "")),
+        ("list", result["list"]),
+        ("owner", result["owner"]),
+    ]
+    if result["filter"] is None:
+        details.append(("why", "no filter matched"))
+    width = max(len(label) for label, _ in details)
+    for label, value in details:
+        if value:
+            click.echo(f"  {label:<{width}}  {value}")

@@ -1,0 +1,170 @@
+"""`whoknows site pause|resume|cookies|allow-3p|disallow-3p|show|list`: per-site proxy settings.
+
+A running proxy picks every change up within a second; no restart.
+"""
+
+import contextlib
+
+import click
+
+from cli.output import json_option, print_json, table
+
+site_argument = click.argument("site_name", metavar="SITE")
+
+
+@contextlib.contextmanager
+def _store():
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import SiteSettingsStore
+
+    with open_ledger() as ledger:
+        yield SiteSettingsStore(ledger)
+
+
+def _site(text: str) -> str:
+    """SITE as its registrable domain; checked before the ledger is opened (bad input changes nothing)."""
+    from whoknows.vendors import normalise_vendor
+
+    return normalise_vendor(text)
+
+
+def _describe_mode(mode) -> str:
+    return "default" if mode is None else str(mode)
+
+
+def _report(store, site: str, as_json: bool, said: str) -> None:
+    """After a change: the site's settings as JSON, or one line saying what changed."""
+    settings = store.get(site)
+    if as_json:
+        print_json(settings.to_json(site))
+    else:
+        from whoknows.vendors import display_domain
+
+        click.echo(f"{display_domain(site)}: {said}")
+
+
+def _show_lines(site: str, settings) -> list[str]:
+    from whoknows.vendors import display_domain
+
+    allowed = ", ".join(display_domain(s) for s in sorted(settings.allowed_third_parties))
+    return [
+        display_domain(site),
+        f"  protection: {'paused' if settings.paused else 'on'}",
+        f"  cookies: {_describe_mode(settings.cookie_mode)}",
+        f"  third parties allowed: {allowed or 'none'}",
+    ]
+
+
+@click.group()
+def site():
+    """Per-site proxy settings: pause protection, a cookie mode, third parties let in.
+
+    SITE is a URL, host name or domain; settings belong to its registrable domain (the site of
+    the page you are on). A running proxy applies a change within a second.
+    """
+
+
+@site.command("pause")
+@site_argument
+@json_option
+def pause(site_name, as_json):
+    """Pause protection on SITE: the proxy leaves requests from its pages alone."""
+    domain = _site(site_name)
+    with _store() as store:
+        store.set_paused(domain, True)
+        _report(store, domain, as_json, "protection paused (no blocking, no parameter or cookie "
+                                        "rewriting on its pages); 'whoknows site resume' turns it back on")
+
+
+@site.command("resume")
+@site_argument
+@json_option
+def resume(site_name, as_json):
+    """Turn protection on SITE back on."""
+    domain = _site(site_name)
+    with _store() as store:
+        store.set_paused(domain, False)
+        _report(store, domain, as_json, "protection on")
+
+
+@site.command("cookies")
+@site_argument
+@click.argument("mode", metavar="MODE")
+@json_option
+def cookies(site_name, mode, as_json):
+    """Set how SITE's cookies are kept: allow, session, cap:DAYS (1 to 400), block, or default.
+
+    session: they end with the browser session; cap:7: they live at most 7 days; block: none are
+    stored or sent; default: the default policy again.
+    """
+    from whoknows.cookies import parse_cookie_mode
+
+    domain = _site(site_name)
+    wanted = None if mode.strip().lower() == "default" else parse_cookie_mode(mode)
+    with _store() as store:
+        store.set_cookie_mode(domain, wanted)
+        _report(store, domain, as_json, f"cookies: {_describe_mode(store.get(domain).cookie_mode)}")
+
+
+@site.command("allow-3p")
+@site_argument
+@click.argument("other", metavar="OTHER")
+@json_option
+def allow_third_party(site_name, other, as_json):
+    """Let OTHER work as a third party on SITE's pages (single sign-on, payments).
+
+    OTHER's cookies are kept and its requests are not blocked there; everywhere else nothing changes.
+    """
+    domain, other_domain = _site(site_name), _site(other)
+    with _store() as store:
+        store.allow_third_party(domain, other_domain)
+        _report(store, domain, as_json, f"{other_domain} allowed as a third party")
+
+
+@site.command("disallow-3p")
+@site_argument
+@click.argument("other", metavar="OTHER")
+@json_option
+def disallow_third_party(site_name, other, as_json):
+    """Stop letting OTHER work as a third party on SITE's pages."""
+    domain, other_domain = _site(site_name), _site(other)
+    with _store() as store:
+        store.disallow_third_party(domain, other_domain)
+        _report(store, domain, as_json, f"{other_domain} treated like any other third party again")
+
+
+@site.command("show")
+@site_argument
+@json_option
+def show(site_name, as_json):
+    """Show SITE's settings (a site you never configured has the defaults)."""
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import settings_of
+
+    domain = _site(site_name)
+    with open_ledger() as ledger:
+        settings = settings_of(ledger, [domain])[domain]
+    if as_json:
+        print_json(settings.to_json(domain))
+    else:
+        click.echo("\n".join(_show_lines(domain, settings)))
+
+
+@site.command("list")
+@json_option
+def list_sites(as_json):
+    """List the sites with any setting."""
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import settings_of
+
+    with open_ledger() as ledger:
+        every = settings_of(ledger)
+    if as_json:
+        print_json([settings.to_json(domain) for domain, settings in every.items()])
+        return
+    from whoknows.vendors import display_domain
+
+    rows = [[display_domain(domain), "paused" if s.paused else "on", _describe_mode(s.cookie_mode),
+             ", ".join(display_domain(o) for o in sorted(s.allowed_third_parties))]
+            for domain, s in every.items()]
+    table("sites with settings", ["Site", "Protection", "Cookies", "Third parties allowed"], rows)

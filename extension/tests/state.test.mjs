@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+
+import { NOT_PAIRED, NOT_RUNNING, OK } from "../lib/api.js";
+import { badgeFor, compactCount, cookieModeChoice, cookieModeValue, isWebUrl, siteView, summaryLines } from "../lib/state.js";
+
+// The shape docs/control-api.md gives for GET /api/v1/site.
+const STATE = {
+  site: "vendor.test",
+  protection: true,
+  blocked: {
+    total: 7,
+    third_parties: [
+      { domain: "cdn.test", company: null, blocked: 0, allowed: 12 },
+      { domain: "tracker.test", company: "Meta", blocked: 5, allowed: 0 },
+      { domain: "ads.test", company: "Alphabet", blocked: 2, allowed: 1 },
+      { domain: "pixel.test", company: "Meta", blocked: 0, allowed: 3 },
+    ],
+  },
+  cookies: { removed: 3, rewritten: 1 },
+  parameters_stripped: 2,
+  leaks: 0,
+  alias: null,
+  settings: { paused: false, cookie_mode: "cap:30", allowed_third_parties: ["pixel.test"] },
+};
+
+describe("siteView", () => {
+  test("counts, and third parties most blocked first, with their companies", () => {
+    const view = siteView(STATE);
+    assert.equal(view.site, "vendor.test");
+    assert.equal(view.protection, true);
+    assert.equal(view.blockedTotal, 7);
+    assert.deepEqual(view.thirdParties.map((p) => p.domain), ["tracker.test", "ads.test", "cdn.test", "pixel.test"]);
+    assert.deepEqual(view.thirdParties[0], { domain: "tracker.test", company: "Meta", blocked: 5, allowed: 0, allowedHere: false });
+    assert.equal(view.thirdParties.find((p) => p.domain === "pixel.test").allowedHere, true);
+    assert.deepEqual(view.companies, ["Alphabet", "Meta"]);
+    assert.deepEqual(view.cookieMode, { choice: "cap", capDays: 30 });
+    assert.equal(view.cookiesRemoved, 3);
+    assert.equal(view.parametersStripped, 2);
+  });
+
+  test("a paused site has protection off", () => {
+    const view = siteView({ ...STATE, protection: false, settings: { ...STATE.settings, paused: true } });
+    assert.equal(view.protection, false);
+  });
+
+  test("a page with no site, and malformed answers, give an empty view rather than an error", () => {
+    assert.equal(siteView({ site: null }).site, null);
+    const view = siteView({ site: "x.test", blocked: { total: -3, third_parties: [null, { domain: 5 }, { domain: "ok.test", blocked: "9" }] } });
+    assert.equal(view.blockedTotal, 0);
+    assert.deepEqual(view.thirdParties, [{ domain: "ok.test", company: null, blocked: 0, allowed: 0, allowedHere: false }]);
+    assert.equal(siteView(undefined).site, null);
+    assert.equal(siteView("nonsense").blockedTotal, 0);
+  });
+
+  test("the summary says it in words, singular and plural", () => {
+    const lines = summaryLines(siteView({ ...STATE, blocked: { total: 1 }, parameters_stripped: 1 }));
+    assert.equal(lines[0], "1 request blocked");
+    assert.equal(lines[1], "3 cookies removed, 1 rewritten");
+    assert.equal(lines[2], "1 tracking parameter stripped");
+  });
+});
+
+describe("cookie modes", () => {
+  test("state -> choice", () => {
+    assert.deepEqual(cookieModeChoice(null), { choice: "default", capDays: null });
+    assert.deepEqual(cookieModeChoice("block"), { choice: "block", capDays: null });
+    assert.deepEqual(cookieModeChoice("cap:7"), { choice: "cap", capDays: 7 });
+    assert.deepEqual(cookieModeChoice("weird"), { choice: "default", capDays: null });
+  });
+  test("choice -> what the API takes", () => {
+    assert.equal(cookieModeValue("default", "7"), null);
+    assert.equal(cookieModeValue("session", ""), "session");
+    assert.equal(cookieModeValue("cap", " 14 "), "cap:14");
+    assert.throws(() => cookieModeValue("cap", ""), /number of days/);
+    assert.throws(() => cookieModeValue("cap", "1.5"), /number of days/);
+    assert.throws(() => cookieModeValue("forever", ""), /Unknown cookie mode/);
+  });
+});
+
+describe("badge", () => {
+  const ok = (data) => ({ state: OK, data });
+  test("the number of blocked requests for the tab's site", () => {
+    assert.deepEqual(badgeFor(ok(STATE)), { text: "7", colour: "#1d4e89", title: "whoknows: 7 requests blocked on vendor.test" });
+  });
+  test("nothing blocked: no number", () => {
+    const badge = badgeFor(ok({ ...STATE, blocked: { total: 0, third_parties: [] } }));
+    assert.equal(badge.text, "");
+    assert.equal(badge.title, "whoknows: nothing blocked on vendor.test");
+  });
+  test("protection off says so", () => {
+    const badge = badgeFor(ok({ ...STATE, protection: false }));
+    assert.equal(badge.text, "off");
+    assert.match(badge.title, /protection is off on vendor.test/);
+  });
+  test("no proxy, no pairing, no site: empty badge, the reason in the title", () => {
+    assert.deepEqual(badgeFor({ state: NOT_RUNNING }).text, "");
+    assert.match(badgeFor({ state: NOT_RUNNING }).title, /not running/);
+    assert.match(badgeFor({ state: NOT_PAIRED }).title, /not paired/);
+    assert.match(badgeFor(ok({ site: null })).title, /nothing to show/);
+  });
+  test("large counts fit in four characters", () => {
+    assert.equal(compactCount(0), "0");
+    assert.equal(compactCount(999), "999");
+    assert.equal(compactCount(1500), "1k");
+    assert.equal(compactCount(99_999), "99k");
+    assert.equal(compactCount(250_000), "99k+");
+    for (const n of [0, 5, 999, 1000, 12_345, 99_999, 10 ** 9]) assert.ok(compactCount(n).length <= 4);
+  });
+});
+
+test("only http and https pages are the proxy's business", () => {
+  assert.ok(isWebUrl("https://vendor.test/"));
+  assert.ok(isWebUrl("HTTP://vendor.test/"));
+  assert.ok(!isWebUrl("chrome://extensions/"));
+  assert.ok(!isWebUrl("about:blank"));
+  assert.ok(!isWebUrl(undefined));
+});

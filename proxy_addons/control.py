@@ -1,0 +1,256 @@
+"""The control API server: how the browser extension reads and changes what this proxy does.
+
+Listens on 127.0.0.1 only (never the proxy's --listen-host), on `whoknows_control_port` (default
+8081; 0: any free port; -1: off), from `running` to `done`. The proxy's "listening" line names its
+URL, and `<data dir>/control-api.json` records it for `whoknows extension status`. The requests
+themselves are answered by `whoknows.control.ControlAPI` (every security rule lives there).
+
+Why a stdlib `ThreadingHTTPServer` on daemon threads rather than a server on mitmproxy's event
+loop: control work must never stall the proxy. Writing a setting or making an alias is a SQLite
+write that may wait for the ledger's lock (and reading a vendor record loads the company
+directory); on the event loop that wait would hold up every request the browser makes. On their
+own threads these calls use their own short-lived ledger connections (`LedgerSites`), the live
+counters are read under their own lock (`Observations.snapshot`), and the stdlib parses HTTP.
+The one thing that must happen on the loop is reloading the settings the request hooks use (the
+context addon's store belongs to the loop's thread): after a write, the handler thread asks the
+loop to reload it and waits for that, so the change applies from the proxy's next request on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import http.server
+import json
+import logging
+import socketserver
+import threading
+
+from mitmproxy import ctx
+from mitmproxy import exceptions
+
+from whoknows import control
+from whoknows.control import ControlAPI
+from whoknows.control import LedgerSites
+from whoknows.control import Refused
+from whoknows.control import Request
+from whoknows.control import Response
+from whoknows.control import TokenStore
+
+logger = logging.getLogger("whoknows.control")
+
+PORT_OPTION = "whoknows_control_port"
+LISTEN_HOST = "127.0.0.1"
+OFF = -1
+# How long a handler thread waits for the event loop to reload the live settings after a write
+# (the store notices the change by itself within half a second anyway).
+RELOAD_WAIT_SECONDS = 2.0
+SOCKET_TIMEOUT_SECONDS = 10  # a client that stops sending frees its thread after this
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_SECONDS
+    server: "ControlServer"
+
+    def _serve(self) -> None:
+        self.close_connection = True  # one request per connection: nothing lingers
+        headers = list(self.headers.items())
+        refusal = self._body_refusal()
+        if refusal is not None:
+            request = Request(self.command, self.path.partition("?")[0], "", headers, b"")
+            self._send(self.server.api.refuse(request, refusal))
+            return
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self._send(self.server.api.handle(self.command, self.path, headers, body))
+
+    def _body_refusal(self) -> Refused | None:
+        if self.headers.get_all("transfer-encoding"):
+            return Refused(411, "send the body with a Content-Length", "chunked body")
+        lengths = self.headers.get_all("content-length") or []
+        if len(lengths) > 1 or (lengths and not lengths[0].strip().isdigit()):
+            return Refused(400, "bad Content-Length", "bad Content-Length")
+        if lengths and int(lengths[0]) > control.MAX_BODY_BYTES:
+            return Refused(413, f"the body is larger than {control.MAX_BODY_BYTES} bytes", "body too large")
+        return None
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = _serve
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(response.body)))
+        self.send_header("connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and response.body:
+            self.wfile.write(response.body)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # What the stdlib refuses before a handler runs (bad request line, huge headers, an unknown
+        # method): JSON like every other answer, without echoing the request back.
+        self.close_connection = True
+        reason = self.responses.get(code, ("error",))[0]
+        self._send(Response(code, list(control.BASE_HEADERS), json.dumps({"error": reason}).encode()))
+
+    def version_string(self) -> str:
+        return "whoknows"
+
+    def log_message(self, format: str, *args) -> None:
+        # The stdlib would log every request line, query (the tab's URL) included; the API logs
+        # its refusals itself.
+        pass
+
+    def log_error(self, format: str, *args) -> None:
+        logger.debug("whoknows control API: " + format % args)
+
+
+class ControlServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, port: int, api: ControlAPI | None = None) -> None:
+        super().__init__((LISTEN_HOST, port), _Handler)
+        self.api = api
+
+    def server_bind(self) -> None:
+        # TCPServer's, not HTTPServer's: that one looks the address up in DNS (socket.getfqdn),
+        # which can stall the proxy's start where name resolution is slow.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = LISTEN_HOST, self.server_address[1]
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    def handle_error(self, request, client_address) -> None:  # a client hanging up is not news
+        logger.debug("whoknows control API: error while serving a client", exc_info=True)
+
+
+class Control:
+    name = "whoknows_control"
+
+    def __init__(self, tokens: TokenStore | None = None, open_ledger=None) -> None:
+        self.tokens = tokens or TokenStore()
+        self.sites = LedgerSites(open_ledger, on_change=self._reload_live_settings)
+        self.api: ControlAPI | None = None
+        self._server: ControlServer | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def load(self, loader) -> None:
+        loader.add_option(PORT_OPTION, int, control.DEFAULT_PORT,
+                          "Port of the control API the browser extension uses, on 127.0.0.1 only "
+                          "(0: any free port, -1: off).")
+
+    def configure(self, updated: set[str]) -> None:
+        if PORT_OPTION not in updated:
+            return
+        port = getattr(ctx.options, PORT_OPTION)
+        if not OFF <= port <= 65535:
+            raise exceptions.OptionsError(f"{PORT_OPTION} must be a port (1-65535), 0 for any free "
+                                          f"port or -1 for off; got {port}")
+        if self._running:  # changed while the proxy runs: move the listener
+            self.stop()
+            self.start()
+
+    def running(self) -> None:
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside an event loop (unit tests): no loop to reload on
+            self._loop = None
+        self._running = True
+        self.start()
+
+    def done(self) -> None:
+        self._running = False
+        self.stop()
+
+    @property
+    def url(self) -> str | None:
+        """`http://127.0.0.1:PORT` while the control API listens, else None."""
+        return None if self._server is None else f"http://{LISTEN_HOST}:{self._server.port}"
+
+    def start(self) -> None:
+        port = getattr(ctx.options, PORT_OPTION)
+        if port == OFF or self._server is not None:
+            return
+        try:
+            server = ControlServer(port)
+        except OSError as exc:
+            # A warning, not an error (which would stop the proxy at startup): blocking and cookie
+            # rules matter more than the extension's view of them.
+            logger.warning(f"whoknows: the control API cannot listen on {LISTEN_HOST}:{port} "
+                         f"({exc.strerror or exc}), so the browser extension cannot reach this proxy; "
+                         f"is another whoknows proxy running? Another port: --set {PORT_OPTION}=PORT "
+                         "(0: any free port)")
+            return
+        self.api = server.api = ControlAPI(self.sites, self.tokens, port=server.port,
+                                           observations=self._observations, leaks=self._leaks)
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
+                                        name="whoknows-control", daemon=True)
+        self._thread.start()
+        try:
+            control.write_address(self.url)
+        except Exception as exc:  # noqa: BLE001 -- only `whoknows extension status` reads it
+            logger.warning(f"whoknows: cannot record the control API's address ({exc})")
+
+    def stop(self) -> None:
+        server, thread, url = self._server, self._thread, self.url
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()  # ends serve_forever; handlers still running are daemon threads
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=2)
+        control.remove_address(url)
+
+    # -- wiring to the other addons of this proxy ---------------------------------------------
+
+    def _observations(self, site: str) -> dict | None:
+        """The site's live counters from the observation addon (thread-safe), if it is loaded."""
+        observation = _addon("whoknows_observation")
+        return None if observation is None else observation.snapshot(site)
+
+    def _leaks(self, site: str) -> int:
+        """Distinct own values seen leaving the site's pages (the leaks addon), if it is loaded."""
+        leaks = _addon("whoknows_leaks")
+        return 0 if leaks is None else int(leaks.snapshot(site).get("leaks", 0))
+
+    def _reload_live_settings(self) -> None:
+        """Called on a handler thread after a settings write: have the event loop reload the
+        settings the request hooks read, and wait for it (bounded)."""
+        loop = self._loop
+        store = getattr(_addon("whoknows_context"), "store", None)
+        if loop is None or store is None or loop.is_closed():
+            return
+        reloaded: concurrent.futures.Future = concurrent.futures.Future()
+
+        def reload() -> None:
+            try:
+                store.refresh(force=True)
+                reloaded.set_result(True)
+            except BaseException as exc:  # noqa: BLE001 -- reported to the waiting thread
+                reloaded.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(reload)
+            reloaded.result(timeout=RELOAD_WAIT_SECONDS)
+        except RuntimeError:  # the loop closed meanwhile (shutting down)
+            pass
+        except concurrent.futures.TimeoutError:
+            logger.info("whoknows control API: the proxy did not reload its settings in time; "
+                        "it picks the change up within a second")
+
+
+def _addon(name: str):
+    try:
+        return ctx.master.addons.get(name)
+    except Exception:  # noqa: BLE001 -- no master (unit tests without one)
+        return None

@@ -1,0 +1,133 @@
+"""Leaks: the person's own values (and aliases) in outgoing requests, recorded in the ledger.
+
+Every request is searched once (`whoknows.leakscan.LeakScanner`: one Aho-Corasick pass over the
+URL, the header values and up to 64 KB of the body) for every watched value in every encoding
+trackers use. What a match means is `whoknows.leak_records.classify`'s decision: a disclosure to
+the page's own site (source `form`), or a leak to another site (and a disclosure to it, source
+`leak`); a request the blocking addon stopped is an attempted leak (`blocked`).
+
+In the chain after every addon that changes requests (params, cookies, signals), so what is
+searched is what actually leaves; before `observation`. Requests from a paused site's pages, and
+requests the proxy answered itself (the PAC file), are left alone. A request whose page is
+unknown is attributed as the observation addon does: to its own site when it is not known to be
+third-party, else to nobody (skipped).
+
+The values come from `whoknows.leak_records.ValueWatcher` (loaded at `running`, re-read within a
+second of a change by `whoknows me add` or a new alias). Matches are batched in memory and written
+by `LeakFlusher` on its own thread every few seconds and at shutdown: the request path never
+touches SQLite.
+
+Reading (any thread): `ctx.master.addons.get("whoknows_leaks").snapshot("vendor.test")` gives the
+distinct leaks, attempted leaks and disclosures seen on that site's pages since the proxy started.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import ctx
+from mitmproxy import http
+
+from proxy_addons.blocking import BLOCKING_ACTIONS
+from proxy_addons.blocking import DECISION_KEY
+from proxy_addons.context import FlowContext
+from proxy_addons.context import context_of
+from proxy_addons.context import ensure_context
+from whoknows.directory import tracker_owner
+from whoknows.leak_records import FoundValue
+from whoknows.leak_records import LeakFlusher
+from whoknows.leak_records import PendingLeaks
+from whoknows.leak_records import ValueWatcher
+from whoknows.leak_records import classify
+from whoknows.leakscan import redact_url
+
+logger = logging.getLogger("whoknows.proxy")
+
+ENABLE_OPTION = "whoknows_leaks"
+# A compressed body is decoded to be searched only up to this size (the scan reads 64 KB of it);
+# bigger compressed uploads are searched in URL and headers only.
+MAX_DECODED_BODY = 1024 * 1024
+
+
+def page_site_of(context: FlowContext) -> str | None:
+    """The site whose page made the request; None when nobody can be named."""
+    if context.page_site is not None:
+        return context.page_site
+    return None if context.third_party else context.request_site
+
+
+def request_body(request: http.Request) -> bytes:
+    """The body as the server reads it, without decompressing huge uploads."""
+    raw = request.raw_content
+    if not raw:
+        return b""
+    if "content-encoding" not in request.headers:
+        return raw
+    if len(raw) > MAX_DECODED_BODY:
+        return b""
+    return request.get_content(strict=False) or b""
+
+
+class Leaks:
+    name = "whoknows_leaks"
+
+    def __init__(self, watcher: ValueWatcher | None = None, pending: PendingLeaks | None = None,
+                 flusher: LeakFlusher | None = None, open_ledger=None) -> None:
+        if open_ledger is None:
+            from whoknows.ledger import open_ledger
+        self.watcher = watcher if watcher is not None else ValueWatcher(open_ledger)
+        self.pending = pending if pending is not None else PendingLeaks()
+        self.flusher = flusher if flusher is not None else LeakFlusher(self.pending, open_ledger)
+        self.enabled = True
+
+    def load(self, loader) -> None:
+        loader.add_option(ENABLE_OPTION, bool, True,
+                          "Look for your own values ('whoknows me') and aliases in outgoing requests, "
+                          "and record where they go ('whoknows leaks').")
+
+    def configure(self, updated: set[str]) -> None:
+        if ENABLE_OPTION in updated:
+            self.enabled = getattr(ctx.options, ENABLE_OPTION)
+
+    def running(self) -> None:
+        self.watcher.load_now()  # before the first request: a few milliseconds for 50 values
+        self.watcher.start()
+        self.flusher.start()
+
+    def done(self) -> None:
+        self.watcher.stop()
+        self.flusher.stop()
+
+    def snapshot(self, site: str) -> dict[str, int]:
+        return self.pending.snapshot(site)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        scanner = self.watcher.scanner
+        if scanner is None or not self.enabled:
+            return
+        context = context_of(flow)
+        if context is None:
+            if flow.response is not None:
+                return  # answered before anyone looked at it (the PAC file)
+            context = ensure_context(flow)
+        if context.paused:
+            return
+        blocked = False
+        if flow.response is not None:
+            decision = flow.metadata.get(DECISION_KEY)
+            if decision is None or decision.action not in BLOCKING_ACTIONS:
+                return  # answered by the proxy for another reason: nothing left the machine
+            blocked = True
+        page = page_site_of(context)
+        if page is None:
+            return
+        request = flow.request
+        matches = scanner.scan(request.url, request.headers.fields, request_body(request),
+                               request.headers.get("content-type"))
+        if not matches:
+            return
+        found = [FoundValue(m.value_id.kind, m.value_id.ref, m.encoding, m.form, m.where) for m in matches]
+        own = context.request_site == page
+        company = None if own else tracker_owner(request.host)
+        self.pending.record(classify(page, context.request_site, request.host, request.method,
+                                     redact_url(request.url), found, blocked, company))

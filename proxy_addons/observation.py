@@ -1,0 +1,157 @@
+"""Observation: what each vendor's pages did, counted per first-party site, kept in the ledger.
+
+Last in the chain: it reads what the other addons decided from the flow's metadata and records it
+in `whoknows.observations.Observations` (live counters in memory):
+- `request`: a request to a third party (its site is not the page's): blocked or allowed
+  (`proxy_addons.blocking`'s decision), with the owning company where known
+  (`whoknows.directory.tracker_owner`) and whether it is a tracker; the tracking parameters the
+  params addon removed (`flow.metadata["whoknows.removed_params"]`);
+- `responseheaders` (after the cookie addon's): every `Set-Cookie` line and what the cookie
+  addon made of it (`flow.metadata["whoknows.cookies"]`): asked and granted lifetimes, removed
+  or shortened.
+
+The first-party site is the page's site (`proxy_addons.context`); for a request whose page is
+unknown but which is not known to be third-party (no Referer/Origin), the request's own site.
+Requests from an unknown page known to be cross-site, and pages without a site (IP addresses),
+are not attributed to anyone.
+
+A background thread (`whoknows.observations.Flusher`) writes the counts to the ledger every
+`whoknows_flush_interval` seconds (default 5) and once more at shutdown (`done`); the request path
+never touches SQLite, and a locked ledger delays a batch without losing it.
+
+Reading: `Observation.snapshot(site)` (any thread), e.g. for the control API:
+`ctx.master.addons.get("whoknows_observation").snapshot("vendor.test")`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from mitmproxy import ctx
+from mitmproxy import exceptions
+from mitmproxy import http
+
+from proxy_addons.blocking import BLOCKING_ACTIONS
+from proxy_addons.blocking import DECISION_KEY
+from proxy_addons.context import FlowContext
+from proxy_addons.context import context_of
+from proxy_addons.context import ensure_context
+from proxy_addons.cookies import COOKIES_KEY
+from proxy_addons.cookies import TRACKER_KEY
+from proxy_addons.cookies import CookieDecision
+from proxy_addons.cookies import builtin_tracker
+from proxy_addons.params import REMOVED_KEY
+from whoknows.directory import tracker_owner
+from whoknows.observations import DEFAULT_FLUSH_INTERVAL
+from whoknows.observations import CookieSeen
+from whoknows.observations import Flusher
+from whoknows.observations import Observations
+
+FLUSH_OPTION = "whoknows_flush_interval"
+MAX_FLUSH_INTERVAL = 3600.0
+# A cookie name this long is garbage or an attack; the ledger keeps a recognisable prefix.
+MAX_NAME_CHARS = 128
+
+
+def first_party_site(context: FlowContext) -> str | None:
+    """The site whose pages made the request (None: nobody we can name)."""
+    if context.page_site is not None:
+        return context.page_site
+    if context.third_party:
+        return None
+    return context.request_site
+
+
+def parse_interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= MAX_FLUSH_INTERVAL:
+        raise exceptions.OptionsError(
+            f"{FLUSH_OPTION} must be a number of seconds above 0 and at most {MAX_FLUSH_INTERVAL:.0f}; "
+            f"got {text!r}")
+    return seconds
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
+
+
+class Observation:
+    name = "whoknows_observation"
+
+    def __init__(self, observations: Observations | None = None, open_ledger=None) -> None:
+        if open_ledger is None:
+            from whoknows.ledger import open_ledger
+        self.observations = observations if observations is not None else Observations()
+        self.flusher = Flusher(self.observations, open_ledger)
+
+    def load(self, loader) -> None:
+        # A string: mitmproxy's `--set` cannot parse float options.
+        loader.add_option(FLUSH_OPTION, str, f"{DEFAULT_FLUSH_INTERVAL:g}",
+                          "Seconds between writes of the observation counts (third parties, cookies, "
+                          "tracking parameters per site) to the ledger; they are also written at shutdown.")
+
+    def configure(self, updated: set[str]) -> None:
+        if FLUSH_OPTION in updated:
+            self.flusher.interval = parse_interval(getattr(ctx.options, FLUSH_OPTION))
+
+    def running(self) -> None:
+        self.flusher.start()
+        # The company directory takes ~0.1 s to load: not on the first request's path.
+        threading.Thread(target=tracker_owner, args=("warm-up.invalid",), daemon=True).start()
+
+    def done(self) -> None:
+        self.flusher.stop()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def snapshot(self, site: str, top: int | None = None) -> dict:
+        """A site's live counters (see `whoknows.observations.Observations.snapshot`)."""
+        return self.observations.snapshot(site, top)
+
+    # -- hooks ------------------------------------------------------------------------------------
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        context = self._context(flow)
+        if context is None:
+            return
+        site = first_party_site(context)
+        if site is None:
+            return
+        if context.page_site is not None and context.request_site != context.page_site:
+            host = flow.request.host
+            decision = flow.metadata.get(DECISION_KEY)
+            blocked = (flow.response is not None and decision is not None
+                       and decision.action in BLOCKING_ACTIONS)
+            tracker = bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host)
+            self.observations.third_party(site, context.request_site or host, blocked=blocked,
+                                          owner=tracker_owner(host), tracker=tracker)
+        for name in flow.metadata.get(REMOVED_KEY, ()):
+            self.observations.parameter(site, _short(name), context.request_site)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
+        if decision is None or not decision.set_cookies:
+            return
+        context = context_of(flow)
+        site = first_party_site(context) if context is not None else decision.page_site
+        if site is None:
+            return
+        setter = decision.request_site or flow.request.host
+        owner = tracker_owner(flow.request.host) if decision.third_party else None
+        for outcome in decision.set_cookies:
+            if outcome.malformed:  # no browser stores it: nothing was set
+                continue
+            self.observations.cookie(site, CookieSeen(
+                _short(outcome.name), setter, decision.third_party, outcome.asked_lifetime_seconds,
+                outcome.granted_lifetime_seconds, outcome.removed, outcome.shortened,
+                "paused" if decision.paused else str(decision.mode), owner))
+
+    @staticmethod
+    def _context(flow: http.HTTPFlow) -> FlowContext | None:
+        context = context_of(flow)
+        if context is None and flow.response is not None:
+            return None  # answered before anyone looked at it (the PAC file)
+        return context if context is not None else ensure_context(flow)

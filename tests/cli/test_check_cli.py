@@ -1,0 +1,157 @@
+"""`whoknows check URL`: the decision the proxy would make, from small lists written here."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from whoknows.filters import lists
+
+MINE = """\
+! Title: check test list
+||tracker.test^
+@@||tracker.test/consent.js$script
+||ads.test/ga.js$script,redirect=noop.js
+$removeparam=utm_source
+||cdn.test^$third-party
+"""
+
+
+@pytest.fixture(autouse=True)
+def my_list(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_text(MINE)
+    lists.add_subscription(str(path), name="mine")
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(cli, ["check", *args])
+
+
+def check_json(*args) -> dict:
+    result = run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def details(result) -> list[list[str]]:
+    """The indented `label  value` lines after the verdict, split into words."""
+    return [line.split() for line in result.stdout.splitlines()[1:]]
+
+
+def test_block_names_the_filter_and_the_list():
+    result = run("https://tracker.test/pixel.gif", "--type", "image")
+
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "block  https://tracker.test/pixel.gif"
+    assert ["filter", "||tracker.test^"] in details(result)
+    assert ["list", "mine"] in details(result)
+    assert ["type", "image"] in details(result)
+    assert ["from", "(no", "known", "source", "page)"] in details(result)
+
+
+def test_the_builtin_list_names_the_company():
+    decision = check_json("https://www.google-analytics.com/collect?v=1", "--type", "image", "--from", "shop.test")
+
+    assert (decision["decision"], decision["list"], decision["owner"]) == ("block", "builtin", "Google")
+
+
+def test_allow_says_nothing_matched():
+    result = run("https://example.test/page", "--from", "example.test")
+
+    assert result.stdout.splitlines()[0] == "allow  https://example.test/page"
+    assert ["why", "no", "filter", "matched"] in details(result)
+
+
+def test_exception():
+    decision = check_json("https://tracker.test/consent.js", "--type", "script")
+
+    assert (decision["decision"], decision["filter"], decision["list"]) == (
+        "exception", "@@||tracker.test/consent.js$script", "mine",
+    )
+
+
+def test_redirect_shows_the_resource():
+    result = run("https://ads.test/ga.js", "--type", "script")
+
+    assert result.stdout.splitlines()[0] == "redirect  https://ads.test/ga.js"
+    assert ["redirect", "noop.js"] in details(result)
+    assert ["filter", "||ads.test/ga.js$script,redirect=noop.js"] in details(result)
+
+
+def test_removeparam_shows_the_stripped_url():
+    result = run("https://shop.test/item?id=7&utm_source=mail")
+
+    assert result.stdout.splitlines()[0] == "removeparam  https://shop.test/item?id=7&utm_source=mail"
+    assert ["clean", "URL", "https://shop.test/item?id=7"] in details(result)
+    assert ["removed", "utm_source"] in details(result)
+
+
+def test_from_decides_third_party_filters():
+    third = check_json("https://cdn.test/lib.js", "--type", "script", "--from", "news.test")
+    first = check_json("https://cdn.test/lib.js", "--type", "script", "--from", "https://www.cdn.test/")
+    unknown = check_json("https://cdn.test/lib.js", "--type", "script")
+
+    assert (third["decision"], third["from"]) == ("block", "https://news.test/")
+    assert first["decision"] == "allow"
+    assert unknown["from"] is None
+
+
+def test_json_shape():
+    decision = check_json("https://shop.test/?utm_source=x", "--type", "document")
+
+    assert decision == {
+        "url": "https://shop.test/?utm_source=x",
+        "from": None,
+        "type": "document",
+        "decision": "removeparam",
+        "action": decision["action"],
+        "filter": "$removeparam=utm_source",
+        "list": "mine",
+        "important": False,
+        "redirect": None,
+        "clean_url": "https://shop.test/",
+        "removed_params": ["utm_source"],
+        "owner": None,
+    }
+    assert decision["action"] in ("allow", "exception")
+
+
+def test_an_unknown_type_lists_the_known_ones():
+    result = run("https://tracker.test/x", "--type", "gif")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("whoknows: error: unknown request type 'gif'; use one of: ")
+    assert "script" in result.stderr and "image" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tracker.test/x"], "URL must be an http(s) URL like https://example.com/path, got 'tracker.test/x'"),
+        (["ftp://tracker.test/x"], "URL must be an http(s) URL"),
+        (["https:///nohost"], "URL 'https:///nohost' has no host name"),
+        (["https://tracker.test:http/"], "is not a valid URL"),
+        (["https://tracker.test/", "--from", "mailto:x@y.test"], "--from takes a site (example.com) or an http(s) URL"),
+        (["https://tracker.test/", "--from", "ftp://news.test/"], "--from must be an http(s) URL"),
+        (["https://bad host.test/"], "invalid host name 'bad host.test'"),
+    ],
+)
+def test_a_bad_url_is_a_usage_error(args, message):
+    result = run(*args)
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("whoknows: error: ") and message in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_check_uses_the_same_cached_engine_as_the_proxy(whoknows_home):
+    run("https://tracker.test/x")
+    (cache,) = whoknows_home.glob("engine.*.cache")
+    stamp = cache.stat().st_mtime_ns
+
+    assert run("https://tracker.test/x").exit_code == 0
+    assert lists.open_engine().from_cache
+    assert cache.stat().st_mtime_ns == stamp

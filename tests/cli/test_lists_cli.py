@@ -1,0 +1,103 @@
+"""`whoknows lists`, `lists add`, `lists remove`: what the user sees (no network involved)."""
+
+import json
+
+from click.testing import CliRunner
+
+from cli.main import cli
+
+ROW_KEYS = {
+    "name", "kind", "url", "file", "in_use", "lines", "filters_used", "skipped",
+    "downloaded", "last_update", "last_attempt", "last_error", "etag", "last_modified",
+}
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def listing() -> dict[str, dict]:
+    result = run("lists", "--json")
+    assert result.exit_code == 0, result.output
+    return {row["name"]: row for row in json.loads(result.stdout)}
+
+
+def test_fresh_install_lists_the_builtin_list_in_use_and_the_defaults_not_yet_downloaded():
+    rows = listing()
+
+    assert list(rows) == ["builtin", "EasyPrivacy", "uBO-Privacy"]
+    assert all(set(row) == ROW_KEYS for row in rows.values())
+    assert rows["builtin"]["in_use"] and rows["builtin"]["filters_used"] > 0
+    assert rows["builtin"]["file"].endswith("whoknows/data/builtin-trackers.txt")
+    ep = rows["EasyPrivacy"]
+    assert (ep["kind"], ep["url"], ep["in_use"], ep["filters_used"], ep["last_update"]) == (
+        "url", "https://easylist.to/easylist/easyprivacy.txt", False, None, None,
+    )
+
+
+def test_the_table_says_how_to_download_the_defaults():
+    result = run("lists")
+
+    assert result.exit_code == 0
+    assert "EasyPrivacy" in result.stdout and "whoknows lists update" in result.stdout
+
+
+def test_adding_a_local_file_shows_its_filters_and_skipped_lines(tmp_path):
+    mine = tmp_path / "my-blocks.txt"
+    mine.write_text("||tracker.test^\n@@||tracker.test/ok.js\nexample.com##.ad\n")
+
+    added = run("lists", "add", str(mine), "--name", "mine")
+
+    assert added.exit_code == 0, added.output
+    assert added.stdout == f"added mine ({mine}): 2 filters; re-read when it changes\n"
+    row = listing()["mine"]
+    assert (row["kind"], row["file"], row["filters_used"], row["in_use"]) == ("file", str(mine), 2, True)
+    assert sum(row["skipped"].values()) == 1, "the cosmetic filter is skipped, with its reason"
+
+
+def test_adding_a_url_only_subscribes(whoknows_home):
+    added = run("lists", "add", "https://lists.example/extra.txt")
+
+    assert added.exit_code == 0
+    assert added.stdout == (
+        "subscribed to extra (https://lists.example/extra.txt); download it with: whoknows lists update extra\n"
+    )
+    assert not (whoknows_home / "lists").exists() or not any((whoknows_home / "lists").iterdir())
+    assert listing()["extra"]["in_use"] is False
+
+
+def test_a_bad_url_is_a_usage_error_on_one_line():
+    result = run("lists", "add", "ftp://lists.example/x.txt")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("whoknows: error: cannot subscribe to 'ftp://lists.example/x.txt'")
+    assert result.stderr.count("\n") == 1
+    assert "x" not in listing()
+
+
+def test_a_path_that_is_neither_file_nor_url(tmp_path):
+    result = run("lists", "add", str(tmp_path / "missing.txt"))
+
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr and "not an http(s) URL" in result.stderr
+
+
+def test_removing_lists_and_the_builtin_one():
+    removed = run("lists", "remove", "easyprivacy")
+    off = run("lists", "remove", "builtin")
+
+    assert (removed.exit_code, removed.stdout) == (0, "removed EasyPrivacy (https://easylist.to/easylist/easyprivacy.txt)\n")
+    assert off.exit_code == 0 and "lists add builtin" in off.stdout
+    assert list(listing()) == ["uBO-Privacy"]
+
+    assert run("lists", "add", "builtin").exit_code == 0
+    assert list(listing()) == ["builtin", "uBO-Privacy"]
+
+
+def test_removing_an_unknown_list_exits_1():
+    result = run("lists", "remove", "nope")
+
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "whoknows: error: no subscribed list is named 'nope' (subscribed: builtin, EasyPrivacy, uBO-Privacy)\n"
+    )

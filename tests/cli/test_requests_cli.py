@@ -1,0 +1,160 @@
+"""`whoknows request ...` and `whoknows requests`: every identifier the ledger holds goes in the letter."""
+
+import email
+import json
+from datetime import date, timedelta
+from email import policy
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from whoknows import aliases
+from whoknows.leak_records import FoundValue, PendingLeaks, classify, write_batch
+from whoknows.ledger import open_ledger
+from whoknows.me import add_value
+from whoknows.observations import CookieSeen, Observations
+from whoknows.observations import write_batch as write_observations
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "250"})
+
+
+def ok(*args):
+    result = run(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result
+
+
+@pytest.fixture
+def shop():
+    """shop.example with an alias (and a retired one), told facts, a value the proxy saw, and cookies."""
+    with open_ledger() as ledger:
+        aliases.save_setup(ledger, aliases.parse_setup(base="me@mail.example"))
+        old, _ = aliases.get_or_create(ledger, "shop.example")
+        _, current = aliases.rotate(ledger, "shop.example")
+        phone, _ = add_value(ledger, "phone", "+34 600 111 222")
+        pending = PendingLeaks()
+        pending.record(classify("shop.example", "shop.example", "shop.example", "POST", "https://shop.example/checkout",
+                                [FoundValue("phone", phone.reference(), "plain", "typed", "body")], False))
+        write_batch(ledger, pending.take())
+        observations = Observations()
+        for name, site, page in (("sid", "shop.example", "shop.example"), ("uid", "shop.example", "other.example"),
+                                 ("_fbp", "facebook.net", "shop.example")):
+            observations.cookie(page, CookieSeen(name, site, site != page, 3600, 3600, False, False, "allow"))
+        write_observations(ledger, observations.take_pending())
+    ok("tell", "shop.example", "name=Alice Smith", "address=Calle Mayor 1, Madrid", "other=customer 4711")
+    ok("vendor", "add", "shop.example", "--privacy-contact", "privacy@shop.example", "--company", "Shop SL")
+    return {"old": old, "current": current}
+
+
+def test_every_identifier_the_ledger_links_to_the_vendor_is_in_the_letter(shop):
+    letter = ok("request", "access", "shop.example", "--date", "2026-03-05").stdout
+    for line in (f"- Email address: {shop['old']}", f"- Email address: {shop['current']}",
+                 "- Name: Alice Smith", "- Telephone number: +34 600 111 222",
+                 "- Postal address: Calle Mayor 1, Madrid", "- Other identifier: customer 4711",
+                 "- Cookie: sid (shop.example)", "- Cookie: uid (shop.example)"):
+        assert line in letter
+    assert "_fbp" not in letter  # facebook.net's cookie, not the shop's
+    assert "[me:" not in letter and "•••" not in letter  # references decrypted back
+    assert letter.startswith("Shop SL\nFor the attention of the Data Protection Officer\nprivacy@shop.example\n")
+    assert "by 6 April 2026" in " ".join(letter.split())  # 5 April 2026 is a Sunday: runs to Monday
+
+
+def test_spanish_and_the_json_shape(shop):
+    result = json.loads(ok("request", "object", "shop.example", "--lang", "es", "--json", "--date", "2026-01-31").stdout)
+    assert (result["kind"], result["lang"], result["to"], result["sent_on"], result["due_on"]) == (
+        "object", "es", "privacy@shop.example", "2026-01-31", "2026-03-02")  # 28 February is a Saturday
+    assert ["Número de teléfono", "+34 600 111 222"] in result["identifiers"]
+    assert "Dirección de correo electrónico: " + shop["current"] in " ".join(result["body"].split())
+
+
+def test_out_eml_is_a_message_from_the_vendor_s_active_alias(shop, tmp_path):
+    out = tmp_path / "erase.eml"
+    result = ok("request", "erase", "shop.example", "--out", str(out), "--name", "Alice Smith")
+    assert result.stdout == ""
+    message = email.message_from_bytes(out.read_bytes(), policy=policy.default)
+    assert message["From"] == f"Alice Smith <{shop['current']}>"
+    assert message["To"] == "Shop SL <privacy@shop.example>"
+    assert "Article 17" in message["Subject"]
+    body = message.get_content()
+    assert shop["old"] in body and "+34 600 111 222" in body and body.rstrip().endswith("Alice Smith")
+
+
+def test_out_txt_is_the_letter_and_to_overrides_the_contact(shop, tmp_path):
+    out = tmp_path / "letter.txt"
+    ok("request", "access", "shop.example", "--out", str(out), "--to", "dpo@shop.example")
+    assert "dpo@shop.example" in out.read_text() and "privacy@shop.example" not in out.read_text()
+
+
+def test_rectify_takes_corrections(shop):
+    letter = ok("request", "rectify", "shop.example", "--correct", "Postal address", "Calle Mayor 2, Madrid").stdout
+    assert "Postal address: it should be \u201cCalle Mayor 2, Madrid\u201d" in letter
+
+
+def test_requests_lists_due_dates_and_overdue_ones_stand_out(shop):
+    ok("request", "access", "shop.example", "--date", "2024-01-10")
+    ok("request", "access", "shop.example", "--date", "2024-01-10")  # the same request again: one
+    ok("request", "erase", "shop.example")
+    rows = json.loads(ok("requests", "--json").stdout)
+    assert [(r["kind"], r["sent_on"], r["due_on"], r["overdue"]) for r in rows] == [
+        ("access", "2024-01-10", "2024-02-12", True),
+        ("erase", date.today().isoformat(), rows[1]["due_on"], False)]
+    assert rows[1]["days_left"] >= 28
+    table = run("requests")
+    assert "OVERDUE by" in table.stdout and "due in" in table.stdout
+    assert "1 overdue" in table.stderr
+    ok("request", "answered", str(rows[0]["id"]), "--date", "2024-02-20")
+    answered = json.loads(ok("requests", "--json").stdout)[0]
+    assert (answered["overdue"], answered["answered_on"], answered["days_left"]) == (False, "2024-02-20", None)
+
+
+def test_an_empty_list_says_how_to_make_one():
+    assert "whoknows request access VENDOR" in ok("requests").stdout
+    assert json.loads(ok("requests", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (("request", "access", "nowhere.example"), 1, "no vendor nowhere.example in the ledger"),
+    (("request", "access", "shop.example", "--lang", "fr"), 2, "Invalid value for '--lang'"),
+    (("request", "access", "shop.example", "--date", "5/3/2026"), 2, "'5/3/2026' is not a date"),
+    (("request", "access", "shop.example", "--correct", "Name", "Ana"), 2, "--correct goes with"),
+    (("request", "rectify", "shop.example"), 2, "needs at least one correction"),
+    (("request", "access", "shop.example", "--to", "not an address", "--out", "x.eml"), 2, "is not an email address"),
+    (("request", "answered", "99"), 1, "no request 99"),
+    (("request", "launch", "shop.example"), 2, "No such command 'launch'"),
+])
+def test_bad_input_is_refused_and_records_nothing(shop, args, code, message):
+    result = run(*args)
+    assert (result.exit_code, result.stderr.startswith("whoknows: error: ")) == (code, True), result.stderr
+    assert message in result.stderr
+    assert json.loads(ok("requests", "--json").stdout) == []
+
+
+def test_a_vendor_without_contact_alias_or_identifiers_gets_a_clear_error(tmp_path):
+    ok("vendor", "add", "bare.example")
+    result = run("request", "access", "bare.example")
+    assert result.exit_code == 1 and "no privacy contact is known for bare.example: give --to ADDRESS" in result.stderr
+    result = run("request", "access", "bare.example", "--to", "dpo@bare.example")
+    assert result.exit_code == 1 and "links no identifier to bare.example" in result.stderr
+    ok("tell", "bare.example", "name=Alice")
+    result = run("request", "access", "bare.example", "--to", "dpo@bare.example", "--out", str(tmp_path / "a.eml"))
+    assert result.exit_code == 2 and "bare.example has no alias to send the message from" in result.stderr
+    assert not (tmp_path / "a.eml").exists()
+    assert json.loads(ok("requests", "--json").stdout) == []
+
+
+def test_a_value_the_proxy_saw_whose_key_is_gone_is_left_out_with_a_note(shop, whoknows_home):
+    secrets = whoknows_home / "secrets.json"
+    data = json.loads(secrets.read_text())
+    data["secrets"]["me-key"] = "A" * 43 + "="
+    secrets.write_text(json.dumps(data))
+    result = ok("request", "access", "shop.example")
+    assert "+34 600 111 222" not in result.stdout and "•••" not in result.stdout
+    assert "1 of your values" in result.stderr
+
+
+def test_the_due_date_of_a_request_made_today_is_about_a_month_away(shop):
+    due = date.fromisoformat(json.loads(ok("request", "access", "shop.example", "--json").stdout)["due_on"])
+    assert timedelta(days=28) <= due - date.today() <= timedelta(days=33)

@@ -1,0 +1,118 @@
+"""`whoknows site ...`: per-site proxy settings, as the user types them."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from whoknows.ledger import open_ledger
+from whoknows.site_settings import SiteSettingsStore
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args))
+
+
+def ok(*args) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def shown(site: str) -> dict:
+    return json.loads(ok("site", "show", site, "--json"))
+
+
+def test_pause_and_resume_a_site_named_by_a_url():
+    assert "vendor.test: protection paused" in ok("site", "pause", "https://www.vendor.test/checkout")
+    assert shown("vendor.test")["paused"] is True
+    assert ok("site", "resume", "shop.vendor.test") == "vendor.test: protection on\n"
+    assert shown("vendor.test")["paused"] is False
+
+
+def test_what_the_cli_sets_is_what_the_proxy_store_reads():
+    ok("site", "pause", "vendor.test")
+    ok("site", "cookies", "vendor.test", "cap:30")
+    ok("site", "allow-3p", "vendor.test", "pay.paypal.com")
+    with open_ledger() as ledger:
+        settings = SiteSettingsStore(ledger).get("vendor.test")
+    assert (settings.paused, str(settings.cookie_mode), settings.allowed_third_parties) == (
+        True, "cap:30", frozenset({"paypal.com"}))
+
+
+def test_cookie_modes_and_default():
+    assert ok("site", "cookies", "vendor.test", "SESSION") == "vendor.test: cookies: session\n"
+    assert json.loads(ok("site", "cookies", "vendor.test", "cap:7", "--json"))["cookie_mode"] == "cap:7"
+    assert ok("site", "cookies", "vendor.test", "default") == "vendor.test: cookies: default\n"
+    assert shown("vendor.test")["cookie_mode"] is None
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("forever", "unknown cookie mode 'forever'; use allow, session, cap:DAYS"),
+    ("cap:0", "the cap must be at least 1 day"),
+    ("cap:500", "at most 400 days"),
+    ("cap:", "needs a number of days"),
+])
+def test_a_bad_cookie_mode_exits_2_with_a_clear_message_and_changes_nothing(mode, message):
+    ok("site", "cookies", "vendor.test", "block")
+    result = run("site", "cookies", "vendor.test", mode)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("whoknows: error: ") and message in result.stderr
+    assert result.stdout == ""
+    assert shown("vendor.test")["cookie_mode"] == "block"
+
+
+@pytest.mark.parametrize("args", [
+    ("site", "pause", "127.0.0.1"),
+    ("site", "resume", "localhost"),
+    ("site", "show", "not a site"),
+    ("site", "allow-3p", "vendor.test", "www.vendor.test"),
+    ("site", "cookies", "co.uk", "session"),
+])
+def test_bad_sites_exit_2_and_store_nothing(args):
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("whoknows: error: ")
+    assert json.loads(ok("site", "list", "--json")) == []
+
+
+def test_missing_arguments_are_usage_errors():
+    result = run("site", "cookies", "vendor.test")
+    assert result.exit_code == 2 and "Missing argument 'MODE'" in result.stderr
+
+
+def test_third_party_exceptions_are_added_and_removed():
+    assert ok("site", "allow-3p", "vendor.test", "https://login.idp.test/") == \
+        "vendor.test: idp.test allowed as a third party\n"
+    ok("site", "allow-3p", "vendor.test", "paypal.com")
+    ok("site", "allow-3p", "vendor.test", "paypal.com")  # twice is once
+    assert shown("vendor.test")["allowed_third_parties"] == ["idp.test", "paypal.com"]
+    ok("site", "disallow-3p", "vendor.test", "idp.test")
+    assert shown("vendor.test")["allowed_third_parties"] == ["paypal.com"]
+
+
+def test_show_says_everything_in_words():
+    ok("site", "pause", "vendor.test")
+    ok("site", "allow-3p", "vendor.test", "paypal.com")
+    assert ok("site", "show", "vendor.test").splitlines() == [
+        "vendor.test",
+        "  protection: paused",
+        "  cookies: default",
+        "  third parties allowed: paypal.com",
+    ]
+    assert shown("never.test") == {"site": "never.test", "paused": False, "cookie_mode": None,
+                                   "allowed_third_parties": []}
+
+
+def test_list_shows_only_sites_with_a_setting():
+    assert "(sites with settings: none)" in ok("site", "list")
+    ok("site", "pause", "vendor.test")
+    ok("site", "cookies", "shop.test", "session")
+    ok("site", "cookies", "gone.test", "block")
+    ok("site", "cookies", "gone.test", "default")
+    rows = json.loads(ok("site", "list", "--json"))
+    assert [(r["site"], r["paused"], r["cookie_mode"]) for r in rows] == [
+        ("shop.test", False, "session"), ("vendor.test", True, None)]
+    table = ok("site", "list")
+    assert "vendor.test" in table and "paused" in table and "gone.test" not in table

@@ -1,0 +1,190 @@
+"""GDPR request letters: golden texts in both languages, deadlines, and a sendable .eml.
+
+The golden files in tests/data/letters/ are the reviewed text of every letter. After a deliberate
+change to the wording, regenerate them and review the diff:
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest -q tests/test_letters.py
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime, timezone
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from whoknows.errors import InputError, WhoknowsError
+from whoknows.letters import (
+    KINDS,
+    LANGUAGES,
+    VendorFacts,
+    long_date,
+    one_month_after,
+    render_request,
+    response_deadline,
+    to_eml,
+)
+
+GOLDEN = Path(__file__).parent / "data" / "letters"
+ALIAS = "shop.k3x9@alias.example"
+VENDOR = VendorFacts(
+    domain="shop.example",
+    name="Shop Example S.L.",
+    privacy_contact="privacy@shop.example",
+    postal_address="Calle Mayor 1\n28013 Madrid\nSpain",
+)
+IDENTIFIERS = [
+    ("Email alias", ALIAS),
+    ("Email address", "alice.martin@home.example"),
+    ("Phone", "+34 612 34 56 78"),
+    ("Customer account", "alice-m-1987"),
+    ("Cookie _ga", "GA1.2.1234567890.1700000000"),
+    ("Advertising ID", "38400000-8cf0-11bd-b23e-10b96e40000d"),
+]
+CORRECTIONS = [("Postal address", "Calle Falsa 123, Madrid", "Calle Mayor 5, 28013 Madrid"),
+               ("Date of birth", "1987-04-23")]
+SENT_ON = date(2026, 1, 31)  # one month later is Saturday 28 February: due Monday 2 March
+
+
+def render(kind: str, lang: str, **overrides):
+    args = dict(vendor=VENDOR, identifiers=IDENTIFIERS, sent_on=SENT_ON, requester_name="Alice Martin",
+                corrections=CORRECTIONS if kind == "rectify" else None)
+    args.update(overrides)
+    return render_request(kind, lang, **args)
+
+
+def as_golden_text(letter) -> str:
+    return (f"Subject: {letter.subject}\nTo: {letter.to_name} <{letter.to}>\n"
+            f"Deadline: {letter.deadline.isoformat()}\n\n{letter.body}")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_letter_matches_its_golden_file(kind, lang):
+    text = as_golden_text(render(kind, lang))
+    path = GOLDEN / f"{kind}.{lang}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_identifier_and_correction_appears_in_the_body(kind, lang):
+    letter = render(kind, lang)
+    flat = " ".join(letter.body.split())  # values may wrap across lines
+    for label, value in IDENTIFIERS:
+        assert f"{label}: {value}" in flat
+    if kind == "rectify":
+        for correction in CORRECTIONS:
+            for part in correction:
+                assert part in flat
+    assert long_date(letter.deadline, lang) in flat
+    assert "Alice Martin" in letter.body.splitlines()[-1]
+
+
+@pytest.mark.parametrize("kind,en,es", [
+    ("access", ["Article 15(3)", "Article 15(1)(a) to (h)", "(h)", "Article 46"],
+     ["artículo 15, apartado 3", "letras a) a h)", "h)", "artículo 46"]),
+    ("erase", ["Article 17(1)", "Article 17(2)", "Article 19", "Article 17(3)"],
+     ["artículo 17, apartado 1", "artículo 17, apartado 2", "artículo 19", "artículo 17, apartado 3"]),
+    ("object", ["Article 21(2)", "Article 21(3)", "absolute"],
+     ["artículo 21, apartado 2", "artículo 21, apartado 3", "no admite ponderación"]),
+    ("rectify", ["Article 16", "Article 19"], ["artículo 16", "artículo 19"]),
+])
+def test_each_kind_cites_its_legal_basis_and_the_deadline_rule(kind, en, es):
+    for lang, phrases in (("en", en), ("es", es)):
+        flat = " ".join(render(kind, lang).body.split())
+        for phrase in phrases + (["Article 12(3)"] if lang == "en" else ["artículo 12, apartado 3"]):
+            assert phrase in flat, (lang, phrase)
+
+
+@pytest.mark.parametrize("start,expected", [
+    (date(2026, 3, 5), date(2026, 4, 5)),     # same date next month
+    (date(2025, 1, 31), date(2025, 2, 28)),   # no 31 February: the month's last day
+    (date(2024, 1, 31), date(2024, 2, 29)),   # leap year
+    (date(2026, 3, 31), date(2026, 4, 30)),
+    (date(2026, 1, 30), date(2026, 2, 28)),
+    (date(2026, 2, 28), date(2026, 3, 28)),   # from the end of February: the 28th, not the 31st
+    (date(2026, 12, 15), date(2027, 1, 15)),  # across the year
+])
+def test_one_month_after(start, expected):
+    assert one_month_after(start) == expected
+
+
+@pytest.mark.parametrize("sent_on,due", [
+    (date(2026, 1, 31), date(2026, 3, 2)),    # Sat 28 Feb -> Mon 2 Mar
+    (date(2026, 2, 1), date(2026, 3, 2)),     # Sun 1 Mar -> Mon 2 Mar
+    (date(2024, 1, 31), date(2024, 2, 29)),   # Thursday: unchanged
+    (date(2026, 3, 5), date(2026, 4, 6)),     # Sun 5 Apr -> Mon 6 Apr
+    (date(2026, 3, 10), date(2026, 4, 10)),   # Friday: unchanged
+])
+def test_response_deadline_skips_weekends(sent_on, due):
+    assert response_deadline(sent_on) == due
+    assert render("access", "en", sent_on=sent_on).deadline == due
+
+
+def test_the_eml_parses_back_with_the_right_headers():
+    letter = render("object", "es")
+    raw = to_eml(letter, ALIAS, now=datetime(2026, 1, 31, 18, 45, tzinfo=timezone.utc))
+    assert raw.count(b"\r\n") == raw.count(b"\n")  # CRLF throughout, as SMTP wants
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["From"].addresses[0].addr_spec == ALIAS
+    assert message["From"].addresses[0].display_name == "Alice Martin"
+    assert message["To"].addresses[0].addr_spec == "privacy@shop.example"
+    assert message["To"].addresses[0].display_name == "Shop Example S.L."
+    assert message["Subject"] == letter.subject
+    assert message["Date"].datetime == datetime(2026, 1, 31, 18, 45, tzinfo=timezone.utc)
+    assert message["Message-ID"].endswith("@alias.example>")
+    assert message["Content-Language"] == "es"
+    assert message.get_content().replace("\r\n", "\n") == letter.body
+
+
+def test_message_ids_are_unique():
+    letter = render("access", "en")
+    ids = {message_from_bytes(to_eml(letter, ALIAS))["Message-ID"] for _ in range(20)}
+    assert len(ids) == 20
+
+
+def test_a_vendor_without_privacy_contact_is_a_clear_error():
+    vendor = VendorFacts(domain="quiet.example", name="Quiet")
+    with pytest.raises(WhoknowsError, match="no privacy contact is known for quiet.example"):
+        render("access", "en", vendor=vendor)
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (dict(kind="delete"), "'delete' is not a kind of request"),
+    (dict(lang="fr"), "'fr' is not a language"),
+    (dict(identifiers=[]), "list at least one identifier"),
+    (dict(identifiers=[("Alias", "  ")]), "every identifier needs a label and a value"),
+    (dict(kind="rectify", corrections=None), "needs at least one correction"),
+    (dict(kind="access", corrections=[("Name", "Alicia")]), "corrections only go in a rectification"),
+])
+def test_unusable_input_is_refused_clearly(overrides, message):
+    kind = overrides.pop("kind", "access")
+    lang = overrides.pop("lang", "en")
+    with pytest.raises(InputError, match=message):
+        render_request(kind, lang, **{**dict(vendor=VENDOR, identifiers=IDENTIFIERS, sent_on=SENT_ON),
+                                      **overrides})
+
+
+@pytest.mark.parametrize("sender,contact", [
+    ("not an address", "privacy@shop.example"),
+    (ALIAS, "https://shop.example/privacy-form"),
+])
+def test_to_eml_refuses_what_is_not_an_email_address(sender, contact):
+    letter = render("access", "en", vendor=VendorFacts("shop.example", "Shop", contact))
+    with pytest.raises(InputError, match="is not an email address"):
+        to_eml(letter, sender)
+
+
+def test_a_letter_without_a_name_is_signed_by_the_holder_of_the_identifiers():
+    assert render("access", "en", requester_name=None).body.rstrip().endswith(
+        "The holder of the identifiers listed above")
+    assert render("access", "es", requester_name="  ").body.rstrip().endswith(
+        "La persona titular de los identificadores indicados")

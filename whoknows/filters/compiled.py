@@ -1,0 +1,106 @@
+"""The compiled-engine cache: the built index as `marshal` of plain data, behind a checked header.
+
+Why marshal: it loads tuples, dicts, strings and frozensets at C speed (tens of milliseconds for
+EasyList + EasyPrivacy) and, unlike pickle, it cannot call anything while loading. Everything in
+it came from filter lists, which are not trusted: the loader only accepts the plain types the
+engine writes, and the file carries a SHA-256 of its payload, so a damaged, truncated or foreign
+file is refused with a WhoknowsError (the caller then rebuilds from the lists' text).
+
+Layout: MAGIC, format version (u16), Python major/minor (u8 u8, marshal's format follows Python),
+SHA-256 of the payload (32 bytes), payload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import hashlib
+import marshal
+import struct
+import sys
+from pathlib import Path
+
+from ..errors import WhoknowsError
+from ..paths import write_private_file
+from .parser import CATEGORY_COUNT
+
+MAGIC = b"whoknows-filters\n"
+FORMAT_VERSION = 1
+_HEADER = struct.Struct(">HBB32s")
+
+
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cycle collector while building 100k+ tuples: they hold no cycles, and the
+    collector's passes would otherwise double the load time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def save(path, names: list[str], lists: dict, records: dict[int, list[tuple]], index: list) -> None:
+    stats = tuple(
+        (s.name, s.lines, s.filters_used, tuple(sorted(s.skipped.items()))) for s in lists.values()
+    )
+    payload = marshal.dumps(
+        (
+            tuple(names),
+            stats,
+            {list_index: tuple(recs) for list_index, recs in records.items()},
+            tuple(index),
+        ),
+        4,
+    )
+    header = _HEADER.pack(
+        FORMAT_VERSION, sys.version_info[0], sys.version_info[1], hashlib.sha256(payload).digest()
+    )
+    write_private_file(Path(path), MAGIC + header + payload)
+
+
+def load(path) -> tuple[list[str], dict, dict[int, tuple[tuple, ...]], list]:
+    from .engine import ListStats
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WhoknowsError(f"cannot read the filter cache {path}: {exc.strerror}") from None
+    if not data.startswith(MAGIC) or len(data) < len(MAGIC) + _HEADER.size:
+        raise WhoknowsError(f"{path} is not a whoknows filter cache")
+    version, major, minor, digest = _HEADER.unpack_from(data, len(MAGIC))
+    if version != FORMAT_VERSION or (major, minor) != sys.version_info[:2]:
+        raise WhoknowsError(f"the filter cache {path} is from another version; rebuild it from the lists")
+    payload = memoryview(data)[len(MAGIC) + _HEADER.size:]
+    if hashlib.sha256(payload).digest() != digest:
+        raise WhoknowsError(f"the filter cache {path} is damaged; rebuild it from the lists")
+    try:
+        with no_gc():
+            names, stats, records, index = marshal.loads(payload)
+            _check(names, stats, records, index)
+            lists = {
+                name: ListStats(name, lines, used, dict(skipped)) for name, lines, used, skipped in stats
+            }
+            return list(names), lists, records, list(index)
+    except (ValueError, EOFError, TypeError, KeyError, IndexError) as exc:
+        raise WhoknowsError(f"the filter cache {path} is damaged ({exc}); rebuild it from the lists") from None
+
+
+def _check(names, stats, records, index) -> None:
+    """Refuse anything but the shapes `save` writes (a cheap check, not a full walk)."""
+    if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
+        raise TypeError("list names")
+    if not isinstance(stats, tuple) or not isinstance(records, dict):
+        raise TypeError("lists")
+    if not all(isinstance(k, int) and isinstance(v, tuple) for k, v in records.items()):
+        raise TypeError("records")
+    if not isinstance(index, tuple) or len(index) != CATEGORY_COUNT:
+        raise TypeError("index")
+    for part in index:
+        if part is None:
+            continue
+        if not (isinstance(part, tuple) and len(part) == 4 and all(isinstance(d, dict) for d in part)):
+            raise TypeError("index part")

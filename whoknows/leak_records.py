@@ -1,0 +1,546 @@
+"""What the proxy saw of the person's own values leaving the browser, and where it is kept.
+
+For each request in which `whoknows.leakscan` found one of the watched values (`whoknows.me`: the
+person's own values and every alias), `classify` decides what the ledger learns:
+
+- sent to the page's own site (a form, a login, an API call of the site itself): a *disclosure*,
+  source `form`: "`shop.example` knows your phone (POST to /checkout)";
+- sent to another site: a *leak*, one `leaks` row per (page site, recipient host, value, encoding,
+  form, place), counted: "`shop.example`'s page sent your email as SHA-256 to
+  `connect.facebook.net` (Meta)". The recipient now holds the value too, so it also gets a
+  disclosure, source `leak`, whose evidence names the page: `knows email` then lists the tracker
+  next to the shop. A request the proxy blocked did not leak: it is kept as an *attempted* leak
+  (`blocked` 1), and the recipient gets no disclosure (it never received anything);
+- requests whose page is unknown (no Referer, Origin or fetch metadata) cannot be attributed to a
+  page and are left out, like the observation addon does.
+
+Evidence is a redacted URL (no parameter values), the method, where the value was (url,
+header:NAME, body) and how it was encoded. Never the body, never the value: values are written
+by reference (`ValueRef.ref`: an alias address, or `a•••@example.com [me:3f9a0c1d]`).
+
+Writing follows `whoknows.observations`: the request path only updates an in-memory batch under
+a lock (`PendingLeaks`); `LeakFlusher` writes it on its own thread every few seconds, in one
+`BEGIN IMMEDIATE` transaction, and once more at shutdown; a locked ledger delays a batch, never
+loses it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from .errors import InputError, WhoknowsError
+from .ledger import Ledger, json_text, now
+from .observations import LedgerBusy
+
+logger = logging.getLogger("whoknows.leaks")
+
+DEFAULT_FLUSH_INTERVAL = 5.0
+LOCK_WAIT_SECONDS = 0.5
+SHUTDOWN_PATIENCE_SECONDS = 5.0
+# Which place is the best evidence of a disclosure, when a value is in several.
+_PLACE_RANK = {"body": 0, "url": 1}
+# Human names of encodings, for sentences ("as SHA-256").
+ENCODING_NAMES = {
+    "plain": "plain text", "casefold": "plain text", "url": "URL-encoded", "url-plus": "URL-encoded",
+    "base64": "base64", "base64-nopad": "base64", "base64url": "base64", "base64url-nopad": "base64",
+    "md5": "MD5", "md5-upper": "MD5", "sha1": "SHA-1", "sha1-upper": "SHA-1",
+    "sha256": "SHA-256", "sha256-upper": "SHA-256",
+}
+
+
+class FoundValue(NamedTuple):
+    """One match, as the addon hands it over: which value (by reference), how, where."""
+
+    kind: str
+    ref: str
+    encoding: str
+    form: str
+    where: str  # url, header:NAME or body
+
+
+class LeakKey(NamedTuple):
+    page_site: str
+    recipient_host: str
+    recipient_site: str | None
+    kind: str
+    ref: str
+    encoding: str
+    form: str
+    where: str
+    blocked: bool
+
+
+class DisclosureKey(NamedTuple):
+    site: str
+    kind: str
+    ref: str
+    source: str  # form | leak
+
+
+@dataclass(slots=True)
+class Tally:
+    count: int
+    first: float
+    last: float
+    latest: dict[str, Any]
+
+    def add(self, when: float, latest: Mapping[str, Any]) -> None:
+        self.count += 1
+        self.first = min(self.first, when)
+        if when >= self.last:
+            self.last = when
+            self.latest = dict(latest)
+
+    def merge_older(self, older: "Tally") -> None:
+        self.count += older.count
+        self.first = min(self.first, older.first)
+        if older.last > self.last:
+            self.last, self.latest = older.last, older.latest
+
+
+Batch = dict[LeakKey | DisclosureKey, Tally]
+
+
+def _preferred(found: list[FoundValue]) -> FoundValue:
+    """The best evidence among one value's matches in one request: body, then URL, then headers."""
+    return min(found, key=lambda f: _PLACE_RANK.get(f.where, 2))
+
+
+def classify(page_site: str, request_site: str | None, request_host: str, method: str, url: str,
+             found: Iterable[FoundValue], blocked: bool, company: str | None = None):
+    """The leaks and disclosures one request makes: [(key, latest fields)].
+
+    `url` must already be redacted (`leakscan.redact_url`).
+    """
+    by_value: dict[tuple[str, str], list[FoundValue]] = {}
+    for item in found:
+        by_value.setdefault((item.kind, item.ref), []).append(item)
+    events: list[tuple[LeakKey | DisclosureKey, dict]] = []
+    own_site = request_site is not None and request_site == page_site
+    for (kind, ref), items in by_value.items():
+        best = _preferred(items)
+        evidence = {"method": method, "url": url, "where": best.where, "encoding": best.encoding,
+                    "form": best.form}
+        if own_site:
+            if not blocked:
+                events.append((DisclosureKey(page_site, kind, ref, "form"), evidence))
+            continue
+        for item in items:
+            key = LeakKey(page_site, request_host, request_site, kind, ref, item.encoding, item.form,
+                          item.where, blocked)
+            events.append((key, {"method": method, "url": url, "company": company}))
+        if not blocked and request_site is not None:
+            leak_evidence = {"page": page_site, "host": request_host, **evidence}
+            events.append((DisclosureKey(request_site, kind, ref, "leak"), leak_evidence))
+    return events
+
+
+class PendingLeaks:
+    """The batch not yet in the ledger, and live counts per page site (thread-safe)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._pending: Batch = {}
+        self._live: dict[str, dict[str, set]] = {}
+
+    def record(self, events: Iterable[tuple[LeakKey | DisclosureKey, dict]]) -> None:
+        when = self._clock()
+        with self._lock:
+            for key, latest in events:
+                tally = self._pending.get(key)
+                if tally is None:
+                    self._pending[key] = Tally(1, when, when, dict(latest))
+                else:
+                    tally.add(when, latest)
+                self._count_live(key)
+
+    def _count_live(self, key) -> None:
+        if isinstance(key, LeakKey):
+            section = "attempted" if key.blocked else "leaks"
+            live = self._live.setdefault(key.page_site, {"leaks": set(), "attempted": set(), "disclosures": set()})
+            live[section].add((key.recipient_host, key.ref))  # a value to a host: one, however encoded
+        elif key.source == "form":
+            live = self._live.setdefault(key.site, {"leaks": set(), "attempted": set(), "disclosures": set()})
+            live["disclosures"].add((key.kind, key.ref))
+
+    def snapshot(self, site: str) -> dict[str, int]:
+        """What `site`'s pages did since the proxy started: `leaks` (distinct (value, recipient host)
+        pairs sent), `attempted` (the same, blocked) and `disclosures` (distinct values sent to itself)."""
+        with self._lock:
+            live = self._live.get(site)
+            if live is None:
+                return {"leaks": 0, "attempted": 0, "disclosures": 0}
+            return {name: len(items) for name, items in live.items()}
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def take(self) -> Batch:
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        return batch
+
+    def give_back(self, batch: Batch) -> None:
+        with self._lock:
+            for key, older in batch.items():
+                newer = self._pending.get(key)
+                if newer is None:
+                    self._pending[key] = older
+                else:
+                    newer.merge_older(older)
+
+
+# -- the ledger --------------------------------------------------------------------------------
+
+
+def iso(when: float) -> str:
+    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_LEAK_UPSERT = """
+    INSERT INTO leaks (vendor_id, recipient_id, recipient_host, company, kind, value_ref, encoding, form,
+                       location, method, url, blocked, count, first_seen, last_seen)
+    VALUES (:vendor_id, :recipient_id, :recipient_host, :company, :kind, :value_ref, :encoding, :form,
+            :location, :method, :url, :blocked, :count, :first_seen, :last_seen)
+    ON CONFLICT (vendor_id, recipient_host, value_ref, encoding, form, location, blocked) DO UPDATE SET
+        count = count + excluded.count,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen),
+        method = CASE WHEN excluded.last_seen >= last_seen THEN excluded.method ELSE method END,
+        url = CASE WHEN excluded.last_seen >= last_seen THEN excluded.url ELSE url END,
+        company = coalesce(excluded.company, company),
+        recipient_id = coalesce(recipient_id, excluded.recipient_id)
+"""
+
+_DISCLOSURE_UPSERT = """
+    INSERT INTO disclosures (vendor_id, kind, value, source, first_seen, last_seen, evidence)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (vendor_id, kind, match_key, source) DO UPDATE SET
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen),
+        evidence = CASE WHEN excluded.last_seen >= last_seen THEN coalesce(excluded.evidence, evidence)
+                        ELSE evidence END
+"""
+
+
+def upsert_disclosure(db: sqlite3.Connection, vendor_id: int, kind: str, value: str, source: str,
+                      evidence: object, first_seen: str, last_seen: str) -> None:
+    """Record a fact seen (not told) inside the caller's transaction: the widest first/last seen,
+    the latest evidence. (`disclosures.record_disclosures` is for facts told now.)"""
+    db.execute(_DISCLOSURE_UPSERT, (vendor_id, kind, value, source, first_seen, last_seen, json_text(evidence)))
+
+
+def vendor_ids(db: sqlite3.Connection, sites: Iterable[str]) -> dict[str, int]:
+    """Row ids of these sites' vendors, creating the ones the ledger does not know yet."""
+    ids = {}
+    stamp = now()
+    for site in sorted(set(sites)):
+        db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
+                   (site, stamp))
+        ids[site] = db.execute("SELECT id FROM vendors WHERE domain = ?", (site,)).fetchone()[0]
+    return ids
+
+
+def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SECONDS) -> int:
+    """Write a batch in one transaction; returns the rows written. LedgerBusy when the write lock
+    is not free within `lock_wait` seconds (nothing is written then)."""
+    if not batch:
+        return 0
+    db = ledger.db
+    db.execute(f"PRAGMA busy_timeout = {max(0, int(lock_wait * 1000))}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _locked(exc):
+            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
+        raise
+    try:
+        sites = set()
+        for key in batch:
+            if isinstance(key, LeakKey):
+                sites.add(key.page_site)
+                if key.recipient_site is not None:
+                    sites.add(key.recipient_site)
+            else:
+                sites.add(key.site)
+        ids = vendor_ids(db, sites)
+        for key, tally in batch.items():
+            if isinstance(key, LeakKey):
+                db.execute(_LEAK_UPSERT, {
+                    "vendor_id": ids[key.page_site],
+                    "recipient_id": ids.get(key.recipient_site) if key.recipient_site else None,
+                    "recipient_host": key.recipient_host, "company": tally.latest.get("company"),
+                    "kind": key.kind, "value_ref": key.ref, "encoding": key.encoding, "form": key.form,
+                    "location": key.where, "method": tally.latest.get("method", ""),
+                    "url": tally.latest.get("url", ""), "blocked": int(key.blocked), "count": tally.count,
+                    "first_seen": iso(tally.first), "last_seen": iso(tally.last),
+                })
+            else:
+                upsert_disclosure(db, ids[key.site], key.kind, key.ref, key.source, tally.latest,
+                                  iso(tally.first), iso(tally.last))
+        db.execute("COMMIT")
+    except BaseException as exc:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
+        raise
+    return len(batch)
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+
+
+class LeakFlusher:
+    """Writes `PendingLeaks` to the ledger on a background thread (see `observations.Flusher`)."""
+
+    def __init__(self, pending: PendingLeaks, open_ledger: Callable[[], Ledger],
+                 interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
+        self.pending = pending
+        self.open_ledger = open_ledger
+        self.interval = interval
+        self.lock_wait = lock_wait
+        self._flush_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False
+        self.rows_written = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="whoknows-leaks", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self.flush()
+
+    def stop(self, patience: float = SHUTDOWN_PATIENCE_SECONDS) -> bool:
+        """End the thread and write what is left (retrying a locked ledger up to `patience` s)."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join()
+        deadline = time.monotonic() + patience
+        while not self.flush():
+            if time.monotonic() >= deadline:
+                logger.error(f"whoknows: {self.pending.pending_count()} leak records could not be written "
+                             "to the ledger before shutdown and are lost")
+                return False
+            time.sleep(0.2)
+        return True
+
+    def flush(self) -> bool:
+        """Write what is pending. True when nothing of this batch is left pending."""
+        with self._flush_lock:
+            batch = self.pending.take()
+            if not batch:
+                return True
+            try:
+                with self.open_ledger() as ledger:
+                    self.rows_written += write_batch(ledger, batch, self.lock_wait)
+            except (LedgerBusy, WhoknowsError, sqlite3.Error, OSError) as exc:
+                self.pending.give_back(batch)
+                if not self._failing:
+                    self._failing = True
+                    logger.warning(f"whoknows: leaks not written to the ledger yet ({exc}); kept for the next flush")
+                return False
+            self._failing = False
+            return True
+
+
+# -- the values to look for ----------------------------------------------------------------------
+
+REFRESH_SECONDS = 1.0
+
+
+class ValueWatcher:
+    """Keeps a `LeakScanner` built from the ledger's watched values (`me.watched_values`), current.
+
+    `check(ledger)` is cheap when nothing changed: SQLite's `PRAGMA data_version` (moves when
+    another connection commits anything), then, only if it moved, a read of the values' ids and
+    keyed hashes (`me.fingerprint`, no decryption); the scanner is rebuilt (values decrypted,
+    automaton built) only when those changed. `start()` runs `check` every `interval` seconds on
+    a thread of its own with its own connection; `scanner` is swapped in one assignment, so the
+    request path reads it without a lock.
+    """
+
+    def __init__(self, open_ledger: Callable[[], Ledger], load_keys: Callable[[], Any] | None = None,
+                 interval: float = REFRESH_SECONDS) -> None:
+        from . import me
+
+        self.open_ledger = open_ledger
+        self.load_keys = load_keys or (lambda: me.load_keys(create=False))
+        self.interval = interval
+        self.scanner = None
+        self.values = 0
+        self.unreadable = 0
+        self.rebuilds = 0
+        self._version: int | None = None
+        self._fingerprint: tuple | None = None
+        self._key_failed = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self, ledger: Ledger) -> bool:
+        """Rebuild the scanner if the watched values changed; True if it was rebuilt."""
+        from . import me
+        from .leakscan import LeakScanner
+
+        version = ledger.db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._version and self.scanner is not None:
+            return False
+        self._version = version
+        fingerprint = me.fingerprint(ledger)
+        if fingerprint == self._fingerprint and self.scanner is not None:
+            return False
+        keys, key_failed, was_failing = None, False, self._key_failed
+        if fingerprint[0]:
+            try:
+                keys = self.load_keys()
+            except WhoknowsError as exc:  # the keyring is locked or gone: watch the aliases meanwhile
+                if not was_failing:
+                    logger.error(f"whoknows: cannot read the key of your values ({exc}); only aliases are "
+                                 "looked for until it can be read")
+                key_failed = True
+        self._key_failed = key_failed
+        watched, unreadable = me.watched_values(ledger, keys)
+        self.scanner = LeakScanner(watched)
+        self._fingerprint = None if key_failed else fingerprint  # a failed key is tried again on the next change
+        self.values, self.unreadable = len(watched), unreadable
+        self.rebuilds += 1
+        if not (key_failed and was_failing):  # said once, not at every retry
+            if unreadable and not key_failed:
+                logger.warning(f"whoknows: {unreadable} of your values cannot be decrypted with this machine's "
+                               "key and are not looked for ('whoknows me list' says more)")
+            logger.info(f"whoknows: looking for {len(watched)} of your values in outgoing requests")
+        return True
+
+    def load_now(self) -> bool:
+        """One check on a connection of its own (at start, and in tests). False if the ledger failed."""
+        try:
+            with self.open_ledger() as ledger:
+                self.check(ledger)
+        except (WhoknowsError, sqlite3.Error) as exc:
+            logger.error(f"whoknows: cannot read your values to look for leaks ({exc}); retrying")
+            self._version = None
+            return False
+        return True
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="whoknows-leak-values", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        ledger = None
+        while not self._stopping.wait(self.interval):
+            try:
+                if ledger is None:
+                    ledger = self.open_ledger()
+                self.check(ledger)
+            except (WhoknowsError, sqlite3.Error) as exc:
+                logger.warning(f"whoknows: cannot re-read your values ({exc}); keeping the current ones")
+                if ledger is not None:
+                    ledger.close()
+                ledger = None
+        if ledger is not None:
+            ledger.close()
+
+    def stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join()
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+_LEAK_COLUMNS = """
+    page.domain AS page, l.recipient_host, recipient.domain AS recipient, l.company, l.kind,
+    l.value_ref AS value, l.encoding, l.form, l.location AS "where", l.method, l.url,
+    l.blocked, l.count, l.first_seen, l.last_seen
+"""
+_LEAK_FROM = """
+    FROM leaks AS l JOIN vendors AS page ON page.id = l.vendor_id
+    LEFT JOIN vendors AS recipient ON recipient.id = l.recipient_id
+"""
+
+
+def _leak_row(row) -> dict:
+    record = dict(row)
+    record["blocked"] = bool(record["blocked"])
+    return record
+
+
+def parse_since(text: str) -> str:
+    """`--since` (YYYY-MM-DD, or a full ISO timestamp) as a ledger timestamp for comparisons."""
+    text = text.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{text!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def list_leaks(ledger: Ledger, vendor: str | None = None, since: str | None = None,
+               blocked: bool | None = None) -> list[dict]:
+    """Leaks, newest first. `vendor`: on its pages or sent to it; `since`: last seen at or after."""
+    conditions, params = [], []
+    if vendor is not None:
+        conditions.append("(page.domain = ? OR recipient.domain = ?)")
+        params += [vendor, vendor]
+    if since is not None:
+        conditions.append("l.last_seen >= ?")
+        params.append(since)
+    if blocked is not None:
+        conditions.append("l.blocked = ?")
+        params.append(int(blocked))
+    where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+    sql = (f"SELECT {_LEAK_COLUMNS} {_LEAK_FROM}{where} "
+           "ORDER BY l.last_seen DESC, page.domain, l.recipient_host, l.value_ref, l.encoding, l.location")
+    return [_leak_row(row) for row in ledger.query(sql, params)]
+
+
+def vendor_leaks(db: sqlite3.Connection, vendor_id: int) -> dict[str, list[dict]]:
+    """A vendor's side of the leaks: what its pages sent elsewhere, and what it received."""
+    order = " ORDER BY l.last_seen DESC, l.recipient_host, l.value_ref, l.encoding, l.location"
+    sent = db.execute(f"SELECT {_LEAK_COLUMNS} {_LEAK_FROM} WHERE l.vendor_id = ?{order}", (vendor_id,))
+    received = db.execute(f"SELECT {_LEAK_COLUMNS} {_LEAK_FROM} WHERE l.recipient_id = ?{order}", (vendor_id,))
+    return {"sent_by_its_pages": [_leak_row(r) for r in sent],
+            "received": [_leak_row(r) for r in received]}
+
+
+def describe(leak: Mapping[str, Any]) -> str:
+    """One sentence: "shop.example's page sent your email (a•••@x.org) as SHA-256 to host (Meta)"."""
+    from .vendors import display_domain
+
+    value = leak["value"]
+    what = f"your {leak['kind']} ({value})" if leak["kind"] != "alias" else f"your alias {value}"
+    encoding = ENCODING_NAMES.get(leak["encoding"], leak["encoding"])
+    company = f" ({leak['company']})" if leak.get("company") else ""
+    verb = "tried to send" if leak["blocked"] else "sent"
+    blocked = " (blocked)" if leak["blocked"] else ""
+    return (f"{display_domain(leak['page'])}'s page {verb} {what} as {encoding} to "
+            f"{leak['recipient_host']}{company}{blocked}")
+
+
+__all__ = [
+    "DisclosureKey", "FoundValue", "LeakFlusher", "LeakKey", "PendingLeaks", "classify", "describe",
+    "ValueWatcher", "list_leaks", "parse_since", "upsert_disclosure", "vendor_ids", "vendor_leaks",
+    "write_batch",
+]

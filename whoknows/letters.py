@@ -1,0 +1,545 @@
+"""Data-rights requests: GDPR letters to a vendor, in English or Spanish, ready to send.
+
+`render_request` writes the letter (access, Art. 15; erasure, Art. 17; objection to direct
+marketing, Art. 21(2)-(3); rectification, Art. 16) in this project's own words, addressed to the
+vendor's privacy contact, listing every identifier the vendor may hold (aliases, addresses, phone,
+cookie IDs, account names), with the response deadline of Art. 12(3) as a date. `to_eml` turns it
+into an RFC 5322 message sent from the vendor's alias, for any mail client or `sendmail`.
+
+The deadline. Art. 12(3) GDPR: the controller acts "without undue delay and in any event within
+one month of receipt of the request". Periods in EU law follow Regulation (EEC, Euratom) No 1182/71
+(as the EDPB's guidelines on the right of access, 01/2022, also say): a period of one month ends on
+the same date of the next month (a request sent on 5 March is due by 5 April); when that month has
+no such date, on its last day (31 January -> 28 February, or 29 February in a leap year),
+Art. 3(2)(c); a period ending on a Saturday or Sunday runs to the next Monday, Art. 3(4). Public
+holidays would extend it further, but they differ by member state and are not applied: the date
+given may be a day or two earlier than the legal deadline, never later. The request is taken to
+be received the day it is sent (an email is).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import secrets
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from .errors import InputError, WhoknowsError
+from .vendors import display_domain
+
+KINDS = ("access", "erase", "object", "rectify")
+LANGUAGES = ("en", "es")
+WIDTH = 72
+
+
+@dataclass(frozen=True)
+class VendorFacts:
+    """What a letter needs to know about the vendor (the ledger's `vendors` row)."""
+
+    domain: str
+    name: str | None = None
+    privacy_contact: str | None = None  # the privacy or data-protection email address
+    postal_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Letter:
+    kind: str
+    lang: str
+    subject: str
+    body: str
+    to: str  # the vendor's privacy contact
+    to_name: str  # the vendor's name, for the To header
+    deadline: date
+    sent_on: date
+    requester_name: str | None = None
+
+
+# -- dates -------------------------------------------------------------------------------------
+
+
+def one_month_after(day: date) -> date:
+    """The same date next month, or that month's last day when it has no such date."""
+    year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def response_deadline(sent_on: date) -> date:
+    """The last day of the one-month period of Art. 12(3), moved past a weekend (see above)."""
+    deadline = one_month_after(sent_on)
+    while deadline.weekday() >= 5:
+        deadline += timedelta(days=1)
+    return deadline
+
+
+_MONTHS = {
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"],
+    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+           "octubre", "noviembre", "diciembre"],
+}
+
+
+def long_date(day: date, lang: str) -> str:
+    """`5 March 2026` / `5 de marzo de 2026` (no locale: the letter's language decides)."""
+    month = _MONTHS[lang][day.month - 1]
+    return f"{day.day} {month} {day.year}" if lang == "en" else f"{day.day} de {month} de {day.year}"
+
+
+# -- the words ---------------------------------------------------------------------------------
+# Each letter: addressee block, date, salutation, what is asked and on which legal basis, the
+# identifiers, what exactly is requested, the deadline, identity and refusal, closing.
+
+_COMMON = {
+    "en": {
+        "attention": "For the attention of the Data Protection Officer",
+        "date": "Date: {date}",
+        "salutation": "Dear Sir or Madam,",
+        "gdpr": "Regulation (EU) 2016/679, the General Data Protection Regulation (GDPR)",
+        "identifiers": "These are the identifiers under which you may hold data about me:",
+        "deadline": (
+            "Article 12(3) GDPR requires you to act on this request without undue delay and in "
+            "any event within one month of receiving it, that is by {deadline}. Should you need "
+            "to extend that period as Article 12(3) allows, please tell me so within the first "
+            "month and explain why. Under Article 12(5), this request is free of charge."
+        ),
+        "identity": (
+            "The identifiers above should be enough for you to find my data. If you have "
+            "reasonable doubts about my identity, Article 12(6) allows you to ask only for the "
+            "additional information needed to confirm it."
+        ),
+        "refusal": (
+            "If you decide not to act on this request, Article 12(4) requires you to tell me "
+            "within the same period why you are not acting, and that I may lodge a complaint with "
+            "a supervisory authority and seek a judicial remedy."
+        ),
+        "closing": "Yours faithfully,",
+        "anonymous": "The holder of the identifiers listed above",
+        "recipients": (
+            "Under Article 19, please communicate the {what} to each recipient to whom my data "
+            "have been disclosed, and tell me who those recipients are."
+        ),
+    },
+    "es": {
+        "attention": "A la atención del Delegado de Protección de Datos",
+        "date": "Fecha: {date}",
+        "salutation": "Estimados señores:",
+        "gdpr": "Reglamento (UE) 2016/679, General de Protección de Datos (RGPD)",
+        "identifiers": "Pueden tener datos sobre mí asociados a los siguientes identificadores:",
+        "deadline": (
+            "Conforme al artículo 12, apartado 3, del RGPD, deben atender esta solicitud sin "
+            "dilación indebida y, en todo caso, en el plazo de un mes desde su recepción, es "
+            "decir, a más tardar el {deadline}. Si necesitaran prorrogar ese plazo en los términos "
+            "del mismo artículo, les ruego que me lo comuniquen dentro del primer mes, indicando "
+            "los motivos. Según el artículo 12, apartado 5, esta solicitud es gratuita."
+        ),
+        "identity": (
+            "Los identificadores anteriores deberían bastar para localizar mis datos. Si tuvieran "
+            "dudas razonables sobre mi identidad, el artículo 12, apartado 6, les permite "
+            "solicitar únicamente la información adicional necesaria para confirmarla."
+        ),
+        "refusal": (
+            "Si decidieran no dar curso a esta solicitud, el artículo 12, apartado 4, les obliga "
+            "a comunicarme en el mismo plazo los motivos, así como mi derecho a presentar una "
+            "reclamación ante una autoridad de control y a ejercitar acciones judiciales."
+        ),
+        "closing": "Atentamente,",
+        "anonymous": "La persona titular de los identificadores indicados",
+        "recipients": (
+            "Conforme al artículo 19, les ruego que comuniquen la {what} a cada destinatario al "
+            "que hayan comunicado mis datos y que me indiquen quiénes son esos destinatarios."
+        ),
+    },
+}
+
+_SUBJECTS = {
+    "en": {
+        "access": "Data subject access request (Article 15 GDPR)",
+        "erase": "Request for erasure of personal data (Article 17 GDPR)",
+        "object": "Objection to processing for direct marketing (Article 21 GDPR)",
+        "rectify": "Request for rectification of personal data (Article 16 GDPR)",
+    },
+    "es": {
+        "access": "Solicitud de acceso a datos personales (artículo 15 del RGPD)",
+        "erase": "Solicitud de supresión de datos personales (artículo 17 del RGPD)",
+        "object": "Oposición al tratamiento con fines de mercadotecnia directa (artículo 21 del RGPD)",
+        "rectify": "Solicitud de rectificación de datos personales (artículo 16 del RGPD)",
+    },
+}
+
+_INTROS = {
+    "en": {
+        "access": (
+            "Under Article 15 of {gdpr}, I am exercising my right of access to all personal data "
+            "concerning me that {vendor} processes."
+        ),
+        "erase": (
+            "Under Article 17 of {gdpr}, I ask you to erase, without undue delay, all personal "
+            "data concerning me that {vendor} processes."
+        ),
+        "object": (
+            "Under Article 21(2) of {gdpr}, I object to {vendor} processing my personal data for "
+            "direct marketing purposes, including any profiling related to direct marketing."
+        ),
+        "rectify": (
+            "Under Article 16 of {gdpr}, I ask {vendor} to rectify, without undue delay, the "
+            "inaccurate personal data it holds about me, and to complete the incomplete data, "
+            "as set out below."
+        ),
+    },
+    "es": {
+        "access": (
+            "Mediante este escrito ejerzo el derecho de acceso que me reconoce el artículo 15 del "
+            "{gdpr}, respecto de todos los datos personales que me conciernen y que {vendor} trata."
+        ),
+        "erase": (
+            "Conforme al artículo 17 del {gdpr}, les solicito que supriman sin dilación indebida "
+            "todos los datos personales que me conciernen y que {vendor} trata."
+        ),
+        "object": (
+            "Conforme al artículo 21, apartado 2, del {gdpr}, me opongo a que {vendor} trate mis "
+            "datos personales con fines de mercadotecnia directa, incluida cualquier elaboración "
+            "de perfiles relacionada con ella."
+        ),
+        "rectify": (
+            "Conforme al artículo 16 del {gdpr}, les solicito que {vendor} rectifique sin dilación "
+            "indebida los datos personales inexactos que tiene sobre mí y complete los "
+            "incompletos, según se indica a continuación."
+        ),
+    },
+}
+
+_ACCESS = {
+    "en": [
+        "Please confirm whether you process personal data concerning me and, if you do, send me:",
+        ("1.", "a copy of those data (Article 15(3)), in a commonly used electronic form, since I "
+               "make this request electronically;"),
+        ("2.", "the following information (Article 15(1)(a) to (h) and 15(2)):"),
+        ("(a)", "every purpose for which you process the data;"),
+        ("(b)", "which categories of personal data you process;"),
+        ("(c)", "to whom you have disclosed the data or will disclose them, by name or at least "
+                "by category, and in particular any recipient in a third country or any "
+                "international organisation;"),
+        ("(d)", "for how long you will keep the data or, if that cannot be said, the criteria "
+                "that decide it;"),
+        ("(e)", "that I may ask you to rectify or erase the data or to restrict their processing, "
+                "and that I may object to that processing;"),
+        ("(f)", "that I may lodge a complaint with a supervisory authority;"),
+        ("(g)", "where you did not collect the data from me, all the information you have about "
+                "their source;"),
+        ("(h)", "whether you take automated decisions about me, including profiling, as referred "
+                "to in Article 22(1) and (4), and if so meaningful information about the logic "
+                "involved and the significance and envisaged consequences for me;"),
+        "and, if you transfer the data to a third country or an international organisation, the "
+        "appropriate safeguards under Article 46 that apply to the transfer (Article 15(2)).",
+    ],
+    "es": [
+        "Les ruego que me confirmen si tratan datos personales que me conciernen y, en tal caso, "
+        "que me faciliten:",
+        ("1.", "una copia de esos datos (artículo 15, apartado 3), en un formato electrónico de "
+               "uso común, puesto que presento esta solicitud por medios electrónicos;"),
+        ("2.", "la siguiente información (artículo 15, apartado 1, letras a) a h), y apartado 2):"),
+        ("a)", "todos los fines para los que tratan los datos;"),
+        ("b)", "qué categorías de datos personales tratan;"),
+        ("c)", "a quién han comunicado o comunicarán los datos, con su nombre o al menos su "
+               "categoría, y en particular si se trata de destinatarios en terceros países o de "
+               "organizaciones internacionales;"),
+        ("d)", "durante cuánto tiempo conservarán los datos o, si no pudiera precisarse, con qué "
+               "criterios se decide;"),
+        ("e)", "que puedo solicitarles la rectificación o la supresión de los datos o la "
+               "limitación de su tratamiento, y oponerme a dicho tratamiento;"),
+        ("f)", "que puedo presentar una reclamación ante una autoridad de control;"),
+        ("g)", "si no obtuvieron los datos de mí, toda la información de que dispongan sobre su "
+               "origen;"),
+        ("h)", "si toman decisiones automatizadas sobre mí, incluida la elaboración de perfiles, "
+               "a que se refiere el artículo 22, apartados 1 y 4, y en tal caso información "
+               "significativa sobre la lógica aplicada y sobre la importancia y las consecuencias "
+               "previstas para mí;"),
+        "y, si transfieren los datos a un tercer país o a una organización internacional, las "
+        "garantías adecuadas del artículo 46 que amparan la transferencia (artículo 15, apartado 2).",
+    ],
+}
+
+_ERASE = {
+    "en": [
+        "I ask for erasure on the following grounds of Article 17(1); any one of them is enough:",
+        ("(a)", "the data are no longer necessary for the purposes for which you collected or "
+                "otherwise processed them;"),
+        ("(b)", "I withdraw any consent on which the processing is based (Article 6(1)(a) or "
+                "Article 9(2)(a)), and there is no other legal ground for it;"),
+        ("(c)", "I object to the processing under Article 21(1), and there are no overriding "
+                "legitimate grounds for it; and I object under Article 21(2) to any processing "
+                "for direct marketing;"),
+        ("(d)", "to the extent that any of the data have been processed unlawfully."),
+        "If you have made my data public, Article 17(2) requires you to take reasonable steps to "
+        "inform the controllers processing them that I have asked for the erasure of any links "
+        "to, copies of or replications of those data.",
+        "{recipients}",
+        "If you consider that an exception in Article 17(3) applies to some of the data, please "
+        "tell me which data and which exception, erase everything else, and use the data you "
+        "keep for that purpose only. Please confirm the erasure in writing once it is done.",
+    ],
+    "es": [
+        "Solicito la supresión por los siguientes motivos del artículo 17, apartado 1; basta con "
+        "que concurra cualquiera de ellos:",
+        ("a)", "los datos ya no son necesarios para los fines para los que fueron recogidos o "
+               "tratados de otro modo;"),
+        ("b)", "retiro cualquier consentimiento en el que se base el tratamiento (artículo 6, "
+               "apartado 1, letra a), o artículo 9, apartado 2, letra a)), y este no se basa en "
+               "ningún otro fundamento jurídico;"),
+        ("c)", "me opongo al tratamiento conforme al artículo 21, apartado 1, sin que prevalezcan "
+               "otros motivos legítimos para él, y me opongo conforme al artículo 21, apartado 2, "
+               "a todo tratamiento con fines de mercadotecnia directa;"),
+        ("d)", "en la medida en que alguno de los datos se haya tratado de forma ilícita."),
+        "Si hubieran hecho públicos mis datos, el artículo 17, apartado 2, les obliga a adoptar "
+        "medidas razonables para informar a los responsables que los estén tratando de que he "
+        "solicitado la supresión de cualquier enlace a esos datos y de cualquier copia o réplica "
+        "de ellos.",
+        "{recipients}",
+        "Si consideran que alguna excepción del artículo 17, apartado 3, es aplicable a parte de "
+        "los datos, les ruego que me indiquen qué datos y qué excepción, que supriman todos los "
+        "demás y que utilicen los que conserven únicamente para esa finalidad. Les ruego que me "
+        "confirmen por escrito la supresión una vez realizada.",
+    ],
+}
+
+_OBJECT = {
+    "en": [
+        "This right is absolute. Under Article 21(3), once I object, my personal data must no "
+        "longer be processed for these purposes: no balancing of interests applies, and I do not "
+        "have to give reasons.",
+        "The objection covers every identifier listed above and every channel: email, post, "
+        "telephone, text messages and messaging apps, and targeted advertising online. It also "
+        "covers disclosing my data to others for their own direct marketing.",
+        "Please confirm that you have complied with this objection.",
+    ],
+    "es": [
+        "Este derecho no admite ponderación. Según el artículo 21, apartado 3, una vez ejercida "
+        "la oposición, mis datos personales dejarán de tratarse para dichos fines, sin que deba "
+        "alegar motivo alguno.",
+        "La oposición se extiende a todos los identificadores indicados y a todos los canales: "
+        "correo electrónico, correo postal, teléfono, SMS y aplicaciones de mensajería, y "
+        "publicidad dirigida en línea. Comprende también la comunicación de mis datos a terceros "
+        "para su propia mercadotecnia directa.",
+        "Les ruego que me confirmen que han atendido esta oposición.",
+    ],
+}
+
+_RECTIFY = {
+    "en": {
+        "intro": "The corrections:",
+        "change": "{label}: you hold \u201c{current}\u201d; it should be \u201c{correct}\u201d",
+        "set": "{label}: it should be \u201c{correct}\u201d",
+        "what": "rectification",
+        "confirm": "Please confirm the rectification once it is done.",
+    },
+    "es": {
+        "intro": "Las rectificaciones:",
+        "change": "{label}: figura «{current}»; debe figurar «{correct}»",
+        "set": "{label}: debe figurar «{correct}»",
+        "what": "rectificación",
+        "confirm": "Les ruego que me confirmen la rectificación una vez realizada.",
+    },
+}
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+
+def render_request(
+    kind: str,
+    lang: str,
+    vendor: VendorFacts,
+    identifiers: Sequence[tuple[str, str]],
+    sent_on: date,
+    requester_name: str | None = None,
+    corrections: Sequence[tuple[str, str] | tuple[str, str, str]] | None = None,
+) -> Letter:
+    """A GDPR request of `kind` (access, erase, object, rectify) in `lang` (en, es).
+
+    `identifiers`: (label, value) pairs, all listed in the letter. `corrections` (rectify only):
+    (what, correct value) or (what, value you hold, correct value). Raises InputError for a kind,
+    language, identifier or correction that cannot be used, WhoknowsError when the vendor has no
+    privacy contact.
+    """
+    if kind not in KINDS:
+        raise InputError(f"{kind!r} is not a kind of request; use one of {', '.join(KINDS)}")
+    if lang not in LANGUAGES:
+        raise InputError(f"{lang!r} is not a language letters are written in; use {' or '.join(LANGUAGES)}")
+    if not vendor.privacy_contact or not vendor.privacy_contact.strip():
+        raise WhoknowsError(
+            f"no privacy contact is known for {vendor.domain}: find the vendor's privacy or "
+            "data-protection address (its privacy policy names one) and record it first"
+        )
+    items = _identifiers(identifiers)
+    changes = _corrections(kind, corrections)
+    words = _COMMON[lang]
+    name = vendor.name.strip() if vendor.name and vendor.name.strip() else display_domain(vendor.domain)
+    deadline = response_deadline(sent_on)
+    signature = " ".join(requester_name.split()) if requester_name and requester_name.strip() else None
+
+    blocks: list[str] = [_addressee(vendor, name, words), words["date"].format(date=long_date(sent_on, lang))]
+    blocks.append(words["salutation"])
+    blocks.append(_fill(_INTROS[lang][kind].format(gdpr=words["gdpr"], vendor=name)))
+    if kind == "rectify":
+        blocks.append(_RECTIFY[lang]["intro"] + "\n" + "\n".join(_bullet(c) for c in _change_lines(changes, lang)))
+    blocks.append(words["identifiers"] + "\n" + "\n".join(_bullet(f"{label}: {value}") for label, value in items))
+    blocks += _middle(kind, lang)
+    due = long_date(deadline, lang).replace(" ", _NBSP)
+    blocks.append(_fill(words["deadline"].format(deadline=due)))
+    blocks.append(_fill(words["identity"]))
+    blocks.append(_fill(words["refusal"]))
+    blocks.append(words["closing"] + "\n" + (signature or words["anonymous"]))
+    return Letter(
+        kind=kind, lang=lang, subject=_SUBJECTS[lang][kind], body="\n\n".join(blocks) + "\n",
+        to=vendor.privacy_contact.strip(), to_name=name, deadline=deadline, sent_on=sent_on,
+        requester_name=signature,
+    )
+
+
+def _identifiers(identifiers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    items = []
+    for label, value in identifiers:
+        label, value = " ".join(str(label).split()), " ".join(str(value).split())
+        if not label or not value:
+            raise InputError("every identifier needs a label and a value")
+        items.append((label, value))
+    if not items:
+        raise InputError("list at least one identifier (an alias, an email address, an account...)")
+    return items
+
+
+def _corrections(kind: str, corrections) -> list[tuple[str, str | None, str]]:
+    if kind != "rectify":
+        if corrections:
+            raise InputError("corrections only go in a rectification request")
+        return []
+    if not corrections:
+        raise InputError("a rectification request needs at least one correction")
+    out = []
+    for item in corrections:
+        if len(item) not in (2, 3):
+            raise InputError("a correction is (what, correct value) or (what, value held, correct value)")
+        label, *values = (" ".join(str(part).split()) for part in item)
+        current, correct = (None, values[0]) if len(values) == 1 else values
+        if not label or not correct:
+            raise InputError("every correction needs what to correct and the correct value")
+        out.append((label, current or None, correct))
+    return out
+
+
+def _change_lines(changes, lang: str) -> list[str]:
+    words = _RECTIFY[lang]
+    return [
+        words["change"].format(label=label, current=current, correct=correct) if current
+        else words["set"].format(label=label, correct=correct)
+        for label, current, correct in changes
+    ]
+
+
+def _middle(kind: str, lang: str) -> list[str]:
+    """The paragraphs that say exactly what is requested."""
+    recipients = _COMMON[lang]["recipients"]
+    if kind == "access":
+        return [_numbered(_ACCESS[lang])]
+    if kind == "erase":
+        what = "erasure" if lang == "en" else "supresión"
+        paragraphs = [p.replace("{recipients}", recipients.format(what=what)) if isinstance(p, str) else p
+                      for p in _ERASE[lang]]
+        return [_numbered(paragraphs[:5])] + [_fill(p) for p in paragraphs[5:]]
+    if kind == "object":
+        return [_fill(p) for p in _OBJECT[lang]]
+    words = _RECTIFY[lang]
+    return [_fill(recipients.format(what=words["what"])), _fill(words["confirm"])]
+
+
+def _addressee(vendor: VendorFacts, name: str, words: dict) -> str:
+    lines = [name, words["attention"]]
+    if vendor.postal_address:
+        lines += [line.strip() for line in vendor.postal_address.splitlines() if line.strip()]
+    lines.append(vendor.privacy_contact.strip())
+    return "\n".join(lines)
+
+
+# Kept on one line when paragraphs are wrapped: `Article 21(2)`, `apartado 3` (and dates, below).
+_UNBREAKABLE = re.compile(r"\b(Article|artículo|apartados?|letras?) (?=\S)")
+_NBSP = "\u00a0"
+
+
+def _fill(text: str, indent: str = "", hang: str | None = None) -> str:
+    # textwrap breaks only at ASCII whitespace: a no-break space holds words together until the
+    # paragraph is wrapped, then becomes a plain space again.
+    text = _UNBREAKABLE.sub(lambda m: m.group(0)[:-1] + _NBSP, text)
+    wrapped = textwrap.fill(
+        text, WIDTH, initial_indent=indent, subsequent_indent=hang if hang is not None else indent,
+        break_long_words=False, break_on_hyphens=False,
+    )
+    return wrapped.replace(_NBSP, " ")
+
+
+def _bullet(text: str) -> str:
+    return _fill(text, "- ", "  ")
+
+
+def _numbered(parts: list) -> str:
+    """A lead paragraph and its items: `1.` at the margin with `(a)`/`a)` under it, or letters
+    alone at the margin; a closing line after nested items continues the last numbered item."""
+    nested = any(isinstance(part, tuple) and part[0][0].isdigit() for part in parts)
+    lines = []
+    for position, part in enumerate(parts):
+        if isinstance(part, str):
+            lines.append(_fill(part, "   " if position and nested else ""))
+            continue
+        mark, text = part
+        lead = ("" if mark[0].isdigit() or not nested else "   ") + mark + " "
+        lines.append(_fill(text, lead, " " * len(lead)))
+    return "\n".join(lines)
+
+
+# -- the message -------------------------------------------------------------------------------
+
+
+def to_eml(letter: Letter, from_address: str, *, now: datetime | None = None) -> bytes:
+    """The letter as an RFC 5322 message (CRLF line endings), From the alias, To the contact.
+
+    The Message-ID is random and uses the alias's domain; the Date is in UTC (it says nothing
+    about where the user is). Raises InputError when either address is not an email address.
+    """
+    sender = _address(from_address, letter.requester_name or "", "the sender")
+    recipient = _address(letter.to, letter.to_name, f"the privacy contact of {letter.to_name}")
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = letter.subject
+    message["Date"] = format_datetime((now or datetime.now(timezone.utc)).astimezone(timezone.utc))
+    message["Message-ID"] = f"<{secrets.token_hex(16)}@{sender.domain}>"
+    cte = "7bit" if letter.body.isascii() else "quoted-printable"  # 7-bit safe for any server
+    message.set_content(letter.body, charset="utf-8", cte=cte)
+    message["Content-Language"] = letter.lang  # after set_content, which clears Content-* headers
+    return bytes(message)
+
+
+def _address(text: str, display_name: str, what: str) -> Address:
+    addr_spec = text.strip()
+    if addr_spec.lower().startswith("mailto:"):
+        addr_spec = addr_spec[len("mailto:"):]
+    try:
+        address = Address(display_name=display_name, addr_spec=addr_spec)
+    except (ValueError, IndexError):
+        raise InputError(f"{text!r} is not an email address ({what})") from None
+    if not address.username or not address.domain or "." not in address.domain:
+        raise InputError(f"{text!r} is not an email address ({what})")
+    return address
+
+
+__all__ = [
+    "KINDS", "LANGUAGES", "Letter", "VendorFacts", "long_date", "one_month_after", "render_request",
+    "response_deadline", "to_eml",
+]

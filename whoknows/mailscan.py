@@ -1,0 +1,386 @@
+"""Which vendor leaked my alias: read the user's mail and see who writes to each per-vendor alias.
+
+`scan_paths` reads mbox files, Maildir folders, `.eml` files and folders of `.eml` files into plain
+`MailRecord`s (no bodies: only the headers that say who sent what to whom, when, and whether it is
+marketing). `attribute` then classifies every message that reached an alias: from the vendor the
+alias was made for (or a company that runs it), or from someone else, which is evidence that the
+vendor shared or leaked the alias. `summarise` and `monthly_counts` give per-alias and per-vendor
+figures for the ledger and for `prefs --check`.
+
+Who sent a message is its From address. Return-Path and Sender name the envelope and the sending
+service (`bounces.sendgrid.net`, `amazonses.com`), which would attribute most marketing mail to a
+handful of email service providers instead of the vendors that hire them; From is the identity the
+vendor presents and the one DMARC aligns with its domain. (From can be forged: a spammer posing as
+the vendor counts as the vendor. A foreign verdict is still evidence: the alias reached someone.)
+
+Nothing here is fatal for one bad message: a message that cannot be used is counted in
+`ScanResult.skipped` with its reason. A path that cannot be read at all is an error naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mailbox
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email import policy
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from .errors import InputError, WhoknowsError
+from .vendors import site_of
+
+RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
+MARKETING_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+_WANTED = frozenset({"message-id", "date", "from", "list-unsubscribe", "precedence", *RECIPIENT_HEADERS})
+_FOLDING = re.compile(r"\r?\n(?=[ \t])")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+class MailRecord(NamedTuple):
+    """One message, as much of it as the ledger needs. Addresses are lowercase."""
+
+    identity: str  # the Message-ID, or `sha256:<hex>` of the raw message when it has none
+    date: datetime | None  # from the Date header, in UTC; None when missing or unparsable
+    recipients: tuple[str, ...]  # Delivered-To, X-Original-To, To and Cc, in that order, once each
+    sender: str  # the From address
+    sender_site: str | None  # its registrable domain (None for an IP literal or a bare host)
+    marketing: bool  # List-Unsubscribe, or Precedence: bulk, list or junk
+    source: str  # the file, with `#key` for a message inside an mbox or Maildir
+
+    def as_dict(self) -> dict:
+        record = self._asdict()
+        record["date"] = self.date.strftime("%Y-%m-%dT%H:%M:%SZ") if self.date else None
+        record["recipients"] = list(self.recipients)
+        return record
+
+
+class Skipped(NamedTuple):
+    source: str
+    reason: str
+
+
+@dataclass
+class ScanResult:
+    messages: list[MailRecord] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    undated: int = 0  # messages kept without a usable Date
+    duplicates: int = 0  # messages seen again (same identity) and counted once
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+
+def scan_paths(paths: Iterable[str | os.PathLike]) -> ScanResult:
+    """Read every message under `paths` (mbox files, Maildirs, `.eml` files, folders of them).
+
+    A path that does not exist or cannot be read raises (InputError / WhoknowsError) before any
+    message is read, naming it. Messages are identified by Message-ID (or a hash of their bytes)
+    and counted once however many times they appear.
+    """
+    sources = [_open_source(Path(path)) for path in paths]
+    result = ScanResult()
+    seen: set[str] = set()
+    for source in sources:
+        for where, raw in source:
+            _take(result, seen, where, raw)
+    return result
+
+
+def _take(result: ScanResult, seen: set[str], where: str, raw: bytes | Exception) -> None:
+    if isinstance(raw, Exception):
+        result.skipped.append(Skipped(where, f"unreadable: {raw}"))
+        return
+    try:
+        record, undated = read_message(raw, where)
+    except MalformedMessage as exc:
+        result.skipped.append(Skipped(where, str(exc)))
+        return
+    if record.identity in seen:
+        result.duplicates += 1
+        return
+    seen.add(record.identity)
+    result.undated += undated
+    result.messages.append(record)
+
+
+def _open_source(path: Path) -> Iterator[tuple[str, bytes | Exception]]:
+    """Check `path` now (so a bad path fails before any work) and return its messages, lazily."""
+    try:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        if path.is_dir():
+            if (path / "cur").is_dir() and (path / "new").is_dir():
+                return _maildir_messages(mailbox.Maildir(path, factory=None, create=False), str(path))
+            emls = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".eml" and p.is_file())
+            if not emls:
+                raise InputError(f"{path} is neither a Maildir nor a folder with .eml files")
+            return _eml_messages(emls)
+        with path.open("rb") as handle:
+            head = handle.read(5)
+    except PermissionError:
+        raise WhoknowsError(f"cannot read {path}: permission denied") from None
+    except OSError as exc:
+        raise WhoknowsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if path.suffix.lower() == ".eml" or (head and head != b"From "):
+        return _eml_messages([path])
+    if not head:
+        return iter([(str(path), b"")])  # an empty file: one message, empty, skipped as such
+    return _mbox_messages(path)
+
+
+def _eml_messages(files: list[Path]) -> Iterator[tuple[str, bytes | Exception]]:
+    for file in files:
+        try:
+            yield str(file), file.read_bytes()
+        except OSError as exc:
+            yield str(file), exc
+
+
+def _mbox_messages(path: Path) -> Iterator[tuple[str, bytes | Exception]]:
+    box = mailbox.mbox(path, factory=None, create=False)
+    try:
+        for key in box.iterkeys():
+            try:
+                yield f"{path}#{key}", box.get_bytes(key)
+            except (OSError, KeyError) as exc:
+                yield f"{path}#{key}", exc
+    finally:
+        box.close()
+
+
+def _maildir_messages(box: mailbox.Maildir, name: str) -> Iterator[tuple[str, bytes | Exception]]:
+    try:
+        keys = list(box.iterkeys())
+        folders = box.list_folders()  # Maildir++ subfolders (.Archive, .Sent...)
+    except OSError as exc:
+        raise WhoknowsError(f"cannot read the Maildir {name}: {exc.strerror or exc}") from None
+    for key in keys:
+        try:
+            yield f"{name}#{key}", box.get_bytes(key)
+        except (OSError, KeyError) as exc:  # the mail client moved it while we were reading
+            yield f"{name}#{key}", exc
+    for folder in folders:
+        yield from _maildir_messages(box.get_folder(folder), f"{name}/.{folder}")
+
+
+# -- one message -------------------------------------------------------------------------------
+
+
+class MalformedMessage(ValueError):
+    """A message that cannot be used; its message is the reason shown to the user."""
+
+
+_PARSER = BytesHeaderParser(policy=policy.default)
+
+
+def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
+    """The record of one raw message, and whether its date was missing or unparsable.
+
+    Only the header block is parsed (bodies are never needed). Raises MalformedMessage when the
+    message has no header at all, no usable From address or no recipient address.
+    """
+    if not raw.strip():
+        raise MalformedMessage("empty message")
+    end = _HEADER_END.search(raw)
+    headers = _PARSER.parsebytes(raw[: end.end()] if end else raw)
+    fields: dict[str, list[str]] = {}
+    for name, value in headers.raw_items():
+        key = name.lower()
+        if key in _WANTED:
+            fields.setdefault(key, []).append(_FOLDING.sub("", str(value)).strip())
+    if not len(headers):
+        raise MalformedMessage("no mail headers (not an email message)")
+    senders = _addresses(fields.get("from", []))
+    if not senders:
+        raise MalformedMessage("no usable From address")
+    recipients = tuple(dict.fromkeys(
+        address for name in RECIPIENT_HEADERS for address in _addresses(fields.get(name, []))
+    ))
+    if not recipients:
+        raise MalformedMessage("no recipient address (Delivered-To, X-Original-To, To or Cc)")
+    date = _date(fields.get("date", [None])[0])
+    sender = senders[0]
+    record = MailRecord(
+        identity=_identity(fields.get("message-id", []), raw),
+        date=date,
+        recipients=recipients,
+        sender=sender,
+        sender_site=site_of(sender.rpartition("@")[2]),
+        marketing=_is_marketing(fields),
+        source=source,
+    )
+    return record, date is None
+
+
+def _addresses(values: list[str]) -> list[str]:
+    """The addresses in header values, lowercased; ones that are not valid UTF-8 are left out."""
+    out = []
+    for _, address in getaddresses(values):
+        if "@" not in address:
+            continue
+        try:  # the parser keeps undecodable bytes as surrogates: the sender wrote broken UTF-8
+            address = address.encode("utf-8", "surrogateescape").decode("utf-8")
+        except UnicodeError:
+            continue
+        out.append(address.strip().lower())
+    return out
+
+
+def _identity(message_ids: list[str], raw: bytes) -> str:
+    for value in message_ids:
+        value = " ".join(value.split())
+        if value and value.isascii():
+            return value
+    # Line endings differ between an mbox (LF) and an exported .eml (CRLF) of the same message.
+    return "sha256:" + hashlib.sha256(raw.replace(b"\r\n", b"\n")).hexdigest()
+
+
+def _date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if moment.tzinfo is None:  # `-0000`: the sender does not say its zone; RFC 5322 means UTC
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _is_marketing(fields: Mapping[str, list[str]]) -> bool:
+    if fields.get("list-unsubscribe"):
+        return True
+    return any(value.lower() in MARKETING_PRECEDENCE for value in fields.get("precedence", []))
+
+
+# -- attribution -------------------------------------------------------------------------------
+
+VERDICTS = ("vendor", "foreign", "unknown")
+
+
+class AliasHit(NamedTuple):
+    """A message delivered to one of the user's aliases, and who sent it."""
+
+    identity: str
+    alias: str
+    vendor: str  # the vendor the alias was made for
+    sender: str  # the From address
+    sender_site: str | None
+    verdict: str  # vendor | foreign | unknown (the sender has no registrable domain)
+    date: datetime | None
+    marketing: bool
+
+
+class AliasSummary(NamedTuple):
+    alias: str
+    vendor: str
+    messages: int
+    vendor_messages: int
+    foreign_messages: int
+    foreign_senders: tuple[str, ...]  # registrable domains, sorted
+    first_foreign: datetime | None  # the earliest dated foreign message: when the leak shows
+
+
+class VendorMonth(NamedTuple):
+    vendor: str
+    month: str  # YYYY-MM, in UTC
+    messages: int
+    marketing: int
+
+
+def _exact(a: str, b: str) -> bool:
+    return a == b
+
+
+def attribute(
+    messages: Iterable[MailRecord],
+    aliases: Mapping[str, str],
+    same_company: Callable[[str, str], bool] = _exact,
+) -> list[AliasHit]:
+    """Classify each (message, alias it reached).
+
+    `aliases`: alias address -> the vendor's registrable domain. `same_company(vendor, site)`
+    says whether a site belongs to the vendor's company (the company directory's answer; by
+    default only the vendor's own domain). A message from the vendor's site or its company is
+    `vendor`; from anyone else it is `foreign`: the alias got out. Mail the user sent from an
+    alias (From is one of the aliases) is the user's own and is left out.
+    """
+    lookup = {address.lower(): vendor for address, vendor in aliases.items()}
+    hits = []
+    for message in messages:
+        if message.sender in lookup:
+            continue
+        for recipient in message.recipients:
+            vendor = lookup.get(recipient)
+            if vendor is None:
+                continue
+            hits.append(AliasHit(
+                message.identity, recipient, vendor, message.sender, message.sender_site,
+                _verdict(vendor, message.sender_site, same_company), message.date, message.marketing,
+            ))
+    return hits
+
+
+def _verdict(vendor: str, site: str | None, same_company: Callable[[str, str], bool]) -> str:
+    if site is None:
+        return "unknown"
+    if site == vendor or same_company(vendor, site):
+        return "vendor"
+    return "foreign"
+
+
+def summarise(hits: Iterable[AliasHit], aliases: Mapping[str, str]) -> list[AliasSummary]:
+    """One summary per alias in `aliases` (those no message reached included), sorted by address."""
+    by_alias: dict[str, list[AliasHit]] = {address.lower(): [] for address in aliases}
+    for hit in hits:
+        by_alias.setdefault(hit.alias, []).append(hit)
+    vendors = {address.lower(): vendor for address, vendor in aliases.items()}
+    out = []
+    for alias in sorted(by_alias):
+        alias_hits = by_alias[alias]
+        foreign = [h for h in alias_hits if h.verdict == "foreign"]
+        dated = [h.date for h in foreign if h.date is not None]
+        out.append(AliasSummary(
+            alias=alias,
+            vendor=vendors.get(alias, alias_hits[0].vendor if alias_hits else ""),
+            messages=len(alias_hits),
+            vendor_messages=sum(1 for h in alias_hits if h.verdict == "vendor"),
+            foreign_messages=len(foreign),
+            foreign_senders=tuple(sorted({h.sender_site for h in foreign if h.sender_site})),
+            first_foreign=min(dated) if dated else None,
+        ))
+    return out
+
+
+def monthly_counts(messages: Iterable[MailRecord], hits: Iterable[AliasHit] = ()) -> list[VendorMonth]:
+    """Messages and marketing messages per vendor per month (UTC), for `prefs --check`.
+
+    A message counts for the vendor whose alias it reached when that vendor sent it (so mail from
+    `news.vendor.example` or a sister brand counts for the vendor the user knows), otherwise for
+    its sender's site. Undated messages and senders without a site are not counted.
+    """
+    vendor_of: dict[str, str] = {}
+    for hit in hits:
+        if hit.verdict == "vendor":
+            vendor_of.setdefault(hit.identity, hit.vendor)
+    counts: dict[tuple[str, str], list[int]] = {}
+    for message in messages:
+        vendor = vendor_of.get(message.identity, message.sender_site)
+        if vendor is None or message.date is None:
+            continue
+        tally = counts.setdefault((vendor, message.date.strftime("%Y-%m")), [0, 0])
+        tally[0] += 1
+        tally[1] += message.marketing
+    return [VendorMonth(vendor, month, n, m) for (vendor, month), (n, m) in sorted(counts.items())]
+
+
+__all__ = [
+    "AliasHit", "AliasSummary", "MailRecord", "MalformedMessage", "ScanResult", "Skipped", "VERDICTS",
+    "VendorMonth", "attribute", "monthly_counts", "read_message", "scan_paths", "summarise",
+]

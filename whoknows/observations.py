@@ -1,0 +1,426 @@
+"""What the proxy sees on a vendor's pages: third parties contacted, cookies set, parameters stripped.
+
+Two halves, neither of which knows about mitmproxy:
+
+- `Observations`: live counters in memory, per first-party site (the registrable domain of the
+  page). Recording is a dict update under a lock (microseconds, on the request path); `snapshot`
+  reads a site's counters from any thread (the control API and the browser extension use it).
+- `Flusher`: writes what was recorded since the last flush to the ledger's `observations` table,
+  on its own thread, every few seconds and once more at shutdown. The request path never waits for
+  SQLite. A ledger that is locked (another whoknows is writing) or unwritable keeps nothing back:
+  the batch goes back into the pending counters and is written by the next flush.
+
+One ledger row per (site, kind, subject), with counts that add up across flushes and across
+processes: the row is read, merged and written inside one `BEGIN IMMEDIATE` transaction.
+`detail` is a JSON object; its counter fields (`COUNTER_FIELDS`) add up like `count`, its other
+fields say what was seen last.
+
+Subjects and details, by kind:
+- `third-party`: the third party's site (`cdn.test`); detail `owner` (company, when known),
+  `tracker` (the blocking addon's mark or a built-in list entry), counters `blocked` and `allowed`
+  (requests answered by the proxy / let through).
+- `cookie`: `NAME@SITE` (`sid@vendor.test`, `uid@tracker.test`; a nameless cookie is `@SITE`);
+  detail `name`, `site`, `third_party`, `owner`, `mode` (the cookie mode applied),
+  `asked_lifetime_seconds` and `granted_lifetime_seconds` (None: a session cookie; <= 0: a deletion;
+  granted None also when blocked), counters `blocked` (lines removed) and `shortened` (lifetime cut).
+- `parameter`: the parameter name; detail `request_site` (where it was last stripped from).
+
+`snapshot(site)` answers in the shape of `vendor_records.vendor_record(...)["observations"]`, so one
+renderer serves live counters and the ledger's history.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import WhoknowsError
+from .ledger import Ledger, json_text, now
+
+logger = logging.getLogger("whoknows.observations")
+
+THIRD_PARTY = "third-party"
+COOKIE = "cookie"
+PARAMETER = "parameter"
+# section name in a snapshot (as in a vendor record) -> observation kind
+SECTIONS = {"third_parties": THIRD_PARTY, "cookies": COOKIE, "parameters": PARAMETER}
+COUNTER_FIELDS: Mapping[str, tuple[str, ...]] = {
+    THIRD_PARTY: ("blocked", "allowed"),
+    COOKIE: ("blocked", "shortened"),
+    PARAMETER: (),
+}
+
+DEFAULT_FLUSH_INTERVAL = 5.0
+# How long one flush waits for the ledger's write lock before leaving the batch to the next one.
+LOCK_WAIT_SECONDS = 0.5
+# At shutdown there is no next flush: keep trying this long.
+SHUTDOWN_PATIENCE_SECONDS = 5.0
+# Sites whose live counters stay in memory (least recently seen go first; the ledger keeps them).
+MAX_LIVE_SITES = 1000
+
+Key = tuple[str, str, str]  # (site, kind, subject)
+
+
+@dataclass(frozen=True, slots=True)
+class CookieSeen:
+    """One `Set-Cookie` line as the cookie addon decided it."""
+
+    name: str
+    site: str  # the site that set it (the request's site)
+    third_party: bool
+    asked_lifetime_seconds: int | None
+    granted_lifetime_seconds: int | None
+    blocked: bool  # the line was removed
+    shortened: bool  # the line was rewritten to live shorter
+    mode: str  # the cookie mode applied: allow, session, cap:N, block
+    owner: str | None = None
+
+
+def cookie_subject(name: str, site: str) -> str:
+    """`NAME@SITE`: one row per cookie name per setting site (split at the last `@`)."""
+    return f"{name}@{site}"
+
+
+class Tally:
+    """The counts of one (site, kind, subject): a total, counter fields and the latest details."""
+
+    __slots__ = ("count", "counters", "latest", "first_seen", "last_seen")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.counters: dict[str, int] = {}
+        self.latest: dict[str, Any] = {}
+        self.first_seen = 0.0
+        self.last_seen = 0.0
+
+    def add(self, when: float, counters: Mapping[str, int], latest: Mapping[str, Any]) -> None:
+        if not self.count:
+            self.first_seen = when
+        self.count += 1
+        self.last_seen = max(self.last_seen, when)
+        for name, value in counters.items():
+            self.counters[name] = self.counters.get(name, 0) + value
+        self.latest.update(latest)
+
+    def merge_older(self, older: "Tally") -> None:
+        """Fold in counts recorded before these (a batch that could not be written goes back)."""
+        if not older.count:
+            return
+        self.first_seen = min(self.first_seen, older.first_seen) if self.count else older.first_seen
+        self.last_seen = max(self.last_seen, older.last_seen)
+        self.count += older.count
+        for name, value in older.counters.items():
+            self.counters[name] = self.counters.get(name, 0) + value
+        self.latest = {**older.latest, **self.latest}
+
+    def detail(self, kind: str) -> dict[str, Any]:
+        return {**self.latest, **{name: self.counters.get(name, 0) for name in COUNTER_FIELDS[kind]}}
+
+
+def iso(when: float) -> str:
+    """A timestamp as the ledger stores it (ISO 8601, UTC, seconds)."""
+    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Observations:
+    """Live, thread-safe counters per first-party site, and the batch not yet in the ledger."""
+
+    def __init__(self, max_sites: int = MAX_LIVE_SITES, clock: Callable[[], float] = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._max_sites = max_sites
+        self._live: OrderedDict[str, dict[tuple[str, str], Tally]] = OrderedDict()
+        self._pending: dict[Key, Tally] = {}
+        self.since = clock()
+
+    # -- recording (the request path) ----------------------------------------------------------
+
+    def third_party(self, site: str, third_party_site: str, *, blocked: bool,
+                    owner: str | None = None, tracker: bool = False) -> None:
+        """A request from a page of `site` to `third_party_site`, answered by the proxy or let through."""
+        counters = {"blocked": 1} if blocked else {"allowed": 1}
+        self._record(site, THIRD_PARTY, third_party_site, counters, {"owner": owner, "tracker": tracker})
+
+    def cookie(self, site: str, seen: CookieSeen) -> None:
+        """A `Set-Cookie` line in a response to a request made by a page of `site`."""
+        counters = {}
+        if seen.blocked:
+            counters["blocked"] = 1
+        if seen.shortened:
+            counters["shortened"] = 1
+        latest = {
+            "name": seen.name, "site": seen.site, "third_party": seen.third_party, "owner": seen.owner,
+            "mode": seen.mode, "asked_lifetime_seconds": seen.asked_lifetime_seconds,
+            "granted_lifetime_seconds": seen.granted_lifetime_seconds,
+        }
+        self._record(site, COOKIE, cookie_subject(seen.name, seen.site), counters, latest)
+
+    def parameter(self, site: str, name: str, request_site: str | None = None) -> None:
+        """A tracking parameter stripped from a request made by a page of `site`."""
+        self._record(site, PARAMETER, name, {}, {"request_site": request_site})
+
+    def _record(self, site: str, kind: str, subject: str, counters: Mapping[str, int],
+                latest: Mapping[str, Any]) -> None:
+        when = self._clock()
+        with self._lock:
+            live = self._live.get(site)
+            if live is None:
+                live = self._live[site] = {}
+                if len(self._live) > self._max_sites:
+                    self._live.popitem(last=False)
+            else:
+                self._live.move_to_end(site)
+            for tally in (live.setdefault((kind, subject), Tally()),
+                          self._pending.setdefault((site, kind, subject), Tally())):
+                tally.add(when, counters, latest)
+
+    # -- reading (any thread) ------------------------------------------------------------------
+
+    def sites(self) -> list[str]:
+        """Sites with live counters, most recently seen first."""
+        with self._lock:
+            return list(reversed(self._live))
+
+    def snapshot(self, site: str, top: int | None = None) -> dict[str, Any]:
+        """A site's counters since the proxy started, in the shape of a vendor record's
+        `observations`: per section `distinct`, `seen` (events), `blocked`, and `top` entries
+        (most frequent first; `top` limits them) with `subject`, `count`, `blocked`,
+        `first_seen`, `last_seen` and `detail` (the same fields the ledger keeps).
+
+        Third-party entries tell blocked from allowed requests (`detail.blocked`/`detail.allowed`)
+        and the owning company (`detail.owner`); cookie entries the lifetimes asked and granted.
+        An unknown site has empty sections."""
+        with self._lock:
+            items = [(kind, subject, tally.count, tally.first_seen, tally.last_seen, tally.detail(kind))
+                     for (kind, subject), tally in self._live.get(site, {}).items()]
+        sections = {}
+        for section, kind in SECTIONS.items():
+            rows = sorted((i for i in items if i[0] == kind), key=lambda i: (-i[2], i[1]))
+            entries = [{"subject": subject, "count": count, "blocked": detail.get("blocked"),
+                        "first_seen": iso(first), "last_seen": iso(last), "detail": detail}
+                       for _, subject, count, first, last, detail in rows]
+            sections[section] = {
+                "distinct": len(rows),
+                "seen": sum(row[2] for row in rows),
+                "blocked": sum(row[5].get("blocked", 0) for row in rows),
+                "top": entries if top is None else entries[:top],
+            }
+        return {"site": site, "since": iso(self.since), **sections}
+
+    # -- the batch for the ledger ---------------------------------------------------------------
+
+    def pending_count(self) -> int:
+        """Rows waiting to be written."""
+        with self._lock:
+            return len(self._pending)
+
+    def pending_events(self) -> int:
+        """Events (requests, cookies, parameters) waiting to be written."""
+        with self._lock:
+            return sum(tally.count for tally in self._pending.values())
+
+    def take_pending(self) -> dict[Key, Tally]:
+        """Everything recorded since the last take; the caller writes it or gives it back."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        return batch
+
+    def give_back(self, batch: Mapping[Key, Tally]) -> None:
+        """Return a batch that could not be written: its counts join whatever came in since."""
+        with self._lock:
+            for key, older in batch.items():
+                newer = self._pending.get(key)
+                if newer is None:
+                    self._pending[key] = older
+                else:
+                    newer.merge_older(older)
+
+
+# --- the ledger ---------------------------------------------------------------------------------------
+
+
+class LedgerBusy(WhoknowsError):
+    """The ledger's write lock could not be had in time; try again later."""
+
+
+_UPSERT = """
+    INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(vendor_id, kind, subject) DO UPDATE SET
+        count = count + excluded.count,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen),
+        detail = excluded.detail
+"""
+
+
+def write_batch(ledger: Ledger, batch: Mapping[Key, Tally], lock_wait: float = LOCK_WAIT_SECONDS) -> int:
+    """Add a batch to the ledger in one transaction; returns the rows written.
+
+    Raises LedgerBusy when the write lock is not free within `lock_wait` seconds (nothing is
+    written then). Vendors are created for sites the ledger does not know yet."""
+    if not batch:
+        return 0
+    db = ledger.db
+    db.execute(f"PRAGMA busy_timeout = {max(0, int(lock_wait * 1000))}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if _locked(exc):
+            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
+        raise
+    try:
+        vendor_ids = _vendor_ids(db, {site for site, _, _ in batch})
+        for (site, kind, subject), tally in batch.items():
+            detail = _merged_detail(db, vendor_ids[site], kind, subject, tally)
+            db.execute(_UPSERT, (vendor_ids[site], kind, subject, json_text(detail), tally.count,
+                                 iso(tally.first_seen), iso(tally.last_seen)))
+        db.execute("COMMIT")
+    except BaseException as exc:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
+            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
+        raise
+    return len(batch)
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+
+
+def _vendor_ids(db: sqlite3.Connection, sites: Iterable[str]) -> dict[str, int]:
+    ids = {}
+    for site in sorted(sites):
+        db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
+                   (site, now()))
+        ids[site] = db.execute("SELECT id FROM vendors WHERE domain = ?", (site,)).fetchone()[0]
+    return ids
+
+
+def _merged_detail(db: sqlite3.Connection, vendor_id: int, kind: str, subject: str,
+                   tally: Tally) -> dict[str, Any]:
+    """The row's detail after this batch: counter fields add up; of the other fields, those seen
+    last win (another process may have written the row with later ones)."""
+    fresh = tally.detail(kind)
+    row = db.execute("SELECT detail, last_seen FROM observations WHERE vendor_id = ? AND kind = ? "
+                     "AND subject = ?", (vendor_id, kind, subject)).fetchone()
+    stored = _json_object(row[0]) if row is not None else {}
+    counters = COUNTER_FIELDS[kind]
+    for name in counters:
+        fresh[name] += _event_count(stored.get(name))
+    if row is not None and row[1] > iso(tally.last_seen):
+        return {**fresh, **{key: value for key, value in stored.items() if key not in counters}}
+    return {**stored, **fresh}
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text is not None else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _event_count(value: Any) -> int:
+    """A stored counter field; a bare true/false (as other writers may store) is one event or none."""
+    if isinstance(value, bool):
+        return int(value)
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+class Flusher:
+    """Writes an `Observations`' pending counts to the ledger on a background thread.
+
+    `start()` flushes every `interval` seconds; `stop()` flushes a last time (patiently) and
+    ends the thread. `flush()` may also be called directly from any thread; flushes never overlap.
+    The ledger is opened for each flush that has something to write and closed after it, so the
+    connection never crosses threads and the proxy holds no file open while idle.
+    """
+
+    def __init__(self, observations: Observations, open_ledger: Callable[[], Ledger],
+                 interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
+        self.observations = observations
+        self.open_ledger = open_ledger
+        self.interval = interval
+        self.lock_wait = lock_wait
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False  # a failure is logged once until a flush succeeds again
+        self.rows_written = 0
+        self.failed_flushes = 0
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="whoknows-observations", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if not self._stopping.is_set():
+                self.flush()
+
+    def stop(self, patience: float = SHUTDOWN_PATIENCE_SECONDS) -> bool:
+        """End the thread, then write what is left, retrying a locked ledger for up to `patience`
+        seconds. True if nothing was left unwritten."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            self._wake.set()
+            thread.join()
+        deadline = time.monotonic() + patience
+        while True:
+            if self.flush():
+                return True
+            if time.monotonic() >= deadline:
+                events, rows = self.observations.pending_events(), self.observations.pending_count()
+                logger.error(f"whoknows: {events} observations ({rows} ledger rows) could not be written "
+                             "to the ledger before shutdown and are lost")
+                return False
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def flush(self) -> bool:
+        """Write what is pending now. True when nothing is left pending from this batch."""
+        with self._flush_lock:
+            batch = self.observations.take_pending()
+            if not batch:
+                return True
+            try:
+                with self.open_ledger() as ledger:
+                    written = write_batch(ledger, batch, self.lock_wait)
+            except (LedgerBusy, WhoknowsError, sqlite3.Error, OSError) as exc:
+                self.observations.give_back(batch)
+                self.failed_flushes += 1
+                self._report(exc)
+                return False
+            self.rows_written += written
+            if self._failing:
+                logger.warning("whoknows: observations are written to the ledger again")
+                self._failing = False
+            return True
+
+    def _report(self, exc: Exception) -> None:
+        if self._failing:
+            return
+        self._failing = True
+        level = logging.INFO if isinstance(exc, LedgerBusy) else logging.WARNING
+        logger.log(level, f"whoknows: observations not written to the ledger yet ({exc}); "
+                          "they are kept and written at the next flush")

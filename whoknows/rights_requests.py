@@ -1,0 +1,155 @@
+"""Data-rights requests: what to put in one (every identifier the ledger links to a vendor), and the
+record of the requests made, with their one-month deadlines (`rights_requests`, schema v4).
+
+Identifiers a vendor may file the person's data under, from the ledger:
+- its aliases (every state: a retired alias is still in its database);
+- what it was told or seen to get (disclosures: emails, phones, names, addresses...), the values
+  the proxy recorded by reference (`a•••@x.org [me:TAG]`) decrypted back with this machine's key
+  (`whoknows.me`); a reference whose value is gone (removed, or another machine's key) cannot go
+  in a letter and is counted in `unresolved`;
+- the names of the cookies it set (the proxy's observations: on its own pages and as a third
+  party elsewhere). The proxy keeps cookie names, never their values.
+
+The letter itself is `whoknows.letters` (wording, deadline arithmetic, the .eml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from .errors import InputError, NotFoundError
+from .ledger import Ledger, now
+from .me import list_values, reference_tag
+from .vendors import display_domain
+
+KINDS = ("access", "erase", "object", "rectify")
+ARTICLES = {"access": "Art. 15", "erase": "Art. 17", "object": "Art. 21", "rectify": "Art. 16"}
+
+LABELS = {
+    "en": {
+        "alias": "Email address", "email": "Email address", "phone": "Telephone number", "name": "Name",
+        "address": "Postal address", "birthday": "Date of birth", "id-number": "Identity document number",
+        "location": "Location", "payment": "Payment method", "other": "Other identifier", "cookie": "Cookie",
+    },
+    "es": {
+        "alias": "Dirección de correo electrónico", "email": "Dirección de correo electrónico",
+        "phone": "Número de teléfono", "name": "Nombre", "address": "Dirección postal",
+        "birthday": "Fecha de nacimiento", "id-number": "Número de documento de identidad",
+        "location": "Ubicación", "payment": "Medio de pago", "other": "Otro identificador", "cookie": "Cookie",
+    },
+}
+_KIND_ORDER = ("alias", "email", "name", "phone", "address", "birthday", "id-number", "payment", "location", "other")
+
+
+@dataclass
+class Identifiers:
+    items: list[tuple[str, str]]  # (label, value), in the letter's language
+    unresolved: int  # references to own values this machine cannot decrypt
+
+
+def identifiers_for(ledger: Ledger, domain: str, lang: str) -> Identifiers:
+    """Every identifier the ledger links to the vendor `domain`, labelled in `lang`."""
+    labels = LABELS[lang]
+    with ledger.read() as db:
+        row = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no vendor {display_domain(domain)} in the ledger")
+        vendor_id = row[0]
+        alias_rows = db.execute("SELECT address FROM aliases WHERE vendor_id = ? ORDER BY created_at, address",
+                                (vendor_id,)).fetchall()
+        facts = db.execute("SELECT kind, value FROM disclosures WHERE vendor_id = ? ORDER BY kind, value",
+                           (vendor_id,)).fetchall()
+        cookies = db.execute(
+            "SELECT DISTINCT subject FROM observations WHERE kind = 'cookie' "
+            "AND substr(subject, -length(:site) - 1) = '@' || :site ORDER BY subject", {"site": domain}).fetchall()
+    plaintext = _own_values(ledger) if any(reference_tag(value) for _, value in facts) else {}
+    found: dict[tuple[str, str], None] = {}
+    for (address,) in alias_rows:
+        found[(labels["alias"], address)] = None
+    unresolved = 0
+    for kind, value in sorted(facts, key=lambda f: (_KIND_ORDER.index(f[0]), f[1])):
+        tag = reference_tag(value)
+        if tag is not None:
+            value = plaintext.get(tag)
+            if value is None:
+                unresolved += 1
+                continue
+        found[(labels[kind], value)] = None
+    for (subject,) in cookies:
+        name = subject.rpartition("@")[0]
+        if name:
+            found[(labels["cookie"], f"{name} ({domain})")] = None
+    return Identifiers(list(found), unresolved)
+
+
+def _own_values(ledger: Ledger) -> dict[str, str]:
+    """Reference tag -> plaintext of every own value this machine can decrypt."""
+    return {value.tag: value.value for value in list_values(ledger) if value.value is not None}
+
+
+def alias_to_send_from(ledger: Ledger, domain: str) -> str | None:
+    """The vendor's active alias, else its most recent one; None when it has none."""
+    rows = ledger.query(
+        "SELECT a.address FROM aliases AS a JOIN vendors AS v ON v.id = a.vendor_id WHERE v.domain = ? "
+        "ORDER BY a.state = 'active' DESC, a.created_at DESC, a.address LIMIT 1", (domain,))
+    return rows[0][0] if rows else None
+
+
+# -- the record of requests --------------------------------------------------------------------
+
+
+def record_request(ledger: Ledger, domain: str, kind: str, lang: str, contact: str | None,
+                   sent_on: date, due_on: date) -> tuple[int, bool]:
+    """Record a request made; the same kind to the same vendor on the same day is one request
+    (made again: its language and contact are updated). (row id, True if new)."""
+    if kind not in KINDS:
+        raise InputError(f"{kind!r} is not a kind of request ({', '.join(KINDS)})")
+    with ledger.write() as db:
+        db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
+                   (domain, now()))
+        vendor_id = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()[0]
+        known = db.execute("SELECT id FROM rights_requests WHERE vendor_id = ? AND kind = ? AND sent_on = ?",
+                           (vendor_id, kind, sent_on.isoformat())).fetchone()
+        if known is not None:
+            db.execute("UPDATE rights_requests SET lang = ?, contact = ?, due_on = ? WHERE id = ?",
+                       (lang, contact, due_on.isoformat(), known[0]))
+            return known[0], False
+        cursor = db.execute(
+            "INSERT INTO rights_requests (vendor_id, kind, lang, contact, sent_on, due_on) VALUES (?, ?, ?, ?, ?, ?)",
+            (vendor_id, kind, lang, contact, sent_on.isoformat(), due_on.isoformat()))
+        return cursor.lastrowid, True
+
+
+def list_requests(ledger: Ledger, today: date) -> list[dict]:
+    """Every request, oldest due first, with `overdue` (unanswered past its due date) and `days_left`."""
+    rows = ledger.query(
+        "SELECT r.id, v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
+        "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id ORDER BY r.due_on, v.domain, r.id")
+    requests = []
+    for row in rows:
+        record = dict(row)
+        due = date.fromisoformat(record["due_on"])
+        answered = record["answered_on"] is not None
+        record["article"] = ARTICLES[record["kind"]]
+        record["days_left"] = None if answered else (due - today).days
+        record["overdue"] = not answered and due < today
+        requests.append(record)
+    return requests
+
+
+def mark_answered(ledger: Ledger, request_id: int, on: date) -> dict:
+    with ledger.write() as db:
+        row = db.execute("SELECT sent_on FROM rights_requests WHERE id = ?", (request_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no request {request_id} ('whoknows requests' lists them)")
+        if on.isoformat() < row[0]:
+            raise InputError(f"{on.isoformat()} is before the request was sent ({row[0]})")
+        db.execute("UPDATE rights_requests SET answered_on = ? WHERE id = ?", (on.isoformat(), request_id))
+    return next(r for r in list_requests(ledger, on) if r["id"] == request_id)
+
+
+__all__ = [
+    "ARTICLES", "Identifiers", "KINDS", "LABELS", "alias_to_send_from", "identifiers_for", "list_requests",
+    "mark_answered", "record_request",
+]
