@@ -5,8 +5,8 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# The browser tests drive Debian's Chromium; NSS tools trust the proxy's CA; wrk drives bench/.
-TEST_APT_PACKAGES := chromium libnss3-tools
+# The browser tests drive Debian's Chromium (with a font to render text); NSS tools trust the proxy's CA.
+TEST_APT_PACKAGES := chromium fonts-liberation libnss3-tools
 
 .PHONY: run test bench install apt-deps clean
 
@@ -31,6 +31,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 apt-deps:
 	./scripts/ensure-apt $(TEST_APT_PACKAGES)
+	# the extension's unit tests use node's built-in test runner (any node >= 18)
+	command -v node >/dev/null || ./scripts/ensure-apt nodejs
 
 clean:
 	rm -rf $(VENV) build *.egg-info
