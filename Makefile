@@ -29,9 +29,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The extension's unit tests use node's built-in test runner (any node >= 18).
 apt-deps:
 	./scripts/ensure-apt $(TEST_APT_PACKAGES)
-	# the extension's unit tests use node's built-in test runner (any node >= 18)
 	command -v node >/dev/null || ./scripts/ensure-apt nodejs
 
 clean:
