@@ -54,6 +54,25 @@ def test_write_rolls_back_everything_when_the_block_fails(whoknows_home):
         assert ledger.query("SELECT domain FROM vendors")[0][0] == "b.example"
 
 
+def test_batch_write_gives_up_quickly_on_a_locked_ledger_then_waits_as_usual_again(whoknows_home):
+    with open_ledger() as ledger:
+        other = sqlite3.connect(ledger.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process in the middle of a write
+        try:
+            with pytest.raises(ledger_module.LedgerBusy, match="is locked"):
+                with ledger.batch_write(lock_wait=0.01) as db:
+                    ledger_module.vendor_ids(db, ["a.example"])
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert not ledger.db.in_transaction
+        assert ledger.db.execute("PRAGMA busy_timeout").fetchone()[0] == ledger_module.BUSY_TIMEOUT_MS
+        with ledger.batch_write(lock_wait=0.01) as db:
+            ids = ledger_module.vendor_ids(db, ["b.example", "a.example", "b.example"])
+        assert ids == {row["domain"]: row["id"] for row in ledger.query("SELECT id, domain FROM vendors")}
+        assert sorted(ids) == ["a.example", "b.example"]
+
+
 def test_a_file_that_is_not_a_database_is_refused_in_one_clear_error(whoknows_home):
     whoknows_home.mkdir()
     (whoknows_home / "ledger.db").write_bytes(b"this is not sqlite" * 100)

@@ -18,10 +18,10 @@ Evidence is a redacted URL (no parameter values), the method, where the value wa
 header:NAME, body) and how it was encoded. Never the body, never the value: values are written
 by reference (`ValueRef.ref`: an alias address, or `a•••@example.com [me:3f9a0c1d]`).
 
-Writing follows `whoknows.observations`: the request path only updates an in-memory batch under
-a lock (`PendingLeaks`); `LeakFlusher` writes it on its own thread every few seconds, in one
-`BEGIN IMMEDIATE` transaction, and once more at shutdown; a locked ledger delays a batch, never
-loses it.
+Writing follows `whoknows.observations` (both use `whoknows.batching`): the request path only
+updates an in-memory batch under a lock (`PendingLeaks`); `LeakFlusher` writes it on its own
+thread every few seconds, in one `BEGIN IMMEDIATE` transaction, and once more at shutdown; a
+locked ledger delays a batch, never loses it.
 """
 
 from __future__ import annotations
@@ -35,15 +35,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
+from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
 from .errors import InputError, WhoknowsError
-from .ledger import Ledger, json_text, now
-from .observations import LedgerBusy
+from .ledger import Ledger, json_text, vendor_ids
 
 logger = logging.getLogger("whoknows.leaks")
 
-DEFAULT_FLUSH_INTERVAL = 5.0
-LOCK_WAIT_SECONDS = 0.5
-SHUTDOWN_PATIENCE_SECONDS = 5.0
 # Which place is the best evidence of a disclosure, when a value is in several.
 _PLACE_RANK = {"body": 0, "url": 1}
 # Human names of encodings, for sentences ("as SHA-256").
@@ -239,31 +236,12 @@ def upsert_disclosure(db: sqlite3.Connection, vendor_id: int, kind: str, value: 
     db.execute(_DISCLOSURE_UPSERT, (vendor_id, kind, value, source, first_seen, last_seen, json_text(evidence)))
 
 
-def vendor_ids(db: sqlite3.Connection, sites: Iterable[str]) -> dict[str, int]:
-    """Row ids of these sites' vendors, creating the ones the ledger does not know yet."""
-    ids = {}
-    stamp = now()
-    for site in sorted(set(sites)):
-        db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
-                   (site, stamp))
-        ids[site] = db.execute("SELECT id FROM vendors WHERE domain = ?", (site,)).fetchone()[0]
-    return ids
-
-
 def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SECONDS) -> int:
     """Write a batch in one transaction; returns the rows written. LedgerBusy when the write lock
     is not free within `lock_wait` seconds (nothing is written then)."""
     if not batch:
         return 0
-    db = ledger.db
-    db.execute(f"PRAGMA busy_timeout = {max(0, int(lock_wait * 1000))}")
-    try:
-        db.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if _locked(exc):
-            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
-        raise
-    try:
+    with ledger.batch_write(lock_wait) as db:
         sites = set()
         for key in batch:
             if isinstance(key, LeakKey):
@@ -287,77 +265,33 @@ def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SEC
             else:
                 upsert_disclosure(db, ids[key.site], key.kind, key.ref, key.source, tally.latest,
                                   iso(tally.first), iso(tally.last))
-        db.execute("COMMIT")
-    except BaseException as exc:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
-            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
-        raise
     return len(batch)
 
 
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
+class LeakFlusher(BatchFlusher):
+    """Writes `PendingLeaks` to the ledger on a background thread (`batching.BatchFlusher`, as
+    `observations.Flusher`)."""
 
-
-class LeakFlusher:
-    """Writes `PendingLeaks` to the ledger on a background thread (see `observations.Flusher`)."""
+    what = "leaks"
+    thread_name = "whoknows-leaks"
+    logger = logger
 
     def __init__(self, pending: PendingLeaks, open_ledger: Callable[[], Ledger],
                  interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
+        super().__init__(open_ledger, interval, lock_wait)
         self.pending = pending
-        self.open_ledger = open_ledger
-        self.interval = interval
-        self.lock_wait = lock_wait
-        self._flush_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failing = False
-        self.rows_written = 0
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._stopping.clear()
-            self._thread = threading.Thread(target=self._run, name="whoknows-leaks", daemon=True)
-            self._thread.start()
+    def take(self) -> Batch:
+        return self.pending.take()
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self.interval):
-            self.flush()
+    def give_back(self, batch: Batch) -> None:
+        self.pending.give_back(batch)
 
-    def stop(self, patience: float = SHUTDOWN_PATIENCE_SECONDS) -> bool:
-        """End the thread and write what is left (retrying a locked ledger up to `patience` s)."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stopping.set()
-            thread.join()
-        deadline = time.monotonic() + patience
-        while not self.flush():
-            if time.monotonic() >= deadline:
-                logger.error(f"whoknows: {self.pending.pending_count()} leak records could not be written "
-                             "to the ledger before shutdown and are lost")
-                return False
-            time.sleep(0.2)
-        return True
+    def write(self, ledger: Ledger, batch: Batch) -> int:
+        return write_batch(ledger, batch, self.lock_wait)
 
-    def flush(self) -> bool:
-        """Write what is pending. True when nothing of this batch is left pending."""
-        with self._flush_lock:
-            batch = self.pending.take()
-            if not batch:
-                return True
-            try:
-                with self.open_ledger() as ledger:
-                    self.rows_written += write_batch(ledger, batch, self.lock_wait)
-            except (LedgerBusy, WhoknowsError, sqlite3.Error, OSError) as exc:
-                self.pending.give_back(batch)
-                if not self._failing:
-                    self._failing = True
-                    logger.warning(f"whoknows: leaks not written to the ledger yet ({exc}); kept for the next flush")
-                return False
-            self._failing = False
-            return True
+    def unwritten(self) -> str:
+        return f"{self.pending.pending_count()} leak records"
 
 
 # -- the values to look for ----------------------------------------------------------------------

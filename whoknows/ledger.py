@@ -17,6 +17,7 @@ import os
 import random
 import sqlite3
 import time
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -272,6 +273,10 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
     return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
 
 
+class LedgerBusy(WhoknowsError):
+    """The ledger's write lock could not be had in time; try again later."""
+
+
 # Errors that come from the file or the machine, not from a bug in a query: shown to the user.
 _ENVIRONMENTAL = {
     sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN,
@@ -361,6 +366,36 @@ class Ledger:
             raise
 
     @contextlib.contextmanager
+    def batch_write(self, lock_wait: float):
+        """A write transaction for a background writer that keeps its batch when the ledger is busy:
+        `with ledger.batch_write(0.5) as db: ...`.
+
+        Unlike `write()`, nothing is retried: the write lock is waited for at most `lock_wait`
+        seconds, and a lock met on the way (taking it, in a statement, at the commit) rolls back
+        and raises LedgerBusy, with nothing written. Other errors roll back and propagate as they are.
+        """
+        db = self.db
+        db.execute(f"PRAGMA busy_timeout = {max(0, int(lock_wait * 1000))}")
+        try:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _is_locked(exc):
+                    raise LedgerBusy(f"the ledger {self.path} is locked") from None
+                raise
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException as exc:
+                if db.in_transaction:  # SQLite rolls back by itself after some errors
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+                    raise LedgerBusy(f"the ledger {self.path} is locked") from None
+                raise
+        finally:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # later writes wait as usual
+
+    @contextlib.contextmanager
     def read(self):
         """A consistent snapshot for several reads (BEGIN DEFERRED)."""
         self.db.execute("BEGIN")
@@ -441,6 +476,19 @@ class Ledger:
             )
 
 
+def vendor_ids(db: sqlite3.Connection, sites: Iterable[str]) -> dict[str, int]:
+    """Row ids of these sites' vendors, creating the ones the ledger does not know yet.
+
+    Runs inside the caller's write transaction (`Ledger.write()` or `Ledger.batch_write()`)."""
+    ids = {}
+    stamp = now()
+    for site in sorted(set(sites)):
+        db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
+                   (site, stamp))
+        ids[site] = db.execute("SELECT id FROM vendors WHERE domain = ?", (site,)).fetchone()[0]
+    return ids
+
+
 def _statements(script: str):
     """Split a migration script into statements (executescript would commit our transaction)."""
     buffer = ""
@@ -460,7 +508,7 @@ def open_ledger(path: Path | str | None = None) -> Ledger:
 
 
 __all__ = [
-    "ALIAS_STATES", "DISCLOSURE_KINDS", "DISCLOSURE_SOURCES", "Ledger", "OBSERVATION_KINDS",
-    "SCHEMA_VERSION", "json_text", "match_key_sql", "now", "open_ledger",
+    "ALIAS_STATES", "DISCLOSURE_KINDS", "DISCLOSURE_SOURCES", "Ledger", "LedgerBusy", "OBSERVATION_KINDS",
+    "SCHEMA_VERSION", "json_text", "match_key_sql", "now", "open_ledger", "vendor_ids",
 ]
 

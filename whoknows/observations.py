@@ -37,13 +37,13 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import WhoknowsError
-from .ledger import Ledger, json_text, now
+from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .ledger import Ledger, LedgerBusy, json_text, vendor_ids
 
 logger = logging.getLogger("whoknows.observations")
 
@@ -58,11 +58,6 @@ COUNTER_FIELDS: Mapping[str, tuple[str, ...]] = {
     PARAMETER: (),
 }
 
-DEFAULT_FLUSH_INTERVAL = 5.0
-# How long one flush waits for the ledger's write lock before leaving the batch to the next one.
-LOCK_WAIT_SECONDS = 0.5
-# At shutdown there is no next flush: keep trying this long.
-SHUTDOWN_PATIENCE_SECONDS = 5.0
 # Sites whose live counters stay in memory (least recently seen go first; the ledger keeps them).
 MAX_LIVE_SITES = 1000
 
@@ -247,10 +242,6 @@ class Observations:
 # --- the ledger ---------------------------------------------------------------------------------------
 
 
-class LedgerBusy(WhoknowsError):
-    """The ledger's write lock could not be had in time; try again later."""
-
-
 _UPSERT = """
     INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen)
     VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -269,41 +260,13 @@ def write_batch(ledger: Ledger, batch: Mapping[Key, Tally], lock_wait: float = L
     written then). Vendors are created for sites the ledger does not know yet."""
     if not batch:
         return 0
-    db = ledger.db
-    db.execute(f"PRAGMA busy_timeout = {max(0, int(lock_wait * 1000))}")
-    try:
-        db.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if _locked(exc):
-            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
-        raise
-    try:
-        vendor_ids = _vendor_ids(db, {site for site, _, _ in batch})
+    with ledger.batch_write(lock_wait) as db:
+        ids = vendor_ids(db, {site for site, _, _ in batch})
         for (site, kind, subject), tally in batch.items():
-            detail = _merged_detail(db, vendor_ids[site], kind, subject, tally)
-            db.execute(_UPSERT, (vendor_ids[site], kind, subject, json_text(detail), tally.count,
+            detail = _merged_detail(db, ids[site], kind, subject, tally)
+            db.execute(_UPSERT, (ids[site], kind, subject, json_text(detail), tally.count,
                                  iso(tally.first_seen), iso(tally.last_seen)))
-        db.execute("COMMIT")
-    except BaseException as exc:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError) and _locked(exc):
-            raise LedgerBusy(f"the ledger {ledger.path} is locked") from None
-        raise
     return len(batch)
-
-
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc)
-
-
-def _vendor_ids(db: sqlite3.Connection, sites: Iterable[str]) -> dict[str, int]:
-    ids = {}
-    for site in sorted(sites):
-        db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
-                   (site, now()))
-        ids[site] = db.execute("SELECT id FROM vendors WHERE domain = ?", (site,)).fetchone()[0]
-    return ids
 
 
 def _merged_detail(db: sqlite3.Connection, vendor_id: int, kind: str, subject: str,
@@ -337,90 +300,36 @@ def _event_count(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 0
 
 
-class Flusher:
-    """Writes an `Observations`' pending counts to the ledger on a background thread.
+class Flusher(BatchFlusher):
+    """Writes an `Observations`' pending counts to the ledger on a background thread
+    (`batching.BatchFlusher`: every `interval` seconds, and patiently once more at `stop()`)."""
 
-    `start()` flushes every `interval` seconds; `stop()` flushes a last time (patiently) and
-    ends the thread. `flush()` may also be called directly from any thread; flushes never overlap.
-    The ledger is opened for each flush that has something to write and closed after it, so the
-    connection never crosses threads and the proxy holds no file open while idle.
-    """
+    what = "observations"
+    thread_name = "whoknows-observations"
+    logger = logger
 
     def __init__(self, observations: Observations, open_ledger: Callable[[], Ledger],
                  interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
+        super().__init__(open_ledger, interval, lock_wait)
         self.observations = observations
-        self.open_ledger = open_ledger
-        self.interval = interval
-        self.lock_wait = lock_wait
-        self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._failing = False  # a failure is logged once until a flush succeeds again
-        self.rows_written = 0
-        self.failed_flushes = 0
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="whoknows-observations", daemon=True)
-        self._thread.start()
+    def take(self) -> dict[Key, Tally]:
+        return self.observations.take_pending()
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+    def give_back(self, batch: Mapping[Key, Tally]) -> None:
+        self.observations.give_back(batch)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if not self._stopping.is_set():
-                self.flush()
+    def write(self, ledger: Ledger, batch: Mapping[Key, Tally]) -> int:
+        return write_batch(ledger, batch, self.lock_wait)
 
-    def stop(self, patience: float = SHUTDOWN_PATIENCE_SECONDS) -> bool:
-        """End the thread, then write what is left, retrying a locked ledger for up to `patience`
-        seconds. True if nothing was left unwritten."""
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stopping.set()
-            self._wake.set()
-            thread.join()
-        deadline = time.monotonic() + patience
-        while True:
-            if self.flush():
-                return True
-            if time.monotonic() >= deadline:
-                events, rows = self.observations.pending_events(), self.observations.pending_count()
-                logger.error(f"whoknows: {events} observations ({rows} ledger rows) could not be written "
-                             "to the ledger before shutdown and are lost")
-                return False
-            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+    def unwritten(self) -> str:
+        events, rows = self.observations.pending_events(), self.observations.pending_count()
+        return f"{events} observations ({rows} ledger rows)"
 
-    def flush(self) -> bool:
-        """Write what is pending now. True when nothing is left pending from this batch."""
-        with self._flush_lock:
-            batch = self.observations.take_pending()
-            if not batch:
-                return True
-            try:
-                with self.open_ledger() as ledger:
-                    written = write_batch(ledger, batch, self.lock_wait)
-            except (LedgerBusy, WhoknowsError, sqlite3.Error, OSError) as exc:
-                self.observations.give_back(batch)
-                self.failed_flushes += 1
-                self._report(exc)
-                return False
-            self.rows_written += written
-            if self._failing:
-                logger.warning("whoknows: observations are written to the ledger again")
-                self._failing = False
-            return True
-
-    def _report(self, exc: Exception) -> None:
-        if self._failing:
-            return
-        self._failing = True
+    def report_failure(self, exc: Exception) -> None:
         level = logging.INFO if isinstance(exc, LedgerBusy) else logging.WARNING
-        logger.log(level, f"whoknows: observations not written to the ledger yet ({exc}); "
-                          "they are kept and written at the next flush")
+        self.logger.log(level, f"whoknows: observations not written to the ledger yet ({exc}); "
+                               "they are kept and written at the next flush")
+
+    def report_recovery(self) -> None:
+        self.logger.warning("whoknows: observations are written to the ledger again")

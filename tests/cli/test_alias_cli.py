@@ -8,49 +8,39 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, printed, run
 
 ROOT = Path(__file__).resolve().parents[2]
 WHOKNOWS = ROOT / ".venv" / "bin" / "whoknows"
 
 
-def run(*args):
-    return CliRunner().invoke(cli, ["alias", *args])
-
-
-def ok(*args) -> str:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-def ok_json(*args):
-    return json.loads(ok(*args, "--json"))
+def alias_json(*args):
+    """`whoknows alias ARGS --json`, which must succeed, parsed."""
+    return json.loads(printed("alias", *args, "--json"))
 
 
 @pytest.fixture
 def plus():
-    ok("setup", "--base", "you@mail.example")
+    ok("alias", "setup", "--base", "you@mail.example")
 
 
 # -- setup ------------------------------------------------------------------------------------------
 
 
 def test_setup_plus_and_show(whoknows_home):
-    result = run("setup", "--base", "You@Mail.Example")
+    result = run("alias", "setup", "--base", "You@Mail.Example")
     assert result.exit_code == 0, result.output
     assert result.stdout == "aliases: plus addressing: you+TAG@mail.example\n"
     assert "keeping secrets in" in result.stderr  # the fallback notice comes at setup, once
-    assert ok("setup") == "aliases: plus addressing: you+TAG@mail.example\n"
-    assert ok_json("setup") == {"style": "plus", "domain": "mail.example", "mailbox": "you",
+    assert printed("alias", "setup") == "aliases: plus addressing: you+TAG@mail.example\n"
+    assert alias_json("setup") == {"style": "plus", "domain": "mail.example", "mailbox": "you",
                                 "pattern": "you+TAG@mail.example"}
-    assert "keeping secrets" not in run("setup").stderr
+    assert "keeping secrets" not in run("alias", "setup").stderr
 
 
 def test_setup_catch_all():
-    assert ok("setup", "--domain", "me.example") == "aliases: catch-all domain: TAG@me.example\n"
+    assert printed("alias", "setup", "--domain", "me.example") == "aliases: catch-all domain: TAG@me.example\n"
 
 
 @pytest.mark.parametrize("args, message", [
@@ -62,31 +52,31 @@ def test_setup_catch_all():
     (["--style", "plus"], "give either"),
 ])
 def test_setup_refuses_bad_input_and_keeps_the_old_setup(plus, args, message):
-    result = run("setup", *args)
+    result = run("alias", "setup", *args)
     assert result.exit_code == 2
     assert result.stderr.startswith("whoknows: error: ") and message in result.stderr
-    assert ok("setup") == "aliases: plus addressing: you+TAG@mail.example\n"
+    assert printed("alias", "setup") == "aliases: plus addressing: you+TAG@mail.example\n"
 
 
 def test_show_setup_before_setup():
-    result = run("setup")
+    result = run("alias", "setup")
     assert result.exit_code == 1 and "not set up yet" in result.stderr
 
 
 def test_changing_the_setup_says_existing_aliases_stay(plus):
-    old = ok("new", "shop.example").strip()
-    out = ok("setup", "--domain", "me.example")
+    old = printed("alias", "new", "shop.example").strip()
+    out = printed("alias", "setup", "--domain", "me.example")
     assert "1 existing alias(es) keep their addresses" in out
-    assert ok("new", "shop.example").strip() == old
-    assert ok("new", "news.example").strip().endswith("@me.example")
-    assert ok("show", old).startswith(f"address:  {old}\nvendor:   shop.example\nstate:    active\n")
+    assert printed("alias", "new", "shop.example").strip() == old
+    assert printed("alias", "new", "news.example").strip().endswith("@me.example")
+    assert printed("alias", "show", old).startswith(f"address:  {old}\nvendor:   shop.example\nstate:    active\n")
 
 
 # -- new --------------------------------------------------------------------------------------------
 
 
 def test_new_before_setup_is_a_clear_error(whoknows_home):
-    result = run("new", "shop.example")
+    result = run("alias", "new", "shop.example")
     assert result.exit_code == 1
     assert result.stderr == (
         "whoknows: error: aliases are not set up yet: run 'whoknows alias setup --base "
@@ -98,24 +88,24 @@ def test_new_before_setup_is_a_clear_error(whoknows_home):
 
 
 def test_new_prints_the_same_alias_for_the_same_vendor(plus):
-    first = ok("new", "shop.example")
+    first = printed("alias", "new", "shop.example")
     assert re.fullmatch(r"you\+shop\.example\.[a-z2-7]{9}@mail\.example\n", first)
-    assert ok("new", "https://www.Shop.Example/cart?x=1") == first
-    assert ok_json("new", "shop.example") == {"address": first.strip(), "vendor": "shop.example",
+    assert printed("alias", "new", "https://www.Shop.Example/cart?x=1") == first
+    assert alias_json("new", "shop.example") == {"address": first.strip(), "vendor": "shop.example",
                                               "created": False, "opaque": False}
-    assert ok("new", "other.example") != first
+    assert printed("alias", "new", "other.example") != first
 
 
 def test_new_opaque(plus):
-    address = ok("new", "shop.example", "--opaque").strip()
+    address = printed("alias", "new", "shop.example", "--opaque").strip()
     assert re.fullmatch(r"you\+[a-z2-7]{9}@mail\.example", address)
-    result = run("new", "shop.example")  # the vendor keeps its alias either way
+    result = run("alias", "new", "shop.example")  # the vendor keeps its alias either way
     assert result.stdout.strip() == address
 
 
 def test_new_opaque_for_a_vendor_with_a_labelled_alias_says_how_to_change(plus):
-    labelled = ok("new", "shop.example").strip()
-    result = run("new", "shop.example", "--opaque")
+    labelled = printed("alias", "new", "shop.example").strip()
+    result = run("alias", "new", "shop.example", "--opaque")
     assert result.exit_code == 0 and result.stdout.strip() == labelled
     assert "alias rotate shop.example --opaque" in result.stderr
 
@@ -127,15 +117,15 @@ def test_new_opaque_for_a_vendor_with_a_labelled_alias_says_how_to_change(plus):
     ("", "got nothing"),
 ])
 def test_new_refuses_what_is_not_a_vendor(plus, vendor, message):
-    result = run("new", vendor)
+    result = run("alias", "new", vendor)
     assert result.exit_code == 2 and message in result.stderr
-    assert ok_json("list") == []
+    assert alias_json("list") == []
 
 
 def test_new_for_an_international_vendor(plus):
-    address = ok("new", "bücher.de").strip()
+    address = printed("alias", "new", "bücher.de").strip()
     assert address.startswith("you+xn--bcher-kva.de.") and address.isascii()
-    assert "bücher.de" in ok("list")
+    assert "bücher.de" in printed("alias", "list")
 
 
 def test_processes_asking_at_once_get_one_alias(plus, whoknows_home):
@@ -145,68 +135,68 @@ def test_processes_asking_at_once_get_one_alias(plus, whoknows_home):
     outputs = [proc.communicate(timeout=60) for proc in procs]
     assert all(proc.returncode == 0 for proc in procs), outputs
     assert len({out for out, _ in outputs}) == 1
-    assert len(ok_json("list", "--vendor", "shop.example")) == 1
+    assert len(alias_json("list", "--vendor", "shop.example")) == 1
 
 
 # -- rotate, disable, list, show --------------------------------------------------------------------
 
 
 def test_rotate_keeps_the_old_alias_attributable(plus):
-    old = ok("new", "shop.example").strip()
-    result = run("rotate", "shop.example")
+    old = printed("alias", "new", "shop.example").strip()
+    result = run("alias", "rotate", "shop.example")
     assert result.exit_code == 0, result.output
     new = result.stdout.strip()
     assert new != old and new.endswith("-2@mail.example")
     assert f"retired {old}" in result.stderr
 
-    shown = ok_json("show", old)
+    shown = alias_json("show", old)
     assert shown["vendor"] == "shop.example" and shown["state"] == "retired" and shown["state_changed_at"]
-    verified = ok_json("verify", old)
+    verified = alias_json("verify", old)
     assert verified["vendor"] == "shop.example" and verified["ledger"]["state"] == "retired"
-    assert ok("new", "shop.example").strip() == new
-    assert ok_json("rotate", "shop.example", "--opaque")["retired"] == new
+    assert printed("alias", "new", "shop.example").strip() == new
+    assert alias_json("rotate", "shop.example", "--opaque")["retired"] == new
 
 
 def test_rotate_a_vendor_without_alias():
-    ok("setup", "--domain", "me.example")
-    result = run("rotate", "shop.example")
+    ok("alias", "setup", "--domain", "me.example")
+    result = run("alias", "rotate", "shop.example")
     assert result.exit_code == 1 and "no alias yet" in result.stderr
 
 
 def test_disable_by_address_and_vendor(plus):
-    first = ok("new", "shop.example").strip()
-    assert ok("disable", first) == f"disabled: {first} (shop.example)\n"
-    assert ok("disable", first) == f"already disabled: {first} (shop.example)\n"
-    second = ok("new", "shop.example").strip()
+    first = printed("alias", "new", "shop.example").strip()
+    assert printed("alias", "disable", first) == f"disabled: {first} (shop.example)\n"
+    assert printed("alias", "disable", first) == f"already disabled: {first} (shop.example)\n"
+    second = printed("alias", "new", "shop.example").strip()
     assert second != first
-    assert ok_json("disable", "shop.example")["address"] == second
-    result = run("disable", "shop.example")
+    assert alias_json("disable", "shop.example")["address"] == second
+    result = run("alias", "disable", "shop.example")
     assert result.exit_code == 1 and "has no active alias" in result.stderr
-    result = run("disable", "stranger@mail.example")
+    result = run("alias", "disable", "stranger@mail.example")
     assert result.exit_code == 1 and "not an alias in the ledger" in result.stderr
 
 
 def test_list_filters_and_json(plus):
-    shop = ok("new", "shop.example").strip()
-    news = ok("new", "news.example").strip()
-    ok("disable", news)
-    listed = ok_json("list")
+    shop = printed("alias", "new", "shop.example").strip()
+    news = printed("alias", "new", "news.example").strip()
+    ok("alias", "disable", news)
+    listed = alias_json("list")
     assert [(a["address"], a["vendor"], a["state"]) for a in listed] == [
         (news, "news.example", "disabled"), (shop, "shop.example", "active"),
     ]
-    assert [a["address"] for a in ok_json("list", "--vendor", "https://shop.example/")] == [shop]
-    assert [a["address"] for a in ok_json("list", "--state", "disabled")] == [news]
-    table = ok("list")
+    assert [a["address"] for a in alias_json("list", "--vendor", "https://shop.example/")] == [shop]
+    assert [a["address"] for a in alias_json("list", "--state", "disabled")] == [news]
+    table = printed("alias", "list")
     assert "shop.example" in table and "disabled" in table
-    assert run("list", "--state", "gone").exit_code == 2
-    assert ok("list", "--vendor", "nobody.example") == "(aliases: none)\n"
+    assert run("alias", "list", "--state", "gone").exit_code == 2
+    assert printed("alias", "list", "--vendor", "nobody.example") == "(aliases: none)\n"
 
 
 def test_show_unknown_and_malformed_addresses(plus):
-    result = run("show", "stranger@mail.example")
+    result = run("alias", "show", "stranger@mail.example")
     assert result.exit_code == 1 and "not an alias in the ledger" in result.stderr
     assert "alias verify" in result.stderr
-    result = run("show", "not-an-address")
+    result = run("alias", "show", "not-an-address")
     assert result.exit_code == 2 and "is not an email address" in result.stderr
 
 
@@ -214,31 +204,31 @@ def test_show_unknown_and_malformed_addresses(plus):
 
 
 def test_verify_a_foreign_address(plus):
-    ok("new", "shop.example")
+    ok("alias", "new", "shop.example")
     for address in ("friend@mail.example", "you+shop.example.aaaaaaaaa@mail.example"):
-        result = run("verify", address)
+        result = run("alias", "verify", address)
         assert result.exit_code == 1
         assert "does not verify" in result.stdout
-        data = json.loads(run("verify", address, "--json").stdout)
+        data = json.loads(run("alias", "verify", address, "--json").stdout)
         assert data["verified"] is False and data["vendor"] is None and data["reason"]
 
 
 def test_verify_before_any_key_exists(whoknows_home):
-    result = run("verify", "you+shop.example.aaaaaaaaa@mail.example")
+    result = run("alias", "verify", "you+shop.example.aaaaaaaaa@mail.example")
     assert result.exit_code == 1 and "no alias key on this machine" in result.stderr
     assert not (whoknows_home / "ledger.db").exists()  # verify never creates a ledger
 
 
 def test_verify_opaque_from_the_ledger_and_with_vendor(plus, whoknows_home):
-    address = ok("new", "shop.example", "--opaque").strip()
-    ok("new", "news.example")
-    out = ok("verify", address)
+    address = printed("alias", "new", "shop.example", "--opaque").strip()
+    ok("alias", "new", "news.example")
+    out = printed("alias", "verify", address)
     assert out.startswith(f"{address}: made for shop.example (opaque, generation 1)\n")
     for name in ("ledger.db", "ledger.db-wal", "ledger.db-shm"):
         (whoknows_home / name).unlink(missing_ok=True)  # the ledger is gone, the key is not
-    result = run("verify", address)
+    result = run("alias", "verify", address)
     assert result.exit_code == 1 and "--vendor" in result.stdout
-    assert ok("verify", address, "--vendor", "news.example", "--vendor", "www.shop.example").startswith(
+    assert printed("alias", "verify", address, "--vendor", "news.example", "--vendor", "www.shop.example").startswith(
         f"{address}: made for shop.example")
 
 
@@ -283,7 +273,7 @@ IMPORTED = (
     ("news.example", ["tldextract"]),  # a new vendor: the suffix list, still no keyring (key recorded)
 ])
 def test_alias_new_imports_only_what_it_needs(plus, vendor, heavy):
-    ok("new", "shop.example")
+    ok("alias", "new", "shop.example")
     result = subprocess.run([sys.executable, "-c", IMPORTED, vendor], cwd=ROOT, env=dict(os.environ),
                             capture_output=True, text=True, timeout=60)
     assert result.stdout.splitlines()[-1] == repr(heavy), result.stdout + result.stderr

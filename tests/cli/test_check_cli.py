@@ -3,9 +3,8 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import run
 from whoknows.filters import lists
 
 MINE = """\
@@ -26,12 +25,8 @@ def my_list(tmp_path):
     return path
 
 
-def run(*args):
-    return CliRunner().invoke(cli, ["check", *args])
-
-
 def check_json(*args) -> dict:
-    result = run(*args, "--json")
+    result = run("check", *args, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -42,7 +37,7 @@ def details(result) -> list[list[str]]:
 
 
 def test_block_names_the_filter_and_the_list():
-    result = run("https://tracker.test/pixel.gif", "--type", "image")
+    result = run("check", "https://tracker.test/pixel.gif", "--type", "image")
 
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == "block  https://tracker.test/pixel.gif"
@@ -59,7 +54,7 @@ def test_the_builtin_list_names_the_company():
 
 
 def test_allow_says_nothing_matched():
-    result = run("https://example.test/page", "--from", "example.test")
+    result = run("check", "https://example.test/page", "--from", "example.test")
 
     assert result.stdout.splitlines()[0] == "allow  https://example.test/page"
     assert ["why", "no", "filter", "matched"] in details(result)
@@ -74,7 +69,7 @@ def test_exception():
 
 
 def test_redirect_shows_the_resource():
-    result = run("https://ads.test/ga.js", "--type", "script")
+    result = run("check", "https://ads.test/ga.js", "--type", "script")
 
     assert result.stdout.splitlines()[0] == "redirect  https://ads.test/ga.js"
     assert ["redirect", "noop.js"] in details(result)
@@ -82,7 +77,7 @@ def test_redirect_shows_the_resource():
 
 
 def test_removeparam_shows_the_stripped_url():
-    result = run("https://shop.test/item?id=7&utm_source=mail")
+    result = run("check", "https://shop.test/item?id=7&utm_source=mail")
 
     assert result.stdout.splitlines()[0] == "removeparam  https://shop.test/item?id=7&utm_source=mail"
     assert ["clean", "URL", "https://shop.test/item?id=7"] in details(result)
@@ -120,7 +115,7 @@ def test_json_shape():
 
 
 def test_an_unknown_type_lists_the_known_ones():
-    result = run("https://tracker.test/x", "--type", "gif")
+    result = run("check", "https://tracker.test/x", "--type", "gif")
 
     assert result.exit_code == 2
     assert result.stderr.startswith("whoknows: error: unknown request type 'gif'; use one of: ")
@@ -140,7 +135,7 @@ def test_an_unknown_type_lists_the_known_ones():
     ],
 )
 def test_a_bad_url_is_a_usage_error(args, message):
-    result = run(*args)
+    result = run("check", *args)
 
     assert result.exit_code == 2
     assert result.stderr.startswith("whoknows: error: ") and message in result.stderr
@@ -148,10 +143,10 @@ def test_a_bad_url_is_a_usage_error(args, message):
 
 
 def test_check_uses_the_same_cached_engine_as_the_proxy(whoknows_home):
-    run("https://tracker.test/x")
+    run("check", "https://tracker.test/x")
     (cache,) = whoknows_home.glob("engine.*.cache")
     stamp = cache.stat().st_mtime_ns
 
-    assert run("https://tracker.test/x").exit_code == 0
+    assert run("check", "https://tracker.test/x").exit_code == 0
     assert lists.open_engine().from_cache
     assert cache.stat().st_mtime_ns == stamp

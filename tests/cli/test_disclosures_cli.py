@@ -3,20 +3,9 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, run
 from whoknows.ledger import open_ledger
-
-
-def run(*args):
-    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "250"})
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
 
 
 def _rows() -> list[tuple]:

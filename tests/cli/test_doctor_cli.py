@@ -9,9 +9,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, run
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAINTEXT = "keyrings.alt.file.PlaintextKeyring"
@@ -24,13 +23,9 @@ def private_xdg(tmp_path, monkeypatch):
     return tmp_path
 
 
-def doctor(*args):
-    return CliRunner().invoke(cli, ["doctor", *args])
-
-
 def checks(*args) -> dict[str, list[tuple[str, str]]]:
     """name -> [(status, detail)] from --json."""
-    result = doctor("--json", *args)
+    result = run("doctor", "--json", *args)
     data = json.loads(result.stdout)
     assert data["healthy"] == (result.exit_code == 0)
     found: dict[str, list[tuple[str, str]]] = {}
@@ -46,14 +41,13 @@ def statuses(name: str, *args) -> list[str]:
 @pytest.fixture
 def installed(whoknows_home):
     """A used installation: aliases set up, one alias made."""
-    runner = CliRunner()
-    assert runner.invoke(cli, ["alias", "setup", "--base", "you@mail.example"]).exit_code == 0
-    assert runner.invoke(cli, ["alias", "new", "shop.example"]).exit_code == 0
+    ok("alias", "setup", "--base", "you@mail.example")
+    ok("alias", "new", "shop.example")
     return whoknows_home
 
 
 def test_a_fresh_install_is_healthy_with_warnings_and_doctor_creates_nothing(whoknows_home):
-    result = doctor()
+    result = run("doctor")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert all(line.split()[0] in ("ok", "warn") for line in lines)
@@ -63,7 +57,7 @@ def test_a_fresh_install_is_healthy_with_warnings_and_doctor_creates_nothing(who
 
 
 def test_a_used_install_is_healthy(installed):
-    result = doctor()
+    result = run("doctor")
     assert result.exit_code == 0, result.output
     found = checks()
     for name in ("data dir", "ledger file", "ledger schema", "ledger integrity", "alias setup", "secrets file",
@@ -76,7 +70,7 @@ def test_a_used_install_is_healthy(installed):
 
 def test_a_data_dir_others_can_read_fails(installed):
     installed.chmod(0o755)
-    result = doctor()
+    result = run("doctor")
     assert result.exit_code == 1
     line = next(line for line in result.stdout.splitlines() if "data dir" in line)
     assert line.startswith("FAIL  data dir") and "mode 0755" in line and "chmod 700" in line
@@ -94,7 +88,7 @@ def test_a_ledger_from_a_newer_whoknows_fails(installed):
     with sqlite3.connect(installed / "ledger.db") as db:
         db.execute("PRAGMA user_version = 99")
     assert statuses("ledger schema") == ["fail"]
-    assert doctor().exit_code == 1
+    assert run("doctor").exit_code == 1
 
 
 def test_a_damaged_ledger_fails_integrity(installed):
@@ -174,17 +168,17 @@ def test_doctor_suggests_and_does_the_move_to_a_keyring_that_appeared(installed,
     found = checks()
     warnings = [detail for status, detail in found["keyring"] if status == "warn"]
     assert len(warnings) == 1 and PLAINTEXT in warnings[0] and "whoknows doctor --move-secrets" in warnings[0]
-    assert doctor().exit_code == 0  # a warning, not a failure
-    address = CliRunner().invoke(cli, ["alias", "new", "shop.example"]).stdout.strip()
+    assert run("doctor").exit_code == 0  # a warning, not a failure
+    address = run("alias", "new", "shop.example").stdout.strip()
 
-    result = doctor("--move-secrets")
+    result = run("doctor", "--move-secrets")
     assert result.exit_code == 0, result.output
     assert f"moved the secret 'alias-key' from fallback file" in result.stderr
     assert f"to OS keyring ({PLAINTEXT})" in result.stderr
-    assert "nothing to move" in doctor("--move-secrets").stderr
+    assert "nothing to move" in run("doctor", "--move-secrets").stderr
     assert not (installed / "secrets.json").exists()
     assert f"OS keyring ({PLAINTEXT})" in result.stdout
-    verified = CliRunner().invoke(cli, ["alias", "verify", address])
+    verified = run("alias", "verify", address)
     assert verified.exit_code == 0 and "made for shop.example" in verified.stdout
 
 

@@ -7,19 +7,12 @@ import re
 import socket
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import printed
 from whoknows import control
 from whoknows.control import TokenStore
 
 CODE = re.compile(r"Pairing code: ([0-9A-Z]{4}-[0-9A-Z]{4})\n")
-
-
-def ok(*args) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +40,7 @@ def running_api():
 
 
 def test_pair_prints_a_code_that_pairs_once(nothing_on_the_default_port):
-    out = ok("extension", "pair")
+    out = printed("extension", "pair")
     code = CODE.search(out).group(1)
     assert "within 10 minutes" in out and "5 wrong tries" in out
     assert f"http://127.0.0.1:{nothing_on_the_default_port}: not answering (start 'whoknows proxy')" in out
@@ -58,41 +51,41 @@ def test_pair_prints_a_code_that_pairs_once(nothing_on_the_default_port):
 
 
 def test_status_before_and_after_pairing_without_a_proxy(nothing_on_the_default_port):
-    before = json.loads(ok("extension", "status", "--json"))
+    before = json.loads(printed("extension", "status", "--json"))
     assert before == {
         "paired": False, "token_store": None,
         "pairing": {"pending": False, "expires_at": None, "tries_left": None},
         "control_api": {"url": f"http://127.0.0.1:{nothing_on_the_default_port}", "running": False,
                         "version": None, "token_accepted": None},
     }
-    assert "not paired ('whoknows extension pair')" in ok("extension", "status")
-    pending = json.loads(ok("extension", "pair", "--json"))
-    status = json.loads(ok("extension", "status", "--json"))
+    assert "not paired ('whoknows extension pair')" in printed("extension", "status")
+    pending = json.loads(printed("extension", "pair", "--json"))
+    status = json.loads(printed("extension", "status", "--json"))
     assert status["pairing"] == {"pending": True, "expires_at": pending["expires_at"], "tries_left": 5}
     TokenStore().pair(pending["code"])
-    status = json.loads(ok("extension", "status", "--json"))
+    status = json.loads(printed("extension", "status", "--json"))
     assert status["paired"] is True and status["token_store"] == "file"
     assert status["pairing"]["pending"] is False
 
 
 def test_status_finds_the_running_proxy_and_unpair_revokes_the_token(running_api):
-    code = json.loads(ok("extension", "pair", "--json"))["code"]
+    code = json.loads(printed("extension", "pair", "--json"))["code"]
     token = TokenStore().pair(code)
-    status = json.loads(ok("extension", "status", "--json"))
+    status = json.loads(printed("extension", "status", "--json"))
     assert status["control_api"] == {"url": running_api.url, "running": True,
                                      "version": control.ping(running_api.url)["whoknows"], "token_accepted": True}
-    assert "accepts this machine's token" in ok("extension", "status")
+    assert "accepts this machine's token" in printed("extension", "status")
     assert control.ping(running_api.url, token)["paired"] is True
-    assert "Unpaired" in ok("extension", "unpair")
+    assert "Unpaired" in printed("extension", "unpair")
     assert control.ping(running_api.url, token)["paired"] is False
-    assert json.loads(ok("extension", "status", "--json"))["paired"] is False
-    assert ok("extension", "unpair") == "No extension was paired.\n"
-    assert json.loads(ok("extension", "unpair", "--json")) == {"unpaired": False}
+    assert json.loads(printed("extension", "status", "--json"))["paired"] is False
+    assert printed("extension", "unpair") == "No extension was paired.\n"
+    assert json.loads(printed("extension", "unpair", "--json")) == {"unpaired": False}
 
 
 def test_a_new_code_cancels_the_old_one():
-    first = json.loads(ok("extension", "pair", "--json"))["code"]
-    second = json.loads(ok("extension", "pair", "--json"))["code"]
+    first = json.loads(printed("extension", "pair", "--json"))["code"]
+    second = json.loads(printed("extension", "pair", "--json"))["code"]
     with pytest.raises(control.Refused):
         TokenStore().pair(first)
     assert TokenStore().pair(second)

@@ -2,24 +2,12 @@
 
 import json
 
-from click.testing import CliRunner
-
-from cli.main import cli
+from cli_runner import ok, run
 from whoknows.leak_records import FoundValue, PendingLeaks, classify, write_batch
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
 
 EMAIL = "alice@example.org"
-
-
-def run(*args):
-    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "250"})
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
 
 
 def record(*requests, clock=1_700_000_000.0):

@@ -2,18 +2,12 @@
 
 import json
 
-from click.testing import CliRunner
-
-from cli.main import cli
+from cli_runner import run
 
 ROW_KEYS = {
     "name", "kind", "url", "file", "in_use", "lines", "filters_used", "skipped",
     "downloaded", "last_update", "last_attempt", "last_error", "etag", "last_modified",
 }
-
-
-def run(*args):
-    return CliRunner().invoke(cli, list(args))
 
 
 def listing() -> dict[str, dict]:

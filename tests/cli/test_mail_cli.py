@@ -4,24 +4,13 @@ import json
 import mailbox
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, run
 from whoknows import aliases
 from whoknows.ledger import open_ledger
 from whoknows.mail_records import store_scan
 from whoknows.mailscan import scan_paths
 from whoknows.preferences import set_preferences
-
-
-def run(*args):
-    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "250"})
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
 
 
 def message(sender: str, to: str, date: str, message_id: str | None, *, marketing: bool = False,

@@ -2,20 +2,8 @@
 
 import json
 
-from click.testing import CliRunner
-
-from cli.main import cli
+from cli_runner import ok, run
 from whoknows.ledger import open_ledger
-
-
-def run(*args, input=None):
-    return CliRunner().invoke(cli, list(args), input=input)
-
-
-def ok(*args, input=None):
-    result = run(*args, input=input)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
 
 
 def test_values_are_listed_masked_and_revealed_on_request():

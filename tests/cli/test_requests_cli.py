@@ -6,25 +6,14 @@ from datetime import date, timedelta
 from email import policy
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, run
 from whoknows import aliases
 from whoknows.leak_records import FoundValue, PendingLeaks, classify, write_batch
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
 from whoknows.observations import CookieSeen, Observations
 from whoknows.observations import write_batch as write_observations
-
-
-def run(*args):
-    return CliRunner().invoke(cli, list(args), env={"COLUMNS": "250"})
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
 
 
 @pytest.fixture

@@ -3,31 +3,20 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, printed, run
 from whoknows.ledger import open_ledger
 from whoknows.site_settings import SiteSettingsStore
 
 
-def run(*args):
-    return CliRunner().invoke(cli, list(args))
-
-
-def ok(*args) -> str:
-    result = run(*args)
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
 def shown(site: str) -> dict:
-    return json.loads(ok("site", "show", site, "--json"))
+    return json.loads(printed("site", "show", site, "--json"))
 
 
 def test_pause_and_resume_a_site_named_by_a_url():
-    assert "vendor.test: protection paused" in ok("site", "pause", "https://www.vendor.test/checkout")
+    assert "vendor.test: protection paused" in printed("site", "pause", "https://www.vendor.test/checkout")
     assert shown("vendor.test")["paused"] is True
-    assert ok("site", "resume", "shop.vendor.test") == "vendor.test: protection on\n"
+    assert printed("site", "resume", "shop.vendor.test") == "vendor.test: protection on\n"
     assert shown("vendor.test")["paused"] is False
 
 
@@ -42,9 +31,9 @@ def test_what_the_cli_sets_is_what_the_proxy_store_reads():
 
 
 def test_cookie_modes_and_default():
-    assert ok("site", "cookies", "vendor.test", "SESSION") == "vendor.test: cookies: session\n"
-    assert json.loads(ok("site", "cookies", "vendor.test", "cap:7", "--json"))["cookie_mode"] == "cap:7"
-    assert ok("site", "cookies", "vendor.test", "default") == "vendor.test: cookies: default\n"
+    assert printed("site", "cookies", "vendor.test", "SESSION") == "vendor.test: cookies: session\n"
+    assert json.loads(printed("site", "cookies", "vendor.test", "cap:7", "--json"))["cookie_mode"] == "cap:7"
+    assert printed("site", "cookies", "vendor.test", "default") == "vendor.test: cookies: default\n"
     assert shown("vendor.test")["cookie_mode"] is None
 
 
@@ -74,7 +63,7 @@ def test_bad_sites_exit_2_and_store_nothing(args):
     result = run(*args)
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("whoknows: error: ")
-    assert json.loads(ok("site", "list", "--json")) == []
+    assert json.loads(printed("site", "list", "--json")) == []
 
 
 def test_missing_arguments_are_usage_errors():
@@ -83,7 +72,7 @@ def test_missing_arguments_are_usage_errors():
 
 
 def test_third_party_exceptions_are_added_and_removed():
-    assert ok("site", "allow-3p", "vendor.test", "https://login.idp.test/") == \
+    assert printed("site", "allow-3p", "vendor.test", "https://login.idp.test/") == \
         "vendor.test: idp.test allowed as a third party\n"
     ok("site", "allow-3p", "vendor.test", "paypal.com")
     ok("site", "allow-3p", "vendor.test", "paypal.com")  # twice is once
@@ -95,7 +84,7 @@ def test_third_party_exceptions_are_added_and_removed():
 def test_show_says_everything_in_words():
     ok("site", "pause", "vendor.test")
     ok("site", "allow-3p", "vendor.test", "paypal.com")
-    assert ok("site", "show", "vendor.test").splitlines() == [
+    assert printed("site", "show", "vendor.test").splitlines() == [
         "vendor.test",
         "  protection: paused",
         "  cookies: default",
@@ -106,13 +95,13 @@ def test_show_says_everything_in_words():
 
 
 def test_list_shows_only_sites_with_a_setting():
-    assert "(sites with settings: none)" in ok("site", "list")
+    assert "(sites with settings: none)" in printed("site", "list")
     ok("site", "pause", "vendor.test")
     ok("site", "cookies", "shop.test", "session")
     ok("site", "cookies", "gone.test", "block")
     ok("site", "cookies", "gone.test", "default")
-    rows = json.loads(ok("site", "list", "--json"))
+    rows = json.loads(printed("site", "list", "--json"))
     assert [(r["site"], r["paused"], r["cookie_mode"]) for r in rows] == [
         ("shop.test", False, "session"), ("vendor.test", True, None)]
-    table = ok("site", "list")
+    table = printed("site", "list")
     assert "vendor.test" in table and "paused" in table and "gone.test" not in table

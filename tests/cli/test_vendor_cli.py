@@ -9,21 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, run
 from whoknows.ledger import json_text, open_ledger
-
-
-def run(*args, input=None):
-    # A wide "terminal", so rich does not fold table cells and the tests can look for whole values.
-    return CliRunner().invoke(cli, list(args), input=input, env={"COLUMNS": "250"})
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
 
 
 def _observe(domain, kind, subject, count, detail=None):

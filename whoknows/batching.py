@@ -1,0 +1,139 @@
+"""Batched ledger writes from the proxy: counts kept in memory, written by a thread of their own.
+
+The proxy's recorders (`observations.Observations`, `leak_records.PendingLeaks`) only update an
+in-memory batch on the request path; a `BatchFlusher` subclass writes that batch to the ledger
+every few seconds and once more at shutdown, so the request path never waits for SQLite. Each
+write is one `Ledger.batch_write` transaction with a short lock wait: a ledger that is locked
+(another whoknows is writing) or unwritable keeps nothing back, the batch goes back to the
+recorder and is written by the next flush.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import WhoknowsError
+from .ledger import Ledger, LedgerBusy
+
+DEFAULT_FLUSH_INTERVAL = 5.0
+# How long one flush waits for the ledger's write lock before leaving the batch to the next one.
+LOCK_WAIT_SECONDS = 0.5
+# At shutdown there is no next flush: keep trying this long.
+SHUTDOWN_PATIENCE_SECONDS = 5.0
+
+
+class BatchFlusher:
+    """Writes a recorder's pending batch to the ledger on a background thread.
+
+    `start()` flushes every `interval` seconds; `stop()` flushes a last time (patiently) and
+    ends the thread. `flush()` may also be called directly from any thread; flushes never overlap.
+    The ledger is opened for each flush that has something to write and closed after it, so the
+    connection never crosses threads and the proxy holds no file open while idle.
+
+    A subclass says what the batch is: `take` / `give_back` (the recorder's), `write` (one
+    transaction; returns the rows written), `unwritten` (what is pending, for the shutdown error),
+    its `what`, `thread_name` and `logger`, and, if the default warning will not do, how failures
+    are told (`report_failure`, once until a flush succeeds; `report_recovery`).
+    """
+
+    what = "batches"  # what is written, plural, for the log ("leaks not written ...")
+    thread_name = "whoknows-flusher"
+    logger = logging.getLogger("whoknows.batching")
+
+    def __init__(self, open_ledger: Callable[[], Ledger], interval: float = DEFAULT_FLUSH_INTERVAL,
+                 lock_wait: float = LOCK_WAIT_SECONDS) -> None:
+        self.open_ledger = open_ledger
+        self.interval = interval
+        self.lock_wait = lock_wait
+        self._flush_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failing = False  # a failure is told once until a flush succeeds again
+        self.rows_written = 0
+        self.failed_flushes = 0
+
+    # -- what a subclass provides ------------------------------------------------------------------
+
+    def take(self) -> Mapping[Any, Any]:
+        raise NotImplementedError
+
+    def give_back(self, batch: Mapping[Any, Any]) -> None:
+        raise NotImplementedError
+
+    def write(self, ledger: Ledger, batch: Mapping[Any, Any]) -> int:
+        raise NotImplementedError
+
+    def unwritten(self) -> str:
+        """What is still pending, as the start of a sentence ("12 leak records")."""
+        raise NotImplementedError
+
+    def report_failure(self, exc: Exception) -> None:
+        self.logger.warning(f"whoknows: {self.what} not written to the ledger yet ({exc}); kept for the next flush")
+
+    def report_recovery(self) -> None:
+        pass
+
+    # -- the thread ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        # `interval` is read at each round: the proxy's option may change it while running.
+        while not self._stopping.wait(self.interval):
+            self.flush()
+
+    def stop(self, patience: float = SHUTDOWN_PATIENCE_SECONDS) -> bool:
+        """End the thread, then write what is left, retrying a locked ledger for up to `patience`
+        seconds. True if nothing was left unwritten."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join()
+        deadline = time.monotonic() + patience
+        while True:
+            if self.flush():
+                return True
+            if time.monotonic() >= deadline:
+                self.logger.error(f"whoknows: {self.unwritten()} could not be written to the ledger "
+                                  "before shutdown and are lost")
+                return False
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+    def flush(self) -> bool:
+        """Write what is pending now. True when nothing is left pending from this batch."""
+        with self._flush_lock:
+            batch = self.take()
+            if not batch:
+                return True
+            try:
+                with self.open_ledger() as ledger:
+                    written = self.write(ledger, batch)
+            except (LedgerBusy, WhoknowsError, sqlite3.Error, OSError) as exc:
+                self.give_back(batch)
+                self.failed_flushes += 1
+                if not self._failing:
+                    self._failing = True
+                    self.report_failure(exc)
+                return False
+            self.rows_written += written
+            if self._failing:
+                self._failing = False
+                self.report_recovery()
+            return True
+
+
+__all__ = ["BatchFlusher", "DEFAULT_FLUSH_INTERVAL", "LOCK_WAIT_SECONDS", "SHUTDOWN_PATIENCE_SECONDS"]
