@@ -16,9 +16,10 @@ from cli.output import json_option, print_json
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to FILE (created 0600, replaced atomically) instead of standard output.")
 def export_ledger(fmt, output):
-    """Export the whole ledger: vendors, disclosures, aliases, preferences, observations, settings.
+    """Export the whole ledger: every table, from vendors and aliases to site settings and leaks.
 
-    The file holds personal data: keep it as private as the ledger.
+    The file holds personal data: keep it as private as the ledger. Your own values (`whoknows me`)
+    are exported encrypted, readable only where the same key is.
     """
     from whoknows import transfer
     from whoknows.ledger import open_ledger

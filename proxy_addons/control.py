@@ -219,7 +219,10 @@ class Control:
         return None if observation is None else observation.snapshot(site)
 
     def _leaks(self, site: str) -> int:
-        """Distinct own values seen leaving the site's pages (the leaks addon), if it is loaded."""
+        """Distinct (value, recipient host) pairs seen leaving the site's pages for hosts outside the
+        site since the proxy started (the leaks addon's `snapshot`; 0 if it is not loaded): one of
+        the person's values or aliases sent to two hosts counts twice, sent to one host in several
+        encodings once; attempts the proxy blocked are not counted."""
         leaks = _addon("whoknows_leaks")
         return 0 if leaks is None else int(leaks.snapshot(site).get("leaks", 0))
 

@@ -10,7 +10,9 @@ from whoknows.disclosures import record_disclosures
 from whoknows.errors import WhoknowsError
 from whoknows.ledger import json_text, open_ledger
 from whoknows.preferences import set_preferences
-from whoknows.transfer import export_text, import_export, read_export
+from whoknows.site_settings import SiteSettings, SiteSettingsStore, settings_of
+from whoknows.cookies import parse_cookie_mode
+from whoknows.transfer import NOT_EXPORTED, TABLES, export_text, import_export, read_export
 from whoknows.vendor_records import add_vendor
 
 
@@ -41,6 +43,20 @@ def _fill(ledger) -> None:
                    "VALUES (?, 'cookie', '-sid', NULL, 1, '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')", (shop,))
     ledger.set_setting("alias.setup", '{"style": "plus"}')
     ledger.set_setting("empty", "")
+    _fill_site_settings(ledger)
+
+
+def _fill_site_settings(ledger) -> None:
+    """A paused site with a capped cookie mode and two allowed third parties, a site with only a
+    cookie mode, and a site with only an allowed third party (no site_settings row at all)."""
+    with open_ledger(ledger.path) as own:  # the store wants a connection of its own
+        store = SiteSettingsStore(own)
+        store.set_paused("shop.example", True)
+        store.set_cookie_mode("shop.example", "cap:30")
+        store.allow_third_party("shop.example", "paypal.com")
+        store.allow_third_party("shop.example", "accounts.google.com")
+        store.set_cookie_mode("xn--bcher-kva.example", "block")
+        store.allow_third_party("sso.example", "login.example")
 
 
 def _fill_issue_5(ledger) -> None:
@@ -70,11 +86,16 @@ def _fill_issue_5(ledger) -> None:
         db.execute("UPDATE rights_requests SET answered_on = '2024-02-01' WHERE kind = 'access'")
 
 
+def _ledger_tables(ledger) -> set[str]:
+    """The ledger's own tables (SQLite's internal sqlite_* tables are not the person's data)."""
+    return {row[0] for row in ledger.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")}
+
+
 def _dump(ledger) -> dict:
     """Every row of every table except row ids, for comparing two ledgers."""
     tables = {}
-    for table in ("vendors", "disclosures", "aliases", "preferences", "observations", "settings",
-                  "me_values", "leaks", "mail_messages", "mail_alias_hits", "rights_requests"):
+    for table in sorted(_ledger_tables(ledger)):  # all of them: a new table is compared too
         rows = ledger.query(f"SELECT * FROM {table}")
         ids = ("id", "vendor_id", "recipient_id", "message_id")
         tables[table] = sorted(
@@ -117,11 +138,74 @@ def test_issue_5_tables_round_trip_and_merge_idempotently(ledger, tmp_path):
         assert _dump(other) == _dump(ledger)
 
 
+def test_every_table_of_a_fresh_ledger_is_exported_or_excluded_with_a_reason(tmp_path):
+    with open_ledger(tmp_path / "fresh.db") as fresh:
+        tables = _ledger_tables(fresh)
+    assert "site_settings" in tables and "site_third_parties" in tables  # the query sees real tables
+    forgotten = tables - set(TABLES) - set(NOT_EXPORTED)
+    assert not forgotten, f"tables neither exported nor listed in transfer.NOT_EXPORTED: {sorted(forgotten)}"
+    assert not set(TABLES) & set(NOT_EXPORTED)
+    assert all(isinstance(reason, str) and reason.strip() for reason in NOT_EXPORTED.values())
+    assert set(TABLES) | set(NOT_EXPORTED) <= tables  # nothing exported from a table that is gone
+
+
+def test_site_settings_round_trip_and_the_imported_ledger_behaves_the_same(ledger, tmp_path):
+    _fill(ledger)
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert [(s["vendor"], s["paused"], s["cookie_mode"]) for s in document["site_settings"]] == [
+        ("shop.example", True, "cap:30"), ("xn--bcher-kva.example", False, "block")]
+    assert [(t["vendor"], t["third_party"]) for t in document["site_third_parties"]] == [
+        ("shop.example", "google.com"), ("shop.example", "paypal.com"), ("sso.example", "login.example")]
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        assert settings_of(other) == settings_of(ledger) == {
+            "shop.example": SiteSettings(True, parse_cookie_mode("cap:30"),
+                                         frozenset({"google.com", "paypal.com"})),
+            "sso.example": SiteSettings(allowed_third_parties=frozenset({"login.example"})),
+            "xn--bcher-kva.example": SiteSettings(cookie_mode=parse_cookie_mode("block")),
+        }
+
+
+def test_merging_site_settings_keeps_the_ledgers_choice_and_adds_what_is_new(ledger, tmp_path):
+    _fill(ledger)
+    data = export_text(ledger).encode()
+    with open_ledger(tmp_path / "other.db") as other:
+        with open_ledger(other.path) as own:
+            store = SiteSettingsStore(own)
+            store.set_cookie_mode("shop.example", "allow")  # the user's choice here: not paused, allow
+            store.allow_third_party("shop.example", "paypal.com")
+        with other.write() as db:  # allowed here earlier than in the file
+            db.execute("UPDATE site_third_parties SET created_at = '2020-01-01T00:00:00Z'")
+        summary = import_export(other, read_export(data, "x"))
+        assert summary["site_settings"] == {"in_file": 2, "added": 1}
+        assert summary["site_third_parties"] == {"in_file": 3, "added": 2}
+        shop = settings_of(other)["shop.example"]
+        assert (shop.paused, str(shop.cookie_mode)) == (False, "allow")  # kept whole, not mixed with the file's
+        assert shop.allowed_third_parties == {"google.com", "paypal.com"}
+        assert other.query("SELECT created_at FROM site_third_parties WHERE third_party = 'paypal.com'")[0][0] == (
+            "2020-01-01T00:00:00Z")  # the earlier date
+        before = _dump(other)
+        assert all(s["added"] == 0 for s in import_export(other, read_export(data, "x")).values())
+        assert _dump(other) == before
+
+
+def test_a_hand_written_cookie_mode_is_stored_the_way_the_ledger_writes_it(ledger, tmp_path):
+    _fill(ledger)
+    document = json.loads(export_text(ledger))
+    document["site_settings"][0]["cookie_mode"] = " CAP:7 "
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(json.dumps(document).encode(), "x"))
+        assert other.query("SELECT cookie_mode FROM site_settings AS s JOIN vendors AS v ON v.id = s.vendor_id "
+                           "WHERE v.domain = 'shop.example'")[0][0] == "cap:7"
+
+
 def test_the_export_is_self_describing_json(ledger):
     _fill(ledger)
     document = json.loads(export_text(ledger))
     assert (document["format"], document["version"]) == ("whoknows-ledger", 1)
-    assert [v["domain"] for v in document["vendors"]] == ["shop.example", "xn--bcher-kva.example"]
+    assert [v["domain"] for v in document["vendors"]] == ["shop.example", "sso.example", "xn--bcher-kva.example"]
     form = [d for d in document["disclosures"] if d["source"] == "form"][0]
     assert form["evidence"] == {"url": "https://shop.example/signup?x=\"1\"", "fields": ["email"], "n": 1.5}
     assert document["preferences"][0]["marketing"] is False
@@ -150,7 +234,7 @@ def test_merging_into_a_ledger_with_data(ledger, tmp_path):
                        "'2023-07-01T00:00:00Z' FROM vendors WHERE domain = 'shop.example'")
         other.set_setting("alias.setup", '{"style": "catch-all"}')
         summary = import_export(other, read_export(data, "x"))
-        assert summary["vendors"] == {"in_file": 2, "added": 1}
+        assert summary["vendors"] == {"in_file": 3, "added": 2}
         assert summary["disclosures"] == {"in_file": 4, "added": 3}  # the phone was there already
         shop = other.query("SELECT name, company FROM vendors WHERE domain = 'shop.example'")[0]
         assert (shop["name"], shop["company"]) == ("My shop", "Shop SL")  # kept; filled in
@@ -205,6 +289,24 @@ BAD_FILES = {
     "not a vendor domain": (lambda d: d["vendors"][0].update(domain="www.shop.example"), None,
                             "is not a vendor's domain as the ledger writes it"),
     "bad channel": (lambda d: d["preferences"][0].update(channels=["fax"]), None, "must be a list of channels"),
+    "bad cookie mode": (lambda d: d["site_settings"][0].update(cookie_mode="forever"), None,
+                        r"x: site_settings\[0\].cookie_mode: unknown cookie mode 'forever'"),
+    "cookie cap too long": (lambda d: d["site_settings"][0].update(cookie_mode="cap:999"), None,
+                            "the cap can be at most 400 days"),
+    "cookie mode not text": (lambda d: d["site_settings"][0].update(cookie_mode=7), None,
+                             "cookie_mode: must be a cookie mode"),
+    "paused not a boolean": (lambda d: d["site_settings"][0].update(paused="yes"), None,
+                             r"site_settings\[0\].paused: must be true, false"),
+    "paused missing": (lambda d: d["site_settings"][0].update(paused=None), None,
+                       r"site_settings\[0\].paused: must be true, false"),
+    "site not in vendors": (lambda d: d["site_settings"][0].update(vendor="ghost.example"), None,
+                            r"site_settings\[0\].vendor 'ghost.example' is not in the file's vendors"),
+    "third party not a domain": (lambda d: d["site_third_parties"][0].update(third_party="http://"), None,
+                                 r"site_third_parties\[0\].third_party: "),
+    "third party not normalised": (lambda d: d["site_third_parties"][0].update(third_party="Accounts.Google.com"),
+                                   None, "is not a vendor's domain as the ledger writes it \\('google.com'\\)"),
+    "third party is the site": (lambda d: d["site_third_parties"][0].update(third_party="shop.example"), None,
+                                r"site_third_parties\[0\].third_party 'shop.example' is the site itself"),
 }
 
 
@@ -226,7 +328,7 @@ def test_a_truncated_file_is_refused(ledger):
 def test_csv_export_is_one_sheet_with_a_table_column_safe_for_spreadsheets(ledger):
     _fill(ledger)
     rows = list(csv.DictReader(io.StringIO(export_text(ledger, "csv"))))
-    assert [r["table"] for r in rows].count("vendors") == 2
+    assert [r["table"] for r in rows].count("vendors") == 3
     phone = [r for r in rows if r["kind"] == "phone"][0]
     assert (phone["vendor"], phone["value"], phone["source"]) == ("shop.example", "'+34 600 111 222", "told")
     formula = [r for r in rows if r["kind"] == "other"][0]
@@ -235,6 +337,11 @@ def test_csv_export_is_one_sheet_with_a_table_column_safe_for_spreadsheets(ledge
     assert cookie["subject"] == "'-sid"
     prefs = [r for r in rows if r["table"] == "preferences" and r["vendor"] == "shop.example"][0]
     assert (prefs["marketing"], prefs["channels"], prefs["max_per_month"]) == ("no", "post", "0")
+    sites = [(r["vendor"], r["paused"], r["cookie_mode"]) for r in rows if r["table"] == "site_settings"]
+    assert sites == [("shop.example", "yes", "cap:30"), ("xn--bcher-kva.example", "no", "block")]
+    allowed = [(r["vendor"], r["third_party"]) for r in rows if r["table"] == "site_third_parties"]
+    assert allowed == [("shop.example", "google.com"), ("shop.example", "paypal.com"),
+                       ("sso.example", "login.example")]
 
 
 def test_a_csv_export_cannot_be_imported(ledger):

@@ -1,7 +1,9 @@
 """Export and import the whole ledger.
 
 JSON is the round-trip format: `{"format": "whoknows-ledger", "version": 1, "vendors": [...],
-"disclosures": [...], "aliases": [...], "preferences": [...], "observations": [...], "settings": [...]}`.
+"disclosures": [...], "aliases": [...], "preferences": [...], "observations": [...], "settings": [...],
+"site_settings": [...], "site_third_parties": [...], ...}`, one section per table in `TABLES`; every
+other table of the ledger is in `NOT_EXPORTED` with the reason (a test checks that none is forgotten).
 Rows name their vendor by domain (row ids are private to one ledger file); every column is kept
 (JSON columns as JSON values), rows are in a fixed order and there is no timestamp in the file, so
 export -> import into an empty ledger -> export gives the same bytes.
@@ -10,7 +12,9 @@ Issue 5's tables travel too: `me_values` (the person's own values, exported as t
 AES-GCM ciphertext with its keyed lookup hash and key id, never plaintext; the key is a secret and
 is not in the export, so they can be read again only on a machine holding the same `me-key`),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
-message by identity) and `rights_requests`.
+message by identity) and `rights_requests`. So do the per-site settings (`whoknows.site_settings`):
+`site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
+(a site and a third party allowed on its pages, both by domain).
 
 CSV is for spreadsheets and is export-only: one sheet, a `table` column saying which table a row
 comes from, the union of the tables' columns. It cannot be imported back: CSV cannot tell an empty
@@ -22,9 +26,12 @@ Import reads and checks the whole file first, then writes it in one transaction:
 nothing. Merging into a ledger that already has data:
 - vendors are matched by domain; the ledger's own values win, the file fills in what is empty;
 - a row already present (same unique key: disclosure = vendor+kind+normalised value+source,
-  alias = address, observation = vendor+kind+subject, preferences = vendor, setting = key) is merged:
-  first_seen takes the earlier, last_seen the later date, an observation's count the larger (so
-  importing the same file twice changes nothing), and otherwise what the ledger has wins;
+  alias = address, observation = vendor+kind+subject, preferences = vendor, setting = key,
+  site setting = site, allowed third party = site+third party) is merged: first_seen takes the
+  earlier, last_seen the later date, an observation's count the larger, an allowed third party's
+  created_at the earlier (so importing the same file twice changes nothing), and otherwise what the
+  ledger has wins (a site's paused flag and cookie mode are one choice: the ledger's row is kept
+  whole, as preferences are);
 - an alias that the ledger holds for another vendor, or a second active alias for a vendor, is a
   conflict: the import stops and changes nothing.
 """
@@ -37,6 +44,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Callable, Iterator, TextIO
 
+from .cookies import parse_cookie_mode
 from .errors import InputError, WhoknowsError
 from .ledger import (
     ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
@@ -64,6 +72,10 @@ _EXPORT_SQL = {
                     "o.detail FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id "
                     "ORDER BY v.domain, o.kind, o.subject",
     "settings": "SELECT key, value FROM settings ORDER BY key",
+    "site_settings": "SELECT v.domain AS vendor, s.paused, s.cookie_mode, s.updated_at FROM site_settings AS s "
+                     "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain",
+    "site_third_parties": "SELECT v.domain AS vendor, t.third_party, t.created_at FROM site_third_parties AS t "
+                          "JOIN vendors AS v ON v.id = t.vendor_id ORDER BY v.domain, t.third_party",
     "me_values": "SELECT kind, lookup, ciphertext, key_id, created_at FROM me_values ORDER BY kind, lookup",
     "leaks": "SELECT page.domain AS vendor, recipient.domain AS recipient, l.recipient_host, l.company, l.kind, "
              "l.value_ref, l.encoding, l.form, l.location, l.method, l.url, l.blocked, l.count, l.first_seen, "
@@ -80,8 +92,11 @@ _EXPORT_SQL = {
                        "ORDER BY v.domain, r.kind, r.sent_on",
 }
 TABLES = tuple(_EXPORT_SQL)
+# Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
+# holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
+NOT_EXPORTED: dict[str, str] = {}
 _JSON_COLUMNS = {"evidence", "detail", "channels"}
-_BOOL_COLUMNS = {"marketing", "blocked"}
+_BOOL_COLUMNS = {"marketing", "blocked", "paused"}
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -127,7 +142,7 @@ CSV_COLUMNS = (
     "evidence", "detail", "created_at", "state_changed_at", "updated_at", "first_seen", "last_seen",
     "lookup", "ciphertext", "key_id", "recipient", "recipient_host", "value_ref", "encoding", "form", "location",
     "method", "url", "blocked", "identity", "message", "sent_at", "sender_site", "scanned_at", "alias", "sender",
-    "verdict", "lang", "contact", "sent_on", "due_on", "answered_on",
+    "verdict", "lang", "contact", "sent_on", "due_on", "answered_on", "paused", "cookie_mode", "third_party",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -135,7 +150,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def _csv_cell(key: str, value) -> str:
     if value is None:
         return ""
-    if key == "marketing":
+    if key in ("marketing", "paused"):
         text = "yes" if value else "no"
     elif key == "channels":
         text = ",".join(value)
@@ -252,6 +267,15 @@ def _json_value(value) -> str | None:
     return json_text(value)
 
 
+def _cookie_mode(value) -> str:
+    if not isinstance(value, str):
+        raise _Bad("must be a cookie mode (allow, session, cap:DAYS or block) or null")
+    try:
+        return str(parse_cookie_mode(value))  # stored the way the ledger writes it: "cap:7"
+    except InputError as exc:
+        raise _Bad(str(exc)) from None
+
+
 def _domain(value) -> str:
     value = _text(value)
     try:
@@ -286,6 +310,10 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "first_seen": _timestamp, "last_seen": _timestamp, "detail": _json_value,
     },
     "settings": {"key": _text, "value": _string},
+    "site_settings": {
+        "vendor": _text, "paused": _boolean, "cookie_mode": _optional(_cookie_mode), "updated_at": _timestamp,
+    },
+    "site_third_parties": {"vendor": _text, "third_party": _domain, "created_at": _timestamp},
     "me_values": {
         "kind": _one_of(ME_KINDS), "lookup": _hex(64), "ciphertext": _text, "key_id": _hex(16),
         "created_at": _timestamp,
@@ -389,14 +417,18 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
 
 def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
-    for table in ("disclosures", "aliases", "preferences", "observations", "leaks", "mail_alias_hits",
-                  "rights_requests"):
+    for table in ("disclosures", "aliases", "preferences", "observations", "site_settings",
+                  "site_third_parties", "leaks", "mail_alias_hits", "rights_requests"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
     for index, row in enumerate(tables["leaks"]):
         if row["recipient"] is not None and row["recipient"] not in domains:
             raise WhoknowsError(f"{name}: leaks[{index}].recipient {row['recipient']!r} is not in the file's vendors")
+    for index, row in enumerate(tables["site_third_parties"]):
+        if row["third_party"] == row["vendor"]:
+            raise WhoknowsError(f"{name}: site_third_parties[{index}].third_party {row['third_party']!r} is the "
+                                "site itself (requests on a site's own pages are never third-party)")
     identities = {row["identity"] for row in tables["mail_messages"]}
     for index, row in enumerate(tables["mail_alias_hits"]):
         if row["message"] not in identities:
@@ -431,6 +463,12 @@ _MERGE_SQL = {
                     "first_seen = min(first_seen, excluded.first_seen), "
                     "last_seen = max(last_seen, excluded.last_seen)",
     "settings": "INSERT INTO settings (key, value) VALUES (:key, :value) ON CONFLICT(key) DO NOTHING",
+    "site_settings": "INSERT INTO site_settings (vendor_id, paused, cookie_mode, updated_at) "
+                     "VALUES (:vendor_id, :paused, :cookie_mode, :updated_at) ON CONFLICT(vendor_id) DO NOTHING",
+    "site_third_parties": "INSERT INTO site_third_parties (vendor_id, third_party, created_at) "
+                          "VALUES (:vendor_id, :third_party, :created_at) "
+                          "ON CONFLICT(vendor_id, third_party) DO UPDATE SET "
+                          "created_at = min(created_at, excluded.created_at)",
     "me_values": "INSERT INTO me_values (kind, lookup, ciphertext, key_id, created_at) "
                  "VALUES (:kind, :lookup, :ciphertext, :key_id, :created_at) ON CONFLICT(lookup) DO NOTHING",
     "leaks": "INSERT INTO leaks (vendor_id, recipient_id, recipient_host, company, kind, value_ref, encoding, form, "
@@ -465,7 +503,7 @@ def import_export(ledger: Ledger, export: Export) -> dict[str, dict[str, int]]:
         before = {table: _table_size(db, table) for table in TABLES}
         db.executemany(_MERGE_SQL["vendors"], export.tables["vendors"])
         vendor_ids = dict(db.execute("SELECT domain, id FROM vendors"))
-        for table in ("disclosures", "preferences", "observations"):
+        for table in ("disclosures", "preferences", "observations", "site_settings", "site_third_parties"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
         _merge_aliases(db, export.tables["aliases"], vendor_ids)

@@ -4,20 +4,9 @@ import json
 import stat
 
 import pytest
-from click.testing import CliRunner
 
-from cli.main import cli
+from cli_runner import ok, run
 from whoknows.ledger import json_text, open_ledger
-
-
-def run(*args):
-    return CliRunner().invoke(cli, list(args))
-
-
-def ok(*args):
-    result = run(*args)
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    return result
 
 
 def _fill():
@@ -25,6 +14,9 @@ def _fill():
     ok("tell", "shop.example", "phone=+34 600 111 222", "name=Ana Pérez", "email=ana@example.com")
     ok("tell", "bücher.example", "address=Hauptstraße 5")
     ok("prefs", "shop.example", "--no-marketing", "--channel", "post", "--notes", "café")
+    ok("site", "pause", "shop.example")
+    ok("site", "cookies", "shop.example", "cap:30")
+    ok("site", "allow-3p", "shop.example", "accounts.google.com")
     with open_ledger() as ledger:
         vendor_id = ledger.vendor_id("shop.example")
         with ledger.write() as db:
@@ -42,7 +34,8 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
     result = ok("export", "--output", str(backup))
     assert result.stdout == ""
     assert result.stderr == (f"exported 2 vendors, 4 disclosures, 1 aliases, 1 preferences, 1 observations, "
-                             f"1 settings, 0 me_values, 0 leaks, 0 mail_messages, 0 mail_alias_hits, "
+                             f"1 settings, 1 site_settings, 1 site_third_parties, 0 me_values, 0 leaks, "
+                             f"0 mail_messages, 0 mail_alias_hits, "
                              f"0 rights_requests to {backup}\n")
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600  # it holds personal data
     assert ok("export").stdout == backup.read_text(encoding="utf-8")  # stdout and file agree
@@ -50,9 +43,12 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
     monkeypatch.setenv("WHOKNOWS_HOME", str(tmp_path / "fresh-home"))
     assert ok("import", str(backup)).stdout == (
         "imported 2 vendors (2 new), 4 disclosures (4 new), 1 aliases (1 new), 1 preferences (1 new), "
-        "1 observations (1 new), 1 settings (1 new), 0 me_values (0 new), 0 leaks (0 new), "
+        "1 observations (1 new), 1 settings (1 new), 1 site_settings (1 new), 1 site_third_parties (1 new), "
+        "0 me_values (0 new), 0 leaks (0 new), "
         "0 mail_messages (0 new), 0 mail_alias_hits (0 new), 0 rights_requests (0 new)\n")
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
+    shown = json.loads(ok("site", "show", "shop.example", "--json").stdout)  # the imported settings apply
+    assert (shown["paused"], shown["cookie_mode"], shown["allowed_third_parties"]) == (True, "cap:30", ["google.com"])
     summary = json.loads(ok("import", str(backup), "--json").stdout)  # again: nothing new
     assert all(table["added"] == 0 for table in summary.values())
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
@@ -61,7 +57,7 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
 def test_import_from_standard_input():
     _fill()
     data = ok("export").stdout
-    result = CliRunner().invoke(cli, ["import", "-"], input=data)
+    result = run("import", "-", input=data)
     assert result.exit_code == 0 and result.stdout.startswith("imported 2 vendors (0 new)")
 
 
