@@ -25,11 +25,15 @@ Parts:
   blocked host is reported (and the run fails) instead of anything leaving the machine.
 - rounds: each case's time is split into R rounds, the cases interleaved round by round, so load
   from other processes on this shared machine falls on every case alike. req/s is over all rounds;
-  latency percentiles are the mean of the rounds'; the ratio's range over rounds is shown.
+  latency percentiles are the mean of the rounds'; a ratio is the median of the rounds' ratios
+  (a burst of load from elsewhere spoils a round, not the result), with their range. Each
+  server's CPU time during its runs (/proc/PID/stat) gives its CPU time per request: the same
+  ratios again, less sensitive to whatever else the machine is doing (a proxy uses one core).
 - also measured: peak RSS of the whoknows proxy (VmHWM), time from start to the "listening" line
-  of `whoknows proxy` with a cached engine (median of 3; plain mitmdump's alongside), and where
-  the per-request time goes: py-spy samples of the live whoknows proxy under each load (if py-spy
-  is installed) and a cProfile of the addon chain run in-process (`bench_proxy_chain.py`).
+  of `whoknows proxy` with a cached engine (median of 3; plain mitmdump's alongside), the
+  garbage collector's collections during the timed runs, and where the per-request time goes:
+  py-spy samples of the live whoknows proxy under each load (if py-spy is installed) and the
+  addon chain run in-process, timed and under cProfile (`bench_proxy_chain.py`).
 """
 
 from __future__ import annotations
@@ -93,7 +97,7 @@ def allowed_request(port: int) -> tuple[str, dict[str, str]]:
 
 
 def blocked_request(port: int) -> tuple[str, dict[str, str]]:
-    """An analytics beacon from the shop's page (the host is on EasyPrivacy)."""
+    """An analytics beacon from the shop's page (the host is on EasyPrivacy and the built-in list)."""
     headers = {**BROWSER_HEADERS, "referer": f"{site_origin(port)}/", "sec-fetch-site": "cross-site",
                "cookie": "_ga=GA1.2.1234567890.1717243200"}
     return BLOCKED_URL, headers
@@ -112,8 +116,15 @@ def _die_with_parent() -> None:
 
 def spawn(argv: list[str], *, env: dict | None = None, stdout=subprocess.DEVNULL,
           stderr=subprocess.DEVNULL) -> subprocess.Popen:
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                               env=env, cwd=ROOT, preexec_fn=_die_with_parent)
+    """Start a child; `stdout`/`stderr` may also be a Path (the output goes to that file)."""
+    out, err = (open(target, "wb") if isinstance(target, Path) else target for target in (stdout, stderr))
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
+                                   cwd=ROOT, preexec_fn=_die_with_parent)
+    finally:
+        for given, handle in ((stdout, out), (stderr, err)):
+            if isinstance(given, Path):
+                handle.close()  # the child has its own copy
     _children.append(process)
     return process
 
@@ -216,7 +227,7 @@ def start_origin(workdir: Path) -> tuple[subprocess.Popen, int]:
     conf = prefix / "nginx.conf"
     conf.write_text(NGINX_CONF.format(prefix=prefix, port=port))
     process = spawn([nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
-                    stderr=open(prefix / "stderr", "wb"))
+                    stderr=prefix / "stderr")
     wait_listening(port, process, "nginx")
     return process, port
 
@@ -427,15 +438,18 @@ def _frame_group(frame: str) -> str:
 
 
 def profile_live(pid: int, port: int, script: Path, seconds: int, out: Path) -> dict | None:
-    """Sample the proxy with py-spy while wrk loads it; None if py-spy is not there or fails."""
+    """Sample the proxy with py-spy while wrk loads it; None if py-spy is not there or fails.
+
+    py-spy pauses the process for each sample (200 a second): with `--nonblocking` it missed most
+    samples here and over-counted frames that release the GIL (socket writes)."""
     py_spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
     if py_spy is None:
         return None
-    sampler = spawn([py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250",
-                     "--nonblocking", "--format", "raw", "--output", str(out)],
+    sampler = spawn([py_spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
+                     "--format", "raw", "--output", str(out)],
                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.5)  # let it attach before the load starts
-    load = run_wrk(port, script, seconds)
+    load = run_wrk(port, script, seconds, pid)
     try:
         sampler.wait(seconds + 20)
     except subprocess.TimeoutExpired:
@@ -449,11 +463,15 @@ def profile_live(pid: int, port: int, script: Path, seconds: int, out: Path) -> 
 
 
 def summarise_stacks(lines: list[str]) -> dict:
-    """Samples by group of the innermost frame (self time), and inclusive time in whoknows code."""
+    """Samples by group of the innermost frame (self time), and inclusive time in whoknows code.
+
+    Only the event loop's thread (stacks rooted in the launcher) does per-request work; samples of
+    the other threads (ledger flushers, the control API, mitmproxy's resolver pool) are counted
+    apart."""
     self_groups: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
-    total = in_whoknows = 0
+    total = loop = in_whoknows = 0
     for line in lines:
         stack, _, count_text = line.rpartition(" ")
         if not count_text.isdigit():
@@ -461,6 +479,9 @@ def summarise_stacks(lines: list[str]) -> dict:
         count = int(count_text)
         frames = stack.split(";")
         total += count
+        if "bench_proxy_launch.py" not in frames[0]:
+            continue
+        loop += count
         self_groups[_frame_group(frames[-1])] += count
         leaves[frames[-1]] += count
         ours = [f for f in frames if _frame_group(f) == "whoknows"]
@@ -468,26 +489,29 @@ def summarise_stacks(lines: list[str]) -> dict:
             in_whoknows += count
             for frame in dict.fromkeys(ours):  # each function once per stack
                 inclusive[frame] += count
-    return {"total": total, "self": self_groups, "in_whoknows": in_whoknows, "inclusive": inclusive,
-            "leaves": leaves}
+    return {"total": total, "loop": loop, "self": self_groups, "in_whoknows": in_whoknows,
+            "inclusive": inclusive, "leaves": leaves}
 
 
 def print_live_profile(label: str, profile: dict) -> None:
-    total = profile["total"] or 1
+    """Shares are of the event loop's samples: the other threads' samples are nearly all waits
+    (`queue.get`, `Condition.wait`, `select`) that py-spy does not recognise as idle."""
+    loop = profile["loop"] or 1
     load: Load = profile["load"]
-    per_request_us = 1e6 / load.rate if load.rate else float("nan")
-    share = profile["in_whoknows"] / total
-    print(f"\n  {label}: {profile['total']} samples of the live proxy at {load.rate:,.0f} req/s "
-          f"(~{per_request_us:,.0f} us of one core per request)")
-    print(f"    inside whoknows hooks (inclusive): {share:6.1%}  ~{share * per_request_us:,.0f} us per request")
-    groups = ", ".join(f"{group} {count / total:.1%}" for group, count in profile["self"].most_common())
+    cpu_us = load.cpu_seconds / load.requests * 1e6 if load.requests else float("nan")
+    share = profile["in_whoknows"] / loop
+    print(f"\n  {label}: {profile['loop']} samples of the event loop at {load.rate:,.0f} req/s, "
+          f"{cpu_us:,.0f} us of CPU per request (other threads: {profile['total'] - profile['loop']} "
+          f"samples, nearly all waiting)")
+    print(f"    inside whoknows hooks (inclusive): {share:6.1%}  ~{share * cpu_us:,.0f} us per request")
+    groups = ", ".join(f"{group} {count / loop:.1%}" for group, count in profile["self"].most_common())
     print(f"    self time by code: {groups}")
     print("    whoknows functions by inclusive samples:")
     for frame, count in profile["inclusive"].most_common(10):
-        print(f"      {count / total:6.1%}  {_short_frame(frame)}")
-    print("    hottest functions overall (self samples):")
+        print(f"      {count / loop:6.1%}  {_short_frame(frame)}")
+    print("    hottest functions (self samples):")
     for frame, count in profile["leaves"].most_common(8):
-        print(f"      {count / total:6.1%}  {_short_frame(frame)}")
+        print(f"      {count / loop:6.1%}  {_short_frame(frame)}")
 
 
 def _short_frame(frame: str) -> str:
@@ -510,11 +534,11 @@ def start_proxies(workdir: Path, wk_env: dict) -> dict[str, tuple[subprocess.Pop
         confdir = workdir / f"mitmproxy-{key}"
         argv = launcher + ["mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
                            "--set", f"confdir={confdir}", "--set", "connection_strategy=lazy", *extra]
-        proxies[key] = (spawn(argv, env=clean_env(), stderr=open(workdir / f"{key}.stderr", "wb")), port)
+        proxies[key] = (spawn(argv, env=clean_env(), stderr=workdir / f"{key}.stderr"), port)
     port = free_port()
     proxies["whoknows"] = (spawn(launcher + ["whoknows", "--port", str(port)], env=wk_env,
-                                 stdout=open(workdir / "whoknows.stdout", "wb"),
-                                 stderr=open(workdir / "whoknows.stderr", "wb")), port)
+                                 stdout=workdir / "whoknows.stdout",
+                                 stderr=workdir / "whoknows.stderr"), port)
     for key, (process, port) in proxies.items():
         wait_listening(port, process, f"the {key} proxy")
     return proxies
@@ -551,6 +575,8 @@ def run_rounds(cases: list[Case], seconds: int, rounds: int) -> None:
     print(f"  warm-up: 1 s per case; then {rounds} round(s) x {per_round} s per case, interleaved")
     for case in cases:
         run_wrk(case.port, case.script, 1)
+    for pid in {case.pid for case in cases if case.key != "direct"}:
+        os.kill(pid, signal.SIGUSR1)  # the launcher counts GC collections from here on
     for number in range(1, rounds + 1):
         for case in cases:
             case.loads.append(run_wrk(case.port, case.script, per_round, case.pid))
@@ -559,9 +585,18 @@ def run_rounds(cases: list[Case], seconds: int, rounds: int) -> None:
 
 
 def ratio_range(numerator: Case, denominator: Case) -> tuple[float, float, float]:
-    overall = numerator.rate / denominator.rate
+    """Median, lowest and highest over the rounds of numerator req/s / denominator req/s.
+
+    Per round, and the median: a burst of load from elsewhere spoils a round or two, not the result."""
     per_round = [n.rate / d.rate for n, d in zip(numerator.loads, denominator.loads)]
-    return overall, min(per_round), max(per_round)
+    return statistics.median(per_round), min(per_round), max(per_round)
+
+
+def cpu_ratio(ours: Case, base: Case) -> float:
+    """Median over the rounds of base / ours CPU time per request (1: whoknows costs nothing more)."""
+    return statistics.median((b.cpu_seconds / b.requests) / (o.cpu_seconds / o.requests)
+                             for o, b in zip(ours.loads, base.loads) if o.requests and b.requests
+                             and o.cpu_seconds)
 
 
 def verdict(ok: bool) -> str:
@@ -592,12 +627,12 @@ def print_table(cases: dict[str, Case], rss: dict[str, float], startup: tuple[fl
     print("\n  measure                                          value                           goal      ")
     for name, value, goal, ok in checks:
         print(f"  {name:<48} {value:<31} {goal:<9} {verdict(ok)}")
-    cpu_a = cases["plain"].cpu_us_per_request / cases["wk_a"].cpu_us_per_request
-    cpu_b = cases["floor"].cpu_us_per_request / cases["wk_b"].cpu_us_per_request
-    print(f"  the same ratios from the proxies' CPU time per request (less sensitive to other load on "
-          f"the machine): (a) {cpu_a:.3f}, (b) {cpu_b:.3f}; whoknows adds "
-          f"{cases['wk_a'].cpu_us_per_request - cases['plain'].cpu_us_per_request:,.0f} us (a) and "
-          f"{cases['wk_b'].cpu_us_per_request - cases['floor'].cpu_us_per_request:,.0f} us (b) per request")
+    # The same comparisons from each proxy's own CPU time per request: a proxy is bound by one
+    # core, so this is the inverse throughput it would have alone on the machine.
+    for label, ours, base in (("(a)", cases["wk_a"], cases["plain"]), ("(b)", cases["wk_b"], cases["floor"])):
+        ratio = cpu_ratio(ours, base)
+        added = ours.cpu_us_per_request - base.cpu_us_per_request
+        print(f"  {label + ' the same, by CPU time per request':<48} {ratio:.3f} (whoknows adds {added:,.0f} us)")
     print(f"  (for reference: minimal blocker answering (b) / plain mitmdump forwarding (a) = "
           f"{floor_vs_plain:.2f}; direct / plain mitmdump = {cases['direct'].rate / cases['plain'].rate:.0f}x)")
     return [name for name, _, _, ok in checks if not ok]
@@ -608,6 +643,31 @@ def refused_names(path: Path) -> list[str]:
 
     text = path.read_text(errors="replace") if path.is_file() else ""
     return [line.removeprefix(REFUSED_PREFIX) for line in text.splitlines() if line.startswith(REFUSED_PREFIX)]
+
+
+def gc_report(path: Path) -> dict | None:
+    """What the proxy's garbage collector did during the timed runs (written by the launcher at exit)."""
+    from bench_proxy_launch import GC_PREFIX
+
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    lines = [line for line in text.splitlines() if line.startswith(GC_PREFIX)]
+    return json.loads(lines[-1].removeprefix(GC_PREFIX)) if lines else None
+
+
+def print_gc(cases: dict[str, Case], reports: dict[str, dict | None], rounds_only: bool) -> None:
+    """Collections per generation during the timed runs, per proxy."""
+    requests = {"plain": cases["plain"].total()[0], "floor": cases["floor"].total()[0],
+                "whoknows": cases["wk_a"].total()[0] + cases["wk_b"].total()[0]}
+    print("  garbage collector from the end of the warm-up to exit"
+          + ("" if rounds_only else " (profiling runs included)") + ":")
+    for key, report in reports.items():
+        if report is None:
+            print(f"    {key}: no report")
+            continue
+        young, middle, full = report["collections"]
+        print(f"    {key:<9} {requests[key]:>7,} timed requests; collections gen0 {young:,}, gen1 {middle:,}, "
+              f"full {full}; a full collection at exit took {report['full_collection_ms']:.1f} ms "
+              f"({report['tracked_objects']:,} tracked objects, {report['frozen_objects']:,} frozen)")
 
 
 def chain_profile(wk_env: dict, origin_port: int, workdir: Path, flows: int) -> None:
@@ -623,7 +683,7 @@ def chain_profile(wk_env: dict, origin_port: int, workdir: Path, flows: int) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="seconds of load per case (default 10)")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds to split each case's time into")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds to split each case's time into (default 5)")
     parser.add_argument("--no-profile", action="store_true", help="skip the profiles")
     parser.add_argument("--flows", type=int, default=3000, help="flows per workload in the chain profile")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, profiles)")
@@ -663,7 +723,6 @@ def run(args, rounds: int, workdir: Path) -> int:
     run_rounds(case_list, args.seconds, rounds)
 
     problems = [p for p in (case.unexpected() for case in case_list) if p]
-    refused = {key: refused_names(workdir / f"{key}.stderr") for key in ("whoknows", "floor", "plain")}
     live = {}
     if not args.no_profile:
         wk_pid, wk_port = proxies["whoknows"][0].pid, proxies["whoknows"][1]
@@ -674,6 +733,8 @@ def run(args, rounds: int, workdir: Path) -> int:
     rss = {key: peak_rss_mb(proxies[key][0].pid) for key in ("whoknows", "plain", "floor")}
     for key in ("whoknows", "plain", "floor"):
         stop(proxies[key][0])
+    gc_reports = {key: gc_report(workdir / f"{key}.stderr") for key in ("plain", "floor", "whoknows")}
+    refused = {key: refused_names(workdir / f"{key}.stderr") for key in ("whoknows", "floor", "plain")}
     startup = startup_times(wk_env, workdir / "mitmproxy-plain")
 
     missed = print_table(cases, rss, startup)
@@ -683,6 +744,7 @@ def run(args, rounds: int, workdir: Path) -> int:
             problems.append(f"the {key} proxy tried to resolve {BLOCKED_HOST} (an upstream connection)")
     print(f"  upstream look-ups of {BLOCKED_HOST} by the whoknows proxy: "
           f"{refused['whoknows'].count(BLOCKED_HOST)} (names it was refused: {refused['whoknows'] or 'none'})")
+    print_gc(cases, gc_reports, args.no_profile)
     for problem in problems:
         print(f"  PROBLEM: {problem}")
 

@@ -18,13 +18,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import json
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+BATCHES = 7
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
@@ -59,40 +62,143 @@ async def one_flow(addons, flow) -> None:
 
 
 async def run_flows(addons, request, count: int) -> float:
-    """Seconds per flow for `count` fresh flows of one request shape."""
-    flows = [make_flow(*request) for _ in range(count)]
-    started = time.perf_counter()
-    for flow in flows:
+    """Seconds per flow in the hooks, for `count` fresh flows of one request shape.
+
+    Each flow is made just before it runs and dropped after, as in the proxy: thousands of flows
+    made up front would all survive into the oldest GC generation and set off full collections
+    (~50 ms each with mitmproxy loaded) that the proxy itself does not have."""
+    spent = 0.0
+    for _ in range(count):
+        flow = make_flow(*request)
+        started = time.perf_counter()
         await one_flow(addons, flow)
-    return (time.perf_counter() - started) / count
+        spent += time.perf_counter() - started
+    return spent / count
+
+
+def profile_chain(addons, requests, count: int) -> pstats.Stats:
+    """cProfile over `count` flows of each request shape.
+
+    The profiler is switched on once around the whole loop (switched on and off per flow, it lost
+    most of the time spent in coroutines), over flows made beforehand with the collector off: no
+    flow-building in the profile, and no collection pauses landing on whatever function runs."""
+    gc.disable()
+    try:
+        flows = [make_flow(*request) for request in requests for _ in range(count)]
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for flow in flows:
+            _drive(one_flow(addons, flow))
+        profiler.disable()
+    finally:
+        gc.enable()
+    return pstats.Stats(profiler)
+
+
+async def time_each_hook(master: "_Master", request, count: int) -> dict[tuple[str, str], float]:
+    """Seconds per flow spent in each whoknows addon's hooks (their safety guards included)."""
+    from mitmproxy import hooks
+
+    spent: dict[tuple[str, str], float] = {}
+    wrapped = []
+    for addon in _whoknows_addons(master):
+        for hook in hooks.all_hooks.keys() - {"load", "configure", "running", "done"}:
+            func = addon.__dict__.get(hook) or getattr(type(addon), hook, None)
+            if callable(func):
+                key = (getattr(addon, "name", type(addon).__name__), hook)
+                wrapped.append((addon, hook, addon.__dict__.get(hook)))  # the guard's wrapper, if any
+                setattr(addon, hook, _timed(getattr(addon, hook), key, spent))
+    try:
+        await run_flows(master.use(), request, count)
+    finally:
+        for addon, hook, previous in wrapped:
+            if previous is not None:
+                setattr(addon, hook, previous)
+            else:
+                delattr(addon, hook)
+    return {key: seconds / count for key, seconds in spent.items()}
+
+
+def _whoknows_addons(master: "_Master") -> list:
+    from mitmproxy.addonmanager import traverse
+
+    return [a for a in traverse(master.extra) if getattr(a, "name", "").startswith("whoknows_")
+            and not hasattr(a, "addons")]
+
+
+def _timed(func, key, spent: dict):
+    def timed(*args):
+        started = time.perf_counter()
+        try:
+            return func(*args)
+        finally:
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - started
+
+    return timed
+
+
+def print_hook_times(per_hook: dict[str, dict]) -> None:
+    keys = sorted({key for times in per_hook.values() for key in times},
+                  key=lambda key: -sum(times.get(key, 0.0) for times in per_hook.values()))
+    print(f"      {'(a)':>7} {'(b)':>7}  addon.hook")
+    for key in keys:
+        a, b = (per_hook[w].get(key, 0.0) * 1e6 for w in ("allowed", "blocked"))
+        if a >= 0.5 or b >= 0.5:
+            print(f"      {a:7.1f} {b:7.1f}  {key[0]}.{key[1]}")
+    total_a, total_b = (sum(per_hook[w].values()) * 1e6 for w in ("allowed", "blocked"))
+    print(f"      {total_a:7.1f} {total_b:7.1f}  all whoknows hooks (the rest of what whoknows adds is "
+          "mitmproxy handing events to them)")
+
+
+def _drive(coroutine) -> None:
+    """Run a coroutine that never suspends (the hooks here do not), synchronously: cProfile then
+    sees whole calls rather than a coroutine resumed inside the profiled span."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("a hook awaited something: the chain profile cannot run it synchronously")
 
 
 class _Master:
-    """A DumpMaster (mitmdump's addons, no output) with `extra` addons, their `running` hooks run."""
+    """A DumpMaster (mitmdump's addons, no output) with `extra` addons, their `running` hooks run.
+
+    Several can live side by side: `use()` points mitmproxy's global `ctx` (which addons read
+    their options from) at this one before its flows run."""
 
     def __init__(self, extra: list, confdir: str, options: dict) -> None:
-        self.extra, self.confdir, self.options = extra, confdir, options
-
-    async def __aenter__(self):
-        from mitmproxy import hooks
         from mitmproxy import options as mitm_options
         from mitmproxy.tools.dump import DumpMaster
 
-        opts = mitm_options.Options(listen_host="127.0.0.1", listen_port=0, confdir=self.confdir)
+        self.extra = extra
+        opts = mitm_options.Options(listen_host="127.0.0.1", listen_port=0, confdir=confdir)
         self.master = DumpMaster(opts, with_termlog=False, with_dumper=False)
-        self.master.addons.add(*self.extra)
-        opts.update(connection_strategy="lazy", **self.options)
-        # `running` for the added addons and for tlsconfig (it loads the CA there; without it every
-        # request logs an error), not for the proxy server: nothing listens here.
-        for addon in [self.master.addons.get("tlsconfig"), *self.extra]:
-            await self.master.addons.invoke_addon(addon, hooks.RunningHook())
-        return self.master.addons
+        self.master.addons.add(*extra)
+        opts.update(connection_strategy="lazy", **options)
+        self.addons = self.master.addons
 
-    async def __aexit__(self, *exc) -> None:
+    def use(self):
+        from mitmproxy import ctx
+
+        ctx.master, ctx.options = self.master, self.master.options
+        return self.addons
+
+    async def start(self) -> None:
         from mitmproxy import hooks
 
+        self.use()
+        # `running` for the added addons and for tlsconfig (it loads the CA there; without it every
+        # request logs an error), not for the proxy server: nothing listens here.
+        for addon in [self.addons.get("tlsconfig"), *self.extra]:
+            await self.addons.invoke_addon(addon, hooks.RunningHook())
+
+    async def stop(self) -> None:
+        from mitmproxy import hooks
+
+        self.use()
         for addon in self.extra:
-            await self.master.addons.invoke_addon(addon, hooks.DoneHook())
+            await self.addons.invoke_addon(addon, hooks.DoneHook())
 
 
 def _group(filename: str) -> str:
@@ -122,40 +228,58 @@ def print_profile(stats: pstats.Stats, flows: int) -> None:
             print(f"      {cumtime / flows * 1e6:8.1f} us {calls / flows:6.1f}x  {name}  {where}:{line}")
 
 
-async def main_async(args) -> dict:
+def whoknows_as_the_runner_adds_them() -> list:
+    """`proxy_addons.whoknows_addons()`, grouped under one addon if the runner does that."""
     import proxy_addons
+    from proxy_addons import runner
+
+    addons = proxy_addons.whoknows_addons()
+    group = getattr(runner, "AddonGroup", None)
+    return [group(addons)] if group is not None else addons
+
+
+async def main_async(args) -> dict:
     from bench_proxy import allowed_request, blocked_request
     from bench_proxy_floor import Floor
 
     allowed, blocked = allowed_request(args.origin_port), blocked_request(args.origin_port)
-    warm = max(100, args.flows // 10)
-    results: dict[str, float] = {}
-    setups = {
-        "plain": ([], {}, (("allowed", allowed),)),
-        "floor": ([Floor()], {}, (("blocked", blocked),)),
-        "whoknows": (proxy_addons.whoknows_addons(), {"whoknows_control_port": -1},
-                     (("allowed", allowed), ("blocked", blocked))),
+    masters = {
+        "plain": _Master([], args.confdir, {}),
+        "floor": _Master([Floor()], args.confdir, {}),
+        "whoknows": _Master(whoknows_as_the_runner_adds_them(), args.confdir, {"whoknows_control_port": -1}),
     }
-    for name, (extra, options, workloads) in setups.items():
-        async with _Master(extra, args.confdir, options) as addons:
-            for workload, request in workloads:
-                await run_flows(addons, request, warm)
-                results[f"{name}_{workload}"] = await run_flows(addons, request, args.flows)
-            if name == "whoknows":
-                profiler = cProfile.Profile()
-                flows = [make_flow(*request) for _, request in workloads for _ in range(args.flows)]
-                profiler.enable()
-                for flow in flows:
-                    await one_flow(addons, flow)
-                profiler.disable()
-                profile = pstats.Stats(profiler)
+    runs = [("plain", "allowed", allowed), ("whoknows", "allowed", allowed),
+            ("floor", "blocked", blocked), ("whoknows", "blocked", blocked)]
+    for master in masters.values():
+        await master.start()
+    try:
+        for name, _, request in runs:  # warm-up: first-use caches, lazy imports
+            await run_flows(masters[name].use(), request, max(100, args.flows // 10))
+        # Interleaved batches, so that load from elsewhere on the machine hits every setup alike;
+        # the median batch is kept.
+        batches: dict[str, list[float]] = {f"{name}_{workload}": [] for name, workload, _ in runs}
+        for _ in range(BATCHES):
+            for name, workload, request in runs:
+                batch = await run_flows(masters[name].use(), request, max(1, args.flows // BATCHES))
+                batches[f"{name}_{workload}"].append(batch)
+        results = {key: statistics.median(values) for key, values in batches.items()}
+        profile = profile_chain(masters["whoknows"].use(), (allowed, blocked), args.flows)
+        per_hook = {}
+        for workload, request in (("allowed", allowed), ("blocked", blocked)):
+            per_hook[workload] = await time_each_hook(masters["whoknows"], request, args.flows)
+    finally:
+        for master in masters.values():
+            await master.stop()
     us = {key: value * 1e6 for key, value in results.items()}
     print(f"\n  addon chain in-process ({args.flows} flows each, no sockets; us per flow, all hooks):")
     print(f"    (a) allowed: mitmdump's addons {us['plain_allowed']:7.1f}   + whoknows addons "
           f"{us['whoknows_allowed']:7.1f}   whoknows adds {us['whoknows_allowed'] - us['plain_allowed']:6.1f}")
     print(f"    (b) blocked: + minimal blocker {us['floor_blocked']:7.1f}   + whoknows addons "
           f"{us['whoknows_blocked']:7.1f}   whoknows adds {us['whoknows_blocked'] - us['floor_blocked']:6.1f}")
-    print(f"  cProfile of the whoknows chain over the {2 * args.flows} flows above ((a) and (b) alike):")
+    print("  each whoknows hook, us per flow (its safety guard included; timed without a profiler):")
+    print_hook_times(per_hook)
+    print(f"  cProfile of the whoknows chain over {2 * args.flows} flows ((a) and (b) alike; the "
+          "profiler inflates every Python call, so compare entries, not absolute times):")
     print_profile(profile, 2 * args.flows)
     return us
 

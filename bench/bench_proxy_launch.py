@@ -10,6 +10,8 @@ Inside this process only (the bench itself, wrk and nginx are untouched):
 So the origin can be named like a real site (`shop.test:PORT`: the whoknows addons treat an IP
 address as having no site, which would skip most of their work), and a proxy that tries to reach a
 blocked tracker host leaves a line on stderr instead of a packet on the network.
+Also, for the report: from SIGUSR1 on (the bench sends it when the warm-up is over) the garbage
+collector's collections are counted, and printed on stderr at exit (`bench-gc: {...}`).
 
 The same sealing for every proxy under test, so it costs them all the same. `mitmdump` runs
 mitmproxy's own `mitmdump` entry point; `whoknows` runs `proxy_addons.runner` (what `whoknows proxy`
@@ -18,14 +20,20 @@ runs) on 127.0.0.1 with the control API on a free port. `$WHOKNOWS_HOME` picks t
 
 from __future__ import annotations
 
+import atexit
 import errno
+import gc
 import ipaddress
+import json
+import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSED_PREFIX = "bench-resolver: refused "
+GC_PREFIX = "bench-gc: "
 
 _real_getaddrinfo = socket.getaddrinfo
 _real_connect = socket.socket.connect
@@ -73,6 +81,28 @@ def seal() -> None:
     socket.socket.connect_ex = _checked(_real_connect_ex)
 
 
+def report_gc_at_exit() -> None:
+    """On SIGUSR1 (sent once the warm-up is over) note the collector's counts; at exit print, on
+    stderr, what it did since (`bench-gc: {json}`) and what a full collection costs by then."""
+    marks: dict[str, list] = {"start": gc.get_stats()}
+
+    def mark(*_) -> None:
+        marks["start"] = gc.get_stats()
+
+    def report() -> None:
+        now = gc.get_stats()
+        collections = [b["collections"] - a["collections"] for a, b in zip(marks["start"], now)]
+        started = time.perf_counter()
+        gc.collect()
+        full_ms = (time.perf_counter() - started) * 1000
+        data = {"collections": collections, "full_collection_ms": round(full_ms, 2),
+                "tracked_objects": len(gc.get_objects()), "frozen_objects": gc.get_freeze_count()}
+        print(f"{GC_PREFIX}{json.dumps(data)}", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGUSR1, mark)
+    atexit.register(report)
+
+
 def run_whoknows(argv: list[str]) -> int:
     import argparse
 
@@ -95,6 +125,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     seal()
+    report_gc_at_exit()
     if argv[0] == "whoknows":
         return run_whoknows(argv[1:])
     from mitmproxy.tools.main import mitmdump

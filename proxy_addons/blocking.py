@@ -1,8 +1,17 @@
 """Tracker blocking: the filter engine decides every request; blocked ones never leave the proxy.
 
-The engine (`whoknows.filters.lists.load_engine()`: the subscribed lists, from their compiled
+The engine (`whoknows.filters.lists.open_engine()`: the subscribed lists, from their compiled
 cache) is loaded at `running`, plus the filters in the file named by `whoknows_extra_filters`
 (a list of your own, in uBlock Origin / Adblock Plus syntax; also how tests add theirs).
+
+`whoknows lists update/add/remove` and edits of a subscribed local file apply without a restart:
+at most every `whoknows_lists_check_interval` seconds (5; 0 never), a request that finds the check
+due starts it on a thread of its own and goes on with the engine it has (the request path pays one
+clock read). The thread compares `lists.cache_key()` (a few milliseconds: it hashes the list files)
+with the key of the engine in use and, if they differ, builds the new engine (from the cache the
+CLI left, else by parsing) and swaps it in with one assignment; requests meanwhile use the old
+one. A rebuild that fails logs one warning and keeps the old engine until the lists change again.
+Why checks ride on requests rather than a timer thread: an idle proxy does no work at all.
 
 In `requestheaders`, before any upstream connection is made (`whoknows proxy` runs mitmproxy with
 `connection_strategy=lazy`, so this holds inside HTTPS tunnels too), each request is matched
@@ -40,7 +49,10 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import re
+import threading
+import time
 from pathlib import Path
 
 from mitmproxy import ctx
@@ -60,6 +72,9 @@ DECISION_KEY = "whoknows.filter_decision"
 EXTRA_LIST_NAME = "extra-filters"
 BLOCKED_HEADER = "x-whoknows-blocked"
 BLOCKING_ACTIONS = frozenset({"block", "redirect"})
+CHECK_INTERVAL_OPTION = "whoknows_lists_check_interval"
+DEFAULT_CHECK_INTERVAL = 5.0  # seconds
+DONE_WAIT = 10.0  # seconds `done` waits for a rebuild in progress
 TRACKER_ACTIONS = frozenset({"block", "redirect", "exception"})
 
 BLOCKED_PAGE_HEADERS = {
@@ -140,6 +155,27 @@ def _read_extra_filters(path: str) -> str:
             f"whoknows_extra_filters: cannot read {path}: {exc.strerror or exc}") from None
 
 
+def parse_check_interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds < math.inf:  # also refuses NaN
+        raise exceptions.OptionsError(f"{CHECK_INTERVAL_OPTION} must be a number of seconds, 0 (never) or more; "
+                                      f"got {text!r}")
+    return seconds
+
+
+def _engine_for_lists() -> tuple[FilterEngine, str]:
+    """The engine for the subscribed lists and the key of the list files it was built from."""
+    from whoknows.filters import lists
+
+    loaded = lists.open_engine()
+    for warning in loaded.warnings:
+        logger.warning(f"whoknows: {warning}")
+    return loaded.engine, loaded.key
+
+
 class Blocking:
     name = "whoknows_blocking"
 
@@ -147,47 +183,136 @@ class Blocking:
         self._given_engine = engine  # tests pass their own; else the subscribed lists
         self._engine = engine
         self._extra = ""
+        self._extra_path = ""
+        self._lists_key: str | None = None  # the list files the engine in use was built from
+        self._failed_key: str | None = None  # lists whose rebuild failed: not retried until they change
+        self._check_failing = False  # reading the lists' key failed last time (warned once)
+        self._check_interval = DEFAULT_CHECK_INTERVAL
+        self._next_check = math.inf  # no checks before `running`, nor with a given engine
+        self._checker: threading.Thread | None = None
+        # Guards (options generation, extra filters) against a rebuild swapping in an engine built
+        # for options that changed while it ran; requests read `_engine` without it.
+        self._swap = threading.Lock()
+        self._generation = 0
+        self._running = False
 
     def load(self, loader) -> None:
         loader.add_option("whoknows_extra_filters", str, "",
                           "A file of your own network filters (uBlock Origin / Adblock Plus syntax), "
                           "applied on top of the subscribed lists.")
+        loader.add_option(CHECK_INTERVAL_OPTION, str, f"{DEFAULT_CHECK_INTERVAL:g}",  # --set parses no floats
+                          "Seconds between checks for changed filter lists ('whoknows lists update', "
+                          "'lists add', 'lists remove', an edited local list), applied without a "
+                          "restart; 0 never checks.")
 
     def configure(self, updated: set[str]) -> None:
         if "whoknows_extra_filters" in updated:
             path = ctx.options.whoknows_extra_filters
-            self._extra = _read_extra_filters(path) if path else ""
-            self._engine = None  # rebuilt at `running` or on the next request
+            extra = _read_extra_filters(path) if path else ""
+            with self._swap:
+                self._extra, self._extra_path = extra, path
+                self._generation += 1
+                self._engine = None  # rebuilt at `running` or on the next request
+        if CHECK_INTERVAL_OPTION in updated:
+            self._check_interval = parse_check_interval(getattr(ctx.options, CHECK_INTERVAL_OPTION))
+            if self._running:
+                self._schedule_check()
 
     def running(self) -> None:
         self.engine()
+        self._running = True
+        self._schedule_check()
+
+    def done(self) -> None:
+        self._running = False
+        self._next_check = math.inf
+        checker = self._checker
+        if checker is not None:
+            checker.join(DONE_WAIT)  # a daemon thread: a rebuild that hangs cannot hold the exit
 
     def engine(self) -> FilterEngine:
-        if self._engine is None:
-            self._engine = self._build()
-        return self._engine
+        engine = self._engine
+        if engine is None:
+            engine = self._build()
+        return engine
 
     def _build(self) -> FilterEngine:
+        with self._swap:
+            generation, extra = self._generation, self._extra
+        key = None
         if self._given_engine is not None:
             engine = self._given_engine
         else:
-            from whoknows.filters.lists import load_engine
-
             try:
-                engine = load_engine()
+                engine, key = _engine_for_lists()
             except Exception as exc:  # noqa: BLE001 -- the proxy must run; the extra filters still apply
                 logger.error(f"whoknows: cannot load the filter lists ({type(exc).__name__}: {exc}); "
                              "blocking only with whoknows_extra_filters")
                 engine = FilterEngine()
-        if self._extra:
-            stats = engine.add_list(self._extra, EXTRA_LIST_NAME)
-            logger.info(f"whoknows: {stats.filters_used} extra filters from "
-                        f"{ctx.options.whoknows_extra_filters}")
+        self._add_extra(engine, extra)
+        with self._swap:
+            if generation == self._generation:
+                self._engine, self._lists_key = engine, key
         return engine
+
+    def _add_extra(self, engine: FilterEngine, extra: str) -> None:
+        if extra:
+            stats = engine.add_list(extra, EXTRA_LIST_NAME)
+            logger.info(f"whoknows: {stats.filters_used} extra filters from {self._extra_path}")
+
+    # -- noticing changed lists ---------------------------------------------------------------
+
+    def _schedule_check(self) -> None:
+        due = self._given_engine is None and self._check_interval > 0
+        self._next_check = time.monotonic() + self._check_interval if due else math.inf
+
+    def _start_check(self) -> None:
+        """Run `check_lists` on a thread of its own, unless the last one is still at it."""
+        self._schedule_check()
+        if self._checker is not None and self._checker.is_alive():
+            return
+        self._checker = threading.Thread(target=self.check_lists, name="whoknows-lists-check", daemon=True)
+        self._checker.start()
+
+    def check_lists(self) -> bool:
+        """Swap in an engine for the subscribed lists if they changed since the engine in use was
+        built; True if it did. Blocks for the check and any rebuild: the proxy calls it on a thread
+        of its own."""
+        from whoknows.filters import lists
+
+        try:
+            key = lists.cache_key()
+        except Exception as exc:  # noqa: BLE001 -- a broken lists.json must not stop the proxy
+            if not self._check_failing:
+                logger.warning(f"whoknows: cannot check the filter lists for changes ({type(exc).__name__}: "
+                               f"{exc}); blocking with the lists loaded before")
+            self._check_failing = True
+            return False
+        self._check_failing = False
+        if key in (self._lists_key, self._failed_key):
+            return False
+        with self._swap:
+            generation, extra = self._generation, self._extra
+        try:
+            engine, key = _engine_for_lists()
+            self._add_extra(engine, extra)
+        except Exception as exc:  # noqa: BLE001 -- keep blocking with what we have
+            logger.warning(f"whoknows: the filter lists changed but cannot be loaded ({type(exc).__name__}: "
+                           f"{exc}); blocking with the lists loaded before")
+            self._failed_key = key
+            return False
+        with self._swap:
+            if generation != self._generation:
+                return False  # the options changed meanwhile: the next request builds with them
+            self._engine, self._lists_key, self._failed_key = engine, key, None
+        logger.info("whoknows: the filter lists changed; blocking with the new ones")
+        return True
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return
+        if time.monotonic() >= self._next_check:
+            self._start_check()
         context = ensure_context(flow)
         if context.paused or context.allowed_third_party:
             return

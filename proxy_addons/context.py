@@ -83,17 +83,33 @@ def _site_of_url(url: str) -> str | None:
     return site_of(host) if host else None
 
 
+def _header_map(headers: http.Headers) -> dict[str, str]:
+    """The headers as a dict keyed by lowercase name, each value as `headers.get(name)` gives it.
+
+    Why (speed only, same answers): `request_context` looks up about eight headers and, on a miss,
+    scans every header for a differently-cased name. On mitmproxy's `Headers` every lookup and every
+    scan decodes all the fields again: ~55 us a request, against ~3 us with one pass into a dict.
+    """
+    fields: dict[str, str] = {}
+    for raw_name, raw_value in headers.fields:
+        name = raw_name.lower().decode("utf-8", "surrogateescape")  # as Headers compares names
+        value = raw_value.decode("utf-8", "surrogateescape")
+        fields[name] = f"{fields[name]}, {value}" if name in fields else value  # Headers folds repeats
+    return fields
+
+
 def compute_context(request: http.Request, store: SiteSettingsStore | None) -> FlowContext:
     """The context of one request; `store` None means default settings everywhere."""
     url = request.url
     request_site = site_of(request.host) if request.host else None
-    seen = request_context(url, request.headers)
+    headers = _header_map(request.headers)
+    seen = request_context(url, headers)
     if seen.type == "document":
         page_site, source, third_party = request_site, url, False
     else:
         source, third_party = seen.source, seen.third_party
         page_site = _site_of_url(source) if source else None
-        if page_site is None and request.headers.get("sec-fetch-site", "").lower() in _SAME_SITE_FETCHES:
+        if page_site is None and headers.get("sec-fetch-site", "").lower() in _SAME_SITE_FETCHES:
             page_site = request_site
     settings = store.get(page_site) if store is not None else DEFAULT
     policy = store.cookie_policy() if store is not None else _DEFAULT_POLICY

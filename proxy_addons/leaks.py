@@ -23,8 +23,12 @@ distinct leaks, attempted leaks and disclosures seen on that site's pages since 
 
 from __future__ import annotations
 
+import io
 import logging
+import zlib
 
+import brotli  # mitmproxy's own decoders' libraries
+import zstandard
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -39,13 +43,14 @@ from whoknows.leak_records import LeakFlusher
 from whoknows.leak_records import PendingLeaks
 from whoknows.leak_records import ValueWatcher
 from whoknows.leak_records import classify
+from whoknows.leakscan import DEFAULT_MAX_TEXT
 from whoknows.leakscan import redact_url
 
 logger = logging.getLogger("whoknows.proxy")
 
 ENABLE_OPTION = "whoknows_leaks"
-# A compressed body is decoded to be searched only up to this size (the scan reads 64 KB of it);
-# bigger compressed uploads are searched in URL and headers only.
+# A compressed body is decoded to be searched only up to this size, and then only as far as the
+# scan reads (64 KB); bigger compressed uploads are searched in URL and headers only.
 MAX_DECODED_BODY = 1024 * 1024
 
 
@@ -56,16 +61,39 @@ def page_site_of(context: FlowContext) -> str | None:
     return None if context.third_party else context.request_site
 
 
-def request_body(request: http.Request) -> bytes:
-    """The body as the server reads it, without decompressing huge uploads."""
+def request_body(request: http.Request, limit: int = DEFAULT_MAX_TEXT) -> bytes:
+    """The body as the server reads it; a compressed one decoded only as far as the scan reads
+    (`limit` bytes). Any page's script may send a Content-Encoding: 1 MB of gzip inflates to 1 GB."""
     raw = request.raw_content
     if not raw:
         return b""
-    if "content-encoding" not in request.headers:
+    encoding = request.headers.get("content-encoding")
+    if encoding is None:
         return raw
     if len(raw) > MAX_DECODED_BODY:
         return b""
-    return request.get_content(strict=False) or b""
+    return decoded_prefix(raw, encoding.strip().lower(), limit)
+
+
+def decoded_prefix(raw: bytes, encoding: str, limit: int) -> bytes:
+    """The first `limit` bytes of `raw` decoded as mitmproxy decodes `encoding`; `raw` itself when
+    the encoding is unknown or the body does not decode (as mitmproxy's non-strict `get_content`)."""
+    try:
+        if encoding == "gzip":  # gzip or zlib framing, told apart by zlib (as mitmproxy does)
+            return zlib.decompressobj(32 + zlib.MAX_WBITS).decompress(raw, limit)
+        if encoding == "deflate":  # zlib framing, else raw deflate as some clients send it
+            try:
+                return zlib.decompressobj().decompress(raw, limit)
+            except zlib.error:
+                return zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, limit)
+        if encoding == "br":
+            return brotli.Decompressor().process(raw, output_buffer_limit=limit)[:limit]
+        if encoding == "zstd":
+            reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw), read_across_frames=True)
+            return reader.read(limit)
+    except (zlib.error, brotli.error, zstandard.ZstdError):
+        pass
+    return raw
 
 
 class Leaks:
@@ -122,7 +150,7 @@ class Leaks:
         if page is None:
             return
         request = flow.request
-        matches = scanner.scan(request.url, request.headers.fields, request_body(request),
+        matches = scanner.scan(request.url, request.headers.fields, request_body(request, scanner.max_text),
                                request.headers.get("content-type"))
         if not matches:
             return

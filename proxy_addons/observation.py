@@ -74,7 +74,17 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
-def _short(name: str) -> str:
+def _ledger_name(name: str) -> str:
+    """A name from the wire as the ledger can keep it: valid Unicode, at most `MAX_NAME_CHARS`.
+
+    mitmproxy keeps header bytes that are not UTF-8 as lone surrogates, which SQLite refuses (the
+    whole batch of observations would fail): they become U+FFFD."""
+    if not name.isascii():
+        try:
+            raw = name.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that no undecodable byte made
+            raw = name.encode("utf-8", "surrogatepass")
+        name = raw.decode("utf-8", "replace")
     return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
 
 
@@ -129,7 +139,7 @@ class Observation:
             self.observations.third_party(site, context.request_site or host, blocked=blocked,
                                           owner=tracker_owner(host), tracker=tracker)
         for name in flow.metadata.get(REMOVED_KEY, ()):
-            self.observations.parameter(site, _short(name), context.request_site)
+            self.observations.parameter(site, _ledger_name(name), context.request_site)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
@@ -145,7 +155,7 @@ class Observation:
             if outcome.malformed:  # no browser stores it: nothing was set
                 continue
             self.observations.cookie(site, CookieSeen(
-                _short(outcome.name), setter, decision.third_party, outcome.asked_lifetime_seconds,
+                _ledger_name(outcome.name), setter, decision.third_party, outcome.asked_lifetime_seconds,
                 outcome.granted_lifetime_seconds, outcome.removed, outcome.shortened,
                 "paused" if decision.paused else str(decision.mode), owner))
 

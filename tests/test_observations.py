@@ -347,3 +347,24 @@ def test_counts_add_up_across_processes_writing_at_once(whoknows_home):
         assert child.returncode == 0, err
     count, detail = ledger_rows("third-party")["tracker.test"]
     assert (count, detail["blocked"]) == (600, 600)
+
+
+def test_a_batch_the_ledger_refuses_is_dropped_and_later_counts_still_reach_the_ledger(whoknows_home, caplog):
+    """A row SQLite can never store (here: a lone surrogate, as undecodable header bytes become)
+    must not stop the writer: that batch is dropped with its cause logged, the next one is written."""
+    obs = Observations()
+    flusher = Flusher(obs, open_ledger, interval=0.05)
+    obs.parameter("vendor.test", "bad\udcff", "vendor.test")
+    with caplog.at_level(logging.ERROR):
+        assert flusher.flush()
+    assert flusher.dropped_batches == 1
+    assert "could not be written and was dropped" in caplog.text
+    flusher.start()
+    try:
+        browse_vendor(obs)
+        deadline = time.monotonic() + 10
+        while obs.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ledger_rows("third-party")["tracker.test"][0] == 2
+    finally:
+        assert flusher.stop()

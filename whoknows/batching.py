@@ -56,6 +56,7 @@ class BatchFlusher:
         self._failing = False  # a failure is told once until a flush succeeds again
         self.rows_written = 0
         self.failed_flushes = 0
+        self.dropped_batches = 0
 
     # -- what a subclass provides ------------------------------------------------------------------
 
@@ -129,6 +130,14 @@ class BatchFlusher:
                     self._failing = True
                     self.report_failure(exc)
                 return False
+            except Exception:
+                # Not the ledger being unavailable but a bug or a row SQLite refuses: the same batch
+                # would fail again at every flush, so it is dropped (said with its cause) and the
+                # thread lives on to write the next one.
+                self.failed_flushes += 1
+                self.dropped_batches += 1
+                self.logger.exception(f"whoknows: a batch of {self.what} could not be written and was dropped")
+                return True
             self.rows_written += written
             if self._failing:
                 self._failing = False

@@ -16,12 +16,24 @@ what reached it, and serves the pages a test configures:
 
 A page may also be a function of the request (`page(path, lambda request: Reply(...))`).
 Unconfigured paths answer 404 (and are recorded too).
+
+A page may misbehave as no well-made server does, to test what the proxy makes of it:
+
+    sites["vendor.test"].page("/odd", raw=status_line + odd_header_lines + blank_line + body)
+    sites["vendor.test"].page("/cut", raw=head_saying_length_9 + b"half", reset=True)
+
+`raw` is sent byte for byte instead of a response built from the other arguments (header lines
+nobody would send, a head of any size, a body shorter than its Content-Length), then the
+connection is closed; `reset=True` resets the connection after the response (TCP RST: no FIN, no
+TLS close_notify) instead of keeping or closing it.
 """
 
 from __future__ import annotations
 
 import http.server
+import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +96,8 @@ class Reply:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     headers: list[tuple[str, str]] = field(default_factory=list)  # e.g. ("set-cookie", "a=1")
+    raw: bytes | None = None  # sent as it is instead of status, headers and body
+    reset: bool = False  # after sending, reset the connection (TCP RST) instead of keeping or closing it
 
 
 class Site:
@@ -95,9 +109,13 @@ class Site:
 
     def page(self, path: str, body: bytes | str | Callable[[Received], Reply] = b"", *,
              status: int = 200, content_type: str = "text/html; charset=utf-8",
-             headers: list[tuple[str, str]] | tuple = ()) -> None:
-        """Serve `body` at `path` (matched without the query string), or call it per request."""
-        self._pages[path] = body if callable(body) else Reply(body, status, content_type, list(headers))
+             headers: list[tuple[str, str]] | tuple = (), raw: bytes | None = None,
+             reset: bool = False) -> None:
+        """Serve `body` at `path` (matched without the query string), or call it per request.
+
+        `raw`: send these bytes as the whole response instead; `reset`: then reset the connection."""
+        self._pages[path] = body if callable(body) else Reply(body, status, content_type, list(headers),
+                                                              raw, reset)
 
     def received(self, path: str | None = None) -> list[Received]:
         """Requests received so far (to `path`, matched without the query string, if given)."""
@@ -147,6 +165,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         request = Received(site.name if site else host, host, self.server.scheme, self.command,
                            self.path, tuple((k.lower(), v) for k, v in self.headers.items()), body)
         reply = site._record(request) if site else Reply(f"unknown site {host}\n", 421, "text/plain")
+        if reply.raw is not None:
+            self.wfile.write(reply.raw)
+            self.close_connection = True  # the end of the connection may be what ends the body
+        else:
+            self._send_reply(reply)
+        if reply.reset:
+            self._reset()
+
+    def _send_reply(self, reply: Reply) -> None:
         content = reply.body.encode() if isinstance(reply.body, str) else reply.body
         self.send_response(reply.status)
         self.send_header("content-type", reply.content_type)
@@ -156,6 +183,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(content)
+
+    def _reset(self) -> None:
+        """Abort the connection: with a zero linger time, closing sends RST rather than FIN."""
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()  # the last reference to the socket besides `connection`: close is real
+        self.connection.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _serve
 

@@ -1,5 +1,6 @@
-"""Chromium through the real proxy process: trackers blocked, tracking parameters gone, and a site
-paused and resumed from the CLI while the proxy runs."""
+"""Chromium through the real proxy process: trackers blocked, tracking parameters gone, a site
+paused and resumed from the CLI while the proxy runs, and filter lists added and removed from the
+CLI applying without a restart."""
 
 import os
 import subprocess
@@ -17,6 +18,10 @@ pytestmark = pytest.mark.slow
 WHOKNOWS = Path(sys.executable).with_name("whoknows")
 # The proxy re-reads site settings within half a second of a change; allow twice that.
 SETTINGS_DELAY = 1.0
+# The test proxy looks for changed filter lists every second (the default is 5 s); a change must
+# apply well within this.
+LISTS_CHECK_INTERVAL = 1.0
+LISTS_DEADLINE = 10.0
 FILTERS = """\
 ||tracker.test^
 ||never-resolved.example^
@@ -37,7 +42,8 @@ CLEAN_PRODUCT_URL = "https://vendor.test/product?id=7#reviews"
 def blocking_proxy(start_proxy, e2e_dir):
     filters = e2e_dir / "blocking-filters.txt"
     filters.write_text(FILTERS)
-    proxy = start_proxy(f"whoknows_extra_filters={filters}", name="blocking-proxy")
+    proxy = start_proxy(f"whoknows_extra_filters={filters}", f"whoknows_lists_check_interval={LISTS_CHECK_INTERVAL}",
+                        name="blocking-proxy")
     yield proxy
     proxy.stop()
 
@@ -59,14 +65,17 @@ def page(browser, blocking_proxy):
     context.close()
 
 
-def site_command(proxy, *args: str) -> str:
-    """`whoknows site ...` as a separate process on the proxy's data directory."""
+def whoknows(proxy, *args: str) -> str:
+    """`whoknows ...` as a separate process on the proxy's data directory."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["WHOKNOWS_HOME"] = str(proxy.home)
-    done = subprocess.run([str(WHOKNOWS), "site", *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run([str(WHOKNOWS), *args], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def site_command(proxy, *args: str) -> str:
+    return whoknows(proxy, "site", *args)
 
 
 @pytest.fixture
@@ -143,3 +152,35 @@ def test_blocking_inside_an_https_tunnel_makes_no_upstream_connection(sites, blo
     assert answer.headers["x-whoknows-blocked"] == "extra-filters: ||never-resolved.example^"
     assert "never-resolved.example" not in blocking_proxy.refused_names()
     assert sites.received() == []
+
+
+def answer_once(proxy, url: str, status: int):
+    """Ask through the proxy until it answers `status` (the proxy picks up list changes on its own
+    schedule); the last answer, whatever it is, after LISTS_DEADLINE."""
+    deadline = time.monotonic() + LISTS_DEADLINE
+    while True:
+        answer = proxy.get(url)
+        if answer.status == status or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)
+
+
+def test_a_list_added_from_the_cli_blocks_within_seconds_without_a_restart(sites, blocking_proxy, e2e_dir):
+    sites["cdn.test"].page("/listed-later.js", "window.listedLater = true;", content_type="text/javascript",
+                           headers=NO_STORE)
+    url = "https://cdn.test/listed-later.js"
+    assert blocking_proxy.get(url).status == 200
+    mine = e2e_dir / "listed-later.txt"
+    mine.write_text("||cdn.test/listed-later.js\n")
+    whoknows(blocking_proxy, "lists", "add", str(mine))
+    try:
+        answer = answer_once(blocking_proxy, url, 403)
+        assert answer.status == 403, "the proxy still lets the newly listed script through"
+        assert answer.headers["x-whoknows-blocked"] == "listed-later: ||cdn.test/listed-later.js"
+        served = len(sites["cdn.test"].received("/listed-later.js"))
+        assert blocking_proxy.get(url).status == 403
+        assert len(sites["cdn.test"].received("/listed-later.js")) == served  # blocked, never fetched
+    finally:
+        whoknows(blocking_proxy, "lists", "remove", str(mine))
+    assert answer_once(blocking_proxy, url, 200).status == 200  # unlisted again, still no restart
+    assert blocking_proxy.alive()

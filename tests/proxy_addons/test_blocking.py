@@ -1,5 +1,7 @@
 """The blocking addon: the filter engine decides; blocked requests are answered by the proxy itself."""
 
+import time
+
 import pytest
 from mitmproxy import exceptions
 from mitmproxy import http
@@ -180,3 +182,154 @@ def test_changing_the_extra_filters_rebuilds_the_engine(tmp_path):
         assert blocking.engine().match("https://one.test/", "script").action == "allow"
         assert blocking.engine().match("https://two.test/", "script").action == "block"
         context.done()
+
+
+# -- filter lists changed while the proxy runs ------------------------------------------------------
+
+@pytest.fixture
+def my_list(tmp_path):
+    """A local list subscribed as `whoknows lists add FILE` does; rewrite it to change the lists."""
+    from whoknows.filters.lists import add_subscription
+
+    path = tmp_path / "mine.txt"
+    path.write_text("||first.test^\n")
+    add_subscription(str(path))
+    return path
+
+
+def action(blocking: Blocking, host: str) -> str:
+    """What the proxy does with a script from `host` on the test page, through the request hook."""
+    flow = flow_to(f"https://{host}/t.js", dest("script"))
+    blocking.requestheaders(flow)
+    return flow.metadata[DECISION_KEY].action
+
+
+@pytest.fixture
+def running_blocking():
+    """A Blocking addon on the subscribed lists, running; stopped (its check thread joined) after."""
+    context, blocking = Context(), Blocking()
+    with taddons.context(context, blocking) as tctx:
+        blocking.tctx = tctx
+        blocking.running()
+        yield blocking
+        blocking.done()
+        context.done()
+
+
+def test_a_changed_list_applies_at_the_next_check_without_a_restart(my_list, running_blocking, tmp_path):
+    from whoknows.filters.lists import add_subscription, remove_subscription
+
+    blocking = running_blocking
+    assert (action(blocking, "first.test"), action(blocking, "second.test")) == ("block", "allow")
+    engine = blocking.engine()
+    assert blocking.check_lists() is False and blocking.engine() is engine  # unchanged: nothing rebuilt
+
+    my_list.write_text("||second.test^\n")  # the user edits the file
+    assert blocking.check_lists() is True
+    assert (action(blocking, "first.test"), action(blocking, "second.test")) == ("allow", "block")
+
+    other = tmp_path / "other.txt"
+    other.write_text("||third.test^\n")
+    add_subscription(str(other))  # whoknows lists add
+    assert blocking.check_lists() is True
+    assert action(blocking, "third.test") == "block"
+    remove_subscription(str(my_list))  # whoknows lists remove
+    assert blocking.check_lists() is True
+    assert (action(blocking, "second.test"), action(blocking, "third.test")) == ("allow", "block")
+    assert action(blocking, "www.google-analytics.com") == "block"  # the built-in list stays
+
+
+def test_requests_start_the_check_in_the_background_and_keep_the_old_engine_meanwhile(
+        my_list, running_blocking, monkeypatch):
+    import threading
+
+    from whoknows.filters import lists
+
+    blocking = running_blocking
+    blocking.tctx.configure(blocking, whoknows_lists_check_interval="0.05")
+    gate, real_open_engine = threading.Event(), lists.open_engine
+    monkeypatch.setattr(lists, "open_engine", lambda: gate.wait(10) and real_open_engine())
+    my_list.write_text("||second.test^\n")
+    time.sleep(0.1)  # the check is due
+
+    assert action(blocking, "second.test") == "allow"  # this request starts the check, does not wait for it
+    checker = blocking._checker
+    assert checker is not None and checker.is_alive()  # rebuilding, held at the gate
+    time.sleep(0.1)
+    assert action(blocking, "second.test") == "allow"  # still the old engine, no second rebuild started
+    assert blocking._checker is checker
+    gate.set()
+    checker.join(10)
+    assert action(blocking, "second.test") == "block"  # no restart
+
+
+def test_the_lists_are_checked_at_most_once_per_interval(my_list, running_blocking, monkeypatch):
+    from whoknows.filters import lists
+
+    calls = []
+    monkeypatch.setattr(lists, "cache_key", lambda: calls.append(1) or "unchanged")
+    blocking = running_blocking
+    blocking.tctx.configure(blocking, whoknows_lists_check_interval="60")
+    for _ in range(50):
+        action(blocking, "first.test")
+    assert calls == [] and blocking._checker is None
+    blocking.tctx.configure(blocking, whoknows_lists_check_interval="0")  # 0: never
+    time.sleep(0.01)
+    action(blocking, "first.test")
+    assert calls == [] and blocking._checker is None
+
+
+def test_a_failed_rebuild_warns_once_and_keeps_blocking_with_the_old_lists(
+        my_list, running_blocking, monkeypatch, caplog):
+    from whoknows.filters import lists
+
+    blocking = running_blocking
+    real_open_engine = lists.open_engine
+
+    def broken():
+        raise MemoryError("no room for the new lists")
+
+    monkeypatch.setattr(lists, "open_engine", broken)
+    my_list.write_text("||second.test^\n")
+    with caplog.at_level("WARNING", logger="whoknows.proxy"):
+        assert blocking.check_lists() is False
+        assert blocking.check_lists() is False  # the same lists: not tried (nor warned about) again
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["whoknows: the filter lists changed but cannot be loaded (MemoryError: no room for "
+                        "the new lists); blocking with the lists loaded before"]
+    assert (action(blocking, "first.test"), action(blocking, "second.test")) == ("block", "allow")
+
+    monkeypatch.setattr(lists, "open_engine", real_open_engine)
+    my_list.write_text("||second.test^\n||third.test^\n")  # changed again: tried again, and it works
+    assert blocking.check_lists() is True
+    assert (action(blocking, "first.test"), action(blocking, "third.test")) == ("allow", "block")
+
+
+def test_a_rebuild_does_not_undo_an_option_change_made_while_it_ran(my_list, running_blocking, monkeypatch,
+                                                                    tmp_path):
+    from whoknows.filters import lists
+
+    blocking = running_blocking
+    extra = tmp_path / "extra.txt"
+    extra.write_text("||extra.test^\n")
+    real_open_engine = lists.open_engine
+
+    def options_change_meanwhile():
+        blocking.tctx.configure(blocking, whoknows_extra_filters=str(extra))
+        return real_open_engine()
+
+    monkeypatch.setattr(lists, "open_engine", options_change_meanwhile)
+    my_list.write_text("||second.test^\n")
+    assert blocking.check_lists() is False  # built for the old options: not swapped in
+    monkeypatch.setattr(lists, "open_engine", real_open_engine)
+    assert (action(blocking, "extra.test"), action(blocking, "second.test")) == ("block", "block")
+
+
+@pytest.mark.parametrize("text", ["-1", "soon", "nan", "inf", ""])
+def test_a_check_interval_that_is_not_seconds_is_refused(text):
+    blocking = Blocking()
+    with taddons.context(blocking) as tctx:
+        with pytest.raises(exceptions.OptionsError,
+                           match=f"whoknows_lists_check_interval must be a number of seconds, 0 \\(never\\) or more; "
+                                 f"got '{text}'"):
+            tctx.configure(blocking, whoknows_lists_check_interval=text)

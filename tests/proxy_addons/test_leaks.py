@@ -3,18 +3,24 @@
 import base64
 import hashlib
 import json
+import zlib
 from urllib.parse import quote
 
+import brotli
 import pytest
+import zstandard
 from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
 from proxy_addons.blocking import Blocking
 from proxy_addons.context import Context
+from proxy_addons.leaks import MAX_DECODED_BODY
 from proxy_addons.leaks import Leaks
+from proxy_addons.leaks import request_body
 from whoknows import aliases
 from whoknows.leak_records import list_leaks
+from whoknows.leakscan import DEFAULT_MAX_TEXT
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
 from whoknows.site_settings import SiteSettingsStore
@@ -105,6 +111,43 @@ def test_each_encoding_is_named(values, encode, expected):
     run(script_get(f"https://tracker.test/p?u={encode(EMAIL)}"))
     with open_ledger() as ledger:
         assert [leak["encoding"] for leak in list_leaks(ledger)] == [expected]
+
+
+def compressed(encoding: str, body: bytes) -> bytes:
+    """`body` as a client sends it with `content-encoding: ENCODING` (deflate: zlib-wrapped)."""
+    if encoding == "gzip":
+        packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        return packer.compress(body) + packer.flush()
+    return {"deflate": zlib.compress, "br": brotli.compress,
+            "zstd": zstandard.ZstdCompressor().compress}[encoding](body)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_a_compressed_upload_is_searched_as_the_server_reads_it(values, encoding):
+    flow = form_post("https://shop.vendor.test/checkout", b"")
+    flow.request.headers["content-encoding"] = encoding
+    flow.request.raw_content = compressed(encoding, b"name=A&tel=%2B34+600+111+222&x=1")
+    run(flow)
+    assert [(d[0], d[1], d[3]) for d in disclosures()] == [("vendor.test", "phone", "form")]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+def test_a_compressed_upload_is_inflated_no_further_than_the_scan_reads(encoding):
+    # Any page's script may send a body with a Content-Encoding: 64 KB of gzip inflates to 64 MB,
+    # and the proxy once inflated all of it (1 MB of gzip: 1 GB, seconds of a stalled proxy).
+    bomb = compressed(encoding, b"email=" + b"0" * (64 << 20))
+    assert len(bomb) < MAX_DECODED_BODY  # small enough to be decoded at all
+    request = http.Request.make("POST", "https://tracker.test/up", b"", {"content-encoding": encoding})
+    request.raw_content = bomb
+    body = request_body(request, limit=DEFAULT_MAX_TEXT)
+    assert body == (b"email=" + b"0" * DEFAULT_MAX_TEXT)[:DEFAULT_MAX_TEXT]
+
+
+def test_a_body_that_does_not_decode_is_searched_as_sent(values):
+    flow = form_post("https://shop.vendor.test/checkout", b"name=A&tel=%2B34+600+111+222&x=1")
+    flow.request.headers["content-encoding"] = "gzip"  # but it is not: searched as it is, as before
+    run(flow)
+    assert [(d[0], d[1], d[3]) for d in disclosures()] == [("vendor.test", "phone", "form")]
 
 
 def test_repeats_are_counted_on_one_row_and_a_second_flush_adds_up(values):

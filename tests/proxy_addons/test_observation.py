@@ -138,6 +138,19 @@ def test_malformed_cookie_lines_are_not_cookies_set(proxy):
     assert list(entries(proxy.observation.snapshot("vendor.test")["cookies"])) == ["ok@vendor.test"]
 
 
+def test_a_cookie_name_that_is_not_utf8_reaches_the_ledger_readably(proxy):
+    # mitmproxy keeps header bytes that are not UTF-8 as lone surrogates, which SQLite refuses: one
+    # such name once stopped every later write of observations (the flusher thread died on it).
+    response = http.Response.make(200, b"", [(b"set-cookie", b"\xff\xfeid=1; Max-Age=60"),
+                                             (b"set-cookie", b"ok=1")])
+    proxy.send(request("https://vendor.test/", dest="document"), response)
+    proxy.observation.done()
+    with open_ledger() as ledger:
+        cookies = entries(vendor_record(ledger, "vendor.test")["observations"]["cookies"])
+    assert sorted(cookies) == ["ok@vendor.test", "\ufffd\ufffdid@vendor.test"]
+    assert cookies["\ufffd\ufffdid@vendor.test"]["detail"]["name"] == "\ufffd\ufffdid"
+
+
 def test_the_proxys_own_pages_are_not_observed(proxy):
     flow = request("http://whoknows.proxy/proxy.pac", "https://vendor.test/")
     flow.response = http.Response.make(200, b"function FindProxyForURL(){}")  # as the pac addon does
