@@ -86,26 +86,25 @@ def _check_type(request_type: str) -> str:
     return wanted
 
 
-def _verdict(decision) -> str:
-    """The decision as a user sees it: an allowed request whose URL was cleaned is `removeparam`."""
-    if decision.action in ("allow", "exception") and decision.clean_url:
-        return "removeparam"
-    return decision.action
-
-
 def _result(url, source_url, request_type, decision) -> dict:
+    from whoknows.params import clean_url
+
+    # What the proxy forwards: engine removeparam filters plus the built-in tracking parameters.
+    cleaned, removed = clean_url(url, decision) if decision.action in ("allow", "exception") else (url, ())
+    changed = cleaned != url
     return {
         "url": url,
         "from": source_url,
         "type": request_type,
-        "decision": _verdict(decision),
+        # an allowed request whose URL is cleaned is `removeparam`, as a user sees it
+        "decision": "removeparam" if changed else decision.action,
         "action": decision.action,
         "filter": decision.filter,
         "list": decision.list,
         "important": bool(decision.important),
         "redirect": decision.redirect,
-        "clean_url": decision.clean_url,
-        "removed_params": list(decision.removed_params or []),
+        "clean_url": cleaned if changed else None,
+        "removed_params": list(removed),
         "owner": _owner(url),
     }
 
@@ -134,7 +133,7 @@ def _print(result: dict) -> None:
         ("owner", result["owner"]),
     ]
     if result["filter"] is None:
-        details.append(("why", "no filter matched"))
+        details.append(("why", "built-in tracking parameters" if result["removed_params"] else "no filter matched"))
     width = max(len(label) for label, _ in details)
     for label, value in details:
         if value:

@@ -27,22 +27,12 @@ from mitmproxy import http
 
 from proxy_addons.blocking import DECISION_KEY
 from proxy_addons.context import ensure_context
-from whoknows.params import strip_params
+from whoknows.params import clean_url
 
 REMOVED_KEY = "whoknows.removed_params"
 MAX_REDIRECTS = 3
 LOOP_WINDOW_SECONDS = 10.0
 _REMEMBERED_URLS = 512
-
-
-def clean_url(url: str, decision) -> tuple[str, tuple[str, ...]]:
-    """`url` without engine-removed and built-in tracking parameters, and the names removed."""
-    removed: tuple[str, ...] = ()
-    if (decision is not None and decision.clean_url and decision.action in ("allow", "exception")
-            and decision.clean_url.partition("?")[0] == url.partition("?")[0]):
-        url, removed = decision.clean_url, tuple(decision.removed_params)
-    stripped = strip_params(url)
-    return stripped.url, removed + stripped.removed
 
 
 class Params:

@@ -149,3 +149,16 @@ def test_other_parameters_and_the_fragment_survive_exactly(case):
         assert (query.split("&") if query else []) == others
     else:
         assert result.url is url
+
+
+def test_clean_url_applies_the_engines_removeparam_then_the_builtin_set():
+    from whoknows.filters import FilterEngine
+    from whoknows.params import clean_url
+
+    engine = FilterEngine()
+    engine.add_list("$removeparam=ref_src", "mine")
+    url = "https://shop.test/a?ref_src=tw&id=1&utm_medium=x"
+    decision = engine.match(url, type="document")
+
+    assert clean_url(url, decision) == ("https://shop.test/a?id=1", ("ref_src", "utm_medium"))
+    assert clean_url(url) == ("https://shop.test/a?ref_src=tw&id=1", ("utm_medium",))

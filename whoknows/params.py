@@ -112,6 +112,18 @@ def strip_params(url: str, extra_names: Iterable[str] = (),
     return StripResult(head + url[query_end:], tuple(removed))
 
 
+def clean_url(url: str, decision=None) -> tuple[str, tuple[str, ...]]:
+    """`url` as the proxy forwards it: without the parameters the filter engine's `removeparam`
+    filters removed (`decision`, a `whoknows.filters.Decision` for this URL, or None) and without the
+    built-in tracking parameters; and the names removed, one per occurrence."""
+    removed: tuple[str, ...] = ()
+    if (decision is not None and decision.clean_url and decision.action in ("allow", "exception")
+            and decision.clean_url.partition("?")[0] == url.partition("?")[0]):
+        url, removed = decision.clean_url, tuple(decision.removed_params)
+    stripped = strip_params(url)
+    return stripped.url, removed + stripped.removed
+
+
 def _decoded_name(parameter: str) -> str:
     equals = parameter.find("=")
     raw = parameter if equals < 0 else parameter[:equals]

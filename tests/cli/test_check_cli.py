@@ -84,6 +84,21 @@ def test_removeparam_shows_the_stripped_url():
     assert ["removed", "utm_source"] in details(result)
 
 
+def test_builtin_tracking_parameters_are_stripped_as_the_proxy_does():
+    result = run("check", "https://shop.test/item?id=7&fbclid=abc&gclid=x#top")
+
+    assert result.stdout.splitlines()[0] == "removeparam  https://shop.test/item?id=7&fbclid=abc&gclid=x#top"
+    assert ["clean", "URL", "https://shop.test/item?id=7#top"] in details(result)
+    assert ["removed", "fbclid,", "gclid"] in details(result)
+    assert ["why", "built-in", "tracking", "parameters"] in details(result)
+
+
+def test_a_blocked_request_is_not_reported_as_cleaned():
+    decision = check_json("https://tracker.test/p?utm_source=x", "--type", "image")
+
+    assert (decision["decision"], decision["clean_url"], decision["removed_params"]) == ("block", None, [])
+
+
 def test_from_decides_third_party_filters():
     third = check_json("https://cdn.test/lib.js", "--type", "script", "--from", "news.test")
     first = check_json("https://cdn.test/lib.js", "--type", "script", "--from", "https://www.cdn.test/")
