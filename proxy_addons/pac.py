@@ -67,6 +67,8 @@ class Pac:
         # authentication is on (proxyauth has set a 401 by now): browsers fetch PAC files without
         # credentials, and the file holds nothing but the proxy's address.
         path = flow.request.path.partition("?")[0]
+        if path != PAC_PATH and flow.request.host != PROXY_HOST:
+            return  # why (speed only): neither branch below can apply; skips `_is_direct`
         if _is_direct(flow) and path == PAC_PATH:
             flow.response = self._pac_response(flow)
         elif flow.request.host == PROXY_HOST and flow.response is None:

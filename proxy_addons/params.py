@@ -48,6 +48,8 @@ class Params:
         if context.paused:
             return
         request = flow.request
+        if b"?" not in request.data.path:
+            return  # why (speed only): no query, nothing to remove (`request.url` costs ~1 us)
         url = request.url
         clean, removed = clean_url(url, flow.metadata.get(DECISION_KEY))
         if not removed or clean == url:

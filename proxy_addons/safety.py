@@ -33,6 +33,7 @@ import mitmproxy.addons  # noqa: F401  (defines, through the proxy layers, every
 from mitmproxy import exceptions
 from mitmproxy import flow as mflow
 from mitmproxy import hooks
+from mitmproxy import http
 
 logger = logging.getLogger("whoknows.proxy")
 
@@ -68,7 +69,7 @@ class FlowSnapshot:
             if hasattr(flow, attr):
                 setattr(flow, attr, obj)  # same object as before: the proxy layers keep theirs
                 if obj is not None and state is not None:
-                    obj.set_state(state)
+                    _restore(obj, state)
         flow.error = self.error
         flow.live = self.live
         flow.intercepted = self.intercepted
@@ -76,7 +77,28 @@ class FlowSnapshot:
 
 
 def _state(message: Any) -> Any:
+    if type(message) in _HTTP_MESSAGES:
+        # Why (speed only): every guarded hook call snapshots, ten a request. The message's data
+        # attributes (a shallow copy: bytes, numbers, the Headers objects) and the headers' and
+        # trailers' field tuples are all a hook can change; `get_state()` costs more.
+        attrs = vars(message.data).copy()
+        trailers = attrs["trailers"]
+        return attrs, attrs["headers"].fields, trailers.fields if trailers is not None else None
     return message.get_state() if message is not None and hasattr(message, "get_state") else None
+
+
+def _restore(message: Any, state: Any) -> None:
+    if type(message) in _HTTP_MESSAGES:
+        attrs, header_fields, trailer_fields = state
+        vars(message.data).update(attrs)  # the same Headers objects again ...
+        attrs["headers"].fields = header_fields  # ... with their fields as they were
+        if trailer_fields is not None:
+            attrs["trailers"].fields = trailer_fields
+    else:
+        message.set_state(state)
+
+
+_HTTP_MESSAGES = frozenset({http.Request, http.Response})
 
 
 def addon_name(addon: Any) -> str:
@@ -175,4 +197,6 @@ class Safety:
 
 
 def _snapshot(args: tuple) -> list[FlowSnapshot]:
-    return [FlowSnapshot(arg) for arg in args if isinstance(arg, mflow.Flow)]
+    # Why (speed only): the exact-type test spares HTTP flows the slower ABC isinstance check.
+    return [FlowSnapshot(arg) for arg in args
+            if type(arg) is http.HTTPFlow or isinstance(arg, mflow.Flow)]

@@ -13,6 +13,7 @@ this comes after the blocking addon, so that the tracker mark is there when `req
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from mitmproxy import ctx
@@ -86,16 +87,51 @@ class Signals:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return
+        # Why (speed only): mitmproxy's `Headers` decodes every field on each get/set/del; here the
+        # raw fields are read once and written once, with `Headers.__setitem__`'s results (see
+        # `_with_headers_set`).
         headers = flow.request.headers
-        headers["sec-gpc"] = "1"
+        fields = headers.fields
+        values: dict[bytes, bytes | None] = {b"sec-gpc": b"1"}
         if ctx.options.whoknows_dnt:
-            headers["dnt"] = "1"
-        referer = headers.get("referer")
-        if referer is None:
-            return
-        new = referer_for(referer, flow.request.host, ctx.options.whoknows_referer,
-                          bool(flow.metadata.get(TRACKER_KEY)))
-        if new is None:
-            del headers["referer"]
-        elif new != referer:
-            headers["referer"] = new
+            values[b"dnt"] = b"1"
+        sent = [value for name, value in fields if name.lower() == b"referer"]
+        if sent:
+            referer = ", ".join(v.decode("utf-8", "surrogateescape") for v in sent)  # as headers.get
+            new = _cached_referer_for(referer, flow.request.host, ctx.options.whoknows_referer,
+                                      bool(flow.metadata.get(TRACKER_KEY)))
+            if new is None:
+                values[b"referer"] = None
+            elif new != referer:
+                values[b"referer"] = new.encode("utf-8", "surrogateescape")
+        headers.fields = _with_headers_set(fields, values)
+
+
+def _with_headers_set(fields: tuple, values: dict[bytes, bytes | None]) -> tuple:
+    """`fields` as `headers[name] = value` (or `del headers[name]` for None) for each of `values`,
+    in order, would leave them: the first field of a name keeps its place and spelling and takes the
+    value, later ones go; an absent name is appended. Names in `values` are lowercase; raw names
+    compare by `bytes.lower()`, as `Headers` compares them."""
+    pending = dict(values)
+    new_fields = []
+    for field in fields:
+        name = field[0].lower()
+        if name not in values:
+            new_fields.append(field)
+        elif name in pending:
+            value = pending.pop(name)
+            if value is not None:
+                new_fields.append((field[0], value))
+    new_fields.extend((name, value) for name, value in pending.items() if value is not None)
+    return tuple(new_fields)
+
+
+# Why (speed only): a page's requests repeat its Referer; the answer depends only on the arguments
+# (site_of is a fixed function of the host). Long Referers are not worth a cache slot.
+_referer_for_cached = functools.lru_cache(maxsize=4096)(referer_for)
+
+
+def _cached_referer_for(referer: str, request_host: str, policy: str, to_tracker: bool) -> str | None:
+    if len(referer) > 512:
+        return referer_for(referer, request_host, policy, to_tracker)
+    return _referer_for_cached(referer, request_host, policy, to_tracker)

@@ -380,7 +380,7 @@ def rewrite_set_cookie(line: str, mode: CookieMode, now: datetime | None = None)
     Malformed lines get the same treatment: a browser that rejects them does not mind, one that
     tolerates them (older Chromium truncated at control characters) must not escape the policy.
     """
-    cookie = parse_set_cookie(line)
+    cookie = _parsed_set_cookie(line)
     asked = cookie.lifetime(now)
     malformed = cookie.problem is not None
     if mode.kind == "allow":
@@ -393,6 +393,17 @@ def rewrite_set_cookie(line: str, mode: CookieMode, now: datetime | None = None)
         return RewriteResult(line, cookie.name, asked, asked, False, malformed)
     granted = _granted_lifetime(asked, mode)
     return RewriteResult(cookie.with_lifetime(granted), cookie.name, asked, granted, True, malformed)
+
+
+_cached_parse_set_cookie = lru_cache(maxsize=2048)(parse_set_cookie)
+
+
+def _parsed_set_cookie(line: str) -> SetCookie:
+    """`parse_set_cookie(line)`, from a cache for lines of ordinary length.
+
+    Why (speed only): sites send the same few `Set-Cookie` lines over and over; a `SetCookie` is
+    immutable and depends on the line alone (lifetimes, which depend on the clock, are not cached)."""
+    return _cached_parse_set_cookie(line) if len(line) <= 512 else parse_set_cookie(line)
 
 
 def _granted_lifetime(asked: int | None, mode: CookieMode) -> int | None:

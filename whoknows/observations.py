@@ -173,9 +173,17 @@ class Observations:
                     self._live.popitem(last=False)
             else:
                 self._live.move_to_end(site)
-            for tally in (live.setdefault((kind, subject), Tally()),
-                          self._pending.setdefault((site, kind, subject), Tally())):
-                tally.add(when, counters, latest)
+            # Why (speed only): look up before making a Tally; `setdefault(key, Tally())` built
+            # (and threw away) two of them on every event.
+            tally = live.get((kind, subject))
+            if tally is None:
+                tally = live[(kind, subject)] = Tally()
+            tally.add(when, counters, latest)
+            pending_key = (site, kind, subject)
+            tally = self._pending.get(pending_key)
+            if tally is None:
+                tally = self._pending[pending_key] = Tally()
+            tally.add(when, counters, latest)
 
     # -- reading (any thread) ------------------------------------------------------------------
 

@@ -76,9 +76,19 @@ class RequestContext:
     third_party: bool | None  # None: not known (no source, no Sec-Fetch-Site); False for a document
 
 
+class LowercaseHeaders(dict):
+    """Request headers as a dict keyed by header name lowercased as mitmproxy's `Headers` compares
+    names (`bytes.lower()`, ASCII letters), as a proxy that folds the fields once builds it: a
+    lookup that misses needs no scan for another spelling (the names looked up here hold no letter
+    that a non-ASCII character lowercases to, so the answers are the same)."""
+
+    __slots__ = ()
+
+
 def _header(headers: Mapping[str, str], name: str) -> str | None:
     value = headers.get(name)
-    if value is None:
+    # Why (speed only): on a miss, skip the scan for a differently-cased key when there is none.
+    if value is None and type(headers) is not LowercaseHeaders:
         for key, candidate in headers.items():
             if key.lower() == name:
                 return candidate
