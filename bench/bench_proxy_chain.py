@@ -108,6 +108,7 @@ async def time_each_hook(master: "_Master", request, count: int) -> dict[tuple[s
                 key = (getattr(addon, "name", type(addon).__name__), hook)
                 wrapped.append((addon, hook, addon.__dict__.get(hook)))  # the guard's wrapper, if any
                 setattr(addon, hook, _timed(getattr(addon, hook), key, spent))
+    _chain(master).bind_hooks()
     try:
         await run_flows(master.use(), request, count)
     finally:
@@ -116,14 +117,16 @@ async def time_each_hook(master: "_Master", request, count: int) -> dict[tuple[s
                 setattr(addon, hook, previous)
             else:
                 delattr(addon, hook)
+        _chain(master).bind_hooks()
     return {key: seconds / count for key, seconds in spent.items()}
 
 
-def _whoknows_addons(master: "_Master") -> list:
-    from mitmproxy.addonmanager import traverse
+def _chain(master: "_Master"):
+    return master.addons.get("whoknows_chain")
 
-    return [a for a in traverse(master.extra) if getattr(a, "name", "").startswith("whoknows_")
-            and not hasattr(a, "addons")]
+
+def _whoknows_addons(master: "_Master") -> list:
+    return [a for a in _chain(master).members if getattr(a, "name", "").startswith("whoknows_")]
 
 
 def _timed(func, key, spent: dict):
@@ -229,13 +232,11 @@ def print_profile(stats: pstats.Stats, flows: int) -> None:
 
 
 def whoknows_as_the_runner_adds_them() -> list:
-    """`proxy_addons.whoknows_addons()`, grouped under one addon if the runner does that."""
+    """`proxy_addons.whoknows_addons()` in one `Chain`, as the runner adds them."""
     import proxy_addons
-    from proxy_addons import runner
+    from proxy_addons.chain import Chain
 
-    addons = proxy_addons.whoknows_addons()
-    group = getattr(runner, "AddonGroup", None)
-    return [group(addons)] if group is not None else addons
+    return [Chain(proxy_addons.whoknows_addons())]
 
 
 async def main_async(args) -> dict:

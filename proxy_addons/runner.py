@@ -104,24 +104,6 @@ class FreezeStartupHeap:
         gc.freeze()
 
 
-class AddonGroup:
-    """The whoknows addons as the children of one top-level addon, in the same order.
-
-    Why (speed only): mitmproxy hands each event (eight a request, counting `update`) to every
-    top-level addon through a `safecall` context manager and a walk of its children, whether or
-    not it has a hook for the event: about 10 us per addon per request, ~100 us for the ten
-    whoknows addons, a tenth of what mitmdump spends on a request. As children they cost that once.
-    mitmproxy walks children depth-first in list order (as for a `-s` script's addons), loads,
-    configures and finds them by name (`addons.get`) as before; `safety.Safety` still isolates
-    each addon's hook errors (an unguarded `configure` that crashes skips its later siblings).
-    """
-
-    name = "whoknows_addons"
-
-    def __init__(self, addons: Sequence) -> None:
-        self.addons = list(addons)
-
-
 def _prepare_confdir(settings: ProxySettings) -> Path:
     if settings.confdir is not None:
         path = Path(settings.confdir)
@@ -172,6 +154,7 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
     from mitmproxy.tools.dump import DumpMaster
 
     import proxy_addons
+    from proxy_addons.chain import Chain
 
     if settings.log_level not in LOG_LEVELS:
         raise InputError(f"log level must be one of {', '.join(LOG_LEVELS)}; got {settings.log_level!r}")
@@ -186,11 +169,11 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
     log = termlog.TermLog(out=err)
     try:
         master.addons.add(log)
-        # FreezeStartupHeap and Announce go last in the group, so their `running` still comes after
-        # every whoknows addon's. Why in the group (speed only): as top-level addons, every event
-        # of every request reached each through its own `safecall` and walk (see AddonGroup).
-        master.addons.add(AddonGroup([*(proxy_addons.whoknows_addons() if addons is None else addons),
-                                      FreezeStartupHeap(), Announce(out, err, on_listening)]))
+        # FreezeStartupHeap and Announce go last in the chain, so their `running` still comes after
+        # every whoknows addon's. Why in the chain (speed only): as top-level addons, every event
+        # of every request reached each through its own `safecall` and walk (see chain.Chain).
+        master.addons.add(Chain([*(proxy_addons.whoknows_addons() if addons is None else addons),
+                                 FreezeStartupHeap(), Announce(out, err, on_listening)]))
         try:
             opts.update(**{**mitmproxy_options(settings), **settings.options})
             if settings.option_specs:

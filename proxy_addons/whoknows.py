@@ -21,8 +21,9 @@ def _load_addons() -> list:
     try:
         import whoknows  # noqa: F401  (the package, cached for every later import)
         from proxy_addons import whoknows_addons
+        from proxy_addons.chain import Chain
 
-        return whoknows_addons()
+        return [Chain(whoknows_addons())]
     finally:
         sys.path[:] = saved
 
