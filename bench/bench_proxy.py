@@ -14,7 +14,12 @@ Parts:
 - cases: direct to nginx; plain `mitmdump -q`; `mitmdump -q -s bench_proxy_floor.py` (one substring
   test, blocked requests answered by the proxy: the floor of any mitmproxy design); the whoknows
   proxy (`proxy_addons.runner`, i.e. `whoknows proxy`) with EasyList + EasyPrivacy (+ the built-in
-  list) subscribed as local files in a temp `$WHOKNOWS_HOME`, cache built before timing.
+  list) subscribed as local files in a temp `$WHOKNOWS_HOME`, cache built before timing; and, for
+  what the whoknows addons alone cost, the same addons in full mitmdump
+  (`mitmdump -q -s proxy_addons/whoknows.py`, same home). `whoknows proxy` runs a leaner mitmproxy
+  than mitmdump (only the mitmproxy addons it needs: `runner.mitmproxy_addons`), which saves more
+  per request than its own addons cost; the goals compare what a user runs (`whoknows proxy`),
+  and the script lines show the addons' cost on mitmdump's own base.
   (a) "allowed": `http://shop.test:PORT/api/items?utm_source=x&id=1&fbclid=y` from the site's own
       page (Referer, Cookie header; the origin sets cookies): forwarded with the parameters
       stripped and the cookies judged. Compared with plain mitmdump forwarding the same requests.
@@ -62,6 +67,7 @@ LISTS = {"EasyList": DATA / "filterlists" / "easylist.txt",
 VENV_BIN = Path(sys.executable).parent
 LAUNCHER = HERE / "bench_proxy_launch.py"
 FLOOR = HERE / "bench_proxy_floor.py"
+WHOKNOWS_SCRIPT = ROOT / "proxy_addons" / "whoknows.py"
 CHAIN = HERE / "bench_proxy_chain.py"
 
 GOALS = {"allowed_ratio": 0.95, "blocked_ratio": 0.9, "rss_mb": 250.0, "startup_s": 2.0}
@@ -529,12 +535,14 @@ def _short_frame(frame: str) -> str:
 def start_proxies(workdir: Path, wk_env: dict) -> dict[str, tuple[subprocess.Popen, int]]:
     proxies = {}
     launcher = [sys.executable, str(LAUNCHER)]
-    for key, extra in (("plain", []), ("floor", ["-s", str(FLOOR)])):
+    script = ["-s", str(WHOKNOWS_SCRIPT), "--set", "whoknows_control_port=-1"]
+    for key, extra, env in (("plain", [], clean_env()), ("floor", ["-s", str(FLOOR)], clean_env()),
+                            ("script", script, wk_env)):
         port = free_port()
         confdir = workdir / f"mitmproxy-{key}"
         argv = launcher + ["mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port", str(port),
                            "--set", f"confdir={confdir}", "--set", "connection_strategy=lazy", *extra]
-        proxies[key] = (spawn(argv, env=clean_env(), stderr=workdir / f"{key}.stderr"), port)
+        proxies[key] = (spawn(argv, env=env, stderr=workdir / f"{key}.stderr"), port)
     port = free_port()
     proxies["whoknows"] = (spawn(launcher + ["whoknows", "--port", str(port)], env=wk_env,
                                  stdout=workdir / "whoknows.stdout",
@@ -567,6 +575,8 @@ def make_cases(workdir: Path, origin: subprocess.Popen, origin_port: int, proxie
         Case("wk_a", "whoknows, (a) allowed", *at("whoknows"), lua["allowed"], 200, []),
         Case("floor", "minimal blocker, (b) blocked", *at("floor"), lua["blocked"], 403, []),
         Case("wk_b", "whoknows, (b) blocked", *at("whoknows"), lua["blocked"], 403, []),
+        Case("sc_a", "mitmdump -s whoknows.py, (a)", *at("script"), lua["allowed"], 200, []),
+        Case("sc_b", "mitmdump -s whoknows.py, (b)", *at("script"), lua["blocked"], 403, []),
     ]
 
 
@@ -633,6 +643,10 @@ def print_table(cases: dict[str, Case], rss: dict[str, float], startup: tuple[fl
         ratio = cpu_ratio(ours, base)
         added = ours.cpu_us_per_request - base.cpu_us_per_request
         print(f"  {label + ' the same, by CPU time per request':<48} {ratio:.3f} (whoknows adds {added:,.0f} us)")
+    sc_a, sc_b = ratio_range(cases["sc_a"], cases["plain"])[0], ratio_range(cases["sc_b"], cases["floor"])[0]
+    print(f"  {'(a) mitmdump -s whoknows.py / plain mitmdump':<48} {sc_a:.3f} (CPU {cpu_ratio(cases['sc_a'], cases['plain']):.3f}: "
+          "the addons alone, on mitmdump's base)")
+    print(f"  {'(b) mitmdump -s whoknows.py / minimal blocker':<48} {sc_b:.3f} (CPU {cpu_ratio(cases['sc_b'], cases['floor']):.3f})")
     print(f"  (for reference: minimal blocker answering (b) / plain mitmdump forwarding (a) = "
           f"{floor_vs_plain:.2f}; direct / plain mitmdump = {cases['direct'].rate / cases['plain'].rate:.0f}x)")
     return [name for name, _, _, ok in checks if not ok]
@@ -657,7 +671,8 @@ def gc_report(path: Path) -> dict | None:
 def print_gc(cases: dict[str, Case], reports: dict[str, dict | None], rounds_only: bool) -> None:
     """Collections per generation during the timed runs, per proxy."""
     requests = {"plain": cases["plain"].total()[0], "floor": cases["floor"].total()[0],
-                "whoknows": cases["wk_a"].total()[0] + cases["wk_b"].total()[0]}
+                "whoknows": cases["wk_a"].total()[0] + cases["wk_b"].total()[0],
+                "script": cases["sc_a"].total()[0] + cases["sc_b"].total()[0]}
     print("  garbage collector from the end of the warm-up to exit"
           + ("" if rounds_only else " (profiling runs included)") + ":")
     for key, report in reports.items():
@@ -731,10 +746,10 @@ def run(args, rounds: int, workdir: Path) -> int:
             live[key] = profile_live(wk_pid, wk_port, workdir / f"{key}.lua", seconds,
                                      workdir / f"py-spy-{key}.txt")
     rss = {key: peak_rss_mb(proxies[key][0].pid) for key in ("whoknows", "plain", "floor")}
-    for key in ("whoknows", "plain", "floor"):
+    for key in ("whoknows", "plain", "floor", "script"):
         stop(proxies[key][0])
-    gc_reports = {key: gc_report(workdir / f"{key}.stderr") for key in ("plain", "floor", "whoknows")}
-    refused = {key: refused_names(workdir / f"{key}.stderr") for key in ("whoknows", "floor", "plain")}
+    gc_reports = {key: gc_report(workdir / f"{key}.stderr") for key in ("plain", "floor", "whoknows", "script")}
+    refused = {key: refused_names(workdir / f"{key}.stderr") for key in ("whoknows", "floor", "plain", "script")}
     startup = startup_times(wk_env, workdir / "mitmproxy-plain")
 
     missed = print_table(cases, rss, startup)

@@ -82,7 +82,9 @@ def _warn_exposed(listen_host: str, port: int, auth_user: str, source: str) -> N
               help=f"Require proxy authentication as NAME; the password is ${PASSWORD_ENV}, else "
                    "whoknows's stored secret (never a command-line argument).")
 @click.option("--set", "option_specs", multiple=True, metavar="OPTION=VALUE",
-              help="Set a proxy option, as mitmdump --set does (e.g. whoknows_dnt=false). Repeatable.")
+              help="Set a proxy option, as mitmdump --set does (e.g. whoknows_dnt=false); mitmproxy's "
+                   "capture, replay and rewriting options need mitmdump -s proxy_addons/whoknows.py. "
+                   "Repeatable.")
 @click.option("-v", "--verbose", count=True, help="Log more (-v: connections, -vv: debug).")
 def proxy(listen_host: str, port: int, auth_user: str | None, option_specs: tuple[str, ...],
           verbose: int) -> None:

@@ -55,6 +55,39 @@ def mitmproxy_options(settings: ProxySettings) -> dict[str, Any]:
     return options
 
 
+def mitmproxy_addons() -> list:
+    """The mitmproxy addons the whoknows proxy runs, in mitmproxy's own order: what proxying,
+    TLS, authentication, upstream and DNS modes, the CA's onboarding page (http://mitm.it) and
+    `--set scripts=...` need; not the ones for interactive use, capture files, replay, or header
+    and body rewriting (options such as `modify_headers` or `save_stream_file` are unknown here;
+    `mitmdump -s proxy_addons/whoknows.py` runs whoknows with all of mitmproxy).
+
+    Why (speed): mitmproxy hands every event of every request to every addon it has, whether or
+    not the addon has a hook for it; the ~30 addons of mitmdump cost about half of what mitmdump
+    spends on a request (bench/bench_proxy.py). `stickycookie` would also undo the cookie policy.
+    """
+    from mitmproxy.addons import block
+    from mitmproxy.addons import core
+    from mitmproxy.addons import disable_h2c
+    from mitmproxy.addons import dns_resolver
+    from mitmproxy.addons import errorcheck
+    from mitmproxy.addons import next_layer
+    from mitmproxy.addons import onboarding
+    from mitmproxy.addons import proxyauth
+    from mitmproxy.addons import proxyserver
+    from mitmproxy.addons import script
+    from mitmproxy.addons import strip_dns_https_records
+    from mitmproxy.addons import tlsconfig
+    from mitmproxy.addons import update_alt_svc
+    from mitmproxy.addons import upstream_auth
+
+    return [core.Core(), block.Block(), strip_dns_https_records.StripDnsHttpsRecords(),
+            disable_h2c.DisableH2C(), onboarding.Onboarding(), proxyauth.ProxyAuth(),
+            proxyserver.Proxyserver(), script.ScriptLoader(), dns_resolver.DnsResolver(),
+            next_layer.NextLayer(), tlsconfig.TlsConfig(), upstream_auth.UpstreamAuth(),
+            update_alt_svc.UpdateAltSvc(), errorcheck.ErrorCheck()]
+
+
 class Announce:
     """Says once, on stdout, where the proxy listens; says on stderr when it has stopped."""
 
@@ -151,7 +184,7 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
     from mitmproxy import exceptions
     from mitmproxy import options as mitm_options
     from mitmproxy.addons import termlog
-    from mitmproxy.tools.dump import DumpMaster
+    from mitmproxy.master import Master
 
     import proxy_addons
     from proxy_addons.chain import Chain
@@ -165,10 +198,10 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
     # CA as soon as it is configured, and must never do so in ~/.mitmproxy.
     opts = mitm_options.Options(listen_host=settings.listen_host, listen_port=settings.listen_port,
                                 confdir=str(confdir))
-    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    master = Master(opts)
     log = termlog.TermLog(out=err)
     try:
-        master.addons.add(log)
+        master.addons.add(*mitmproxy_addons(), log)
         # FreezeStartupHeap and Announce go last in the chain, so their `running` still comes after
         # every whoknows addon's. Why in the chain (speed only): as top-level addons, every event
         # of every request reached each through its own `safecall` and walk (see chain.Chain).
@@ -179,7 +212,11 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
             if settings.option_specs:
                 opts.set(*settings.option_specs)
         except (exceptions.OptionsError, KeyError) as exc:
-            raise InputError(f"bad proxy option: {exc.args[0] if exc.args else exc}") from None
+            message = str(exc.args[0] if exc.args else exc)
+            if message.startswith("Unknown option"):
+                message += (" (whoknows proxy runs only the mitmproxy addons it needs; for the others "
+                            "run mitmdump -s proxy_addons/whoknows.py)")
+            raise InputError(f"bad proxy option: {message}") from None
         uninstall = _install_signal_handlers(master)
         try:
             await master.run()

@@ -117,6 +117,9 @@ def test_it_listens_on_loopback_only_and_stops_cleanly(run_proxy, stop_signal):
     assert listening_addresses(control_port) == {"127.0.0.1"}
     status, pac = direct_get("127.0.0.1", proxy.port, "/proxy.pac")
     assert status == 200 and f'"PROXY 127.0.0.1:{proxy.port}"' in pac
+    # mitmproxy's CA page, which `whoknows setup` points browsers to, is among its addons.
+    status, pem = direct_get("127.0.0.1", proxy.port, "http://mitm.it/cert/pem")
+    assert status == 200 and "BEGIN CERTIFICATE" in pem
     check = subprocess.run([WHOKNOWS, "setup", "--check", "--port", str(proxy.port)],
                            capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
@@ -172,6 +175,13 @@ def test_a_bad_option_is_refused_before_listening(run_proxy):
     proxy = run_proxy("--port", "0", "--set", "whoknows_referer=everything")
     assert proxy.wait() == 2
     assert "whoknows_referer must be one of trim, strip, keep" in proxy.stderr()
+
+
+def test_an_option_of_a_mitmproxy_addon_left_out_says_where_it_is(run_proxy):
+    proxy = run_proxy("--port", "0", "--set", "modify_headers=/~q/x-test/1")
+    assert proxy.wait() == 2
+    assert "Unknown option(s): modify_headers" in proxy.stderr()
+    assert "mitmdump -s proxy_addons/whoknows.py" in proxy.stderr()
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
