@@ -1,7 +1,8 @@
 """Run mitmproxy in this process with the whoknows addons (what `whoknows proxy` does).
 
-`run(settings)` builds the options and a `DumpMaster` (no per-flow dump; the log goes to stderr at
-`warn` unless asked), adds `proxy_addons.whoknows_addons()`, prints one line on stdout once the
+`run(settings)` builds the options and a mitmproxy `Master` with the mitmproxy addons whoknows needs
+(`mitmproxy_addons()`; no per-flow dump; the log goes to stderr at `warn` unless asked), adds
+`proxy_addons.whoknows_addons()` in one `chain.Chain`, prints one line on stdout once the
 listener is up, and returns an exit status after a clean shutdown: SIGINT/SIGTERM stop the master,
 whose `done` hooks run (addons flush what they hold there); a second signal kills the process.
 
