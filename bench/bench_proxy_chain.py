@@ -165,18 +165,26 @@ def _drive(coroutine) -> None:
 
 
 class _Master:
-    """A DumpMaster (mitmdump's addons, no output) with `extra` addons, their `running` hooks run.
+    """A DumpMaster (mitmdump's addons, no output) with `extra` addons, their `running` hooks run;
+    with `lean`, a Master with the mitmproxy addons `whoknows proxy` runs instead.
 
     Several can live side by side: `use()` points mitmproxy's global `ctx` (which addons read
     their options from) at this one before its flows run."""
 
-    def __init__(self, extra: list, confdir: str, options: dict) -> None:
+    def __init__(self, extra: list, confdir: str, options: dict, lean: bool = False) -> None:
         from mitmproxy import options as mitm_options
+        from mitmproxy.master import Master
         from mitmproxy.tools.dump import DumpMaster
+
+        from proxy_addons.runner import mitmproxy_addons
 
         self.extra = extra
         opts = mitm_options.Options(listen_host="127.0.0.1", listen_port=0, confdir=confdir)
-        self.master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+        if lean:
+            self.master = Master(opts)
+            self.master.addons.add(*mitmproxy_addons())
+        else:
+            self.master = DumpMaster(opts, with_termlog=False, with_dumper=False)
         self.master.addons.add(*extra)
         opts.update(connection_strategy="lazy", **options)
         self.addons = self.master.addons
