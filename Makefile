@@ -5,15 +5,19 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# The browser tests drive Debian's Chromium (with a font to render text); NSS tools trust the proxy's CA.
-TEST_APT_PACKAGES := chromium fonts-liberation libnss3-tools
+# The browser tests drive Debian's Chromium (with a font to render text); NSS tools trust the proxy's CA;
+# the extension is also installed in Debian's Firefox ESR.
+TEST_APT_PACKAGES := chromium fonts-liberation libnss3-tools firefox-esr
+# Mozilla's web-ext (linter, temporary add-on install) for the Firefox test, pinned by its lockfile.
+FIREFOX_TOOLS := tests/e2e/firefox
+WEB_EXT := $(FIREFOX_TOOLS)/node_modules/.bin/web-ext
 
 .PHONY: run test bench install apt-deps clean
 
 run: $(STAMP)
 	$(VENV)/bin/whoknows proxy
 
-test: $(STAMP) apt-deps
+test: $(STAMP) apt-deps $(WEB_EXT)
 	$(PY) -m pytest -q -p no:cacheprovider
 	node --test extension/tests/
 
@@ -29,10 +33,15 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# The extension's unit tests use node's built-in test runner (any node >= 18).
+# The extension's unit tests use node's built-in test runner (any node >= 18; web-ext wants 20).
 apt-deps:
 	./scripts/ensure-apt $(TEST_APT_PACKAGES)
 	command -v node >/dev/null || ./scripts/ensure-apt nodejs
+	command -v npm >/dev/null || ./scripts/ensure-apt npm
+
+$(WEB_EXT): $(FIREFOX_TOOLS)/package-lock.json | apt-deps
+	npm ci --prefix $(FIREFOX_TOOLS) --no-audit --no-fund --loglevel=error
+	touch $(WEB_EXT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
