@@ -1,8 +1,5 @@
 """The cookie addon, in the real addon chain (context, blocking, params, cookies) on mitmproxy's test
-harness, with site settings in a real ledger.
-
-(Named `test_cookies_addon.py`: `tests/test_cookies.py`, the policy's own tests, has the other name,
-and pytest cannot collect two test modules with one basename.)
+harness, with site settings in a real ledger. (`tests/test_cookies.py` tests the policy itself.)
 """
 
 from __future__ import annotations
