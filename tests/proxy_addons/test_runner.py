@@ -1,0 +1,127 @@
+"""The proxy run in this process (`runner.serve`, what `whoknows proxy` runs), on a free loopback port.
+
+The CLI's tests (tests/cli/test_proxy_cli.py) run it as a process and stop it with signals; here it
+runs in a thread, is reached through `on_listening`, and is stopped with `master.shutdown()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import http.client
+import io
+import logging
+import threading
+
+import pytest
+from mitmproxy import ctx
+
+from proxy_addons import runner
+from proxy_addons.runner import ProxySettings
+from whoknows.errors import InputError
+
+
+class InThread:
+    """`runner.serve` in its own thread and event loop."""
+
+    def __init__(self, settings: ProxySettings) -> None:
+        self.settings = settings
+        self.out, self.err = io.StringIO(), io.StringIO()
+        self.listening = threading.Event()
+        self.master = None
+        self.address: tuple[str, int] | None = None
+        self.status: int | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _on_listening(self, host: str, port: int) -> None:
+        self.master, self.address = ctx.master, (host, port)
+        self.listening.set()
+
+    def _run(self) -> None:
+        try:
+            self.status = asyncio.run(runner.serve(self.settings, out=self.out, err=self.err,
+                                                   on_listening=self._on_listening))
+        except BaseException as exc:  # handed to the test
+            self.error = exc
+        finally:
+            self.listening.set()
+
+    def __enter__(self) -> InThread:
+        self.thread.start()
+        assert self.listening.wait(30), "the proxy did not start"
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.master is not None:
+            self.master.shutdown()
+        self.thread.join(30)
+        assert not self.thread.is_alive(), "the proxy did not stop"
+
+
+def proxied_get(port: int, url: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", url)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def settings(tmp_path) -> ProxySettings:
+    return ProxySettings(listen_port=0, confdir=tmp_path / "mitmproxy",
+                         options={"whoknows_control_port": -1})
+
+
+@pytest.fixture(autouse=True)
+def process_state():
+    """What a proxy run changes in its process, put back for the tests that follow in this one."""
+    levels = {name: logging.getLogger(name).level for name in ("", "asyncio", "hpack", "tornado", "quic", "passlib")}
+    yield
+    gc.unfreeze()  # FreezeStartupHeap froze the heap
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_it_announces_serves_and_stops_cleanly(settings):
+    with InThread(settings) as proxy:
+        assert proxy.error is None
+        host, port = proxy.address
+        assert host == "127.0.0.1" and port > 0
+        assert proxy.out.getvalue() == (f"whoknows proxy listening on 127.0.0.1:{port} "
+                                        f"(PAC file: http://127.0.0.1:{port}/proxy.pac)\n")
+        assert gc.get_freeze_count() > 0  # start-up's heap is kept out of later collections
+        status, pem = proxied_get(port, "http://mitm.it/cert/pem")  # mitmproxy's CA page
+        assert status == 200 and b"BEGIN CERTIFICATE" in pem
+        status, pac = proxied_get(port, "http://whoknows.proxy/proxy.pac")  # a whoknows addon
+        assert status == 200 and f"PROXY 127.0.0.1:{port}".encode() in pac
+    assert proxy.status == 0
+    assert "whoknows proxy: stopped" in proxy.err.getvalue()
+    assert settings.confdir.joinpath("mitmproxy-ca.pem").is_file()  # the CA went where it was told
+
+
+def test_the_whoknows_addons_are_registered_by_name_in_one_chain(settings):
+    with InThread(settings) as proxy:
+        addons = proxy.master.addons
+        chain = addons.get("whoknows_chain")
+        assert chain in addons.chain
+        for name in ("whoknows_safety", "whoknows_context", "whoknows_blocking", "whoknows_cookies",
+                     "whoknows_observation", "whoknows_leaks", "whoknows_control"):
+            member = addons.get(name)
+            assert member in chain.members and member not in addons.chain
+        # mitmproxy's own sticky cookies would hand back cookies the cookie policy removed.
+        assert addons.get("stickycookie") is None and addons.get("proxyauth") is not None
+
+
+def test_an_option_no_addon_declares_is_an_input_error_that_names_the_way_out(settings):
+    bad = ProxySettings(listen_port=0, confdir=settings.confdir,
+                        options={"whoknows_control_port": -1, "stickycookie": ".*"})
+    proxy = InThread(bad)
+    proxy.thread.start()
+    proxy.thread.join(30)
+    assert isinstance(proxy.error, InputError)
+    assert "stickycookie" in str(proxy.error)
+    assert "mitmdump -s proxy_addons/whoknows.py" in str(proxy.error)
+    assert proxy.out.getvalue() == ""  # it never listened
