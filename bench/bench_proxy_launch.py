@@ -3,10 +3,11 @@
     python bench/bench_proxy_launch.py mitmdump [MITMDUMP ARGUMENTS...]
     python bench/bench_proxy_launch.py whoknows --port P
 
-Inside this process only (the bench itself, wrk and nginx are untouched):
+Inside this process only (the bench itself, wrk and nginx are untouched), the sealing the e2e
+tests use (`tests/support/sealed_network.py`):
 - `socket.getaddrinfo` resolves `*.test` to 127.0.0.1 (port unchanged), passes loopback names
-  through and refuses every other name, saying so once on stderr (`bench-resolver: refused NAME`);
-- `connect`/`connect_ex` refuse non-loopback addresses (IP literals skip the resolver).
+  through and refuses every other name, saying so once on stderr (`sealed-network: refused NAME`);
+- `connect`/`connect_ex`/`sendto` refuse non-loopback addresses (IP literals skip the resolver).
 So the origin can be named like a real site (`shop.test:PORT`: the whoknows addons treat an IP
 address as having no site, which would skip most of their work), and a proxy that tries to reach a
 blocked tracker host leaves a line on stderr instead of a packet on the network.
@@ -21,64 +22,19 @@ runs) on 127.0.0.1 with the control API on a free port. `$WHOKNOWS_HOME` picks t
 from __future__ import annotations
 
 import atexit
-import errno
 import gc
-import ipaddress
 import json
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-REFUSED_PREFIX = "bench-resolver: refused "
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from sealed_network import REFUSED_PREFIX  # noqa: E402,F401  (bench_proxy.py reads it from here)
+from sealed_network import seal  # noqa: E402
+
 GC_PREFIX = "bench-gc: "
-
-_real_getaddrinfo = socket.getaddrinfo
-_real_connect = socket.socket.connect
-_real_connect_ex = socket.socket.connect_ex
-_refused: set[str] = set()
-
-
-def _refuse(name: str) -> None:
-    if name not in _refused:
-        _refused.add(name)
-        print(f"{REFUSED_PREFIX}{name}", file=sys.stderr, flush=True)
-
-
-def _is_loopback_ip(text: str) -> bool:
-    try:
-        return ipaddress.ip_address(text.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def _getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
-    name = (host.decode() if isinstance(host, bytes) else host or "").rstrip(".").lower()
-    if name == "localhost" or _is_loopback_ip(name):
-        return _real_getaddrinfo(host, port, family, type, proto, flags)
-    if name.endswith(".test"):
-        kind = type or socket.SOCK_STREAM
-        return [(socket.AF_INET, kind, socket.IPPROTO_TCP, "", ("127.0.0.1", int(port or 0)))]
-    _refuse(name or "<empty>")
-    raise socket.gaierror(socket.EAI_NONAME, f"bench resolver: {name} is not a test name")
-
-
-def _checked(real):
-    def connect(self, address):
-        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback_ip(str(address[0])):
-            _refuse(str(address[0]))
-            raise OSError(errno.ENETUNREACH, f"bench: {address[0]} is not loopback")
-        return real(self, address)
-
-    return connect
-
-
-def seal() -> None:
-    socket.getaddrinfo = _getaddrinfo
-    socket.socket.connect = _checked(_real_connect)
-    socket.socket.connect_ex = _checked(_real_connect_ex)
 
 
 def report_gc_at_exit() -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from e2e_pki import SitePKI
+from sealed_network import REFUSED_PREFIX
 
 LAUNCHER = Path(__file__).with_name("proxy_process.py")
 LISTENING = re.compile(r"whoknows proxy listening on (\S+):(\d+) ")
@@ -142,4 +143,4 @@ class ProxyProcess:
 
     def refused_names(self) -> set[str]:
         """Names (and addresses) the sealed resolver refused: what would have left the machine."""
-        return set(re.findall(r"^e2e-resolver: refused (\S+)$", self.stderr(), re.M))
+        return set(re.findall(rf"^{re.escape(REFUSED_PREFIX)}(\S+)$", self.stderr(), re.M))
