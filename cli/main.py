@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -42,7 +43,7 @@ def _exists(target: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def fail(message: str, code: int) -> "NoReturn":  # noqa: F821
+def fail(message: str, code: int) -> NoReturn:
     click.echo(f"whoknows: error: {message}", err=True)
     sys.exit(code)
 

@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 
 from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
 from .errors import InputError, WhoknowsError
-from .ledger import Ledger, json_text, vendor_ids
+from .ledger import TIME_FORMAT, Ledger, json_text, stamp, vendor_ids
 
 logger = logging.getLogger("whoknows.leaks")
 
@@ -199,10 +199,6 @@ class PendingLeaks:
 # -- the ledger --------------------------------------------------------------------------------
 
 
-def iso(when: float) -> str:
-    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 _LEAK_UPSERT = """
     INSERT INTO leaks (vendor_id, recipient_id, recipient_host, company, kind, value_ref, encoding, form,
                        location, method, url, blocked, count, first_seen, last_seen)
@@ -260,11 +256,11 @@ def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SEC
                     "kind": key.kind, "value_ref": key.ref, "encoding": key.encoding, "form": key.form,
                     "location": key.where, "method": tally.latest.get("method", ""),
                     "url": tally.latest.get("url", ""), "blocked": int(key.blocked), "count": tally.count,
-                    "first_seen": iso(tally.first), "last_seen": iso(tally.last),
+                    "first_seen": stamp(tally.first), "last_seen": stamp(tally.last),
                 })
             else:
                 upsert_disclosure(db, ids[key.site], key.kind, key.ref, key.source, tally.latest,
-                                  iso(tally.first), iso(tally.last))
+                                  stamp(tally.first), stamp(tally.last))
     return len(batch)
 
 
@@ -428,7 +424,7 @@ def parse_since(text: str) -> str:
         raise InputError(f"{text!r} is not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)") from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime(TIME_FORMAT)
 
 
 def list_leaks(ledger: Ledger, vendor: str | None = None, since: str | None = None,

@@ -255,9 +255,19 @@ BUSY_TIMEOUT_MS = 5000
 LOCK_RETRY_SECONDS = 60.0
 
 
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # how the ledger stores a moment: ISO 8601, UTC, seconds
+
+
+def stamp(moment: float | datetime) -> str:
+    """A moment (a POSIX timestamp, or a datetime) as the ledger stores it."""
+    if not isinstance(moment, datetime):
+        moment = datetime.fromtimestamp(moment, timezone.utc)
+    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+
+
 def now() -> str:
-    """The current time as stored in the ledger: ISO 8601, UTC, seconds."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as stored in the ledger."""
+    return stamp(datetime.now(timezone.utc))
 
 
 def json_text(value) -> str | None:

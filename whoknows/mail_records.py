@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from .leak_records import upsert_disclosure, vendor_ids
-from .ledger import Ledger, now
+from .ledger import Ledger, now, stamp
 from .mailscan import AliasHit, ScanResult, attribute
 
 
@@ -45,7 +45,7 @@ class StoredScan:
 
 
 def _stamp(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if moment is None else stamp(moment)
 
 
 def alias_vendors(ledger: Ledger) -> dict[str, str]:

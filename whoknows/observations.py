@@ -39,11 +39,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
-from .ledger import Ledger, LedgerBusy, json_text, vendor_ids
+from .ledger import Ledger, LedgerBusy, json_text, stamp, vendor_ids
 
 logger = logging.getLogger("whoknows.observations")
 
@@ -118,11 +117,6 @@ class Tally:
 
     def detail(self, kind: str) -> dict[str, Any]:
         return {**self.latest, **{name: self.counters.get(name, 0) for name in COUNTER_FIELDS[kind]}}
-
-
-def iso(when: float) -> str:
-    """A timestamp as the ledger stores it (ISO 8601, UTC, seconds)."""
-    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Observations:
@@ -208,7 +202,7 @@ class Observations:
         for section, kind in SECTIONS.items():
             rows = sorted((i for i in items if i[0] == kind), key=lambda i: (-i[2], i[1]))
             entries = [{"subject": subject, "count": count, "blocked": detail.get("blocked"),
-                        "first_seen": iso(first), "last_seen": iso(last), "detail": detail}
+                        "first_seen": stamp(first), "last_seen": stamp(last), "detail": detail}
                        for _, subject, count, first, last, detail in rows]
             sections[section] = {
                 "distinct": len(rows),
@@ -216,7 +210,7 @@ class Observations:
                 "blocked": sum(row[5].get("blocked", 0) for row in rows),
                 "top": entries if top is None else entries[:top],
             }
-        return {"site": site, "since": iso(self.since), **sections}
+        return {"site": site, "since": stamp(self.since), **sections}
 
     # -- the batch for the ledger ---------------------------------------------------------------
 
@@ -273,7 +267,7 @@ def write_batch(ledger: Ledger, batch: Mapping[Key, Tally], lock_wait: float = L
         for (site, kind, subject), tally in batch.items():
             detail = _merged_detail(db, ids[site], kind, subject, tally)
             db.execute(_UPSERT, (ids[site], kind, subject, json_text(detail), tally.count,
-                                 iso(tally.first_seen), iso(tally.last_seen)))
+                                 stamp(tally.first_seen), stamp(tally.last_seen)))
     return len(batch)
 
 
@@ -288,7 +282,7 @@ def _merged_detail(db: sqlite3.Connection, vendor_id: int, kind: str, subject: s
     counters = COUNTER_FIELDS[kind]
     for name in counters:
         fresh[name] += _event_count(stored.get(name))
-    if row is not None and row[1] > iso(tally.last_seen):
+    if row is not None and row[1] > stamp(tally.last_seen):
         return {**fresh, **{key: value for key, value in stored.items() if key not in counters}}
     return {**stored, **fresh}
 

@@ -173,7 +173,7 @@ def test_doctor_suggests_and_does_the_move_to_a_keyring_that_appeared(installed,
 
     result = run("doctor", "--move-secrets")
     assert result.exit_code == 0, result.output
-    assert f"moved the secret 'alias-key' from fallback file" in result.stderr
+    assert "moved the secret 'alias-key' from fallback file" in result.stderr
     assert f"to OS keyring ({PLAINTEXT})" in result.stderr
     assert "nothing to move" in run("doctor", "--move-secrets").stderr
     assert not (installed / "secrets.json").exists()
