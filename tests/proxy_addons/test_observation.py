@@ -184,7 +184,8 @@ def test_the_flush_timer_writes_while_the_proxy_runs(proxy):
     proxy.observation.running()
     proxy.browse_vendor()
     deadline = time.monotonic() + 10
-    while proxy.observation.observations.pending_count() and time.monotonic() < deadline:
+    # Wait for the write itself: the batch leaves memory (pending_count 0) before it is committed.
+    while not proxy.observation.flusher.rows_written and time.monotonic() < deadline:
         time.sleep(0.02)
     with open_ledger() as ledger:
         assert vendor_record(ledger, "vendor.test")["observations"]["third_parties"]["seen"] == 3
