@@ -40,8 +40,11 @@ def alias():
 @click.option("--base", metavar="ADDRESS", help="Your mailbox for plus addressing (you+TAG@mail.example).")
 @click.option("--domain", metavar="DOMAIN", help="A catch-all domain you receive all mail for (TAG@DOMAIN).")
 @click.option("--style", type=click.Choice(["plus", "catch-all"]), help="Implied by --base / --domain.")
+@click.option("--new-key", is_flag=True,
+              help="Make a new alias key even though the ledger holds aliases made with one this machine "
+                   "lacks (they stay unverifiable; restoring the old key is better: see 'whoknows import').")
 @json_option
-def setup(base, domain, style, as_json):
+def setup(base, domain, style, new_key, as_json):
     """Choose how aliases look (without options: show it).
 
     Changing it later only changes aliases made afterwards: existing ones keep their addresses
@@ -58,7 +61,7 @@ def setup(base, domain, style, as_json):
             _print_setup(current, None, 0, as_json)
             return
         new = aliases.parse_setup(base=base, domain=domain, style=style)
-        aliases.alias_key()  # make (or find) the key now, so any keyring notice comes at setup
+        aliases.alias_key(ledger=ledger, new_key=new_key)  # make (or find) it now: any keyring notice comes at setup
         previous = aliases.save_setup(ledger, new)
         existing = len(aliases.list_aliases(ledger)) if previous not in (None, new) else 0
     _print_setup(new, previous, existing, as_json)
@@ -80,8 +83,11 @@ def _print_setup(setup, previous, existing: int, as_json: bool) -> None:
 @alias.command()
 @click.argument("vendor")
 @click.option("--opaque", is_flag=True, help="Leave the vendor's name out of the address.")
+@click.option("--new-key", is_flag=True,
+              help="Make a new alias key even though the ledger holds aliases made with one this machine "
+                   "lacks (they stay unverifiable; restoring the old key is better: see 'whoknows import').")
 @json_option
-def new(vendor, opaque, as_json):
+def new(vendor, opaque, new_key, as_json):
     """Print VENDOR's alias, making it if needed.
 
     The same vendor always gets the same alias until it is rotated or disabled.
@@ -90,7 +96,7 @@ def new(vendor, opaque, as_json):
 
     with _ledger() as ledger:
         domain = aliases.resolve_vendor(ledger, vendor)
-        address, created = aliases.get_or_create(ledger, domain, opaque=opaque)
+        address, created = aliases.get_or_create(ledger, domain, opaque=opaque, new_key=new_key)
     tag = aliases.parse_tag(aliases.tag_of(address))
     if not created and opaque and not (tag and tag.opaque):
         _note(
@@ -107,8 +113,11 @@ def new(vendor, opaque, as_json):
 @alias.command()
 @click.argument("vendor")
 @click.option("--opaque/--labelled", default=None, help="Kind of the new alias (default: as the old one).")
+@click.option("--new-key", is_flag=True,
+              help="Make a new alias key even though the ledger holds aliases made with one this machine "
+                   "lacks (they stay unverifiable; restoring the old key is better: see 'whoknows import').")
 @json_option
-def rotate(vendor, opaque, as_json):
+def rotate(vendor, opaque, new_key, as_json):
     """Give VENDOR a new alias and retire the old one.
 
     The retired alias stays attributable ('alias show', 'alias verify').
@@ -117,7 +126,7 @@ def rotate(vendor, opaque, as_json):
 
     with _ledger() as ledger:
         domain = aliases.resolve_vendor(ledger, vendor)
-        old, new_address = aliases.rotate(ledger, domain, opaque=opaque)
+        old, new_address = aliases.rotate(ledger, domain, opaque=opaque, new_key=new_key)
     if as_json:
         print_json({"vendor": domain, "address": new_address, "retired": old})
         return

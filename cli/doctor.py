@@ -142,6 +142,54 @@ def check_secrets(home: Path) -> list[Check]:
     return checks
 
 
+def check_keys_open_the_ledger(home: Path) -> list[Check]:
+    """Do this machine's keys read the ledger's own values and verify its aliases? (Not when the
+    ledger came from another machine without its keys: `whoknows import` of a plain export.)"""
+    import sqlite3
+
+    from whoknows import aliases, me, secrets
+    from whoknows.errors import WhoknowsError
+    from whoknows.ledger import LEDGER_FILE
+
+    path = home / LEDGER_FILE
+    if not path.exists():
+        return []
+    try:
+        alias_key = secrets.get_secret(aliases.KEY_NAME) if secrets.secret_location(aliases.KEY_NAME) else None
+        me_secret = secrets.get_secret(me.KEY_NAME) if secrets.secret_location(me.KEY_NAME) else None
+    except WhoknowsError:
+        return []  # a key that is recorded but cannot be read: the "alias key" check says so
+    me_keys = me.MeKeys.from_secret(me_secret) if me_secret is not None else None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            total_values = db.execute("SELECT count(*) FROM me_values").fetchone()[0]
+            unreadable = me.unreadable_values(db, me_keys)
+            total_aliases = len(aliases.unverifiable_aliases(db, None))  # the ones whoknows made
+            unverifiable = aliases.unverifiable_aliases(db, alias_key)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return []  # an old schema or a damaged file: the ledger checks say so
+    checks = []
+    if total_values:
+        if unreadable:
+            why = "there is no key of your values here" if me_keys is None else "it is not the key they were encrypted with"
+            checks.append(fail("own values", f"{unreadable} of {total_values} cannot be decrypted with this "
+                                             f"machine's key ({why}): {secrets.RESTORE_HINT}"))
+        else:
+            checks.append(ok("own values", f"{total_values}, all readable with this machine's key"))
+    if total_aliases:
+        if unverifiable:
+            why = "there is no alias key here" if alias_key is None else "it is not the key they were made with"
+            checks.append(fail("aliases", f"{len(unverifiable)} of {total_aliases} do not verify with this "
+                                          f"machine's alias key ({why}; e.g. {unverifiable[0]}): "
+                                          f"{secrets.RESTORE_HINT}"))
+        else:
+            checks.append(ok("aliases", f"{total_aliases}, all verify with this machine's alias key"))
+    return checks
+
+
 def check_ca(home: Path) -> list[Check]:
     confdir = home / MITMPROXY_DIR
     key_file, cert_file = confdir / CA_KEY_FILE, confdir / CA_CERT_FILE
@@ -189,6 +237,7 @@ def run_checks(home: Path) -> list[Check]:
     checks += ledger_checks
     checks += check_aliases(settings)
     checks += check_secrets(home)
+    checks += check_keys_open_the_ledger(home)
     checks += check_ca(home)
     return checks
 
@@ -205,7 +254,8 @@ LABELS = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
 def doctor(ctx, move_secrets, as_json):
     """Check that this installation is healthy.
 
-    Checks the data directory, the ledger, the alias setup, the keyring and the proxy's CA.
+    Checks the data directory, the ledger, the alias setup, the keyring, that this machine's keys
+    read your values and verify your aliases, and the proxy's CA.
     Exit status 0 when healthy (warnings allowed), 1 when a check fails.
     """
     from whoknows import paths

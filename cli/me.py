@@ -32,8 +32,12 @@ def _read_value(kind: str) -> str:
 @me.command("add")
 @click.argument("kind", type=click.Choice(KINDS, case_sensitive=False), metavar="KIND")
 @click.argument("value", required=False)
+@click.option("--new-key", is_flag=True,
+              help="Make a new key for your values even though the ledger holds values encrypted with one "
+                   "this machine lacks (they stay unreadable; restoring the old key is better: see "
+                   "'whoknows import').")
 @json_option
-def add(kind, value, as_json):
+def add(kind, value, new_key, as_json):
     """Add one of your values: KIND is one of email, phone, name, address, birthday, id-number,
     location, other.
 
@@ -48,7 +52,7 @@ def add(kind, value, as_json):
     if value is None:
         value = _read_value(kind)
     with open_ledger() as ledger:
-        item, new = add_value(ledger, kind, value)
+        item, new = add_value(ledger, kind, value, new_key=new_key)
     national = kind == "phone" and not item.value.lstrip().startswith(("+", "00"))
     if as_json:
         print_json({**item.to_json(), "new": new, "international": not national if kind == "phone" else None})
@@ -78,9 +82,11 @@ def list_(reveal, kind, as_json):
               [[v.id, v.kind, (v.value if reveal and v.readable else v.masked()), v.tag, v.created_at[:10]]
                for v in values])
     if unreadable:
+        from whoknows.secrets import RESTORE_HINT
+
         click.echo(f"warning: {unreadable} value(s) cannot be decrypted with this machine's key "
-                   "(imported from another machine, or the key was lost); remove and add them again",
-                   err=True)
+                   f"(imported from another machine, or the key was lost): {RESTORE_HINT}; or remove and "
+                   "add them again", err=True)
 
 
 @me.command("remove")

@@ -38,6 +38,7 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
     from whoknows.aliases import resolve_vendor
     from whoknows.errors import InputError, WhoknowsError
     from whoknows.ledger import open_ledger
+    from whoknows.paths import write_private_file
     from whoknows.rights_requests import alias_to_send_from, identifiers_for, record_request
     from whoknows.vendor_records import vendor_record
 
@@ -69,7 +70,7 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
         else:
             content = letter.body.encode("utf-8")
         if out is not None:
-            _write(Path(out), content)
+            write_private_file(Path(out), content)  # a letter carries your identifiers: 0600
         request_id, new = record_request(ledger, domain, kind, lang, contact, sent_on, letter.deadline)
     if found.unresolved:
         click.echo(f"note: {found.unresolved} of your values the proxy saw {record['display']} receive cannot be "
@@ -86,15 +87,6 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
         click.echo(f"wrote {out}" + (f" (from {sender} to {contact})" if sender else f" (to {contact})"), err=True)
     click.echo(f"recorded as request {request_id}: an answer is due by {letter.deadline.isoformat()} "
                "('whoknows requests' lists them)", err=True)
-
-
-def _write(path: Path, content: bytes) -> None:
-    from whoknows.errors import WhoknowsError
-
-    try:
-        path.write_bytes(content)
-    except OSError as exc:
-        raise WhoknowsError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _request_command(kind: str, help_text: str) -> click.Command:

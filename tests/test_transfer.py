@@ -1,8 +1,9 @@
 """Export and import: a lossless round trip, merging defined, bad files changing nothing."""
 
 import csv
-import io
 import json
+import stat
+import zipfile
 
 import pytest
 
@@ -12,7 +13,7 @@ from whoknows.ledger import json_text, open_ledger
 from whoknows.preferences import set_preferences
 from whoknows.site_settings import SiteSettings, SiteSettingsStore, settings_of
 from whoknows.cookies import parse_cookie_mode
-from whoknows.transfer import NOT_EXPORTED, TABLES, export_text, import_export, read_export
+from whoknows.transfer import _FIELDS, NOT_EXPORTED, TABLES, export_text, import_export, read_export, write_csv
 from whoknows.vendor_records import add_vendor
 
 
@@ -325,29 +326,64 @@ def test_a_truncated_file_is_refused(ledger):
         read_export(data[: len(data) // 2], "x")
 
 
-def test_csv_export_is_one_sheet_with_a_table_column_safe_for_spreadsheets(ledger):
+def _csv_tables(directory) -> dict[str, tuple[list[str], list[dict]]]:
+    """table -> (header, rows) of a CSV export directory."""
+    found = {}
+    for path in sorted(directory.glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as sheet:
+            reader = csv.DictReader(sheet)
+            found[path.stem] = (reader.fieldnames, list(reader))
+    return found
+
+
+def test_csv_export_is_one_file_per_table_with_its_own_columns_safe_for_spreadsheets(ledger, tmp_path):
     _fill(ledger)
-    rows = list(csv.DictReader(io.StringIO(export_text(ledger, "csv"))))
-    assert [r["table"] for r in rows].count("vendors") == 3
-    phone = [r for r in rows if r["kind"] == "phone"][0]
+    counts = write_csv(ledger, tmp_path / "sheets")
+    tables = _csv_tables(tmp_path / "sheets")
+    assert list(tables) == sorted(TABLES) and counts["vendors"] == 3
+    for table, (header, rows) in tables.items():
+        assert header == list(_FIELDS[table])  # only this table's columns: no sheet of 53 mostly empty
+        assert len(rows) == counts[table]
+        assert stat.S_IMODE((tmp_path / "sheets" / f"{table}.csv").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "sheets").stat().st_mode) == 0o700
+    assert [r["domain"] for r in tables["vendors"][1]] == ["shop.example", "sso.example", "xn--bcher-kva.example"]
+    disclosures = tables["disclosures"][1]
+    phone = [r for r in disclosures if r["kind"] == "phone"][0]
     assert (phone["vendor"], phone["value"], phone["source"]) == ("shop.example", "'+34 600 111 222", "told")
-    formula = [r for r in rows if r["kind"] == "other"][0]
+    formula = [r for r in disclosures if r["kind"] == "other"][0]
     assert formula["value"] == "'=HYPERLINK(\"http://evil\")"  # shown as text, never run
-    cookie = [r for r in rows if r["table"] == "observations" and r["kind"] == "cookie"][0]
+    cookie = [r for r in tables["observations"][1] if r["kind"] == "cookie"][0]
     assert cookie["subject"] == "'-sid"
-    prefs = [r for r in rows if r["table"] == "preferences" and r["vendor"] == "shop.example"][0]
+    prefs = [r for r in tables["preferences"][1] if r["vendor"] == "shop.example"][0]
     assert (prefs["marketing"], prefs["channels"], prefs["max_per_month"]) == ("no", "post", "0")
-    sites = [(r["vendor"], r["paused"], r["cookie_mode"]) for r in rows if r["table"] == "site_settings"]
+    sites = [(r["vendor"], r["paused"], r["cookie_mode"]) for r in tables["site_settings"][1]]
     assert sites == [("shop.example", "yes", "cap:30"), ("xn--bcher-kva.example", "no", "block")]
-    allowed = [(r["vendor"], r["third_party"]) for r in rows if r["table"] == "site_third_parties"]
+    allowed = [(r["vendor"], r["third_party"]) for r in tables["site_third_parties"][1]]
     assert allowed == [("shop.example", "google.com"), ("shop.example", "paypal.com"),
                        ("sso.example", "login.example")]
+    assert tables["leaks"] == (list(_FIELDS["leaks"]), [])  # an empty table still has its header
 
 
-def test_a_csv_export_cannot_be_imported(ledger):
+def test_csv_export_into_a_zip_holds_the_same_files(ledger, tmp_path):
     _fill(ledger)
-    with pytest.raises(WhoknowsError, match="x is a CSV export, which is for spreadsheets and cannot be imported"):
-        read_export(export_text(ledger, "csv").encode(), "x")
+    write_csv(ledger, tmp_path / "sheets")
+    write_csv(ledger, tmp_path / "ledger.zip")
+    assert stat.S_IMODE((tmp_path / "ledger.zip").stat().st_mode) == 0o600
+    with zipfile.ZipFile(tmp_path / "ledger.zip") as archive:
+        assert sorted(archive.namelist()) == [f"{table}.csv" for table in sorted(TABLES)]
+        for member in archive.infolist():
+            assert (member.external_attr >> 16) & 0o777 == 0o600  # unzipped, still private
+            assert archive.read(member).decode("utf-8") == (tmp_path / "sheets" / member.filename).read_text(
+                encoding="utf-8", newline="")
+
+
+def test_no_csv_export_can_be_imported(ledger, tmp_path):
+    _fill(ledger)
+    write_csv(ledger, tmp_path / "sheets")
+    write_csv(ledger, tmp_path / "ledger.zip")
+    for path in [*sorted((tmp_path / "sheets").glob("*.csv")), tmp_path / "ledger.zip"]:
+        with pytest.raises(WhoknowsError, match="x is a CSV export, which is for spreadsheets and cannot be imported"):
+            read_export(path.read_bytes(), "x")
 
 
 @pytest.mark.parametrize("change, message", [

@@ -403,21 +403,58 @@ def _insert_new(db, vendor_id: int, domain: str, setup: AliasSetup, key: bytes, 
     raise WhoknowsError(f"could not find a free alias address for {domain}")
 
 
-def alias_key(create: bool = True) -> bytes:
-    """The alias key (32 bytes, in the OS keyring or the fallback file; see whoknows.secrets)."""
+def alias_key(create: bool = True, ledger=None, new_key: bool = False) -> bytes:
+    """The alias key (32 bytes, in the OS keyring or the fallback file; see whoknows.secrets).
+
+    Made when missing and `create`, but not while `ledger` (required then) holds aliases whoknows
+    made with a key this machine does not have: a new key could never verify them, and once it
+    exists the old one can no longer be restored. `new_key` makes it anyway (starting over
+    knowingly).
+    """
     from . import secrets
 
     try:
-        return secrets.get_secret(KEY_NAME, create=create)
+        return secrets.get_secret(KEY_NAME, create=False)
     except NotFoundError:
-        raise NotFoundError(
-            "there is no alias key on this machine, so no alias can be verified here "
-            "(aliases made elsewhere need that machine's key)"
-        ) from None
+        if not create:
+            raise NotFoundError(
+                "there is no alias key on this machine, so no alias can be verified here "
+                f"(aliases made elsewhere need that machine's key: {secrets.RESTORE_HINT})"
+            ) from None
+    if ledger is None:
+        raise ValueError("making the alias key needs the ledger, to check what the key would orphan")
+    if not new_key:
+        with ledger.read() as db:
+            orphans = unverifiable_aliases(db, None)
+        if orphans:
+            raise WhoknowsError(
+                f"the ledger holds {len(orphans)} alias(es) made with an alias key this machine does not have "
+                f"(e.g. {orphans[0]}), and a new key could never verify them: {secrets.RESTORE_HINT}; or, to start over "
+                "knowingly with a new key (those aliases stay unverifiable), repeat the command with --new-key"
+            )
+    return secrets.get_secret(KEY_NAME, create=True)
 
 
-def get_or_create(ledger, domain: str, opaque: bool = False) -> tuple[str, bool]:
-    """The active alias of `domain` and whether it was just made."""
+def unverifiable_aliases(db, key: bytes | None) -> list[str]:
+    """The aliases in the ledger (`db`: a connection) that whoknows made but `key` does not verify for
+    the vendor the ledger has them under; every one of them when `key` is None (no key here).
+
+    Addresses whoknows did not make (no whoknows tag) verify with no key and are left out. One MAC per
+    alias: the ledger names the vendor, so even opaque tags need no search.
+    """
+    found = []
+    rows = db.execute("SELECT a.address, v.domain FROM aliases AS a JOIN vendors AS v ON v.id = a.vendor_id "
+                      "ORDER BY v.domain, a.address")
+    for address, vendor in rows:
+        if _stored_tag(address) is None:
+            continue
+        if key is None or verify(address, key, [vendor]).vendor != vendor:
+            found.append(address)
+    return found
+
+
+def get_or_create(ledger, domain: str, opaque: bool = False, new_key: bool = False) -> tuple[str, bool]:
+    """The active alias of `domain` and whether it was just made (`new_key`: see `alias_key`)."""
     _check_domain(domain)
     vendor_id = ledger.vendor_id(domain)
     if vendor_id is not None:
@@ -425,7 +462,7 @@ def get_or_create(ledger, domain: str, opaque: bool = False) -> tuple[str, bool]
         if existing is not None:
             return existing, False
     setup = require_setup(ledger)  # before anything is created
-    key = alias_key()
+    key = alias_key(ledger=ledger, new_key=new_key)
     vendor_id = ledger.vendor_id(domain, create=True)
     with ledger.write() as db:
         existing = _active_in(db, vendor_id)  # another process may have made it meanwhile
@@ -447,10 +484,10 @@ def alias_for(ledger, domain: str, create: bool = True) -> str | None:
     return get_or_create(ledger, domain)[0]
 
 
-def rotate(ledger, domain: str, opaque: bool | None = None) -> tuple[str | None, str]:
+def rotate(ledger, domain: str, opaque: bool | None = None, new_key: bool = False) -> tuple[str | None, str]:
     """Retire the vendor's active alias and make the next one; (retired address or None, new address).
 
-    `opaque=None` keeps the kind of the alias being retired.
+    `opaque=None` keeps the kind of the alias being retired; `new_key`: see `alias_key`.
     """
     from .ledger import now
 
@@ -459,7 +496,7 @@ def rotate(ledger, domain: str, opaque: bool | None = None) -> tuple[str | None,
     if vendor_id is None or not ledger.query("SELECT 1 FROM aliases WHERE vendor_id = ?", (vendor_id,)):
         raise NotFoundError(f"{domain} has no alias yet; 'whoknows alias new {domain}' makes one")
     setup = require_setup(ledger)
-    key = alias_key()
+    key = alias_key(ledger=ledger, new_key=new_key)
     with ledger.write() as db:
         old = _active_in(db, vendor_id)
         if opaque is None:
@@ -521,6 +558,6 @@ def vendor_domains(ledger) -> list[str]:
 __all__ = [
     "AliasRecord", "AliasSetup", "KEY_NAME", "Tag", "Verification", "alias_for", "alias_key", "disable", "find_alias",
     "get_or_create", "list_aliases", "load_setup", "make_tag", "mail_domain_of", "normalise_address", "parse_setup", "parse_tag",
-    "require_setup", "resolve_vendor", "rotate", "save_setup", "tag_of", "vendor_domains", "vendor_label",
-    "verify",
+    "require_setup", "resolve_vendor", "rotate", "save_setup", "tag_of", "unverifiable_aliases", "vendor_domains",
+    "vendor_label", "verify",
 ]

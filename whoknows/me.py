@@ -65,17 +65,42 @@ class MeKeys:
         return cls(derive(b"encryption"), derive(b"lookup"), derive(b"key-id").hex()[:16])
 
 
-def load_keys(create: bool = False) -> MeKeys | None:
+def load_keys(create: bool = False, ledger: Ledger | None = None, new_key: bool = False) -> MeKeys | None:
     """The keys, from the `me-key` secret; None when it does not exist and not `create`.
 
+    Made when missing and `create`, but not while `ledger` (required then) holds values encrypted
+    with a key this machine does not have: they would stay unreadable, and once a new key exists the
+    old one can no longer be restored. `new_key` makes it anyway (starting over knowingly).
     WhoknowsError when the secret's store cannot be read (never replaced by a new one).
     """
-    from .secrets import get_secret
+    from . import secrets
 
     try:
-        return MeKeys.from_secret(get_secret(KEY_NAME, create=create))
+        return MeKeys.from_secret(secrets.get_secret(KEY_NAME, create=False))
     except NotFoundError:
-        return None
+        if not create:
+            return None
+    if ledger is None:
+        raise ValueError("making the key of your values needs the ledger, to check what it would orphan")
+    if not new_key:
+        with ledger.read() as db:
+            orphans = unreadable_values(db, None)
+        if orphans:
+            raise WhoknowsError(
+                f"the ledger holds {orphans} of your values encrypted with a key this machine does not have, "
+                f"and a new key could never read them: {secrets.RESTORE_HINT}; or, to start over knowingly with a new "
+                "key (those values stay unreadable: remove them and add them again), repeat the command "
+                "with --new-key"
+            )
+    return MeKeys.from_secret(secrets.get_secret(KEY_NAME, create=True))
+
+
+def unreadable_values(db, keys: MeKeys | None) -> int:
+    """How many own values in the ledger (`db`: a connection) `keys` cannot decrypt (all when None)."""
+    rows = db.execute("SELECT kind, ciphertext FROM me_values").fetchall()
+    if keys is None:
+        return len(rows)
+    return sum(1 for kind, ciphertext in rows if decrypt(keys, kind, ciphertext) is None)
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -195,11 +220,12 @@ class MeValue(NamedTuple):
         }
 
 
-def add_value(ledger: Ledger, kind: str, value: str) -> tuple[MeValue, bool]:
-    """Store an own value (encrypted); (the value, True if new). Making the key on first use."""
+def add_value(ledger: Ledger, kind: str, value: str, new_key: bool = False) -> tuple[MeValue, bool]:
+    """Store an own value (encrypted); (the value, True if new). Making the key on first use
+    (`new_key`: see `load_keys`)."""
     kind = kind.strip().lower()
     value = clean(kind, value)
-    keys = load_keys(create=True)
+    keys = load_keys(create=True, ledger=ledger, new_key=new_key)
     lookup = lookup_hash(keys, kind, value)
     with ledger.write() as db:
         row = db.execute("SELECT id, created_at FROM me_values WHERE lookup = ?", (lookup,)).fetchone()
@@ -306,5 +332,5 @@ def fingerprint(ledger: Ledger) -> tuple:
 __all__ = [
     "KEY_NAME", "KINDS", "MeKeys", "MeValue", "ValueRef", "add_value", "clean", "decrypt", "encrypt",
     "fingerprint", "list_values", "load_keys", "lookup_hash", "mask", "reference", "reference_tag",
-    "remove_value", "tag_for", "watched_values",
+    "remove_value", "tag_for", "unreadable_values", "watched_values",
 ]

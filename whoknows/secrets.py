@@ -48,6 +48,12 @@ FILE_STORE = "file"
 # Backends that store nothing: choosing them means "no keyring", i.e. the fallback file.
 NO_KEYRING_BACKENDS = ("keyring.backends.fail.Keyring", "keyring.backends.null.Keyring")
 
+# What to do when a key is missing but the ledger holds what it protects (aliases, own values).
+RESTORE_HINT = (
+    "restore the key from a backup made with it ('whoknows export --with-secrets -o FILE' where it is, "
+    "then 'whoknows import FILE' here)"
+)
+
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -324,6 +330,42 @@ def delete_secret(name: str) -> bool:
         return True
 
 
+class SecretConflict(WhoknowsError):
+    """This machine already has a different value for a secret being restored."""
+
+
+def restore_secret(name: str, value: bytes, check_only: bool = False) -> bool:
+    """Put back the secret `name` from a backup; True if it was stored, False if it was here already.
+
+    Where it goes is where a new one would go (the keyring, or the fallback file). A different value
+    already here is never overwritten (what it protects would be lost): SecretConflict. With
+    `check_only` nothing is stored; the answer says whether it would be.
+    """
+    _check_name(name)
+    if len(value) != SECRET_BYTES:
+        raise ValueError(f"a secret is {SECRET_BYTES} bytes")
+    with _lock():
+        recorded = _locations().get(name)
+        target = _chosen_spec(name)
+        for spec in dict.fromkeys(s for s in (target, recorded, FILE_STORE) if s):
+            current = _store(spec).get(name)  # a store that cannot be read is an error, not "absent"
+            if current is None:
+                continue
+            if current != value:
+                raise SecretConflict(
+                    f"this machine already has a different {name!r} (in {_store(spec).describe()}); "
+                    "whoknows never replaces a key, since what it protects would be lost")
+            return False
+        if check_only:
+            return True
+        store = _store(target)
+        store.set(name, value)
+        if store.get(name) != value:
+            raise WhoknowsError(f"{store.describe()} did not keep the secret {name!r}; it was not restored")
+        _record(name, target)
+        return True
+
+
 def secret_location(name: str) -> str | None:
     """The recorded store of `name`: 'file', a keyring backend's class path, or None (not made here)."""
     _check_name(name)
@@ -385,7 +427,7 @@ class _lock:
 
 
 __all__ = [
-    "FALLBACK_FILE", "FILE_STORE", "LOCATIONS_FILE", "SERVICE", "backend_description", "delete_secret",
-    "discover_keyring",
-    "fallback_path", "get_secret", "move_secrets_to_keyring", "recorded_secrets", "secret_location",
+    "FALLBACK_FILE", "FILE_STORE", "LOCATIONS_FILE", "SERVICE", "SecretConflict", "backend_description",
+    "delete_secret", "discover_keyring", "fallback_path", "get_secret", "move_secrets_to_keyring",
+    "recorded_secrets", "restore_secret", "secret_location",
 ]

@@ -9,16 +9,23 @@ Rows name their vendor by domain (row ids are private to one ledger file); every
 export -> import into an empty ledger -> export gives the same bytes.
 
 Issue 5's tables travel too: `me_values` (the person's own values, exported as they are stored:
-AES-GCM ciphertext with its keyed lookup hash and key id, never plaintext; the key is a secret and
-is not in the export, so they can be read again only on a machine holding the same `me-key`),
+AES-GCM ciphertext with its keyed lookup hash and key id, never plaintext; the key is a secret,
+so they can be read again only where the same `me-key` is),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
 message by identity) and `rights_requests`. So do the per-site settings (`whoknows.site_settings`):
 `site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
 (a site and a third party allowed on its pages, both by domain).
 
-CSV is for spreadsheets and is export-only: one sheet, a `table` column saying which table a row
-comes from, the union of the tables' columns. It cannot be imported back: CSV cannot tell an empty
-value from a missing one, and a spreadsheet rewrites phone numbers and dates on the way through.
+The keys are secrets and stay out of a plain export: without them an import brings back aliases that
+cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
+(last in the file) holding the alias key and the key of your values, sealed with a passphrase
+(`whoknows.sealing`); importing it restores them (`whoknows.secrets.restore_secret`), and never over
+a different key already on the machine.
+
+CSV is for spreadsheets and is export-only: one file per table, each with that table's own columns
+(`vendors.csv`, `aliases.csv`...), in a directory or a ZIP archive. It cannot be imported back: CSV
+cannot tell an empty value from a missing one, and a spreadsheet rewrites phone numbers and dates on
+the way through.
 Cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) get a leading `'`:
 cookie names and evidence come from web pages, and a web page must not get to run formulas.
 
@@ -42,6 +49,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
 from .cookies import parse_cookie_mode
@@ -51,10 +59,12 @@ from .ledger import (
 )
 from .me import KINDS as ME_KINDS
 from .preferences import CHANNELS
+from .sealing import check_section
 from .vendors import normalise_vendor
 
 FORMAT = "whoknows-ledger"
 VERSION = 1
+SECRETS_SECTION = "secrets"
 
 # table -> SELECT giving its export rows, in export order. Column names are the export's field names.
 _EXPORT_SQL = {
@@ -118,8 +128,11 @@ def _rows(db, table: str) -> Iterator[dict]:
         yield _export_row(row)
 
 
-def write_json(ledger: Ledger, out: TextIO) -> dict[str, int]:
-    """Write the whole ledger as JSON to `out`, one row a line; returns rows written per table."""
+def write_json(ledger: Ledger, out: TextIO, sealed_secrets: dict | None = None) -> dict[str, int]:
+    """Write the whole ledger as JSON to `out`, one row a line; returns rows written per table.
+
+    `sealed_secrets` (from `whoknows.sealing.seal`) becomes the file's "secrets" section, last.
+    """
     counts = {}
     with ledger.read() as db:  # one snapshot: a consistent ledger even while the proxy writes
         out.write("{\n" f'  "format": "{FORMAT}",\n  "version": {VERSION}')
@@ -131,19 +144,25 @@ def write_json(ledger: Ledger, out: TextIO) -> dict[str, int]:
                 count += 1
             out.write("\n  ]" if count else "]")
             counts[table] = count
+        if sealed_secrets is not None:
+            out.write(f',\n  "{SECRETS_SECTION}": ' + json.dumps(sealed_secrets, sort_keys=True))
         out.write("\n}\n")
     return counts
 
 
-CSV_COLUMNS = (
-    "table", "vendor", "kind", "value", "source", "subject", "count", "address", "state",
-    "name", "company", "privacy_contact", "postal_address",
-    "marketing", "channels", "max_per_month", "notes", "key",
-    "evidence", "detail", "created_at", "state_changed_at", "updated_at", "first_seen", "last_seen",
-    "lookup", "ciphertext", "key_id", "recipient", "recipient_host", "value_ref", "encoding", "form", "location",
-    "method", "url", "blocked", "identity", "message", "sent_at", "sender_site", "scanned_at", "alias", "sender",
-    "verdict", "lang", "contact", "sent_on", "due_on", "answered_on", "paused", "cookie_mode", "third_party",
-)
+# The secrets that make an export restore everything: without the alias key no alias verifies, without
+# the key of your values none of them decrypts. The extension's token is left out: pairing again
+# makes a new one.
+BACKUP_SECRETS = ("alias-key", "me-key")
+
+
+def machine_secrets() -> dict[str, bytes]:
+    """This machine's `BACKUP_SECRETS` that exist (name -> value), for `--with-secrets`."""
+    from . import secrets
+
+    return {name: secrets.get_secret(name) for name in BACKUP_SECRETS if secrets.secret_location(name) is not None}
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -161,21 +180,50 @@ def _csv_cell(key: str, value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_csv(ledger: Ledger, out: TextIO) -> dict[str, int]:
-    """Write the whole ledger as one CSV sheet (export-only; see the module's docstring)."""
+def _csv_header(db, table: str) -> list[str]:
+    # The columns of the table's export rows, known even when the table is empty.
+    return [column[0] for column in db.execute(_EXPORT_SQL[table] + " LIMIT 0").description]
+
+
+def _write_csv_table(db, table: str, out: TextIO) -> int:
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    header = _csv_header(db, table)
+    writer.writerow(header)
+    count = 0
+    for row in _rows(db, table):
+        writer.writerow([_csv_cell(key, row[key]) for key in header])
+        count += 1
+    return count
+
+
+def write_csv(ledger: Ledger, target: Path) -> dict[str, int]:
+    """Write the whole ledger as CSV, one file per table (`vendors.csv`, `aliases.csv`...), each with
+    that table's own columns: into the directory `target` (made 0700 if missing), or into a ZIP
+    archive when `target` ends in `.zip`. Every file is 0600; returns rows written per table.
+    Export-only (see the module's docstring)."""
+    import zipfile
+
+    from .paths import make_private_dir, private_file
+
     counts = {}
-    with ledger.read() as db:
+    with ledger.read() as db:  # one snapshot for every table
+        if target.suffix.lower() == ".zip":
+            with private_file(target) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+                for table in TABLES:
+                    member = zipfile.ZipInfo(f"{table}.csv", date_time=(1980, 1, 1, 0, 0, 0))
+                    member.compress_type = zipfile.ZIP_DEFLATED
+                    member.external_attr = 0o100600 << 16  # unzipped, the files stay private
+                    with archive.open(member, "w") as binary, \
+                            io.TextIOWrapper(binary, encoding="utf-8", newline="") as out:
+                        counts[table] = _write_csv_table(db, table, out)
+            return counts
+        if target.exists() and not target.is_dir():
+            raise WhoknowsError(f"{target} is a file; a CSV export is a directory (one file per table) "
+                                "or a .zip archive")
+        make_private_dir(target)
         for table in TABLES:
-            count = 0
-            for row in _rows(db, table):
-                if table == "vendors":
-                    row["vendor"] = row.pop("domain")
-                cells = {key: _csv_cell(key, value) for key, value in row.items()}
-                writer.writerow([table if column == "table" else cells.get(column, "") for column in CSV_COLUMNS])
-                count += 1
-            counts[table] = count
+            with private_file(target / f"{table}.csv", text=True) as out:
+                counts[table] = _write_csv_table(db, table, out)
     return counts
 
 
@@ -338,13 +386,17 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     },
 }
 assert set(_FIELDS) == set(TABLES)
+# The first line of each table's CSV file (`write_csv`): how import recognises one.
+_CSV_HEADERS = {",".join(fields) for fields in _FIELDS.values()}
 
 
 @dataclass
 class Export:
-    """A checked export: for each table, its rows as the ledger stores them (vendor still by domain)."""
+    """A checked export: for each table, its rows as the ledger stores them (vendor still by domain),
+    and its sealed secrets (checked in shape, not opened) if it was exported --with-secrets."""
 
     tables: dict[str, list[dict]]
+    sealed: dict | None = None
 
     def count(self, table: str) -> int:
         return len(self.tables[table])
@@ -355,8 +407,12 @@ def read_export(data: bytes, name: str) -> Export:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise WhoknowsError(f"{name} is not a whoknows ledger export: not UTF-8 text") from None
-    if text.startswith(",".join(CSV_COLUMNS[:3])):
+        if data.startswith(b"PK\x03\x04"):  # a ZIP: perhaps a CSV export
+            text = ""
+        else:
+            raise WhoknowsError(f"{name} is not a whoknows ledger export: not UTF-8 text") from None
+    first_line = text.partition("\n")[0].strip()
+    if data.startswith(b"PK\x03\x04") or first_line in _CSV_HEADERS:
         raise WhoknowsError(
             f"{name} is a CSV export, which is for spreadsheets and cannot be imported "
             "(CSV loses the difference between empty and missing); import a JSON export "
@@ -374,7 +430,8 @@ def read_export(data: bytes, name: str) -> Export:
             raise WhoknowsError(f"{name}: {table} must be a list of rows")
         tables[table] = [_check_row(table, index, row, name) for index, row in enumerate(rows)]
     _check_vendor_references(tables, name)
-    return Export(tables)
+    sealed = document.get(SECRETS_SECTION)
+    return Export(tables, None if sealed is None else check_section(sealed, name))
 
 
 def _check_header(document, name: str) -> None:
@@ -390,7 +447,7 @@ def _check_header(document, name: str) -> None:
             f"{name} was written by a newer whoknows (export version {version}; this one reads up to "
             f"{VERSION}); upgrade whoknows to import it"
         )
-    unknown = set(document) - {"format", "version", *TABLES}
+    unknown = set(document) - {"format", "version", SECRETS_SECTION, *TABLES}
     if unknown:
         raise WhoknowsError(f"{name}: unknown section {sorted(unknown)[0]!r} in the export")
 
@@ -496,8 +553,18 @@ _MERGE_SQL = {
 }
 
 
-def import_export(ledger: Ledger, export: Export) -> dict[str, dict[str, int]]:
-    """Merge a checked export into the ledger in one transaction; per table: rows in file, rows added."""
+def import_export(ledger: Ledger, export: Export,
+                  secrets: dict[str, bytes] | None = None) -> dict[str, dict[str, int]]:
+    """Merge a checked export into the ledger in one transaction; per table: rows in file, rows added.
+
+    `secrets` (opened from the export's sealed section) are restored into the keyring (or the
+    fallback file) before the transaction commits: a secret that conflicts with this machine's
+    (`whoknows.secrets.restore_secret`) stops the import with nothing imported.
+    """
+    from . import secrets as secret_store
+
+    for name, value in (secrets or {}).items():
+        secret_store.restore_secret(name, value, check_only=True)  # before any change
     summary = {}
     with ledger.write() as db:
         before = {table: _table_size(db, table) for table in TABLES}
@@ -518,6 +585,8 @@ def import_export(ledger: Ledger, export: Export) -> dict[str, dict[str, int]]:
                                                for row in export.tables[table]))
         for table in TABLES:
             summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
+        for name, value in (secrets or {}).items():
+            secret_store.restore_secret(name, value)
     return summary
 
 
@@ -553,8 +622,8 @@ def _merge_aliases(db, rows: list[dict], vendor_ids: dict[str, int]) -> None:
         )
 
 
-def export_text(ledger: Ledger, fmt: str = "json") -> str:
-    """The whole export as one string (for tests and small ledgers)."""
+def export_text(ledger: Ledger) -> str:
+    """The whole JSON export as one string (for tests and small ledgers)."""
     buffer = io.StringIO(newline="")
-    (write_json if fmt == "json" else write_csv)(ledger, buffer)
+    write_json(ledger, buffer)
     return buffer.getvalue()

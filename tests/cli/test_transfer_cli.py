@@ -2,6 +2,7 @@
 
 import json
 import stat
+import zipfile
 
 import pytest
 
@@ -50,7 +51,7 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
     shown = json.loads(ok("site", "show", "shop.example", "--json").stdout)  # the imported settings apply
     assert (shown["paused"], shown["cookie_mode"], shown["allowed_third_parties"]) == (True, "cap:30", ["google.com"])
     summary = json.loads(ok("import", str(backup), "--json").stdout)  # again: nothing new
-    assert all(table["added"] == 0 for table in summary.values())
+    assert all(table["added"] == 0 for table in summary["tables"].values())
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
 
 
@@ -61,20 +62,41 @@ def test_import_from_standard_input():
     assert result.exit_code == 0 and result.stdout.startswith("imported 2 vendors (0 new)")
 
 
-def test_csv_export_is_a_spreadsheet_and_import_refuses_it(tmp_path):
+def test_csv_export_is_one_file_per_table_in_a_directory_or_a_zip_and_import_refuses_it(tmp_path):
     _fill()
-    sheet = tmp_path / "ledger.csv"
-    ok("export", "--format", "csv", "-o", str(sheet))
-    header = sheet.read_text(encoding="utf-8").splitlines()[0]
-    assert header.startswith("table,vendor,kind,value,source")
+    sheets = tmp_path / "sheets"
+    result = ok("export", "--format", "csv", "-o", str(sheets))
+    assert result.stderr.startswith("exported 2 vendors, 4 disclosures, 1 aliases,") and str(sheets) in result.stderr
+    vendors = (sheets / "vendors.csv").read_text(encoding="utf-8").splitlines()
+    assert vendors[0] == "domain,name,company,privacy_contact,postal_address,created_at"  # its own columns
+    assert (sheets / "aliases.csv").read_text(encoding="utf-8").splitlines()[0] == (
+        "vendor,address,state,created_at,state_changed_at")
+    assert len(list(sheets.glob("*.csv"))) == 13
+    ok("export", "--format", "csv", "-o", str(tmp_path / "ledger.zip"))
+    with zipfile.ZipFile(tmp_path / "ledger.zip") as archive:
+        assert archive.read("vendors.csv").decode("utf-8").splitlines() == vendors
     before = ok("export").stdout
-    result = run("import", str(sheet))
-    assert result.exit_code == 1
-    assert result.stderr == (
-        f"whoknows: error: {sheet} is a CSV export, which is for spreadsheets and cannot be imported "
-        "(CSV loses the difference between empty and missing); import a JSON export "
-        "(whoknows export --format json)\n")
+    for path in (sheets / "vendors.csv", tmp_path / "ledger.zip"):
+        result = run("import", str(path))
+        assert result.exit_code == 1
+        assert result.stderr == (
+            f"whoknows: error: {path} is a CSV export, which is for spreadsheets and cannot be imported "
+            "(CSV loses the difference between empty and missing); import a JSON export "
+            "(whoknows export --format json)\n")
     assert ok("export").stdout == before
+
+
+def test_csv_export_needs_a_place_for_its_files(tmp_path):
+    _fill()
+    result = run("export", "--format", "csv")
+    assert result.exit_code == 2
+    assert "a csv export is one file per table: give --output DIRECTORY or --output FILE.zip" in result.stderr
+    (tmp_path / "taken").write_text("x")
+    result = run("export", "--format", "csv", "-o", str(tmp_path / "taken"))
+    assert result.exit_code == 1
+    assert result.stderr == (f"whoknows: error: {tmp_path / 'taken'} is a file; a CSV export is a directory "
+                             "(one file per table) or a .zip archive\n")
+    assert (tmp_path / "taken").read_text() == "x"
 
 
 BAD = {
