@@ -244,3 +244,45 @@ def test_the_key_is_in_neither_the_ledger_nor_an_export(whoknows_home):
         assert exported.exit_code == 0, exported.output
         assert "you+news.example." in exported.stdout
         assert not any(form.decode("latin-1") in exported.stdout for form in forms)
+
+
+# -- restoring from a backup --------------------------------------------------------------------------
+
+
+def test_a_restored_secret_goes_into_the_os_keyring_when_there_is_one(whoknows_home, monkeypatch):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
+    value = os.urandom(32)
+    assert secrets.restore_secret("alias-key", value) is True
+    assert in_plaintext_keyring("alias-key") == base64.b64encode(value).decode()
+    assert not (whoknows_home / secrets.FALLBACK_FILE).exists()
+    assert secrets.secret_location("alias-key") == PLAINTEXT
+    assert secrets.get_secret("alias-key") == value
+    assert secrets.restore_secret("alias-key", value) is False  # already there: nothing to do
+
+
+def test_a_restored_secret_goes_into_the_fallback_file_without_a_keyring(whoknows_home):
+    value = os.urandom(32)
+    assert secrets.restore_secret("me-key", value, check_only=True) is True
+    assert not (whoknows_home / secrets.FALLBACK_FILE).exists()  # check_only stores nothing
+    assert secrets.restore_secret("me-key", value) is True
+    assert mode(whoknows_home / secrets.FALLBACK_FILE) == 0o600
+    assert secrets.get_secret("me-key") == value
+
+
+@pytest.mark.parametrize("where", [FAIL, PLAINTEXT])
+def test_a_different_secret_already_here_is_never_overwritten(whoknows_home, monkeypatch, where):
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", where)
+    own = secrets.get_secret("alias-key", create=True)
+    for check_only in (True, False):
+        with pytest.raises(secrets.SecretConflict, match="this machine already has a different 'alias-key'"):
+            secrets.restore_secret("alias-key", os.urandom(32), check_only=check_only)
+    assert secrets.get_secret("alias-key") == own
+
+
+def test_a_secret_recorded_but_lost_from_its_store_can_be_restored(whoknows_home):
+    value = secrets.get_secret("alias-key", create=True)
+    (whoknows_home / secrets.FALLBACK_FILE).unlink()  # the keyring was wiped
+    with pytest.raises(WhoknowsError, match="is not there any more"):
+        secrets.get_secret("alias-key")
+    assert secrets.restore_secret("alias-key", value) is True
+    assert secrets.get_secret("alias-key") == value

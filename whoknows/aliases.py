@@ -25,6 +25,11 @@ The tag
   or `--vendor` when the ledger is gone, or any list the caller has, e.g. the company directory); the
   MAC then picks the one it was made for. Labelled and opaque MACs differ ("kind" is in the MAC).
 
+The key is made once per machine, never over aliases it cannot verify: while the ledger holds aliases
+whoknows made and this machine has no alias key (a plain export imported here), making one is refused
+with how to restore the old key (`whoknows import` of an export made `--with-secrets`), unless the
+user asks for `--new-key`. Once a new key exists, the old one could no longer be restored.
+
 Local parts are lowercase, at most 64 characters, made of a-z 0-9 . - (and the `+` separator), with
 no leading, trailing or double dots; the user's own mailbox may also contain `_`.
 """
@@ -429,8 +434,8 @@ def alias_key(create: bool = True, ledger=None, new_key: bool = False) -> bytes:
         if orphans:
             raise WhoknowsError(
                 f"the ledger holds {len(orphans)} alias(es) made with an alias key this machine does not have "
-                f"(e.g. {orphans[0]}), and a new key could never verify them: {secrets.RESTORE_HINT}; or, to start over "
-                "knowingly with a new key (those aliases stay unverifiable), repeat the command with --new-key"
+                f"(e.g. {orphans[0]}), and a new key could never verify them: {secrets.RESTORE_HINT}; or start over "
+                "knowingly with a new key (those aliases stay unverifiable): 'whoknows alias new VENDOR --new-key'"
             )
     return secrets.get_secret(KEY_NAME, create=True)
 

@@ -14,7 +14,8 @@ How a value is kept (`me_values`, schema v4):
   machine (another key) are told apart from damaged ones.
 Both keys (encryption and lookup) are derived from one secret, `me-key` (`whoknows.secrets`: the
 OS keyring, or the 0600 fallback file), never stored in the ledger. Without the secret the values
-are unreadable: losing it loses them (the ledger says so rather than making a new key over them).
+are unreadable: losing it loses them, so no new key is made while the ledger holds values it could
+not read (unless asked: `--new-key`); `whoknows export --with-secrets` carries the key to a backup.
 
 References instead of plaintext: what the proxy learns about a value is written to the ledger as
 its *reference* `<masked> [me:<tag>]` (`a•••@example.com [me:3f9a0c1d]`), where the tag is the
@@ -88,9 +89,9 @@ def load_keys(create: bool = False, ledger: Ledger | None = None, new_key: bool 
         if orphans:
             raise WhoknowsError(
                 f"the ledger holds {orphans} of your values encrypted with a key this machine does not have, "
-                f"and a new key could never read them: {secrets.RESTORE_HINT}; or, to start over knowingly with a new "
-                "key (those values stay unreadable: remove them and add them again), repeat the command "
-                "with --new-key"
+                f"and a new key could never read them: {secrets.RESTORE_HINT}; or start over knowingly with a new key "
+                "(those values stay unreadable: remove them and add them again): "
+                "'whoknows me add KIND VALUE --new-key'"
             )
     return MeKeys.from_secret(secrets.get_secret(KEY_NAME, create=True))
 

@@ -26,6 +26,9 @@ Never losing a secret
   and the move is said on stderr.
 - Creating and moving happen under an exclusive lock on `<data dir>/.secrets.lock`, so two processes
   starting at once agree on one key.
+- Restoring from a backup (`restore_secret`, for `whoknows import` of an export made
+  `--with-secrets`) stores a secret where a new one would go, and never over a different value
+  already here (SecretConflict): a restore cannot lose a key either.
 - Secrets never go to the ledger, logs or argv; errors name secrets, never show them.
 """
 

@@ -118,7 +118,9 @@ def test_without_secrets_import_says_what_will_not_work_and_no_new_key_is_made_q
         result = run(*args)
         assert result.exit_code == 1, args
         assert result.stderr.startswith(f"whoknows: error: the ledger holds {what} this machine does not have")
-        assert "'whoknows import FILE' here" in result.stderr and "with --new-key" in result.stderr
+        assert "'whoknows import FILE' here" in result.stderr
+        assert ("'whoknows me add KIND VALUE --new-key'" if args[0] == "me"
+                else "'whoknows alias new VENDOR --new-key'") in result.stderr
     assert not (tmp_path / "home-c" / "secrets.json").exists()  # no key was made
 
     made = ok("alias", "new", "other.example", "--new-key").stdout.strip()  # starting over, knowingly
