@@ -101,6 +101,8 @@ def test_without_secrets_import_says_what_will_not_work_and_no_new_key_is_made_q
     assert ("warning: 2 of your values cannot be decrypted ('whoknows me list' shows them as unreadable; leaks of "
             "them go unnoticed); 3 alias(es) cannot be verified") in result.stderr
     assert "'whoknows export --with-secrets -o FILE' where it is, then 'whoknows import FILE' here" in result.stderr
+    result = ok("import", str(plain), "--passphrase-file", str(tmp_path / "plain.json"))  # any existing file
+    assert "holds no keys (it was exported without --with-secrets)" in result.stderr
     summary = json.loads(ok("import", str(plain), "--json").stdout)
     assert (summary["unreadable_values"], summary["unverifiable_aliases"], summary["keys_restored"]) == (2, 3, [])
 
@@ -130,6 +132,26 @@ def test_without_secrets_import_says_what_will_not_work_and_no_new_key_is_made_q
     assert code == 1  # the imported aliases and values are still not readable with the new keys
     assert checks["aliases"][1].startswith("3 of 4 do not verify with this machine's alias key (it is not the key")
     assert checks["own values"][1].startswith("2 of 3 cannot be decrypted with this machine's key (it is not the key")
+
+
+def test_the_keys_are_restored_into_the_os_keyring_when_there_is_one(home_a, tmp_path, monkeypatch,
+                                                                    passphrase_file):
+    import keyring.core
+
+    backup = tmp_path / "backup.json"
+    ok("export", "--with-secrets", "--passphrase-file", str(passphrase_file), "-o", str(backup))
+    home_b = tmp_path / "home-b"
+    monkeypatch.setenv("WHOKNOWS_HOME", str(home_b))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))  # keyrings.alt's file: this test's own
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    ok("import", str(backup), "--passphrase-file", str(passphrase_file))
+    assert not (home_b / "secrets.json").exists()
+    stored = keyring.core.load_keyring("keyrings.alt.file.PlaintextKeyring")
+    assert stored.get_password("whoknows", "alias-key") is not None
+    assert stored.get_password("whoknows", "me-key") is not None
+    assert run("alias", "verify", home_a["news"]).exit_code == 0
+    assert [kind for kind, _ in _values()] == ["email", "phone"]
 
 
 def test_a_machine_with_other_keys_refuses_the_backup_s_keys_and_imports_nothing(
