@@ -236,8 +236,13 @@ def run_checks(home: Path) -> list[Check]:
     ledger_checks, settings = check_ledger(home)
     checks += ledger_checks
     checks += check_aliases(settings)
-    checks += check_secrets(home)
-    checks += check_keys_open_the_ledger(home)
+    key_checks = check_keys_open_the_ledger(home)
+    if any(check.name == "aliases" and check.status == "fail" for check in key_checks):
+        # "not yet created ('alias setup' makes it)" would be the wrong advice: the key must be restored.
+        checks += [check for check in check_secrets(home) if not (check.name == "alias key" and check.status == "warn")]
+    else:
+        checks += check_secrets(home)
+    checks += key_checks
     checks += check_ca(home)
     return checks
 

@@ -112,6 +112,7 @@ def test_without_secrets_import_says_what_will_not_work_and_no_new_key_is_made_q
         "2 of 2 cannot be decrypted with this machine's key (there is no key of your values here)")
     assert checks["aliases"][0] == "fail" and checks["aliases"][1].startswith(
         "3 of 3 do not verify with this machine's alias key (there is no alias key here")
+    assert "alias key" not in checks  # not "'whoknows alias setup' makes it": that would orphan them
 
     for args, what in ((("alias", "new", "other.example"), "3 alias(es) made with an alias key"),
                        (("alias", "rotate", "shop.example"), "3 alias(es) made with an alias key"),
