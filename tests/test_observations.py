@@ -258,7 +258,8 @@ def test_the_background_thread_flushes_without_being_asked(whoknows_home):
     try:
         browse_vendor(obs)
         deadline = time.monotonic() + 10
-        while obs.pending_count() and time.monotonic() < deadline:
+        # Wait for the commit: the batch leaves memory (pending_count 0) before it is written.
+        while not flusher.rows_written and time.monotonic() < deadline:
             time.sleep(0.02)
         assert ledger_rows("third-party")["tracker.test"][0] == 2
     finally:
@@ -363,7 +364,8 @@ def test_a_batch_the_ledger_refuses_is_dropped_and_later_counts_still_reach_the_
     try:
         browse_vendor(obs)
         deadline = time.monotonic() + 10
-        while obs.pending_count() and time.monotonic() < deadline:
+        # Wait for the commit: the batch leaves memory (pending_count 0) before it is written.
+        while not flusher.rows_written and time.monotonic() < deadline:
             time.sleep(0.02)
         assert ledger_rows("third-party")["tracker.test"][0] == 2
     finally:
