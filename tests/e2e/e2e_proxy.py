@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 from e2e_pki import SitePKI
 from sealed_network import REFUSED_PREFIX
+from sealed_network import Attempt
+from sealed_network import AttemptLog
 
 LAUNCHER = Path(__file__).with_name("proxy_process.py")
 LISTENING = re.compile(r"whoknows proxy listening on (\S+):(\d+) ")
@@ -46,13 +48,15 @@ class ProxyProcess:
 
     def __init__(self, home: Path, pki: SitePKI, http_port: int, https_port: int, *,
                  sets: tuple[str, ...] = (), addons: tuple[str, ...] = (),
-                 mitm_confdir: Path | None = None, log_level: str = "info") -> None:
+                 mitm_confdir: Path | None = None, log_level: str = "info",
+                 record_network: bool = False) -> None:
         self.home = home  # the proxy's $WHOKNOWS_HOME (ledger, mitmproxy CA)
         self.confdir = home / "mitmproxy"
         self.host = "127.0.0.1"
         self.port = 0
         self._stdout = home.parent / f"{home.name}.stdout"
         self._stderr = home.parent / f"{home.name}.stderr"
+        self._network_log = home.parent / f"{home.name}.network.jsonl" if record_network else None
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         if mitm_confdir is not None:  # share one mitmproxy CA between the session's proxies
             shutil.copytree(mitm_confdir, self.confdir, dirs_exist_ok=True)
@@ -61,6 +65,8 @@ class ProxyProcess:
                      "--log-level", log_level]
         self.argv += [arg for spec in sets for arg in ("--set", spec)]
         self.argv += [arg for spec in addons for arg in ("--addon", spec)]
+        if self._network_log is not None:
+            self.argv += ["--network-log", str(self._network_log)]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -144,3 +150,9 @@ class ProxyProcess:
     def refused_names(self) -> set[str]:
         """Names (and addresses) the sealed resolver refused: what would have left the machine."""
         return set(re.findall(rf"^{re.escape(REFUSED_PREFIX)}(\S+)$", self.stderr(), re.M))
+
+    def network_attempts(self) -> list[Attempt]:
+        """Every resolver call and connect/send the proxy made so far (`record_network=True` only)."""
+        if self._network_log is None:
+            raise RuntimeError("this proxy was started without record_network=True")
+        return AttemptLog.read(self._network_log)
