@@ -49,7 +49,7 @@ class ProxyProcess:
     def __init__(self, home: Path, pki: SitePKI, http_port: int, https_port: int, *,
                  sets: tuple[str, ...] = (), addons: tuple[str, ...] = (),
                  mitm_confdir: Path | None = None, log_level: str = "info",
-                 record_network: bool = False) -> None:
+                 record_network: bool = False, wrapper: tuple[str, ...] = ()) -> None:
         self.home = home  # the proxy's $WHOKNOWS_HOME (ledger, mitmproxy CA)
         self.confdir = home / "mitmproxy"
         self.host = "127.0.0.1"
@@ -60,7 +60,10 @@ class ProxyProcess:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         if mitm_confdir is not None:  # share one mitmproxy CA between the session's proxies
             shutil.copytree(mitm_confdir, self.confdir, dirs_exist_ok=True)
-        self.argv = [sys.executable, str(LAUNCHER), "--http-port", str(http_port),
+        # `wrapper`: a command the proxy runs under (`strace -f -o FILE`); it must run its command as
+        # its only child and exit with its status.
+        self.wrapper = wrapper
+        self.argv = [*wrapper, sys.executable, str(LAUNCHER), "--http-port", str(http_port),
                      "--https-port", str(https_port), "--trusted-ca", str(pki.ca_cert),
                      "--log-level", log_level]
         self.argv += [arg for spec in sets for arg in ("--set", spec)]
@@ -99,12 +102,21 @@ class ProxyProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The proxy's own process id (under a wrapper, the wrapper's child)."""
+        pid = self.process.pid
+        if self.wrapper:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            return int(children[0]) if children else pid
+        return pid
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM, then wait; a proxy that does not stop in time is killed (returns None)."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            os.kill(self.pid, signal.SIGTERM)  # the proxy itself, not a wrapper that would kill it
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:

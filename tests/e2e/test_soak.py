@@ -1,7 +1,7 @@
-"""A short soak (about 20 s; bench/bench_soak.py runs minutes): hundreds of requests of every kind
+"""A short soak (15 s; bench/bench_soak.py runs minutes): hundreds of requests of every kind
 through the real proxy at once, none fails, and the ledger grows by counts, not by rows.
 
-Memory is left to the benchmark: a 20 s run on a shared machine says nothing reliable about growth.
+Memory is left to the benchmark: a 15 s run on a shared machine says nothing reliable about growth.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from e2e_soak import soak
 
 pytestmark = pytest.mark.slow
 
-SECONDS = 20.0
-WARMUP = 6.0
+SECONDS = 15.0
+WARMUP = 5.0
 MB = 1024 * 1024
 # Above the 1 MB streaming threshold, small enough for `make test` on a shared machine.
 CLIENTS_HERE = {**CLIENTS, "large": (functools.partial(large, download_bytes=2 * MB, upload_bytes=MB), 1)}
