@@ -18,6 +18,7 @@ Exit status 1 when a goal is missed. On a shared machine the RSS figures are the
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     warmup = args.warmup if args.warmup is not None else max(10.0, args.seconds / 6)
     if not 0 < warmup < args.seconds:
         parser.error("--warmup must be above 0 and below --seconds")
+    # The soak's throwaway homes keep their keys in their own fallback file, never in your keyring.
+    os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     print(f"soak: {args.seconds:g} s, warm-up {warmup:g} s, loopback only", flush=True)
     with tempfile.TemporaryDirectory(prefix="whoknows-soak-") as tmp:
         result = soak(Path(tmp), args.seconds, warmup, progress=lambda line: print(f"  {line}", flush=True))
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stream_large_bodies: {'1m' if result.streaming else 'not set (this proxy has no such option)'}")
     print(f"proxy RSS after warm-up: {first:.1f} MB -> {last:.1f} MB at the end: growth "
           f"{result.rss_growth_mb:+.1f} MB (goal <= {RSS_GOAL_MB:g}); slope {result.rss_slope_mb_per_min:+.2f} "
-          f"MB/min; peak {result.rss_peak_mb:.1f} MB; {len(result.rss_samples)} samples")
+          f"MB/min ({result.rss_late_slope_mb_per_min:+.2f} over the second half); peak {result.rss_peak_mb:.1f} MB; "
+          f"{len(result.rss_samples)} samples")
     warm, end = result.ledger_warm, result.ledger_end
     growth = result.ledger_rows_growth
     per_1000 = 1000 * sum(growth.values()) / max(1, result.requests_after_warmup)

@@ -553,16 +553,29 @@ class SoakResult:
     def rss_slope_mb_per_min(self) -> float:
         """Least-squares slope of the samples after the warm-up (one download's buffer at the last
         sample weighs less than in `rss_growth_mb`)."""
-        xs, ys = [t for t, _ in self.rss_samples], [mb for _, mb in self.rss_samples]
-        mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
-        var = sum((x - mean_x) ** 2 for x in xs)
-        return 60 * sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / var if var else 0.0
+        return _slope(self.rss_samples)
+
+    @property
+    def rss_late_slope_mb_per_min(self) -> float:
+        """The same over the second half of the samples: bounded caches filling up flatten out
+        there, memory that only grows does not."""
+        return _slope(self.rss_samples[len(self.rss_samples) // 2:])
 
     @property
     def ledger_rows_growth(self) -> dict[str, int]:
         tables = set(self.ledger_warm.rows) | set(self.ledger_end.rows)
         growth = {t: self.ledger_end.rows.get(t, 0) - self.ledger_warm.rows.get(t, 0) for t in tables}
         return {t: n for t, n in sorted(growth.items()) if n}
+
+
+def _slope(samples: list[tuple[float, float]]) -> float:
+    """MB per minute, least squares."""
+    if len(samples) < 2:
+        return 0.0
+    xs, ys = [t for t, _ in samples], [mb for _, mb in samples]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mean_x) ** 2 for x in xs)
+    return 60 * sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / var if var else 0.0
 
 
 def _whoknows(home: Path, *args: str) -> None:
@@ -584,7 +597,6 @@ def start_proxy(workdir: Path, pki, origin: SoakOrigin, streaming: bool | None =
         sets = [f"whoknows_extra_filters={filters}", "whoknows_flush_interval=1"]
         proxy = ProxyProcess(home, pki, origin.http_port, origin.https_port,
                              sets=tuple(sets + ([STREAM_OPTION] if stream else [])), log_level="warn")
-        os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
         _whoknows(home, "me", "add", "email", WATCHED_EMAIL)
         try:
             return proxy.start(), stream

@@ -31,7 +31,7 @@ def soaked(tmp_path_factory):
 def test_no_request_of_any_kind_fails_and_the_proxy_stops_cleanly(soaked):
     assert soaked.failures == 0, [reason for tally in soaked.tallies.values() for reason in tally.reasons]
     after_warmup = {kind: tally.requests - soaked.warm_tallies[kind] for kind, tally in soaked.tallies.items()}
-    assert min(after_warmup.values()) >= 50, after_warmup  # every kind really ran, all along
+    assert min(after_warmup.values()) >= 20, after_warmup  # every kind really ran, all along
     assert soaked.requests >= 1000
     assert soaked.proxy_exit == 0
     assert soaked.log_failures == []
