@@ -8,6 +8,7 @@ pytest down with it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -125,6 +126,9 @@ class ProxyProcess:
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            if self.wrapper:  # the proxy first: a killed wrapper may leave its child running
+                with contextlib.suppress(OSError):
+                    os.kill(self.pid, signal.SIGKILL)
             self.process.kill()
             self.process.wait(5)
 
