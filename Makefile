@@ -6,8 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The browser tests drive Debian's Chromium (with a font to render text); NSS tools trust the proxy's CA;
-# the extension is also installed in Debian's Firefox ESR.
-TEST_APT_PACKAGES := chromium fonts-liberation libnss3-tools firefox-esr
+# the extension is also installed in Debian's Firefox ESR; strace watches the proxy's system calls
+# (tests/e2e/test_proxy_silence.py: no connection of its own, below Python too).
+TEST_APT_PACKAGES := chromium fonts-liberation libnss3-tools firefox-esr strace
 # Mozilla's web-ext (linter, temporary add-on install) for the Firefox test, pinned by its lockfile.
 FIREFOX_TOOLS := tests/e2e/firefox
 WEB_EXT := $(FIREFOX_TOOLS)/node_modules/.bin/web-ext

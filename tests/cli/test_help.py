@@ -4,20 +4,7 @@ import click
 from click.testing import CliRunner
 
 from cli.main import COMMANDS, cli
-
-
-def _walk(group: click.Group, ctx: click.Context, path: tuple[str, ...] = ()):
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        assert command is not None, f"{' '.join(path + (name,))} is listed but cannot be loaded"
-        yield path + (name,), command
-        if isinstance(command, click.Group):
-            yield from _walk(command, click.Context(command, parent=ctx, info_name=name), path + (name,))
-
-
-def _all_commands():
-    ctx = click.Context(cli, info_name="whoknows")
-    return list(_walk(cli, ctx))
+from cli_runner import all_commands as _all_commands
 
 
 def test_every_registered_command_and_subcommand_has_help_text():

@@ -8,6 +8,7 @@ pytest down with it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import re
@@ -23,6 +24,8 @@ from urllib.parse import urlsplit
 
 from e2e_pki import SitePKI
 from sealed_network import REFUSED_PREFIX
+from sealed_network import Attempt
+from sealed_network import AttemptLog
 
 LAUNCHER = Path(__file__).with_name("proxy_process.py")
 LISTENING = re.compile(r"whoknows proxy listening on (\S+):(\d+) ")
@@ -46,21 +49,28 @@ class ProxyProcess:
 
     def __init__(self, home: Path, pki: SitePKI, http_port: int, https_port: int, *,
                  sets: tuple[str, ...] = (), addons: tuple[str, ...] = (),
-                 mitm_confdir: Path | None = None, log_level: str = "info") -> None:
+                 mitm_confdir: Path | None = None, log_level: str = "info",
+                 record_network: bool = False, wrapper: tuple[str, ...] = ()) -> None:
         self.home = home  # the proxy's $WHOKNOWS_HOME (ledger, mitmproxy CA)
         self.confdir = home / "mitmproxy"
         self.host = "127.0.0.1"
         self.port = 0
         self._stdout = home.parent / f"{home.name}.stdout"
         self._stderr = home.parent / f"{home.name}.stderr"
+        self._network_log = home.parent / f"{home.name}.network.jsonl" if record_network else None
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
         if mitm_confdir is not None:  # share one mitmproxy CA between the session's proxies
             shutil.copytree(mitm_confdir, self.confdir, dirs_exist_ok=True)
-        self.argv = [sys.executable, str(LAUNCHER), "--http-port", str(http_port),
+        # `wrapper`: a command the proxy runs under (`strace -f -o FILE`); it must run its command as
+        # its only child and exit with its status.
+        self.wrapper = wrapper
+        self.argv = [*wrapper, sys.executable, str(LAUNCHER), "--http-port", str(http_port),
                      "--https-port", str(https_port), "--trusted-ca", str(pki.ca_cert),
                      "--log-level", log_level]
         self.argv += [arg for spec in sets for arg in ("--set", spec)]
         self.argv += [arg for spec in addons for arg in ("--addon", spec)]
+        if self._network_log is not None:
+            self.argv += ["--network-log", str(self._network_log)]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -93,12 +103,21 @@ class ProxyProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    @property
+    def pid(self) -> int:
+        """The proxy's own process id (under a wrapper, the wrapper's child)."""
+        pid = self.process.pid
+        if self.wrapper:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            return int(children[0]) if children else pid
+        return pid
+
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM, then wait; a proxy that does not stop in time is killed (returns None)."""
         if self.process is None:
             return None
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            os.kill(self.pid, signal.SIGTERM)  # the proxy itself, not a wrapper that would kill it
         try:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -107,6 +126,9 @@ class ProxyProcess:
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
+            if self.wrapper:  # the proxy first: a killed wrapper may leave its child running
+                with contextlib.suppress(OSError):
+                    os.kill(self.pid, signal.SIGKILL)
             self.process.kill()
             self.process.wait(5)
 
@@ -144,3 +166,9 @@ class ProxyProcess:
     def refused_names(self) -> set[str]:
         """Names (and addresses) the sealed resolver refused: what would have left the machine."""
         return set(re.findall(rf"^{re.escape(REFUSED_PREFIX)}(\S+)$", self.stderr(), re.M))
+
+    def network_attempts(self) -> list[Attempt]:
+        """Every resolver call and connect/send the proxy made so far (`record_network=True` only)."""
+        if self._network_log is None:
+            raise RuntimeError("this proxy was started without record_network=True")
+        return AttemptLog.read(self._network_log)
