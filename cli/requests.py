@@ -39,19 +39,27 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
     from whoknows.errors import InputError, WhoknowsError
     from whoknows.ledger import open_ledger
     from whoknows.paths import write_private_file
-    from whoknows.rights_requests import alias_to_send_from, identifiers_for, record_request
+    from whoknows.rights_requests import (
+        alias_to_send_from, check_not_a_different_repeat, identifiers_for, record_request,
+    )
     from whoknows.vendor_records import vendor_record
 
     sent_on = _date(on)
+    if to is not None:
+        to = letters.email_address(to, "--to")
     with open_ledger() as ledger:
         domain = resolve_vendor(ledger, vendor_name)
-        record = vendor_record(ledger, domain, top=0)  # NotFoundError for a vendor not in the ledger
+        _require_vendor(ledger, domain)
+        record = vendor_record(ledger, domain, top=0)
         company = record["company"]
         contact = to or company["privacy_contact"]
         if not contact:
             raise WhoknowsError(
                 f"no privacy contact is known for {record['display']}: give --to ADDRESS, or record it with "
                 f"'whoknows vendor add {domain} --privacy-contact ADDRESS' (its privacy policy names one)")
+        if to is None:
+            contact = _known_contact(contact, record, domain)
+        check_not_a_different_repeat(ledger, domain, kind, lang, contact, sent_on)
         found = identifiers_for(ledger, domain, lang)
         if not found.items:
             raise WhoknowsError(
@@ -85,8 +93,43 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
         click.echo(letter.body, nl=False)
     else:
         click.echo(f"wrote {out}" + (f" (from {sender} to {contact})" if sender else f" (to {contact})"), err=True)
-    click.echo(f"recorded as request {request_id}: an answer is due by {letter.deadline.isoformat()} "
-               "('whoknows requests' lists them)", err=True)
+    if new:
+        click.echo(f"recorded as request {request_id}: an answer is due by {letter.deadline.isoformat()} "
+                   "('whoknows requests' lists them)", err=True)
+    else:
+        click.echo(f"the same request is already recorded as request {request_id}, due by "
+                   f"{letter.deadline.isoformat()}: not recorded again", err=True)
+
+
+def _require_vendor(ledger, domain: str) -> None:
+    """NotFoundError for a vendor not in the ledger; one the company directory knows gets the
+    exact `vendor add` that brings it in."""
+    from whoknows import directory
+    from whoknows.errors import NotFoundError
+    from whoknows.vendors import display_domain
+
+    if ledger.vendor_id(domain) is not None:
+        return
+    entry = directory.lookup(domain)
+    if entry is None:
+        raise NotFoundError(f"no vendor {display_domain(domain)} in the ledger")
+    contact = f", privacy contact {entry.privacy_contact}" if entry.privacy_contact else ""
+    raise NotFoundError(
+        f"no vendor {display_domain(domain)} in the ledger; the company directory knows it ({entry.name}{contact}): "
+        f"add it with 'whoknows vendor add {domain}', then record what you gave it ('whoknows tell {domain} ...')")
+
+
+def _known_contact(contact: str, record: dict, domain: str) -> str:
+    """The privacy contact from your entry or the directory, checked as an email address."""
+    from whoknows import letters
+    from whoknows.errors import InputError, WhoknowsError
+
+    source = "your entry" if record["company"]["sources"].get("privacy_contact") == "you" else "the company directory"
+    try:
+        return letters.email_address(contact, f"the privacy contact of {record['display']} in {source}")
+    except InputError as exc:
+        raise WhoknowsError(f"{exc}: give --to ADDRESS, or correct it with "
+                            f"'whoknows vendor add {domain} --privacy-contact ADDRESS'") from None
 
 
 def _request_command(kind: str, help_text: str) -> click.Command:

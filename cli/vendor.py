@@ -50,6 +50,10 @@ def add(vendor_name, name, company, privacy_contact, address, as_json):
     from whoknows.vendor_records import add_vendor, vendor_record
     from whoknows.vendors import display_domain
 
+    if privacy_contact and privacy_contact.strip():  # '' clears it
+        from whoknows.letters import email_address
+
+        privacy_contact = email_address(privacy_contact, "--privacy-contact")
     with _open() as ledger:
         domain = _vendor(ledger, vendor_name)
         new = add_vendor(ledger, domain, name=name, company=company,

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -526,13 +527,19 @@ def to_eml(letter: Letter, from_address: str, *, now: datetime | None = None) ->
     return bytes(message)
 
 
+def email_address(text: str, what: str) -> str:
+    """`text` as a bare email address (`mailto:` and spaces around it dropped), the one check every
+    address a letter goes to or comes from passes; InputError names the value and `what` it is."""
+    return _address(text, "", what).addr_spec
+
+
 def _address(text: str, display_name: str, what: str) -> Address:
     addr_spec = text.strip()
     if addr_spec.lower().startswith("mailto:"):
         addr_spec = addr_spec[len("mailto:"):]
     try:
         address = Address(display_name=display_name, addr_spec=addr_spec)
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, HeaderParseError):
         raise InputError(f"{text!r} is not an email address ({what})") from None
     if not address.username or not address.domain or "." not in address.domain:
         raise InputError(f"{text!r} is not an email address ({what})")
@@ -540,6 +547,6 @@ def _address(text: str, display_name: str, what: str) -> Address:
 
 
 __all__ = [
-    "KINDS", "LANGUAGES", "Letter", "VendorFacts", "long_date", "one_month_after", "render_request",
-    "response_deadline", "to_eml",
+    "KINDS", "LANGUAGES", "Letter", "VendorFacts", "email_address", "long_date", "one_month_after",
+    "render_request", "response_deadline", "to_eml",
 ]

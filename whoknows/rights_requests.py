@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from .errors import InputError, NotFoundError
+from .errors import InputError, NotFoundError, WhoknowsError
 from .ledger import Ledger, now
 from .me import list_values, reference_tag
 from .vendors import display_domain
@@ -101,24 +101,54 @@ def alias_to_send_from(ledger: Ledger, domain: str) -> str | None:
 
 def record_request(ledger: Ledger, domain: str, kind: str, lang: str, contact: str | None,
                    sent_on: date, due_on: date) -> tuple[int, bool]:
-    """Record a request made; the same kind to the same vendor on the same day is one request
-    (made again: its language and contact are updated). (row id, True if new)."""
+    """Record a request made; (row id, True if new).
+
+    A recorded request is never rewritten: the ledger keeps one request of a kind to a vendor per
+    day, so the same request made again that day (same contact, same language) is the one already
+    recorded (False), and a different one is refused with a WhoknowsError that says what to do.
+    """
     if kind not in KINDS:
         raise InputError(f"{kind!r} is not a kind of request ({', '.join(KINDS)})")
     with ledger.write() as db:
         db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
                    (domain, now()))
         vendor_id = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()[0]
-        known = db.execute("SELECT id FROM rights_requests WHERE vendor_id = ? AND kind = ? AND sent_on = ?",
-                           (vendor_id, kind, sent_on.isoformat())).fetchone()
+        known = _same_day(db, vendor_id, kind, sent_on)
         if known is not None:
-            db.execute("UPDATE rights_requests SET lang = ?, contact = ?, due_on = ? WHERE id = ?",
-                       (lang, contact, due_on.isoformat(), known[0]))
-            return known[0], False
+            _refuse_a_different_repeat(domain, known, lang, contact)
+            return known["id"], False
         cursor = db.execute(
             "INSERT INTO rights_requests (vendor_id, kind, lang, contact, sent_on, due_on) VALUES (?, ?, ?, ?, ?, ?)",
             (vendor_id, kind, lang, contact, sent_on.isoformat(), due_on.isoformat()))
         return cursor.lastrowid, True
+
+
+def check_not_a_different_repeat(ledger: Ledger, domain: str, kind: str, lang: str, contact: str | None,
+                                 sent_on: date) -> int | None:
+    """Before a letter is written: the id of the same request already recorded that day (None if
+    there is none); WhoknowsError when one of that kind and day differs (see `record_request`)."""
+    with ledger.read() as db:
+        row = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()
+        known = None if row is None else _same_day(db, row[0], kind, sent_on)
+    if known is None:
+        return None
+    _refuse_a_different_repeat(domain, known, lang, contact)
+    return known["id"]
+
+
+def _same_day(db, vendor_id: int, kind: str, sent_on: date):
+    return db.execute("SELECT id, lang, contact FROM rights_requests WHERE vendor_id = ? AND kind = ? AND sent_on = ?",
+                      (vendor_id, kind, sent_on.isoformat())).fetchone()
+
+
+def _refuse_a_different_repeat(domain: str, known, lang: str, contact: str | None) -> None:
+    if (known["lang"], known["contact"]) == (lang, contact):
+        return
+    as_it_was = (f"--to {known['contact']} " if known["contact"] else "") + f"--lang {known['lang']}"
+    raise WhoknowsError(
+        f"request {known['id']} already records this request to {display_domain(domain)} on that day "
+        f"(to {known['contact'] or 'no address'}, in {known['lang']}), and a recorded request is never rewritten: "
+        f"make it again as it was ({as_it_was}), or date the new one the day you send it (--date YYYY-MM-DD)")
 
 
 def list_requests(ledger: Ledger, today: date) -> list[dict]:
@@ -150,6 +180,6 @@ def mark_answered(ledger: Ledger, request_id: int, on: date) -> dict:
 
 
 __all__ = [
-    "ARTICLES", "Identifiers", "KINDS", "LABELS", "alias_to_send_from", "identifiers_for", "list_requests",
-    "mark_answered", "record_request",
+    "ARTICLES", "Identifiers", "KINDS", "LABELS", "alias_to_send_from", "check_not_a_different_repeat",
+    "identifiers_for", "list_requests", "mark_answered", "record_request",
 ]

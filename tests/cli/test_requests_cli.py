@@ -147,3 +147,61 @@ def test_a_value_the_proxy_saw_whose_key_is_gone_is_left_out_with_a_note(shop, w
 def test_the_due_date_of_a_request_made_today_is_about_a_month_away(shop):
     due = date.fromisoformat(json.loads(ok("request", "access", "shop.example", "--json").stdout)["due_on"])
     assert timedelta(days=28) <= due - date.today() <= timedelta(days=33)
+
+
+def test_a_different_request_the_same_day_is_refused_and_the_first_stays_as_recorded(shop, tmp_path):
+    first = json.loads(ok("request", "access", "shop.example", "--date", "2026-03-05", "--json").stdout)
+    out = tmp_path / "second.txt"
+    result = run("request", "access", "shop.example", "--date", "2026-03-05", "--to", "dpo@shop.example",
+                 "--out", str(out))
+    assert result.exit_code == 1
+    assert (f"request {first['id']} already records this request to shop.example on that day "
+            "(to privacy@shop.example, in en)") in result.stderr
+    assert "--to privacy@shop.example --lang en" in result.stderr and "--date YYYY-MM-DD" in result.stderr
+    assert not out.exists()  # refused before any letter is written
+    assert run("request", "access", "shop.example", "--date", "2026-03-05", "--lang", "es").exit_code == 1
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["id"], row["contact"], row["lang"]) == (first["id"], "privacy@shop.example", "en")
+    again = ok("request", "access", "shop.example", "--date", "2026-03-05", "--json")  # made again as it was
+    assert (json.loads(again.stdout)["id"], json.loads(again.stdout)["new"]) == (first["id"], False)
+    text = ok("request", "access", "shop.example", "--date", "2026-03-05")
+    assert f"already recorded as request {first['id']}" in text.stderr and "not recorded again" in text.stderr
+    ok("request", "access", "shop.example", "--date", "2026-03-06", "--to", "dpo@shop.example")  # another day
+    rows = json.loads(ok("requests", "--json").stdout)
+    assert [(r["sent_on"], r["contact"]) for r in rows] == [
+        ("2026-03-05", "privacy@shop.example"), ("2026-03-06", "dpo@shop.example")]
+
+
+@pytest.mark.parametrize("address", ["notanemail", "dpo@", "<dpo@shop.example>", "dpo@localhost", "a b@shop.example"])
+def test_to_must_be_an_email_address_named_in_the_error(shop, address):
+    result = run("request", "access", "shop.example", "--to", address)
+    assert result.exit_code == 2
+    assert result.stderr == f"whoknows: error: {address!r} is not an email address (--to)\n"
+    assert json.loads(ok("requests", "--json").stdout) == []
+
+
+def test_a_privacy_contact_must_be_an_email_address(shop):
+    result = run("vendor", "add", "shop.example", "--privacy-contact", "see our website")
+    assert (result.exit_code, result.stderr) == (
+        2, "whoknows: error: 'see our website' is not an email address (--privacy-contact)\n")
+    assert json.loads(ok("vendor", "show", "shop.example", "--json").stdout)["company"]["privacy_contact"] == (
+        "privacy@shop.example")
+    with open_ledger() as ledger:  # a contact that got in before it was checked (an old ledger, an import)
+        ledger.db.execute("UPDATE vendors SET privacy_contact = 'privacy at shop' WHERE domain = 'shop.example'")
+    result = run("request", "access", "shop.example")
+    assert result.exit_code == 1
+    assert ("'privacy at shop' is not an email address (the privacy contact of shop.example in your entry): "
+            "give --to ADDRESS") in result.stderr
+    assert json.loads(ok("requests", "--json").stdout) == []
+
+
+def test_a_company_the_directory_knows_but_the_ledger_does_not_gets_the_vendor_add_it_needs():
+    result = run("request", "access", "https://www.zalando.de/")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "whoknows: error: no vendor zalando.de in the ledger; the company directory knows it (Zalando SE, "
+        "privacy contact datenschutz@zalando.de): add it with 'whoknows vendor add zalando.de', then record "
+        "what you gave it ('whoknows tell zalando.de ...')\n")
+    ok("vendor", "add", "zalando.de")
+    ok("tell", "zalando.de", "name=Alice")
+    assert "datenschutz@zalando.de" in ok("request", "access", "zalando.de").stdout
