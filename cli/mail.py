@@ -80,12 +80,12 @@ def check_command(vendor_name: str | None, check: bool, setting: bool, as_json: 
             breaches = [b for b in breaches if b.vendor == vendor]
     if as_json:
         print_json({"vendors_checked": checked, "breaches": [b.to_json() for b in breaches]})
-        return
-    if not checked:
+    elif not checked:
         click.echo("no vendor has a limit or a no to marketing to check ('whoknows prefs VENDOR --max-per-month N')")
-        return
-    if not breaches:
+    elif not breaches:
         click.echo(f"checked {checked} vendors against your scanned mail: all within your preferences")
-        return
-    for breach in breaches:
-        click.echo(breach.describe())
+    else:
+        for breach in breaches:
+            click.echo(breach.describe())
+    if breaches:  # for scripts: exit 1 when a breach is reported
+        click.get_current_context().exit(1)

@@ -30,7 +30,8 @@ def describe_preferences(prefs: dict) -> str:
 @click.option("--notes", help="Your notes on this vendor ('' clears them).")
 @click.option("--clear", is_flag=True, help="Forget every stated preference for VENDOR first.")
 @click.option("--check", is_flag=True, help="Check every vendor against your scanned mail (whoknows mail scan): "
-              "over its max per month, or marketing after --no-marketing.")
+              "over its max per month, or marketing after --no-marketing, each message judged by the "
+              "preferences in force when it arrived. Exit 1 when it finds a breach.")
 @json_option
 def prefs(vendor_name, marketing, channels, max_per_month, notes, clear, check, as_json):
     """Show or set what you allow VENDOR; with no options, shows the current preferences.

@@ -12,6 +12,7 @@ from whoknows import ledger as ledger_module
 from whoknows.disclosures import knows, record_disclosures
 from whoknows.errors import WhoknowsError
 from whoknows.ledger import SCHEMA_VERSION, open_ledger
+from whoknows.preferences import Stated, history, set_preferences
 
 
 def _mode(path: Path) -> int:
@@ -110,7 +111,7 @@ def test_a_v1_ledger_migrates_forward_keeping_its_data_and_merging_what_is_one_f
     path = tmp_path / "ledger.db"
     _make_v1_ledger(path)
     with open_ledger(path) as ledger:
-        assert ledger.schema_version() == SCHEMA_VERSION == 4
+        assert ledger.schema_version() == SCHEMA_VERSION == 5
         told = ledger.query(
             "SELECT value, first_seen, last_seen, evidence FROM disclosures WHERE source = 'told' AND kind = 'phone'")
         assert len(told) == 1  # the three spellings became one fact with the widest dates
@@ -124,6 +125,25 @@ def test_a_v1_ledger_migrates_forward_keeping_its_data_and_merging_what_is_one_f
         assert json.loads(detail) == "{broken"
         assert [h.vendor for h in knows(ledger, "email", "me@example.com")] == ["other.example"]
         assert ledger.integrity() == "ok"
+
+
+def test_a_v4_ledger_s_preferences_become_the_first_entry_of_their_history(tmp_path):
+    path = tmp_path / "ledger.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for script in ledger_module.MIGRATIONS[:4]:
+        for statement in ledger_module._statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 4")
+    db.execute("INSERT INTO vendors (id, domain, created_at) VALUES (1, 'shop.example', '2024-01-01T00:00:00Z')")
+    db.execute("INSERT INTO preferences (vendor_id, marketing, channels, max_per_month, notes, updated_at) "
+               "VALUES (1, 0, '[\"email\"]', 2, 'receipts', '2024-02-01T00:00:00Z')")
+    db.close()
+    with open_ledger(path) as ledger:
+        assert ledger.schema_version() == SCHEMA_VERSION
+        assert history(ledger) == {"shop.example": [Stated("2024-02-01T00:00:00Z", False, ["email"], 2, "receipts")]}
+        set_preferences(ledger, "shop.example", {"max_per_month": 5}, at="2024-03-01T00:00:00Z")
+        assert [(e.set_at, e.marketing, e.max_per_month) for e in history(ledger)["shop.example"]] == [
+            ("2024-02-01T00:00:00Z", False, 2), ("2024-03-01T00:00:00Z", False, 5)]
 
 
 def test_after_migration_the_ledger_refuses_evidence_that_is_not_json(tmp_path):

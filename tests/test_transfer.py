@@ -400,3 +400,25 @@ def test_a_bad_issue_5_row_is_refused_before_anything_is_written(ledger, change,
     change(document)
     with pytest.raises(WhoknowsError, match=message):
         read_export(json.dumps(document).encode(), "x")
+
+
+def test_the_history_of_preferences_travels_and_merges_with_them(ledger, tmp_path):
+    set_preferences(ledger, "shop.example", {"marketing": False}, at="2024-01-01T00:00:00Z")
+    set_preferences(ledger, "shop.example", {"max_per_month": 3}, at="2024-02-01T00:00:00Z")
+    set_preferences(ledger, "other.example", {"marketing": True}, at="2024-01-05T00:00:00Z")
+    document = json.loads(export_text(ledger))
+    assert [(h["vendor"], h["set_at"], h["marketing"], h["max_per_month"]) for h in document["preference_history"]] == [
+        ("other.example", "2024-01-05T00:00:00Z", True, None),
+        ("shop.example", "2024-01-01T00:00:00Z", False, None), ("shop.example", "2024-02-01T00:00:00Z", False, 3)]
+    with open_ledger(tmp_path / "other.db") as other:
+        set_preferences(other, "shop.example", {"marketing": True}, at="2025-01-01T00:00:00Z")  # the ledger's own
+        import_export(other, read_export(json.dumps(document).encode(), "x"))
+        assert [tuple(r) for r in other.query("SELECT v.domain, h.set_at, h.marketing FROM preference_history AS h "
+                                              "JOIN vendors AS v ON v.id = h.vendor_id ORDER BY v.domain, h.set_at")] == [
+            ("other.example", "2024-01-05T00:00:00Z", 1), ("shop.example", "2025-01-01T00:00:00Z", 1)]
+    del document["preference_history"]  # an export from before the history was kept
+    with open_ledger(tmp_path / "older.db") as older:
+        import_export(older, read_export(json.dumps(document).encode(), "x"))
+        assert [tuple(r) for r in older.query(
+            "SELECT h.set_at, h.marketing, h.max_per_month FROM preference_history AS h JOIN vendors AS v "
+            "ON v.id = h.vendor_id WHERE v.domain = 'shop.example'")] == [("2024-02-01T00:00:00Z", 0, 3)]

@@ -247,6 +247,23 @@ MIGRATIONS: list[str] = [
         UNIQUE (vendor_id, kind, sent_on)     -- the same request made again that day is one
     );
     """,
+    # 4 -> 5: preferences keep when each was set (issue 16): every change adds the preferences as
+    # they stand after it, so mail is judged by the preferences in force when it arrived
+    # (whoknows.preferences, whoknows.mail_records). `preferences` stays the current state. Of an
+    # older ledger only the current state and its last change are known: that is its first entry.
+    """
+    CREATE TABLE preference_history (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        set_at TEXT NOT NULL,                 -- in force from this moment until the next entry
+        marketing INTEGER CHECK (marketing IN (0, 1)),   -- as in `preferences`: NULL, not stated
+        channels TEXT,
+        max_per_month INTEGER CHECK (max_per_month >= 0),
+        notes TEXT,
+        PRIMARY KEY (vendor_id, set_at)       -- changes within one second: the last one stands
+    ) WITHOUT ROWID;
+    INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes)
+        SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes FROM preferences;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

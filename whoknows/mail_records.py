@@ -15,8 +15,8 @@ Re-scanning is idempotent: a message already in the ledger adds no row, its hits
 only if new (an alias made after the first scan is still picked up), and disclosures keep the
 widest first/last dates.
 
-`monthly_counts` and `check_preferences` answer `whoknows prefs --check`: per vendor and month,
-messages and marketing messages, against the vendor's stated preferences.
+`check_preferences` answers `whoknows prefs --check`: each vendor's messages, month by month,
+against its preferences in force when each arrived.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from datetime import datetime
 from .leak_records import upsert_disclosure, vendor_ids
 from .ledger import Ledger, now, stamp
 from .mailscan import AliasHit, ScanResult, attribute
+from .preferences import Stated, history
 
 
 @dataclass
@@ -143,21 +144,10 @@ def alias_summary(ledger: Ledger) -> list[AliasMail]:
     ]
 
 
-@dataclass(frozen=True)
-class MonthCount:
-    vendor: str
-    month: str  # YYYY-MM (UTC)
-    messages: int
-    marketing: int
-    dates: list[str]  # each message's date
-    marketing_dates: list[str]
-
-
 # A message counts for the vendor whose alias it reached when that vendor sent it (mail from
 # news.shop.example or a sister brand counts for the shop the user knows), else for its sender's site.
-_MONTHLY = """
-    SELECT coalesce(own.vendor, m.sender_site) AS vendor, substr(m.sent_at, 1, 7) AS month,
-        m.sent_at, m.marketing
+_MESSAGES_BY_VENDOR = """
+    SELECT coalesce(own.vendor, m.sender_site) AS vendor, m.sent_at, m.marketing
     FROM mail_messages AS m
     LEFT JOIN (SELECT h.message_id, min(v.domain) AS vendor FROM mail_alias_hits AS h
                JOIN vendors AS v ON v.id = h.vendor_id WHERE h.verdict = 'vendor'
@@ -167,17 +157,13 @@ _MONTHLY = """
 """
 
 
-def monthly_counts(ledger: Ledger, vendors: set[str] | None = None) -> list[MonthCount]:
-    """Messages and marketing messages per vendor per month, with their dates (undated: left out)."""
-    dates: dict[tuple[str, str], list[tuple[str, int]]] = {}
-    for vendor, month, sent_at, marketing in ledger.query(_MONTHLY):
+def _messages_by_vendor(ledger: Ledger, vendors: set[str] | None) -> dict[str, list[tuple[str, bool]]]:
+    """Each vendor's dated messages, oldest first: (date, marketing)."""
+    found: dict[str, list[tuple[str, bool]]] = {}
+    for vendor, sent_at, marketing in ledger.query(_MESSAGES_BY_VENDOR):
         if vendors is None or vendor in vendors:
-            dates.setdefault((vendor, month), []).append((sent_at, marketing))
-    return [
-        MonthCount(vendor, month, len(seen), sum(m for _, m in seen), [d for d, _ in seen],
-                   [d for d, m in seen if m])
-        for (vendor, month), seen in dates.items()
-    ]
+            found.setdefault(vendor, []).append((sent_at, bool(marketing)))
+    return found
 
 
 @dataclass(frozen=True)
@@ -187,7 +173,7 @@ class PreferenceBreach:
     month: str | None  # max-per-month: the month over the limit
     messages: int
     limit: int | None  # max-per-month: the limit
-    since: str | None  # no-marketing: when the preference was last set
+    since: str  # when the limit, or the no, came into force
     dates: list[str]
 
     def describe(self) -> str:
@@ -196,42 +182,62 @@ class PreferenceBreach:
         shown = ", ".join(d[:10] for d in self.dates)
         if self.rule == "max-per-month":
             return (f"{display_domain(self.vendor)} sent {self.messages} messages in {self.month}, over your "
-                    f"limit of {self.limit} a month: {shown}")
+                    f"limit of {self.limit} a month (set on {self.since[:10]}): {shown}")
         return (f"{display_domain(self.vendor)} sent {self.messages} marketing messages after you said no "
-                f"(on {self.since[:10]} or earlier): {shown}")
+                f"on {self.since[:10]}: {shown}")
 
     def to_json(self) -> dict:
         return {**self.__dict__, "summary": self.describe()}
 
 
 def check_preferences(ledger: Ledger) -> tuple[list[PreferenceBreach], int]:
-    """Vendors over their max per month, or sending marketing after `--no-marketing`; and how many
-    vendors have a limit or a no to check.
+    """Vendors that sent more in a month than the limit in force, or marketing while a no to it was
+    in force; and how many vendors have (or had) a limit or a no to check.
 
-    "After": after the preferences were last changed (the ledger keeps one `updated_at` per vendor),
-    so a later change of another field can hide older breaches, never invent one.
+    Each message is judged by the vendor's preferences in force when it arrived (the history kept by
+    `whoknows.preferences`), so a later change of any preference neither forgives an earlier breach
+    nor makes one of mail that came before a rule. A month's count includes its messages from
+    before the limit was set: "at most N a month" counts the whole month.
     """
-    rules = {row[0]: (row[1], row[2], row[3]) for row in ledger.query(
-        "SELECT v.domain, p.max_per_month, p.marketing, p.updated_at FROM preferences AS p "
-        "JOIN vendors AS v ON v.id = p.vendor_id WHERE p.max_per_month IS NOT NULL OR p.marketing = 0")}
+    histories = {vendor: entries for vendor, entries in history(ledger).items()
+                 if any(e.max_per_month is not None or e.marketing is False for e in entries)}
     breaches: list[PreferenceBreach] = []
-    marketing_after: dict[str, list[str]] = {}
-    for month in monthly_counts(ledger, set(rules)):
-        limit, marketing, since = rules[month.vendor]
-        if limit is not None and month.messages > limit:
-            breaches.append(PreferenceBreach(month.vendor, "max-per-month", month.month, month.messages,
-                                             limit, None, month.dates))
-        if marketing == 0:
-            marketing_after.setdefault(month.vendor, []).extend(d for d in month.marketing_dates if d > since)
-    for vendor, dates in marketing_after.items():
-        if dates:
-            breaches.append(PreferenceBreach(vendor, "no-marketing", None, len(dates), None,
-                                             rules[vendor][2], dates))
-    breaches.sort(key=lambda b: (b.vendor, b.rule, b.month or ""))
-    return breaches, len(rules)
+    for vendor, seen in _messages_by_vendor(ledger, set(histories)).items():
+        breaches += _breaches(vendor, histories[vendor], seen)
+    breaches.sort(key=lambda b: (b.vendor, b.rule, b.month or "", b.since))
+    return breaches, len(histories)
+
+
+def _breaches(vendor: str, entries: list[Stated], seen: list[tuple[str, bool]]) -> list[PreferenceBreach]:
+    over: dict[tuple[str, int, str], tuple[list[str], int]] = {}  # (month, limit, since) -> its dates, how many
+    marketing: dict[str, list[str]] = {}  # since when "no" -> marketing dates
+    month, month_dates = None, []
+    limit, limit_since = None, None  # the limit in force and when it was set (kept by later changes)
+    no_since = None  # when the no to marketing in force was said (None: none in force)
+    position = 0  # entries[:position] came into force before this message
+    for sent_at, is_marketing in seen:  # oldest first
+        while position < len(entries) and entries[position].set_at <= sent_at:
+            entry = entries[position]
+            if entry.max_per_month != limit:
+                limit, limit_since = entry.max_per_month, entry.set_at
+            no_since = (no_since or entry.set_at) if entry.marketing is False else None
+            position += 1
+        if sent_at[:7] != month:
+            month, month_dates = sent_at[:7], []
+        month_dates.append(sent_at)
+        if limit is not None and len(month_dates) > limit:
+            over[(month, limit, limit_since)] = (month_dates, len(month_dates))
+        if is_marketing and no_since is not None:
+            marketing.setdefault(no_since, []).append(sent_at)
+    found = [PreferenceBreach(vendor, "max-per-month", month, count, limit, since, dates[:count])
+             for (month, limit, since), (dates, count) in over.items()]
+    found += [PreferenceBreach(vendor, "no-marketing", None, len(dates), None, since, dates)
+              for since, dates in marketing.items()]
+    return found
+
 
 
 __all__ = [
-    "AliasMail", "MonthCount", "PreferenceBreach", "StoredScan", "alias_summary", "alias_vendors",
-    "check_preferences", "monthly_counts", "store_scan",
+    "AliasMail", "PreferenceBreach", "StoredScan", "alias_summary", "alias_vendors", "check_preferences",
+    "store_scan",
 ]

@@ -8,9 +8,10 @@ Rows name their vendor by domain (row ids are private to one ledger file); every
 (JSON columns as JSON values), rows are in a fixed order and there is no timestamp in the file, so
 export -> import into an empty ledger -> export gives the same bytes.
 
-Issue 5's tables travel too: `me_values` (the person's own values, exported as they are stored:
-AES-GCM ciphertext with its keyed lookup hash and key id, never plaintext; the key is a secret,
-so they can be read again only where the same `me-key` is),
+The history of each vendor's preferences (`preference_history`, issue 16) travels with them and
+merges as they do: the ledger's wins whole. Issue 5's tables travel too: `me_values` (the person's
+own values, exported as they are stored: AES-GCM ciphertext with its keyed lookup hash and key id,
+never plaintext; the key is a secret, so they can be read again only where the same `me-key` is),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
 message by identity) and `rights_requests`. So do the per-site settings (`whoknows.site_settings`):
 `site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
@@ -78,6 +79,9 @@ _EXPORT_SQL = {
     "preferences": "SELECT v.domain AS vendor, p.marketing, p.channels, p.max_per_month, p.notes, "
                    "p.updated_at FROM preferences AS p JOIN vendors AS v ON v.id = p.vendor_id "
                    "ORDER BY v.domain",
+    "preference_history": "SELECT v.domain AS vendor, h.set_at, h.marketing, h.channels, h.max_per_month, h.notes "
+                          "FROM preference_history AS h JOIN vendors AS v ON v.id = h.vendor_id "
+                          "ORDER BY v.domain, h.set_at",
     "observations": "SELECT v.domain AS vendor, o.kind, o.subject, o.count, o.first_seen, o.last_seen, "
                     "o.detail FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id "
                     "ORDER BY v.domain, o.kind, o.subject",
@@ -353,6 +357,10 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "vendor": _text, "marketing": _optional(_boolean), "channels": _optional(_channels),
         "max_per_month": _optional(_count), "notes": _optional(_text), "updated_at": _timestamp,
     },
+    "preference_history": {
+        "vendor": _text, "set_at": _timestamp, "marketing": _optional(_boolean), "channels": _optional(_channels),
+        "max_per_month": _optional(_count), "notes": _optional(_text),
+    },
     "observations": {
         "vendor": _text, "kind": _one_of(OBSERVATION_KINDS), "subject": _text, "count": _count,
         "first_seen": _timestamp, "last_seen": _timestamp, "detail": _json_value,
@@ -474,7 +482,7 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
 
 def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
-    for table in ("disclosures", "aliases", "preferences", "observations", "site_settings",
+    for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
                   "site_third_parties", "leaks", "mail_alias_hits", "rights_requests"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
@@ -512,6 +520,9 @@ _MERGE_SQL = {
     "preferences": "INSERT INTO preferences (vendor_id, marketing, channels, max_per_month, notes, updated_at) "
                    "VALUES (:vendor_id, :marketing, :channels, :max_per_month, :notes, :updated_at) "
                    "ON CONFLICT(vendor_id) DO NOTHING",
+    "preference_history": "INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, "
+                          "notes) VALUES (:vendor_id, :set_at, :marketing, :channels, :max_per_month, :notes) "
+                          "ON CONFLICT(vendor_id, set_at) DO NOTHING",
     "observations": "INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen) "
                     "VALUES (:vendor_id, :kind, :subject, :detail, :count, :first_seen, :last_seen) "
                     "ON CONFLICT(vendor_id, kind, subject) DO UPDATE SET "
@@ -570,9 +581,11 @@ def import_export(ledger: Ledger, export: Export,
         before = {table: _table_size(db, table) for table in TABLES}
         db.executemany(_MERGE_SQL["vendors"], export.tables["vendors"])
         vendor_ids = dict(db.execute("SELECT domain, id FROM vendors"))
+        had_preferences = {row[0] for row in db.execute("SELECT vendor_id FROM preferences")}
         for table in ("disclosures", "preferences", "observations", "site_settings", "site_third_parties"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
+        _merge_preference_history(db, export.tables["preference_history"], vendor_ids, had_preferences)
         _merge_aliases(db, export.tables["aliases"], vendor_ids)
         db.executemany(_MERGE_SQL["settings"], export.tables["settings"])
         db.executemany(_MERGE_SQL["me_values"], export.tables["me_values"])
@@ -588,6 +601,18 @@ def import_export(ledger: Ledger, export: Export,
         for name, value in (secrets or {}).items():
             secret_store.restore_secret(name, value)
     return summary
+
+
+def _merge_preference_history(db, rows: list[dict], vendor_ids: dict[str, int], had: set[int]) -> None:
+    """A vendor's preferences and their history are one record: the file's history goes in only for
+    a vendor that had no preferences in the ledger (`had`: else the ledger's row wins whole,
+    history and all). Preferences with no history (from an export made before whoknows kept one)
+    get what a migrated ledger has: the preferences as they are, from their last change."""
+    db.executemany(_MERGE_SQL["preference_history"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
+                                                      for row in rows if vendor_ids[row["vendor"]] not in had))
+    db.execute("INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes) "
+               "SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes FROM preferences AS p "
+               "WHERE NOT EXISTS (SELECT 1 FROM preference_history AS h WHERE h.vendor_id = p.vendor_id)")
 
 
 def _table_size(db, table: str) -> int:

@@ -142,21 +142,48 @@ def test_prefs_check_names_vendors_over_their_limit_and_marketing_after_a_no(tmp
     ok("mail", "scan", str(make_mbox(tmp_path / "inbox", messages)))
     assert ok("prefs", "--check").stdout.startswith("no vendor has a limit")
     with open_ledger() as ledger:
-        set_preferences(ledger, "shop.example", {"max_per_month": 2, "marketing": False})
-        # said no on 5 March, midday: the marketing of the 6th breaches it, that of the 5th does not
-        ledger.db.execute("UPDATE preferences SET updated_at = '2024-03-05T12:00:00Z'")
+        # said on 5 March, midday: the marketing of the 6th breaches it, that of the 5th does not
+        set_preferences(ledger, "shop.example", {"max_per_month": 2, "marketing": False}, at="2024-03-05T12:00:00Z")
         set_preferences(ledger, "spam.example", {"max_per_month": 5})
-    report = json.loads(ok("prefs", "--check", "--json").stdout)
+    result = run("prefs", "--check", "--json")
+    assert result.exit_code == 1  # a breach reported: scripts can tell
+    report = json.loads(result.stdout)
     assert report["vendors_checked"] == 2
-    assert [(b["vendor"], b["rule"], b["month"], b["messages"], b["dates"]) for b in report["breaches"]] == [
-        ("shop.example", "max-per-month", "2024-03", 3,
+    assert [(b["vendor"], b["rule"], b["month"], b["messages"], b["since"], b["dates"]) for b in report["breaches"]] == [
+        ("shop.example", "max-per-month", "2024-03", 3, "2024-03-05T12:00:00Z",
          ["2024-03-04T10:00:00Z", "2024-03-05T10:00:00Z", "2024-03-06T09:00:00Z"]),
-        ("shop.example", "no-marketing", None, 1, ["2024-03-06T09:00:00Z"]),
+        ("shop.example", "no-marketing", None, 1, "2024-03-05T12:00:00Z", ["2024-03-06T09:00:00Z"]),
     ]
-    text = ok("prefs", "--check").stdout
-    assert "shop.example sent 3 messages in 2024-03, over your limit of 2 a month: 2024-03-04, 2024-03-05, 2024-03-06" in text
-    assert "shop.example sent 1 marketing messages after you said no (on 2024-03-05 or earlier): 2024-03-06" in text
-    assert json.loads(ok("prefs", "spam.example", "--check", "--json").stdout)["breaches"] == []
+    text = run("prefs", "--check")
+    assert text.exit_code == 1
+    assert ("shop.example sent 3 messages in 2024-03, over your limit of 2 a month (set on 2024-03-05): "
+            "2024-03-04, 2024-03-05, 2024-03-06") in text.stdout
+    assert "shop.example sent 1 marketing messages after you said no on 2024-03-05: 2024-03-06" in text.stdout
+    within = run("prefs", "spam.example", "--check", "--json")
+    assert (within.exit_code, json.loads(within.stdout)["breaches"]) == (0, [])
+
+
+def test_prefs_check_judges_each_message_by_the_preferences_in_force_when_it_arrived(tmp_path, shop_alias):
+    shop, _ = shop_alias
+    mail = [message("news@shop.example", shop, f"{day} Mar 2024 10:00:00 +0000", f"{day}@shop.example", marketing=True)
+            for day in ("04", "06", "08", "10", "12")]
+    ok("mail", "scan", str(make_mbox(tmp_path / "inbox", mail)))
+    with open_ledger() as ledger:
+        set_preferences(ledger, "shop.example", {"marketing": False}, at="2024-03-05T00:00:00Z")
+        # changing another preference later must not forgive the marketing of the 6th and the 8th
+        set_preferences(ledger, "shop.example", {"notes": "only receipts"}, at="2024-03-07T00:00:00Z")
+        set_preferences(ledger, "shop.example", {"marketing": True}, at="2024-03-09T00:00:00Z")  # yes from the 9th
+        set_preferences(ledger, "shop.example", {"marketing": False}, at="2024-03-11T00:00:00Z")  # no again
+        set_preferences(ledger, "shop.example", {"max_per_month": 4}, at="2024-03-11T06:00:00Z")
+    result = run("prefs", "--check", "--json")
+    assert result.exit_code == 1
+    assert [(b["rule"], b["since"], b["messages"], [d[:10] for d in b["dates"]])
+            for b in json.loads(result.stdout)["breaches"]] == [
+        ("max-per-month", "2024-03-11T06:00:00Z", 5, ["2024-03-04", "2024-03-06", "2024-03-08", "2024-03-10",
+                                                      "2024-03-12"]),  # the 5th of the month, under a limit of 4
+        ("no-marketing", "2024-03-05T00:00:00Z", 2, ["2024-03-06", "2024-03-08"]),  # not the 4th: before the no
+        ("no-marketing", "2024-03-11T00:00:00Z", 1, ["2024-03-12"]),  # not the 10th: a yes was in force
+    ]
 
 
 def test_prefs_check_bad_input():

@@ -34,7 +34,8 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
     backup = tmp_path / "backup.json"
     result = ok("export", "--output", str(backup))
     assert result.stdout == ""
-    assert result.stderr == (f"exported 2 vendors, 4 disclosures, 1 aliases, 1 preferences, 1 observations, "
+    assert result.stderr == (f"exported 2 vendors, 4 disclosures, 1 aliases, 1 preferences, 1 preference_history, "
+                             f"1 observations, "
                              f"1 settings, 1 site_settings, 1 site_third_parties, 0 me_values, 0 leaks, "
                              f"0 mail_messages, 0 mail_alias_hits, "
                              f"0 rights_requests to {backup}\n")
@@ -44,7 +45,7 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
     monkeypatch.setenv("WHOKNOWS_HOME", str(tmp_path / "fresh-home"))
     assert ok("import", str(backup)).stdout == (
         "imported 2 vendors (2 new), 4 disclosures (4 new), 1 aliases (1 new), 1 preferences (1 new), "
-        "1 observations (1 new), 1 settings (1 new), 1 site_settings (1 new), 1 site_third_parties (1 new), "
+        "1 preference_history (1 new), 1 observations (1 new), 1 settings (1 new), 1 site_settings (1 new), 1 site_third_parties (1 new), "
         "0 me_values (0 new), 0 leaks (0 new), "
         "0 mail_messages (0 new), 0 mail_alias_hits (0 new), 0 rights_requests (0 new)\n")
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
