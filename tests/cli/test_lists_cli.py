@@ -1,6 +1,9 @@
 """`whoknows lists`, `lists add`, `lists remove`: what the user sees (no network involved)."""
 
 import json
+import random
+
+import pytest
 
 from cli_runner import run
 
@@ -74,6 +77,36 @@ def test_a_path_that_is_neither_file_nor_url(tmp_path):
 
     assert result.exit_code == 2
     assert "no such file" in result.stderr and "not an http(s) URL" in result.stderr
+
+
+@pytest.mark.parametrize("name, content, why", [
+    ("random.bin", bytes(random.Random(16).randrange(256) for _ in range(5000)), "it is binary data, not text"),
+    ("image.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 200 + b"||tracker.test^\n", "it is binary data, not text"),
+    ("inbox.mbox", b"".join(b"From news@shop.test Mon Mar  4 10:00:00 2024\nFrom: Shop <news@shop.test>\n"
+                            b"To: me@mail.test\nSubject: offer %d\n\nBuy now, it is cheap.\n\n" % n for n in range(3)),
+     "only 0 of its 15 lines look like filters"),
+])
+def test_a_file_that_is_not_a_filter_list_is_refused_naming_it(tmp_path, name, content, why):
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    result = run("lists", "add", str(path))
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"whoknows: error: {path} is not a filter list: {why}")
+    assert result.stderr.count("\n") == 1
+    assert path.stem not in listing()
+
+
+def test_a_list_with_a_few_odd_lines_is_still_a_list_and_counts_them_as_skipped(tmp_path):
+    mine = tmp_path / "mine.txt"
+    mine.write_bytes(b"||tracker.test^\n||pixel.test^$image\nthis line is prose\n||ads.test^\n\xff\xfe\n")
+
+    added = run("lists", "add", str(mine))
+
+    assert added.exit_code == 0, added.output
+    row = listing()["mine"]
+    assert (row["filters_used"], sum(row["skipped"].values())) == (4, 1)  # counted as before
 
 
 def test_removing_lists_and_the_builtin_one():

@@ -110,6 +110,20 @@ def test_a_download_without_usable_filters_is_rejected(list_server):
     assert "test" not in lists.load_engine().lists
 
 
+def test_a_download_that_is_not_a_filter_list_is_rejected(list_server):
+    url = list_server.serve("/list.txt", GOOD)
+    subscribe(url)
+    lists.update_lists()
+    mail = "".join(f"From: Shop <news@shop.test>\nSubject: offer {n}\n\nBuy now, it is cheap.\n\n" for n in range(20))
+    list_server.serve("/list.txt", mail)
+
+    result = only(lists.update_lists())
+
+    assert result.status == "failed"
+    assert "the download is not a filter list: only 0 of its 60 lines look like filters" in result.message
+    assert (lists.lists_dir() / "test.txt").read_text() == GOOD  # the last good copy stays
+
+
 def test_gzip_is_accepted_and_stored_decompressed(list_server):
     url = list_server.serve("/list.txt", NEWER, gzip=True)
     subscribe(url)

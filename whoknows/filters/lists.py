@@ -13,9 +13,12 @@ Three kinds of subscription:
   blocks the major trackers offline out of the box. `lists remove builtin` turns it off and
   `lists add builtin` back on.
 - a URL: downloaded only by `lists update` (whoknows makes no other network call). A download that
-  fails, is an HTML page or parses to zero usable filters leaves the last good copy in place.
+  fails, is an HTML page, does not look like a filter list (`why_not_a_filter_list`: binary, or
+  mostly lines no filter is shaped like) or parses to zero usable filters leaves the last good copy
+  in place.
 - a local file: referenced, not copied, so the user's edits apply: the engine re-reads it whenever
-  its size, mtime or content changes. A file that disappears is skipped with a warning.
+  its size, mtime or content changes. It is checked like a download when added. A file that
+  disappears is skipped with a warning.
 
 The default subscriptions are EasyPrivacy and uBlock Origin's privacy list; both are fetched on the
 first `lists update`, until then only the built-in list is active.
@@ -64,6 +67,17 @@ USER_AGENT = "whoknows (filter-list update; +https://github.com/whoknows)"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 _HTML_START = ("<!doctype", "<html", "<head", "<body", "<?xml", "<meta", "<title")
+
+# A list must look like one before it is used (the parser makes a substring filter of almost any
+# line, so "it parsed" says little): text, and at least this share of its lines that are not
+# blank or comments shaped like filters. Real lists are at 99-100 %; a mailbox at about 12 %.
+MIN_FILTER_SHARE = 0.5
+_NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")  # control characters, undecodable bytes
+_MOST_BINARY = 0.1  # a few bad bytes cost a line each; a NUL, or more than this share of characters: not text
+_COSMETIC_MARK = re.compile(r"#[@?$%]{0,2}#|\$@?\$")  # element hiding, scriptlets, HTML filters: may hold spaces
+_HOSTS_LINE_START = re.compile(r"[0-9a-fA-F:.]+[ \t]+\S")  # `0.0.0.0 tracker.example`
+_BASE64_LINE = re.compile(r"[A-Za-z0-9+/=]{40,}")  # an encoded attachment, not a filter
+_SPACE = re.compile(r"\s")
 
 ProgressHook = Callable[[str, int, int | None], None]  # (list name, bytes received, bytes expected)
 
@@ -223,7 +237,11 @@ def add_subscription(target: str, name: str | None = None) -> Subscription:
             subscriptions.append(sub)
         else:
             path = _abspath(target)
-            stats = _parse_stats(_read_local(path), name or Path(path).stem)
+            text = _read_local(path)
+            not_a_list = why_not_a_filter_list(text)
+            if not_a_list:
+                raise InputError(f"{target} is not a filter list: {not_a_list}")
+            stats = _parse_stats(text, name or Path(path).stem)
             if stats["filters_used"] == 0:
                 raise InputError(f"{target} has no usable filters ({_describe_stats(stats)})")
             sub = Subscription(_check_name(name or _name_from_path(path)), "file", file=path, stats=stats)
@@ -318,6 +336,34 @@ def _read_local(path: str) -> str:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     return _decode(data)
+
+
+def why_not_a_filter_list(text: str) -> str | None:
+    """None when `text` (decoded by `_decode`) looks like a filter list; else why it does not."""
+    if "\x00" in text or len(_NOT_TEXT.findall(text, 0, 1 << 20)) > _MOST_BINARY * min(len(text), 1 << 20):
+        return "it is binary data, not text"
+    candidates = shaped = 0
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "![" or (line[0] == "#" and not _COSMETIC_MARK.match(line)):
+            continue  # blank lines and comments say nothing either way
+        candidates += 1
+        shaped += _shaped_like_a_filter(line)
+    if candidates and shaped < MIN_FILTER_SHARE * candidates:
+        return (f"only {shaped} of its {candidates} lines look like filters (one a line: "
+                "||tracker.example^, example.com##.ad, 0.0.0.0 tracker.example)")
+    return None
+
+
+def _shaped_like_a_filter(line: str) -> bool:
+    if _NOT_TEXT.search(line):
+        return False
+    if _COSMETIC_MARK.search(line) or _HOSTS_LINE_START.match(line):
+        return True
+    if _BASE64_LINE.fullmatch(line):
+        return False
+    pattern = line.rpartition("$")[0] if "$" in line else line  # options may quote values with spaces
+    return not _SPACE.search(pattern)
 
 
 def _decode(data: bytes) -> str:
@@ -653,6 +699,9 @@ def _validate(fetched: _Fetched, name: str) -> tuple[str, dict]:
     head = text[:1024].lstrip().lower()
     if head.startswith(_HTML_START) or ("text/html" in fetched.content_type.lower() and "<html" in head):
         raise _Rejected("the server sent an HTML page, not a filter list")
+    not_a_list = why_not_a_filter_list(text)
+    if not_a_list:
+        raise _Rejected(f"the download is not a filter list: {not_a_list}")
     stats = _parse_stats(text, name)
     if stats["filters_used"] == 0:
         raise _Rejected(f"the download has no usable filters ({_describe_stats(stats)})")
