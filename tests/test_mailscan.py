@@ -200,12 +200,10 @@ def test_malformed_messages_are_counted_and_skipped(tmp_path):
         b"From: =?utf-8?b?!!!?= <orders@shop.example>\r\nTo: " + ALIAS.encode()
         + b"\r\nSubject: \xe9t\xe9 =?x-unknown?q?=ZZ?=\r\nMessage-ID: <broken-subject@shop.example>"
         + b"\r\nDate: the day after tomorrow\r\n\r\n\xff\xfe body\r\n")
-    empty_file = tmp_path / "empty-mailbox"
-    empty_file.write_bytes(b"")
     mixed = tmp_path / "mixed.mbox"  # an mbox whose second message is garbage
     mixed.write_bytes(b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\n" + bytes(good).replace(b"\r\n", b"\n")
                       + b"\nFrom MAILER-DAEMON Thu Jan  1 00:00:00 2026\n\x00\x01\xff garbage\n")
-    result = scan_paths([folder, empty_file, mixed])
+    result = scan_paths([folder, mixed])
     reasons = {os.path.basename(s.source): s.reason for s in result.skipped}
     assert reasons == {
         "02-garbage.eml": "no mail headers (not an email message)",
@@ -213,7 +211,6 @@ def test_malformed_messages_are_counted_and_skipped(tmp_path):
         "04-no-from.eml": "no usable From address",
         "05-no-recipient.eml": "no recipient address (Delivered-To, X-Original-To, To or Cc)",
         "06-broken-from.eml": "no usable From address",
-        "empty-mailbox": "empty message",
         "mixed.mbox#1": "no mail headers (not an email message)",
     }
     assert result.duplicates == 1  # the good message is in the folder and in the mbox
@@ -221,6 +218,28 @@ def test_malformed_messages_are_counted_and_skipped(tmp_path):
     assert set(kept) == {good["Message-ID"], "<broken-subject@shop.example>"}
     assert kept["<broken-subject@shop.example>"].date is None  # a broken Date is kept, undated
     assert result.undated == 1
+
+
+@pytest.mark.parametrize("name, content, error", [
+    ("empty-mailbox", b"", "empty-mailbox is empty: not mail"),
+    ("photo.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8, "photo.jpg is binary data, not mail"),
+    ("notes.txt", b"Dear diary,\ntoday I bought shoes.\n", r"notes.txt is not mail: 1 message\(s\), none readable "
+                                                           r"\(the first: no mail headers"),
+    ("broken.mbox", b"From MAILER-DAEMON Thu Jan  1 00:00:00 2026\nnot a header\n\nFrom x\n\x01\x02\n",
+     r"broken.mbox is not mail: 2 message\(s\), none readable"),
+])
+def test_a_file_that_is_not_mail_is_an_error_naming_it(tmp_path, name, content, error):
+    path = tmp_path / name
+    path.write_bytes(content)
+    good = tmp_path / "good.eml"
+    good.write_bytes(bytes(message("Shop <orders@shop.example>", ALIAS)))
+    with pytest.raises(InputError, match=error):
+        scan_paths([good, path])
+
+
+def test_dev_null_is_not_mail():
+    with pytest.raises(InputError, match="/dev/null is empty: not mail"):
+        scan_paths(["/dev/null"])
 
 
 def test_an_unreadable_path_is_a_clear_error_naming_it(tmp_path):

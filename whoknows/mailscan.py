@@ -14,7 +14,9 @@ vendor presents and the one DMARC aligns with its domain. (From can be forged: a
 the vendor counts as the vendor. A foreign verdict is still evidence: the alias reached someone.)
 
 Nothing here is fatal for one bad message: a message that cannot be used is counted in
-`ScanResult.skipped` with its reason. A path that cannot be read at all is an error naming it.
+`ScanResult.skipped` with its reason. A path that cannot be read at all is an error naming it, and
+so is a file that is not mail: empty (`/dev/null`), binary, or one from which not a single message
+could be read (in a Maildir or a folder of `.eml` files, bad messages are only skipped).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ MARKETING_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _WANTED = frozenset({"message-id", "date", "from", "list-unsubscribe", "precedence", *RECIPIENT_HEADERS})
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_HEAD_BYTES = 4096  # what is read of a file to tell what it is
 
 
 class MailRecord(NamedTuple):
@@ -83,12 +86,18 @@ def scan_paths(paths: Iterable[str | os.PathLike]) -> ScanResult:
     message is read, naming it. Messages are identified by Message-ID (or a hash of their bytes)
     and counted once however many times they appear.
     """
-    sources = [_open_source(Path(path)) for path in paths]
+    sources = [(Path(path), _open_source(Path(path))) for path in paths]
     result = ScanResult()
     seen: set[str] = set()
-    for source in sources:
+    for path, source in sources:
+        read_before, skipped_before = len(result.messages) + result.duplicates, len(result.skipped)
         for where, raw in source:
             _take(result, seen, where, raw)
+        if path.is_dir() or len(result.messages) + result.duplicates > read_before:
+            continue
+        skipped = result.skipped[skipped_before:]
+        why = f"{len(skipped)} message(s), none readable (the first: {skipped[0].reason})" if skipped else "no message"
+        raise InputError(f"{path} is not mail: {why}")
     return result
 
 
@@ -122,16 +131,18 @@ def _open_source(path: Path) -> Iterator[tuple[str, bytes | Exception]]:
                 raise InputError(f"{path} is neither a Maildir nor a folder with .eml files")
             return _eml_messages(emls)
         with path.open("rb") as handle:
-            head = handle.read(5)
+            head = handle.read(_HEAD_BYTES)
     except PermissionError:
         raise WhoknowsError(f"cannot read {path}: permission denied") from None
     except OSError as exc:
         raise WhoknowsError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() == ".eml" or (head and head != b"From "):
-        return _eml_messages([path])
     if not head:
-        return iter([(str(path), b"")])  # an empty file: one message, empty, skipped as such
-    return _mbox_messages(path)
+        raise InputError(f"{path} is empty: not mail (an mbox file, a Maildir, .eml files or a folder of them)")
+    if head.startswith(b"From ") and path.suffix.lower() != ".eml":
+        return _mbox_messages(path)  # its bad messages are skipped one by one
+    if b"\x00" in head:  # refused before a big binary file is read whole as one message
+        raise InputError(f"{path} is binary data, not mail (an mbox file, a Maildir, .eml files or a folder of them)")
+    return _eml_messages([path])
 
 
 def _eml_messages(files: list[Path]) -> Iterator[tuple[str, bytes | Exception]]:

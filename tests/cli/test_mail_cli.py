@@ -113,6 +113,21 @@ def test_a_path_that_does_not_exist_fails_before_anything_is_written(tmp_path, m
     assert run("mail", "scan").exit_code == 2
 
 
+def test_scanning_what_is_not_mail_is_an_error_and_writes_nothing(tmp_path, messages):
+    good = make_mbox(tmp_path / "inbox", messages)
+    binary = tmp_path / "archive.zip"
+    binary.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    empty = tmp_path / "empty.mbox"
+    empty.write_bytes(b"")
+    for path, message in (("/dev/null", "/dev/null is empty: not mail"),
+                          (str(binary), f"{binary} is binary data, not mail"),
+                          (str(empty), f"{empty} is empty: not mail")):
+        result = run("mail", "scan", str(good), path)
+        assert result.exit_code == 2 and result.stderr.startswith(f"whoknows: error: {message}"), result.stderr
+    with open_ledger() as ledger:
+        assert ledger.query("SELECT count(*) FROM mail_messages")[0][0] == 0
+
+
 def test_a_mailbox_of_nothing_but_garbage_is_counted_and_skipped(tmp_path):
     folder = tmp_path / "emls"
     folder.mkdir()
