@@ -43,13 +43,53 @@ def _exists(target: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+class NonEmpty(click.ParamType):
+    """A positional argument's own type, refusing an empty (or blank) value: `Path("")` is the
+    current directory and `""` names no vendor, so an empty argument is a usage error everywhere."""
+
+    def __init__(self, inner: click.ParamType):
+        self.inner = inner
+        self.name = inner.name
+        self.arity, self.is_composite = inner.arity, inner.is_composite
+        self.envvar_list_splitter = inner.envvar_list_splitter
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not value.strip():
+            self.fail("must not be empty", param, ctx)
+        return self.inner.convert(value, param, ctx)
+
+    def get_metavar(self, param, ctx):
+        return self.inner.get_metavar(param, ctx)
+
+    def get_missing_message(self, param, ctx):
+        return self.inner.get_missing_message(param, ctx)
+
+    def shell_complete(self, ctx, param, incomplete):
+        return self.inner.shell_complete(ctx, param, incomplete)
+
+    def to_info_dict(self):
+        return self.inner.to_info_dict()
+
+
+def refuse_empty_arguments(command: click.Command) -> click.Command:
+    """Give every positional argument of `command` (and of its subcommands) the NonEmpty check:
+    one check for all commands, where each command would otherwise need its own."""
+    for param in command.params:
+        if isinstance(param, click.Argument) and not isinstance(param.type, NonEmpty):
+            param.type = NonEmpty(param.type)
+    for subcommand in getattr(command, "commands", {}).values():
+        refuse_empty_arguments(subcommand)
+    return command
+
+
 def fail(message: str, code: int) -> NoReturn:
     click.echo(f"whoknows: error: {message}", err=True)
     sys.exit(code)
 
 
 class WhoknowsGroup(click.Group):
-    """Lazy subcommands, and one-line errors: exit 2 for usage errors, 1 for everything else."""
+    """Lazy subcommands, one-line errors (exit 2 for usage errors, 1 for everything else), and no
+    empty positional argument anywhere (`refuse_empty_arguments`)."""
 
     def list_commands(self, ctx):
         return sorted(name for name, target in COMMANDS.items() if _exists(target))
@@ -59,7 +99,7 @@ class WhoknowsGroup(click.Group):
         if target is None or not _exists(target):
             return None
         module, _, attr = target.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return refuse_empty_arguments(getattr(importlib.import_module(module), attr))
 
     def main(self, args=None, prog_name=None, **extra):
         extra.pop("standalone_mode", None)

@@ -114,7 +114,7 @@ def test_new_opaque_for_a_vendor_with_a_labelled_alias_says_how_to_change(plus):
     ("localhost", "this machine"),
     ("10.1.2.3", "IP address"),
     ("co.uk", "public suffix"),
-    ("", "got nothing"),
+    ("", "must not be empty"),  # refused by the command group, for every command
 ])
 def test_new_refuses_what_is_not_a_vendor(plus, vendor, message):
     result = run("alias", "new", vendor)
