@@ -18,7 +18,8 @@ def tell(vendor_name, facts, as_json):
         whoknows tell shop.example phone=+34600111222 address="Calle Mayor 1, Madrid"
 
     KIND is one of: email, alias, name, phone, address, birthday, payment, id-number, location,
-    other. A bare `email` (or `email=`) means VENDOR's own alias, made if it has none. Every
+    other. A bare `email` (or `email=`) means VENDOR's own alias, made if it has none: the email
+    address you gave it, recorded as an alias (`knows email` and `knows alias` list it). Every
     argument is checked before anything is written; telling a fact again only updates when it
     was last given.
     """
@@ -58,7 +59,8 @@ def knows(kind, value, limit, as_json):
     """Who knows your KIND (or exactly VALUE): every vendor holding it, how and since when.
 
     KIND is one of: email, alias, name, phone, address, birthday, payment, id-number, location,
-    other. VALUE is compared normalised: "+34 600 111 222" finds "0034600111222".
+    other. `email` also lists your aliases (an alias is an email address you gave), `alias` only
+    them. VALUE is compared normalised: "+34 600 111 222" finds "0034600111222".
     """
     from cli.vendor import short_time
     from whoknows import disclosures
@@ -80,7 +82,7 @@ def knows(kind, value, limit, as_json):
     table(
         f"who knows {what}",
         ["vendor", "value", "how", "first seen", "last seen", "evidence"],
-        [[display_domain(h.vendor), h.value, h.source, short_time(h.first_seen), short_time(h.last_seen),
+        [[display_domain(h.vendor), h.value + (" (alias)" if h.kind != kind else ""), h.source, short_time(h.first_seen), short_time(h.last_seen),
           disclosures.evidence_summary(h.evidence)] for h in shown],
     )
     if len(shown) < len(holders):

@@ -204,12 +204,17 @@ def _upsert(db, vendor_id: int, kind: str, value: str, source: str, evidence: st
 
 
 def knows(ledger: Ledger, kind: str, value: str | None = None) -> list[Holder]:
-    """Every vendor holding a fact of `kind` (or exactly `value`, compared normalised)."""
+    """Every vendor holding a fact of `kind` (or exactly `value`, compared normalised).
+
+    An alias is an email address you gave (`tell VENDOR email` records the vendor's alias), so
+    `email` finds aliases too (their Holder.kind says `alias`); `alias` finds only aliases.
+    """
     if kind not in DISCLOSURE_KINDS:
         raise InputError(f"unknown kind {kind!r} (one of {_KINDS_TEXT})")
     sql = (
         "SELECT v.domain, d.kind, d.value, d.source, d.first_seen, d.last_seen, d.evidence "
-        "FROM disclosures AS d JOIN vendors AS v ON v.id = d.vendor_id WHERE d.kind = :kind"
+        "FROM disclosures AS d JOIN vendors AS v ON v.id = d.vendor_id "
+        + ("WHERE d.kind IN ('email', 'alias')" if kind == "email" else "WHERE d.kind = :kind")
     )
     params = {"kind": kind}
     if value is not None:

@@ -85,6 +85,20 @@ def test_a_bare_email_means_the_vendors_alias():
     assert [a["address"] for a in shown["aliases"]] == [alias[2]]
 
 
+def test_tell_email_and_knows_email_agree():
+    ok("alias", "setup", "--base", "me@mail.example")
+    ok("tell", "shop.example", "email")  # the shop's alias is the email address you gave it
+    ok("tell", "bank.example", "email=ana@example.com")
+    alias = _rows()[1][2]
+    holders = json.loads(ok("knows", "email", "--json").stdout)
+    assert [(h["vendor"], h["kind"], h["value"]) for h in holders] == [
+        ("bank.example", "email", "ana@example.com"), ("shop.example", "alias", alias)]
+    table = ok("knows", "email").stdout
+    assert f"{alias} (alias)" in table and "ana@example.com" in table
+    assert [h["vendor"] for h in json.loads(ok("knows", "email", alias.upper(), "--json").stdout)] == ["shop.example"]
+    assert [h["vendor"] for h in json.loads(ok("knows", "alias", "--json").stdout)] == ["shop.example"]
+
+
 def test_knows_lists_every_holder_with_how_and_when():
     ok("tell", "shop.example", "phone=+34 600 111 222")
     ok("tell", "bank.example", "phone=0034600111222", "name=Ana")
