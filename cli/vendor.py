@@ -99,7 +99,8 @@ def list_(limit, offset, as_json):
 @click.argument("vendor_name", metavar="VENDOR")
 @json_option
 def show(vendor_name, as_json):
-    """Everything the ledger has on VENDOR: company, aliases, what it was told, preferences, what it does."""
+    """Everything the ledger has on VENDOR: company, aliases, what it was told, preferences, what it
+    does, and what scanned mail says about its aliases (who else writes to them)."""
     from whoknows.vendor_records import vendor_record
 
     with _open() as ledger:
@@ -142,6 +143,22 @@ def _print_record(record: dict) -> None:
     from cli.leaks import print_vendor_leaks
 
     print_vendor_leaks(record)
+    _print_alias_mail(record)
+
+
+def _print_alias_mail(record: dict) -> None:
+    """What scanned mail says about its aliases: mail from anyone else means it shared or leaked one."""
+    if not record["alias_mail"]:
+        click.echo("mail to its aliases: none scanned ('whoknows mail scan PATH')")
+        return
+    for entry in record["alias_mail"]:
+        line = (f"mail to {entry['alias']}: {entry['messages']} messages, {entry['vendor_messages']} from it, "
+                f"{entry['foreign_messages']} from others")
+        click.echo(line)
+        if entry["foreign_messages"]:
+            click.echo(f"  it shared or leaked this alias: mail from {', '.join(entry['foreign_senders'])} since "
+                       f"{(entry['first_foreign'] or 'an undated message')[:10]} ('whoknows knows alias "
+                       f"{entry['alias']}')")
 
 
 def _preferences_line(prefs: dict | None) -> str:

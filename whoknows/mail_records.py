@@ -132,16 +132,24 @@ _ALIAS_SUMMARY = """
     FROM aliases AS a JOIN vendors AS v ON v.id = a.vendor_id
     LEFT JOIN mail_alias_hits AS h ON h.alias = a.address
     LEFT JOIN mail_messages AS m ON m.id = h.message_id
+    {where}
     GROUP BY a.address ORDER BY a.address
 """
 
 
+def _alias_mail(row) -> AliasMail:
+    return AliasMail(row[0], row[1], row[2], row[3], row[4], row[5], (row[6] or "").split(), row[7])
+
+
 def alias_summary(ledger: Ledger) -> list[AliasMail]:
     """Per alias, over every scan so far: messages, from the vendor, from others, who, since when."""
-    return [
-        AliasMail(row[0], row[1], row[2], row[3], row[4], row[5], (row[6] or "").split(), row[7])
-        for row in ledger.query(_ALIAS_SUMMARY)
-    ]
+    return [_alias_mail(row) for row in ledger.query(_ALIAS_SUMMARY.format(where=""))]
+
+
+def vendor_alias_mail(db, vendor_id: int) -> list[AliasMail]:
+    """`alias_summary` of one vendor's aliases that got mail (in the caller's read transaction)."""
+    rows = db.execute(_ALIAS_SUMMARY.format(where="WHERE a.vendor_id = ?"), (vendor_id,)).fetchall()
+    return [entry for entry in map(_alias_mail, rows) if entry.messages]
 
 
 # A message counts for the vendor whose alias it reached when that vendor sent it (mail from
@@ -239,5 +247,5 @@ def _breaches(vendor: str, entries: list[Stated], seen: list[tuple[str, bool]]) 
 
 __all__ = [
     "AliasMail", "PreferenceBreach", "StoredScan", "alias_summary", "alias_vendors", "check_preferences",
-    "store_scan",
+    "store_scan", "vendor_alias_mail",
 ]

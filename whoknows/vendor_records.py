@@ -11,6 +11,7 @@ from .disclosures import parse_json
 from .errors import NotFoundError
 from .leak_records import vendor_leaks
 from .ledger import Ledger, now
+from .mail_records import vendor_alias_mail
 from .preferences import get_preferences
 from .vendors import display_domain
 
@@ -133,6 +134,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         preferences = get_preferences(db, vendor_id)
         observations = {kind: _observations(db, vendor_id, kind, top) for kind in _OBSERVATION_SECTIONS}
         leaks = vendor_leaks(db, vendor_id)
+        alias_mail = [entry.to_json() for entry in vendor_alias_mail(db, vendor_id)]
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -145,6 +147,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "preferences": preferences,
         "observations": observations,
         "leaks": leaks,
+        "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
     }
 
 

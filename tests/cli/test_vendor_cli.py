@@ -122,6 +122,25 @@ def test_show_is_the_whole_record():
     assert {a["address"] for a in record["aliases"]} == {"me+zalando.de.abc@mail.example", "me+old@mail.example"}
 
 
+def test_show_has_the_mail_leak_evidence_that_knows_alias_has(tmp_path):
+    alias = "me+shop.example.abc@mail.example"
+    _alias("shop.example", alias)
+    assert "mail to its aliases: none scanned" in ok("vendor", "show", "shop.example").stdout
+    for n, sender in enumerate(("orders@shop.example", "win@spam.example")):
+        (tmp_path / f"{n}.eml").write_bytes(
+            f"From: {sender}\nTo: {alias}\nDate: Sat, 09 Mar 2024 08:00:00 +0000\nMessage-ID: <{n}@x>\n\nx\n".encode())
+    ok("mail", "scan", str(tmp_path / "0.eml"), str(tmp_path / "1.eml"))
+    [holder] = [h for h in json.loads(ok("knows", "alias", alias, "--json").stdout) if h["source"] == "mail"]
+    assert holder["vendor"] == "spam.example"
+    out = ok("vendor", "show", "shop.example").stdout
+    assert f"mail to {alias}: 2 messages, 1 from it, 1 from others" in out
+    assert (f"it shared or leaked this alias: mail from spam.example since 2024-03-09 "
+            f"('whoknows knows alias {alias}')") in out
+    [mail] = json.loads(ok("vendor", "show", "shop.example", "--json").stdout)["alias_mail"]
+    assert (mail["alias"], mail["foreign_senders"], mail["first_foreign"]) == (
+        alias, ["spam.example"], "2024-03-09T08:00:00Z")
+
+
 @pytest.mark.parametrize("command", [["vendor", "show"], ["vendor", "forget", "--yes"]])
 def test_an_unknown_vendor_is_exit_1_in_one_line(command):
     result = run(*command, "example.com")
