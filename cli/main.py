@@ -105,6 +105,9 @@ class WhoknowsGroup(click.Group):
         extra.pop("standalone_mode", None)
         try:
             code = super().main(args, prog_name=prog_name, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # a bare group (`whoknows alias`): its help, exit 0
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.UsageError as exc:
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
             fail(exc.format_message() + hint, 2)

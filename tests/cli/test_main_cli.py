@@ -27,3 +27,17 @@ def test_an_empty_argument_is_a_usage_error_in_every_command(path, empty, whokno
     if (whoknows_home / "ledger.db").exists():
         with open_ledger() as ledger:
             assert ledger.query("SELECT count(*) FROM vendors")[0][0] == 0
+
+
+GROUPS = [path for path, command in all_commands() if isinstance(command, click.Group)]
+
+
+@pytest.mark.parametrize("path", [(), *GROUPS], ids=lambda path: " ".join(("whoknows", *path)))
+def test_a_bare_command_group_prints_its_help_and_exits_0(path):
+    result = run(*path)
+    assert result.exit_code == 0, result.stderr
+    if path == ("lists",):  # a group that is also a command: `whoknows lists` shows the lists
+        assert "filter lists" in result.stdout
+        return
+    assert result.stdout.startswith(f"Usage: {' '.join(('cli', *path))} [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in result.stdout and result.stderr == ""
