@@ -33,6 +33,12 @@ def alias():
     """Per-vendor email aliases you can prove.
 
     One address per vendor, each with a keyed tag that proves which vendor it was made for.
+
+    Examples:
+
+    \b
+        whoknows alias setup --base you@mail.example
+        whoknows alias new shop.example
     """
 
 
@@ -49,6 +55,12 @@ def setup(base, domain, style, new_key, as_json):
 
     Changing it later only changes aliases made afterwards: existing ones keep their addresses
     (rotate a vendor to give it one in the new form).
+
+    Examples:
+
+    \b
+        whoknows alias setup --base you@mail.example
+        whoknows alias setup --domain aliases.example
     """
     from whoknows import aliases
     from whoknows.errors import NotFoundError
@@ -91,6 +103,12 @@ def new(vendor, opaque, new_key, as_json):
     """Print VENDOR's alias, making it if needed.
 
     The same vendor always gets the same alias until it is rotated or disabled.
+
+    Examples:
+
+    \b
+        whoknows alias new shop.example
+        whoknows alias new https://www.shop.example/cart --opaque
     """
     from whoknows import aliases
 
@@ -121,6 +139,12 @@ def rotate(vendor, opaque, new_key, as_json):
     """Give VENDOR a new alias and retire the old one.
 
     The retired alias stays attributable ('alias show', 'alias verify').
+
+    Examples:
+
+    \b
+        whoknows alias rotate shop.example
+        whoknows alias rotate shop.example --opaque
     """
     from whoknows import aliases
 
@@ -142,6 +166,12 @@ def disable(target, as_json):
     """Disable an alias, by address or by vendor.
 
     A vendor names its active alias.
+
+    Examples:
+
+    \b
+        whoknows alias disable shop.example
+        whoknows alias disable you+shop.example.k3j5d2x9q@mail.example
     """
     from whoknows import aliases
 
@@ -161,6 +191,12 @@ def list_(vendor, state, as_json):
     """List aliases (all, or by vendor or state).
 
     --json also gives when each state was entered.
+
+    Examples:
+
+    \b
+        whoknows alias list
+        whoknows alias list --vendor shop.example --state retired
     """
     from whoknows import aliases
 
@@ -187,7 +223,13 @@ def _state(record) -> str:
 @click.argument("address")
 @json_option
 def show(address, as_json):
-    """Show an alias from the ledger: vendor, state, when made."""
+    """Show an alias from the ledger: vendor, state, when made.
+
+    Examples:
+
+    \b
+        whoknows alias show you+shop.example.k3j5d2x9q@mail.example
+    """
     from whoknows import aliases
     from whoknows.errors import NotFoundError
 
@@ -217,6 +259,12 @@ def verify(ctx, address, vendors, as_json):
     """Prove which vendor ADDRESS was made for.
 
     Uses the alias key; the ledger is optional (an opaque alias needs it or --vendor). Exit status 0 when it verifies, 1 when it does not.
+
+    Examples:
+
+    \b
+        whoknows alias verify you+shop.example.k3j5d2x9q@mail.example
+        whoknows alias verify you+k3j5d2x9q@mail.example --vendor shop.example
     """
     from whoknows import aliases, paths
     from whoknows.ledger import LEDGER_FILE

@@ -31,6 +31,11 @@ def check(url, source, request_type, as_json):
     Uses the same lists and compiled cache as the proxy. Without --from the request has no known
     source page, as uBlock Origin treats it: filters limited to some sites (domain=) do not apply,
     and a subresource counts as third party.
+
+    Examples:
+
+    \b
+        whoknows check https://tracker.example/pixel.gif --from shop.example --type image
     """
     from whoknows.filters import lists as filter_lists
 

@@ -13,15 +13,19 @@ DEFAULT_TABLE_LIMIT = 50
 @click.argument("facts", nargs=-1, required=True, metavar="KIND=VALUE...")
 @json_option
 def tell(vendor_name, facts, as_json):
-    """Record what you gave VENDOR, e.g.
-
-        whoknows tell shop.example phone=+34600111222 address="Calle Mayor 1, Madrid"
+    """Record what you gave VENDOR: one KIND=VALUE for each fact.
 
     KIND is one of: email, alias, name, phone, address, birthday, payment, id-number, location,
     other. A bare `email` (or `email=`) means VENDOR's own alias, made if it has none: the email
     address you gave it, recorded as an alias (`knows email` and `knows alias` list it). Every
     argument is checked before anything is written; telling a fact again only updates when it
     was last given.
+
+    Examples:
+
+    \b
+        whoknows tell shop.example email phone=+34600111222
+        whoknows tell shop.example address="Calle Mayor 1, Madrid"
     """
     from whoknows.disclosures import parse_fact, record_disclosures
     from whoknows.ledger import open_ledger
@@ -61,6 +65,12 @@ def knows(kind, value, limit, as_json):
     KIND is one of: email, alias, name, phone, address, birthday, payment, id-number, location,
     other. `email` also lists your aliases (an alias is an email address you gave), `alias` only
     them. VALUE is compared normalised: "+34 600 111 222" finds "0034600111222".
+
+    Examples:
+
+    \b
+        whoknows knows phone
+        whoknows knows email ana@example.com
     """
     from cli.vendor import short_time
     from whoknows import disclosures

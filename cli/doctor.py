@@ -262,6 +262,12 @@ def doctor(ctx, move_secrets, as_json):
     Checks the data directory, the ledger, the alias setup, the keyring, that this machine's keys
     read your values and verify your aliases, and the proxy's CA.
     Exit status 0 when healthy (warnings allowed), 1 when a check fails.
+
+    Examples:
+
+    \b
+        whoknows doctor
+        whoknows doctor --move-secrets
     """
     from whoknows import paths
 

@@ -49,7 +49,14 @@ def _describe_api(api: dict) -> str:
 
 @click.group()
 def extension():
-    """Pair the browser extension with the proxy (the extension shows and changes per-site settings)."""
+    """Pair the browser extension with the proxy (the extension shows and changes per-site settings).
+
+    Examples:
+
+    \b
+        whoknows extension pair
+        whoknows extension status
+    """
 
 
 @extension.command("pair")
@@ -59,6 +66,11 @@ def pair(as_json):
 
     The code works once, for 10 minutes; 5 wrong tries cancel it. A new code replaces any earlier
     one. Every browser you pair shares one token; 'whoknows extension unpair' revokes it.
+
+    Examples:
+
+    \b
+        whoknows extension pair
     """
     from whoknows import control
 
@@ -77,7 +89,13 @@ def pair(as_json):
 @extension.command("unpair")
 @json_option
 def unpair(as_json):
-    """Revoke the extension's token (every paired browser loses access) and any pending code."""
+    """Revoke the extension's token (every paired browser loses access) and any pending code.
+
+    Examples:
+
+    \b
+        whoknows extension unpair
+    """
     from whoknows.control import TokenStore
 
     revoked = TokenStore().unpair()
@@ -93,7 +111,13 @@ def unpair(as_json):
 @extension.command("status")
 @json_option
 def status(as_json):
-    """Whether an extension is paired, whether a code is waiting, and whether the control API answers."""
+    """Whether an extension is paired, whether a code is waiting, and whether the control API answers.
+
+    Examples:
+
+    \b
+        whoknows extension status --json
+    """
     from whoknows import secrets
     from whoknows.control import TOKEN_SECRET, TokenStore
 

@@ -16,6 +16,12 @@ def leaks(vendor_name, since, as_json):
 
     Attempts the proxy blocked are listed as blocked: they never reached the other site. Values are
     shown masked, by their reference in the ledger; `whoknows me list --reveal` shows yours.
+
+    Examples:
+
+    \b
+        whoknows leaks
+        whoknows leaks --vendor shop.example --since 2026-01-01
     """
     from whoknows.leak_records import describe, list_leaks, parse_since
     from whoknows.ledger import open_ledger

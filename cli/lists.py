@@ -19,6 +19,12 @@ def lists(ctx, as_json):
 
     Built in, on by default: a small list of major trackers (works offline). Subscribed by default:
     EasyPrivacy and uBlock Origin's privacy list, downloaded by the first `whoknows lists update`.
+
+    Examples:
+
+    \b
+        whoknows lists
+        whoknows lists update
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -118,6 +124,12 @@ def add(target, name):
     A local file is referenced, not copied: edit it and the proxy uses the new version (the engine
     re-reads a list whenever its size, mtime or content changes). `add builtin` turns the built-in
     list back on.
+
+    Examples:
+
+    \b
+        whoknows lists add https://easylist.to/easylist/easylist.txt
+        whoknows lists add ~/my-blocks.txt --name mine
     """
     from whoknows.filters import lists as filter_lists
 
@@ -139,6 +151,12 @@ def remove(key):
     """Unsubscribe from a list (`remove builtin` turns the built-in list off).
 
     A downloaded copy is deleted; a local file of yours is left alone.
+
+    Examples:
+
+    \b
+        whoknows lists remove mine
+        whoknows lists remove builtin
     """
     from whoknows.filters import lists as filter_lists
 
@@ -161,6 +179,12 @@ def update(ctx, names, timeout, as_json):
     """Download the subscribed lists (or only NAME...), if they changed since the last time.
 
     A failed download keeps the last good copy; the exit status is 1 if any list failed.
+
+    Examples:
+
+    \b
+        whoknows lists update
+        whoknows lists update EasyPrivacy --timeout 60
     """
     from whoknows.filters import lists as filter_lists
 

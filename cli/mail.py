@@ -8,7 +8,13 @@ from cli.output import json_option, print_json, table
 @click.group()
 def mail():
     """Your mail, read for who writes to which alias: mail from anyone but the alias's vendor is
-    evidence that the vendor shared or leaked it."""
+    evidence that the vendor shared or leaked it.
+
+    Examples:
+
+    \b
+        whoknows mail scan ~/Maildir
+    """
 
 
 @mail.command("scan")
@@ -21,6 +27,12 @@ def scan(paths, as_json):
     List-Unsubscribe, Precedence); the ledger keeps each message's identity, date, sender's domain
     and whether it is marketing, and for the aliases it reached, who sent it. Scanning the same
     mail again adds nothing twice. Malformed messages are counted and skipped.
+
+    Examples:
+
+    \b
+        whoknows mail scan ~/Maildir
+        whoknows mail scan inbox.mbox saved/*.eml --json
     """
     from whoknows.ledger import open_ledger
     from whoknows.mail_records import alias_summary, store_scan

@@ -136,6 +136,12 @@ def cli():
     """whoknows: what every company knows about you, and who told whom.
 
     Per-vendor email aliases, a proxy that strips tracking, and one ledger of what each vendor knows.
+
+    Examples:
+
+    \b
+        whoknows alias new shop.example
+        whoknows knows email
     """
 
 

@@ -14,6 +14,12 @@ def me():
 
     The proxy looks for each of them, and for every alias, in what your browser sends: typed,
     URL-encoded, base64 and hashed (MD5, SHA-1, SHA-256) the way trackers send them.
+
+    Examples:
+
+    \b
+        whoknows me add email ana@example.com
+        whoknows me list
     """
 
 
@@ -44,6 +50,12 @@ def add(kind, value, new_key, as_json):
     Without VALUE it is read from stdin (or asked for), so it stays out of your shell history.
     Phones in international form (+34 600 111 222) are also searched hashed, as trackers send them;
     a national number is searched by its digits only.
+
+    Examples:
+
+    \b
+        whoknows me add email ana@example.com
+        whoknows me add phone "+34 600 111 222"
     """
     from whoknows.ledger import open_ledger
     from whoknows.me import add_value
@@ -68,7 +80,14 @@ def add(kind, value, new_key, as_json):
 @click.option("--kind", type=click.Choice(KINDS, case_sensitive=False), help="Only values of this kind.")
 @json_option
 def list_(reveal, kind, as_json):
-    """List your values, masked unless --reveal; aliases (`whoknows alias list`) are watched too."""
+    """List your values, masked unless --reveal; aliases (`whoknows alias list`) are watched too.
+
+    Examples:
+
+    \b
+        whoknows me list
+        whoknows me list --kind phone --reveal
+    """
     from whoknows.ledger import open_ledger
     from whoknows.me import list_values
 
@@ -97,6 +116,12 @@ def remove(target, value, as_json):
     """Remove one of your values, by its id (`whoknows me list`) or by KIND VALUE.
 
     What the ledger learned about it (disclosures, leaks) stays, under its masked reference.
+
+    Examples:
+
+    \b
+        whoknows me remove email ana@example.com
+        whoknows me remove 3
     """
     from whoknows.ledger import open_ledger
     from whoknows.me import remove_value

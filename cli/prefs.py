@@ -37,6 +37,12 @@ def prefs(vendor_name, marketing, channels, max_per_month, notes, clear, check, 
     """Show or set what you allow VENDOR; with no options, shows the current preferences.
 
     Setting a preference for a vendor not yet in the ledger adds the vendor.
+
+    Examples:
+
+    \b
+        whoknows prefs shop.example --no-marketing --max-per-month 2
+        whoknows prefs --check
     """
     if check or vendor_name is None:
         from cli.mail import check_command

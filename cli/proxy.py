@@ -92,6 +92,12 @@ def proxy(listen_host: str, port: int, auth_user: str | None, option_specs: tupl
 
     Prints one line once it listens: its address and the URL of its PAC file. See 'whoknows setup'
     to point a browser at it and trust its certificate authority.
+
+    Examples:
+
+    \b
+        whoknows proxy
+        whoknows proxy --port 8081
     """
     from proxy_addons import runner
 

@@ -13,6 +13,12 @@ KINDS = {
     "object": "Object to VENDOR using your data for direct marketing (GDPR Art. 21).",
     "rectify": "Ask VENDOR to correct what it holds about you (GDPR Art. 16); give --correct.",
 }
+EXAMPLES = {
+    "access": ["whoknows request access shop.example", "whoknows request access shop.example --lang es --out access.eml"],
+    "erase": ['whoknows request erase shop.example --name "Ana Pérez"', "whoknows request erase shop.example --out erase.eml"],
+    "object": ["whoknows request object shop.example", "whoknows request object shop.example --to dpo@shop.example"],
+    "rectify": ['whoknows request rectify shop.example --correct "Postal address" "Calle Mayor 2, Madrid"'],
+}
 
 
 def _date(value: str | None) -> date:
@@ -29,7 +35,14 @@ def _date(value: str | None) -> date:
 @click.group()
 def request():
     """Write a data-rights request to a vendor, addressed to its privacy contact, listing every
-    identifier the ledger links to it, with the one-month deadline of GDPR Art. 12(3)."""
+    identifier the ledger links to it, with the one-month deadline of GDPR Art. 12(3).
+
+    Examples:
+
+    \b
+        whoknows request access shop.example
+        whoknows request erase shop.example --out erase.eml
+    """
 
 
 def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: str | None,
@@ -135,7 +148,7 @@ def _known_contact(contact: str, record: dict, domain: str) -> str:
 def _request_command(kind: str, help_text: str) -> click.Command:
     @click.command(kind, help=help_text + "\n\nThe letter goes to stdout, or to --out FILE; a FILE ending in "
                    ".eml is a ready message from VENDOR's alias. The request is recorded for "
-                   "'whoknows requests'.")
+                   "'whoknows requests'.\n\nExamples:\n\n\b\n" + "\n".join(f"    {e}" for e in EXAMPLES[kind]))
     @click.argument("vendor_name", metavar="VENDOR")
     @click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
                   help="The letter's language.")
@@ -163,7 +176,14 @@ for _kind, _help in KINDS.items():
 @click.option("--date", "on", metavar="DATE", help="When the answer came, YYYY-MM-DD (default: today).")
 @json_option
 def answered(request_id, on, as_json):
-    """Record that request ID (see 'whoknows requests') was answered."""
+    """Record that request ID (see 'whoknows requests') was answered.
+
+    Examples:
+
+    \b
+        whoknows request answered 3
+        whoknows request answered 3 --date 2026-02-01
+    """
     from whoknows.ledger import open_ledger
     from whoknows.rights_requests import mark_answered
 
@@ -179,7 +199,14 @@ def answered(request_id, on, as_json):
 @json_option
 def requests_(as_json):
     """The data-rights requests you made, with their due dates (one month, GDPR Art. 12(3));
-    unanswered ones past their date are overdue."""
+    unanswered ones past their date are overdue.
+
+    Examples:
+
+    \b
+        whoknows requests
+        whoknows requests --json
+    """
     from whoknows.ledger import open_ledger
     from whoknows.rights_requests import list_requests
 

@@ -117,7 +117,14 @@ def check_proxy(host: str, port: int, timeout: float = CHECK_TIMEOUT) -> dict:
               help="Print the proxy password used with --auth-user (the stored secret, made if missing).")
 @json_option
 def setup(listen_host: str, port: int, check: bool, show_password: bool, as_json: bool) -> None:
-    """Explain how to use the proxy on this machine: address, PAC URL, CA certificate, trust."""
+    """Explain how to use the proxy on this machine: address, PAC URL, CA certificate, trust.
+
+    Examples:
+
+    \b
+        whoknows setup
+        whoknows setup --check
+    """
     from proxy_addons import CA_CERT_NAME
     from proxy_addons import PAC_URL
     from proxy_addons import confdir

@@ -61,6 +61,12 @@ def site():
 
     SITE is a URL, host name or domain; settings belong to its registrable domain (the site of
     the page you are on). A running proxy applies a change within a second.
+
+    Examples:
+
+    \b
+        whoknows site pause bank.example
+        whoknows site list
     """
 
 
@@ -68,7 +74,13 @@ def site():
 @site_argument
 @json_option
 def pause(site_name, as_json):
-    """Pause protection on SITE: the proxy leaves requests from its pages alone."""
+    """Pause protection on SITE: the proxy leaves requests from its pages alone.
+
+    Examples:
+
+    \b
+        whoknows site pause bank.example
+    """
     domain = _site(site_name)
     with _store() as store:
         store.set_paused(domain, True)
@@ -80,7 +92,13 @@ def pause(site_name, as_json):
 @site_argument
 @json_option
 def resume(site_name, as_json):
-    """Turn protection on SITE back on."""
+    """Turn protection on SITE back on.
+
+    Examples:
+
+    \b
+        whoknows site resume bank.example
+    """
     domain = _site(site_name)
     with _store() as store:
         store.set_paused(domain, False)
@@ -96,6 +114,12 @@ def cookies(site_name, mode, as_json):
 
     session: they end with the browser session; cap:7: they live at most 7 days; block: none are
     stored or sent; default: the default policy again.
+
+    Examples:
+
+    \b
+        whoknows site cookies news.example session
+        whoknows site cookies shop.example cap:30
     """
     from whoknows.cookies import parse_cookie_mode
 
@@ -114,6 +138,11 @@ def allow_third_party(site_name, other, as_json):
     """Let OTHER work as a third party on SITE's pages (single sign-on, payments).
 
     OTHER's cookies are kept and its requests are not blocked there; everywhere else nothing changes.
+
+    Examples:
+
+    \b
+        whoknows site allow-3p shop.example paypal.com
     """
     domain, other_domain = _site(site_name), _site(other)
     with _store() as store:
@@ -126,7 +155,13 @@ def allow_third_party(site_name, other, as_json):
 @click.argument("other", metavar="OTHER")
 @json_option
 def disallow_third_party(site_name, other, as_json):
-    """Stop letting OTHER work as a third party on SITE's pages."""
+    """Stop letting OTHER work as a third party on SITE's pages.
+
+    Examples:
+
+    \b
+        whoknows site disallow-3p shop.example paypal.com
+    """
     domain, other_domain = _site(site_name), _site(other)
     with _store() as store:
         store.disallow_third_party(domain, other_domain)
@@ -137,7 +172,13 @@ def disallow_third_party(site_name, other, as_json):
 @site_argument
 @json_option
 def show(site_name, as_json):
-    """Show SITE's settings (a site you never configured has the defaults)."""
+    """Show SITE's settings (a site you never configured has the defaults).
+
+    Examples:
+
+    \b
+        whoknows site show shop.example
+    """
     from whoknows.ledger import open_ledger
     from whoknows.site_settings import settings_of
 
@@ -153,7 +194,13 @@ def show(site_name, as_json):
 @site.command("list")
 @json_option
 def list_sites(as_json):
-    """List the sites with any setting."""
+    """List the sites with any setting.
+
+    Examples:
+
+    \b
+        whoknows site list
+    """
     from whoknows.ledger import open_ledger
     from whoknows.site_settings import settings_of
 

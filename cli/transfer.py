@@ -33,6 +33,12 @@ def export_ledger(fmt, output, with_secrets, passphrase_file):
     are exported encrypted; without --with-secrets they are readable, and the aliases verifiable,
     only where the same keys are. With --with-secrets the keys travel in the file, sealed with a
     passphrase you give twice on the terminal (or with --passphrase-file): a backup that restores.
+
+    Examples:
+
+    \b
+        whoknows export --output backup.json
+        whoknows export --with-secrets --output backup.json
     """
     from whoknows import transfer
     from whoknows.ledger import open_ledger
@@ -145,6 +151,12 @@ def import_ledger(file, passphrase_file, as_json):
     An export made --with-secrets asks for its passphrase (or --passphrase-file) and restores the
     alias key and the key of your values here; a wrong passphrase imports nothing, and a different
     key already on this machine is never replaced. Without the keys, import says what will not work.
+
+    Examples:
+
+    \b
+        whoknows import backup.json
+        whoknows import backup.json --passphrase-file pass.txt
     """
     from whoknows import aliases, me, sealing, secrets, transfer
     from whoknows.ledger import open_ledger

@@ -32,7 +32,14 @@ def _vendor(ledger, text: str) -> str:
 
 @click.group()
 def vendor():
-    """The vendors in your ledger: add one, list them, show one's whole record, forget one."""
+    """The vendors in your ledger: add one, list them, show one's whole record, forget one.
+
+    Examples:
+
+    \b
+        whoknows vendor add shop.example
+        whoknows vendor show shop.example
+    """
 
 
 @vendor.command("add")
@@ -46,6 +53,12 @@ def add(vendor_name, name, company, privacy_contact, address, as_json):
     """Add VENDOR (a URL, host name or domain) to the ledger, or update what you said about it.
 
     An option given as an empty string clears your override.
+
+    Examples:
+
+    \b
+        whoknows vendor add shop.example --privacy-contact privacy@shop.example
+        whoknows vendor add https://www.shop.example/ --name "My shop"
     """
     from whoknows.vendor_records import add_vendor, vendor_record
     from whoknows.vendors import display_domain
@@ -74,7 +87,14 @@ def add(vendor_name, name, company, privacy_contact, address, as_json):
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip the first N vendors.")
 @json_option
 def list_(limit, offset, as_json):
-    """List the vendors by domain, with how many aliases, disclosures and third parties each has."""
+    """List the vendors by domain, with how many aliases, disclosures and third parties each has.
+
+    Examples:
+
+    \b
+        whoknows vendor list
+        whoknows vendor list --limit 0 --json
+    """
     from whoknows.vendor_records import list_vendors
     from whoknows.vendors import display_domain
 
@@ -100,7 +120,14 @@ def list_(limit, offset, as_json):
 @json_option
 def show(vendor_name, as_json):
     """Everything the ledger has on VENDOR: company, aliases, what it was told, preferences, what it
-    does, and what scanned mail says about its aliases (who else writes to them)."""
+    does, and what scanned mail says about its aliases (who else writes to them).
+
+    Examples:
+
+    \b
+        whoknows vendor show shop.example
+        whoknows vendor show shop.example --json
+    """
     from whoknows.vendor_records import vendor_record
 
     with _open() as ledger:
@@ -227,6 +254,11 @@ def forget(vendor_name, yes):
     """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations.
 
     Only the ledger's rows go: an alias at your mail provider is not touched.
+
+    Examples:
+
+    \b
+        whoknows vendor forget shop.example --yes
     """
     from whoknows.vendor_records import forget_vendor, linked_counts, require_vendor
     from whoknows.vendors import display_domain

@@ -36,3 +36,21 @@ def test_help_runs_for_every_command_and_the_group_lists_them():
             assert path[0] in top.stdout
     for name in ("vendor", "tell", "knows", "prefs", "export", "import"):
         assert name in COMMANDS and name in top.stdout
+
+
+def test_every_command_s_help_ends_with_one_or_two_examples_of_itself_never_wrapped():
+    bad = []
+    for path, command in [((), cli), *_all_commands()]:
+        prefix = " ".join(("whoknows", *path))
+        *_, heading, examples = (command.help or "").rstrip().split("\n\n")
+        lines = [line.strip() for line in examples.splitlines()]
+        if heading.strip() != "Examples:" or lines[0] != "\b" or not 1 <= len(lines[1:]) <= 2 or not all(
+                line == prefix or line.startswith(prefix + " ") for line in lines[1:]):
+            bad.append(prefix)
+            continue
+        # a narrow terminal wraps the help text, never an example (click's \b paragraphs)
+        shown = CliRunner().invoke(cli, [*path, "--help"], terminal_width=40, env={"COLUMNS": "40"}).stdout
+        shown_lines = [line.strip() for line in shown.splitlines()]
+        if not all(example in shown_lines for example in lines[1:]):
+            bad.append(f"{prefix} (wrapped)")
+    assert bad == [], f"commands whose help does not end with examples of themselves: {bad}"
