@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -149,6 +150,24 @@ def _prepare_confdir(settings: ProxySettings) -> Path:
     return path
 
 
+class PortTaken(logging.Filter):
+    """Says, when the listen port is taken, what to do in whoknows's terms: mitmproxy's own hint
+    (`--mode regular@PORT`) is an option `whoknows proxy` does not have."""
+
+    _FAILED = re.compile(r"failed to listen on (?P<host>\S+):(?P<port>\d+) with .*address already in use",
+                         re.IGNORECASE | re.DOTALL)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        found = self._FAILED.search(record.getMessage())
+        if found:
+            host, port = found["host"], int(found["port"])
+            record.msg, record.args = (
+                f"port {port} on {host} is already in use (another proxy, or whoknows already running?): "
+                f"give whoknows proxy another port, e.g. --port {port + 1} (--port 0 takes any free one), "
+                f"or stop what listens there"), ()
+        return True
+
+
 def _configure_logging(level: str) -> None:
     logging.getLogger().setLevel(_LOGGING_LEVELS[level])
     for noisy in ("asyncio", "hpack", "tornado", "quic", "passlib"):
@@ -201,6 +220,9 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
                                 confdir=str(confdir))
     master = Master(opts)
     log = termlog.TermLog(out=err)
+    port_taken = PortTaken()
+    proxyserver_log = logging.getLogger("mitmproxy.addons.proxyserver")
+    proxyserver_log.addFilter(port_taken)
     try:
         master.addons.add(*mitmproxy_addons(), log)
         # FreezeStartupHeap and Announce go last in the chain, so their `running` still comes after
@@ -227,6 +249,7 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
             uninstall()
         return 0
     finally:
+        proxyserver_log.removeFilter(port_taken)
         log.uninstall()
 
 

@@ -125,3 +125,22 @@ def test_an_option_no_addon_declares_is_an_input_error_that_names_the_way_out(se
     assert "stickycookie" in str(proxy.error)
     assert "mitmdump -s proxy_addons/whoknows.py" in str(proxy.error)
     assert proxy.out.getvalue() == ""  # it never listened
+
+
+def test_a_taken_port_says_to_use_port_not_mitmproxy_s_mode_hint(settings):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proxy = InThread(ProxySettings(listen_port=port, confdir=settings.confdir,
+                                       options={"whoknows_control_port": -1}))
+        proxy.thread.start()
+        proxy.thread.join(30)
+    assert proxy.error is None and proxy.status not in (0, None)
+    said = proxy.err.getvalue()
+    assert f"port {port} on 127.0.0.1 is already in use" in said
+    assert f"--port {port + 1} (--port 0 takes any free one)" in said
+    assert "--mode" not in said
+    assert proxy.out.getvalue() == ""  # it never listened
