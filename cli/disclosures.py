@@ -92,7 +92,8 @@ def knows(kind, value, limit, as_json):
     table(
         f"who knows {what}",
         ["vendor", "value", "how", "first seen", "last seen", "evidence"],
-        [[display_domain(h.vendor), h.value + (" (alias)" if h.kind != kind else ""), h.source, short_time(h.first_seen), short_time(h.last_seen),
+        [[display_domain(h.vendor), h.value + (" (alias)" if h.kind != kind else ""), h.source,
+          short_time(h.first_seen), short_time(h.last_seen),
           disclosures.evidence_summary(h.evidence)] for h in shown],
     )
     if len(shown) < len(holders):

@@ -14,8 +14,10 @@ KINDS = {
     "rectify": "Ask VENDOR to correct what it holds about you (GDPR Art. 16); give --correct.",
 }
 EXAMPLES = {
-    "access": ["whoknows request access shop.example", "whoknows request access shop.example --lang es --out access.eml"],
-    "erase": ['whoknows request erase shop.example --name "Ana Pérez"', "whoknows request erase shop.example --out erase.eml"],
+    "access": ["whoknows request access shop.example",
+               "whoknows request access shop.example --lang es --out access.eml"],
+    "erase": ['whoknows request erase shop.example --name "Ana Pérez"',
+              "whoknows request erase shop.example --out erase.eml"],
     "object": ["whoknows request object shop.example", "whoknows request object shop.example --to dpo@shop.example"],
     "rectify": ['whoknows request rectify shop.example --correct "Postal address" "Calle Mayor 2, Madrid"'],
 }

@@ -413,8 +413,9 @@ def test_the_history_of_preferences_travels_and_merges_with_them(ledger, tmp_pat
     with open_ledger(tmp_path / "other.db") as other:
         set_preferences(other, "shop.example", {"marketing": True}, at="2025-01-01T00:00:00Z")  # the ledger's own
         import_export(other, read_export(json.dumps(document).encode(), "x"))
-        assert [tuple(r) for r in other.query("SELECT v.domain, h.set_at, h.marketing FROM preference_history AS h "
-                                              "JOIN vendors AS v ON v.id = h.vendor_id ORDER BY v.domain, h.set_at")] == [
+        merged = other.query("SELECT v.domain, h.set_at, h.marketing FROM preference_history AS h "
+                             "JOIN vendors AS v ON v.id = h.vendor_id ORDER BY v.domain, h.set_at")
+        assert [tuple(r) for r in merged] == [
             ("other.example", "2024-01-05T00:00:00Z", 1), ("shop.example", "2025-01-01T00:00:00Z", 1)]
     del document["preference_history"]  # an export from before the history was kept
     with open_ledger(tmp_path / "older.db") as older:

@@ -18,7 +18,8 @@ def test_aliases_and_email_addresses_stay_whole_in_every_table_however_narrow_th
     ok("alias", "setup", "--base", "averylongname@mail.example")
     alias = ok("alias", "new", VENDOR).stdout.strip()
     ok("tell", VENDOR, "email", "email=ana.maria.perez.gonzalez@example.com", "name=Ana Maria Perez Gonzalez")
-    (tmp_path / "a.eml").write_text(f"From: win@spam.example\nTo: {alias}\nDate: Sat, 09 Mar 2024 08:00:00 +0000\n\nx\n")
+    (tmp_path / "a.eml").write_text(
+        f"From: win@spam.example\nTo: {alias}\nDate: Sat, 09 Mar 2024 08:00:00 +0000\n\nx\n")
     for args in (("alias", "list"), ("knows", "email"), ("vendor", "show", VENDOR), ("mail", "scan", str(tmp_path))):
         out = narrow(*args)
         assert alias in out, (args, out)  # on one line, not folded into pieces
