@@ -121,7 +121,7 @@ def directory():
 def suffixes():
     import whoknows.vendors
     return whoknows.vendors.site_of("www.example.co.uk")
-kept = [part("imports (mitmproxy, whoknows, addons)", imports), part("tldextract suffix list", suffixes),
+kept = [part("imports (mitmproxy, whoknows, addons)", imports), part("Public Suffix List", suffixes),
         part("filter engine (the subscribed lists)", engine), part("company directory", directory)]
 print(json.dumps(parts))
 """
