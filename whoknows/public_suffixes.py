@@ -21,9 +21,10 @@ from pathlib import Path
 
 from .errors import WhoknowsError
 
-# tldextract's own parsing of the list (tldextract/suffix_list.py)
+# tldextract's own parsing of the list (tldextract/suffix_list.py); its private part (after the
+# `// ===BEGIN PRIVATE DOMAINS===` comment) counts as the public part does (tldextract with
+# include_psl_private_domains=True, as whoknows has always asked it).
 _RULE = re.compile(r"^(?P<suffix>[.*!]*\w[\S]*)", re.UNICODE | re.MULTILINE)
-_PRIVATE_SEPARATOR = "// ===BEGIN PRIVATE DOMAINS==="
 SNAPSHOT_NAME = ".tld_set_snapshot"
 
 
@@ -42,14 +43,12 @@ def _nodes() -> dict[str, bool]:
         text = snapshot_path().read_text(encoding="utf-8")
     except OSError as exc:
         raise WhoknowsError(f"cannot read the Public Suffix List {snapshot_path()}: {exc.strerror}") from None
-    public, _, private = text.partition(_PRIVATE_SEPARATOR)
     nodes: dict[str, bool] = {}
-    for part in (public, private):
-        for found in _RULE.finditer(part):
-            labels = found.group("suffix").split(".")
-            for start in range(len(labels) - 1, 0, -1):
-                nodes.setdefault(".".join(labels[start:]), False)
-            nodes[".".join(labels)] = True
+    for found in _RULE.finditer(text):
+        labels = found.group("suffix").split(".")
+        for start in range(len(labels) - 1, 0, -1):
+            nodes.setdefault(".".join(labels[start:]), False)
+        nodes[".".join(labels)] = True
     return nodes
 
 
