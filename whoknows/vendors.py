@@ -65,7 +65,7 @@ def host_of(text: str) -> str:
 
 def _registrable(host: str) -> str | None:
     """eTLD+1 of an ASCII host name, applying the default rule `*` to unknown TLDs."""
-    # Imported here: most commands never need the list (it takes a few ms to load).
+    # Imported here: most commands never need the list (about 0.1 s to read on first use).
     from .public_suffixes import suffix_start
 
     labels = host.split(".")
