@@ -7,7 +7,7 @@ Parts:
   under `tracemalloc` (what the engine's objects hold once loaded, and the peak while loading),
   and, in another fresh process without tracemalloc, the growth of its RSS;
 - where the proxy's memory goes: a fresh process that imports what `whoknows proxy` imports, then
-  loads the engine, the company directory and tldextract's suffix list, one at a time, under
+  loads the engine, the company directory and the Public Suffix List, one at a time, under
   `tracemalloc` (MB each);
 - the running proxies: `whoknows proxy` (the real command, `cli.main`) with EasyList + EasyPrivacy
   (+ the built-in list) subscribed as local files in a temp `$WHOKNOWS_HOME`, cache built before,
