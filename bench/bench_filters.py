@@ -55,7 +55,7 @@ if which == "adblock":
 else:
     from whoknows.filters import FilterEngine
     import whoknows.vendors
-    whoknows.vendors.site_of("warm.example.com")  # tldextract's data, loaded by any engine's first match
+    whoknows.vendors.site_of("warm.example.com")  # the Public Suffix List, loaded by any engine's first match
     before = rss()
     if which == "whoknows-cache":
         engine = FilterEngine.load(cache)

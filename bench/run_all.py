@@ -7,8 +7,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # The benchmarks, in order; `bench_proxy_*.py` are bench_proxy.py's helpers, not benchmarks.
 BENCHMARKS = (
-    "bench_filters.py", "bench_cookies_params.py", "bench_leakscan.py", "bench_mailscan.py",
-    "bench_ledger.py", "bench_alias_startup.py", "bench_proxy.py", "bench_soak.py",
+    "bench_filters.py", "bench_memory.py", "bench_cookies_params.py", "bench_leakscan.py",
+    "bench_mailscan.py", "bench_ledger.py", "bench_alias_startup.py", "bench_proxy.py", "bench_soak.py",
 )
 
 

@@ -1,8 +1,8 @@
 """`whoknows alias ...`: per-vendor email aliases (a thin adapter over `whoknows.aliases`).
 
 `alias new` is on the hot path (benchmarked in bench/bench_alias_startup.py): everything beyond click
-is imported inside the commands, rich only by the listing, tldextract only for vendors the ledger does
-not know yet, keyring only when no store is recorded for the alias key.
+is imported inside the commands, rich only by the listing, the Public Suffix List only for vendors the
+ledger does not know yet, keyring only when no store is recorded for the alias key.
 """
 
 import click

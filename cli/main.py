@@ -1,7 +1,7 @@
 """The `whoknows` command group.
 
 Subcommands live one concern per module and are imported only when called, so a command that does
-not run the proxy never imports mitmproxy (or rich, or tldextract) just to start.
+not run the proxy never imports mitmproxy (or rich, or the Public Suffix List) just to start.
 """
 
 import importlib

@@ -344,8 +344,9 @@ def resolve_vendor(ledger, text: str) -> str:
     """The vendor domain named by `text`, skipping the Public Suffix List for known vendors.
 
     A host equal to a domain already in the ledger is that vendor: ledger domains are registrable
-    domains, and the registrable domain of a registrable domain is itself. This keeps tldextract
-    (~0.1 s to import) off the path of `alias new` for vendors the ledger knows.
+    domains, and the registrable domain of a registrable domain is itself. This keeps the Public
+    Suffix List (read and indexed on first use) off the path of `alias new` for vendors the ledger
+    knows.
     """
     from .vendors import host_of, normalise_vendor
 

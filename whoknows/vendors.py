@@ -4,10 +4,11 @@
 into that domain, or says clearly why it cannot. `site_of` is the proxy's quiet variant for hosts
 seen in traffic: it returns None instead of raising.
 
-The Public Suffix List comes from tldextract's bundled snapshot (never downloaded: whoknows makes no
-network call the user did not ask for), private suffixes included, so `alice.github.io` and
-`bob.github.io` are two vendors. Names under a TLD the list does not know (`vendor.test`,
-`shop.internal`) get the list's default rule `*`, as browsers do: the last label is the suffix.
+The Public Suffix List is tldextract's bundled snapshot, read by `whoknows.public_suffixes` (never
+downloaded: whoknows makes no network call the user did not ask for), private suffixes included,
+so `alice.github.io` and `bob.github.io` are two vendors. Names under a TLD the list does not know
+(`vendor.test`, `shop.internal`) get the list's default rule `*`, as browsers do: the last label is
+the suffix.
 """
 
 import functools
@@ -18,14 +19,6 @@ from urllib.parse import urlsplit
 from .errors import InputError
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-
-
-@functools.cache
-def _extractor():
-    # Imported lazily: tldextract costs ~0.1 s to import and most commands never need it.
-    import tldextract
-
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 def _is_ip(host: str) -> bool:
@@ -72,10 +65,13 @@ def host_of(text: str) -> str:
 
 def _registrable(host: str) -> str | None:
     """eTLD+1 of an ASCII host name, applying the default rule `*` to unknown TLDs."""
-    result = _extractor()(host)
-    if result.suffix:
-        return result.top_domain_under_public_suffix or None
+    # Imported here: most commands never need the list (about 0.1 s to read on first use).
+    from .public_suffixes import suffix_start
+
     labels = host.split(".")
+    start = suffix_start(labels)
+    if start is not None:
+        return ".".join(labels[start - 1:]) if start > 0 else None
     return ".".join(labels[-2:]) if len(labels) >= 2 else None
 
 

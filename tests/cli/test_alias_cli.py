@@ -264,13 +264,13 @@ IMPORTED = (
     "sys.argv = ['whoknows', 'alias', 'new', sys.argv[1]]\n"
     "from cli.main import main\n"
     "try:\n    main()\nexcept SystemExit:\n    pass\n"
-    "print(sorted(m for m in ('rich', 'tldextract', 'keyring', 'mitmproxy') if m in sys.modules))\n"
+    "print(sorted(m for m in ('rich', 'whoknows.public_suffixes', 'keyring', 'mitmproxy') if m in sys.modules))\n"
 )
 
 
 @pytest.mark.parametrize("vendor, heavy", [
     ("shop.example", []),  # a vendor the ledger knows: neither the suffix list nor the keyring
-    ("news.example", ["tldextract"]),  # a new vendor: the suffix list, still no keyring (key recorded)
+    ("news.example", ["whoknows.public_suffixes"]),  # a new vendor: the suffix list, still no keyring (key recorded)
 ])
 def test_alias_new_imports_only_what_it_needs(plus, vendor, heavy):
     ok("alias", "new", "shop.example")

@@ -342,6 +342,28 @@ def test_precedence_holds_across_lists():
     assert engine.match("https://ads.example/x.js", "script", PAGE).list == "blocklist"
 
 
+def test_a_host_on_two_lists_is_blocked_by_the_first_until_it_goes():
+    engine = FilterEngine()
+    engine.add_list("||ads.example^\n||only-a.example^", "a")
+    engine.add_list("||ads.example^\n0.0.0.0 only-b.example", "b")  # a hosts-file line means `||host^`
+    assert engine.match("https://x.ads.example/p.gif", "image", PAGE) == Decision("block", "||ads.example^", "a")
+    assert engine.match("https://only-b.example/", "script", PAGE) == Decision("block", "||only-b.example^", "b")
+    assert engine.remove_list("a")
+    assert engine.match("https://x.ads.example/p.gif", "image", PAGE) == Decision("block", "||ads.example^", "b")
+    assert action(engine, "https://only-a.example/") == "allow"
+
+
+def test_a_plain_host_filter_and_the_host_s_other_filters_all_apply():
+    engine = engine_with("||ads.example^$popup", "||ads.example^", "||ads.example/x.js$important", "||ADS.example^")
+    assert engine.match("https://ads.example/a.js", "script", PAGE) == Decision("block", "||ads.example^", "test")
+    assert engine.match("https://ads.example/", "popup", PAGE) == Decision("block", "||ads.example^$popup", "test")
+    assert engine.match("https://ads.example/x.js", "script", PAGE).important
+    assert action(engine_with("||ads.example^"), "https://ads.example/", "popup") == "allow"
+    assert [text for _, text, _ in engine.explain("https://ads.example/a.js", "script", PAGE)] == [
+        "||ads.example^", "||ADS.example^",  # as written: the second is not the plain form
+    ]
+
+
 def test_plain_allow_has_no_filter():
     assert engine_with("||ads.example^").match("https://ok.example/", "script", PAGE) == Decision("allow")
 

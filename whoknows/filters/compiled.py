@@ -7,7 +7,9 @@ engine writes, and the file carries a SHA-256 of its payload, so a damaged, trun
 file is refused with a WhoknowsError (the caller then rebuilds from the lists' text).
 
 Layout: MAGIC, format version (u16), Python major/minor (u8 u8, marshal's format follows Python),
-SHA-256 of the payload (32 bytes), payload.
+SHA-256 of the payload (32 bytes), payload: (list names, list stats, records per list, plain host
+keys per list, index, plain host index). Bump FORMAT_VERSION whenever the payload changes: it is
+in the header and in the lists' cache key, so an older cache is rebuilt, never misread.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..paths import write_private_file
 from .parser import CATEGORY_COUNT
 
 MAGIC = b"whoknows-filters\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: plain `||host^` filters kept as host keys (a dict), not records
 _HEADER = struct.Struct(">HBB32s")
 
 
@@ -42,7 +44,10 @@ def no_gc():
             gc.enable()
 
 
-def save(path, names: list[str], lists: dict, records: dict[int, list[tuple]], index: list) -> None:
+def save(
+    path, names: list[str], lists: dict, records: dict[int, list[tuple]], plain: dict[int, tuple[str, ...]],
+    index: list, plain_hosts: dict[str, int],
+) -> None:
     stats = tuple(
         (s.name, s.lines, s.filters_used, tuple(sorted(s.skipped.items()))) for s in lists.values()
     )
@@ -51,7 +56,9 @@ def save(path, names: list[str], lists: dict, records: dict[int, list[tuple]], i
             tuple(names),
             stats,
             {list_index: tuple(recs) for list_index, recs in records.items()},
+            dict(plain),
             tuple(index),
+            plain_hosts,
         ),
         4,
     )
@@ -61,7 +68,7 @@ def save(path, names: list[str], lists: dict, records: dict[int, list[tuple]], i
     write_private_file(Path(path), MAGIC + header + payload)
 
 
-def load(path) -> tuple[list[str], dict, dict[int, tuple[tuple, ...]], list]:
+def load(path) -> tuple[list[str], dict, dict[int, tuple[tuple, ...]], dict[int, tuple[str, ...]], list, dict]:
     from .engine import ListStats
 
     path = Path(path)
@@ -79,24 +86,31 @@ def load(path) -> tuple[list[str], dict, dict[int, tuple[tuple, ...]], list]:
         raise WhoknowsError(f"the filter cache {path} is damaged; rebuild it from the lists")
     try:
         with no_gc():
-            names, stats, records, index = marshal.loads(payload)
-            _check(names, stats, records, index)
+            names, stats, records, plain, index, plain_hosts = marshal.loads(payload)
+            _check(names, stats, records, plain, index, plain_hosts)
             lists = {
                 name: ListStats(name, lines, used, dict(skipped)) for name, lines, used, skipped in stats
             }
-            return list(names), lists, records, list(index)
+            return list(names), lists, records, plain, list(index), plain_hosts
     except (ValueError, EOFError, TypeError, KeyError, IndexError) as exc:
         raise WhoknowsError(f"the filter cache {path} is damaged ({exc}); rebuild it from the lists") from None
 
 
-def _check(names, stats, records, index) -> None:
-    """Refuse anything but the shapes `save` writes (a cheap check, not a full walk)."""
+def _check(names, stats, records, plain, index, plain_hosts) -> None:
+    """Refuse anything but the shapes `save` writes (a cheap check, not a full walk of the records)."""
     if not (isinstance(names, tuple) and all(isinstance(n, str) for n in names)):
         raise TypeError("list names")
     if not isinstance(stats, tuple) or not isinstance(records, dict):
         raise TypeError("lists")
     if not all(isinstance(k, int) and isinstance(v, tuple) for k, v in records.items()):
         raise TypeError("records")
+    if not (isinstance(plain, dict) and plain.keys() == records.keys()
+            and all(isinstance(v, tuple) for v in plain.values())):
+        raise TypeError("plain host filters")
+    # Every request looks these up: their types are checked in full (a few ms).
+    if not (isinstance(plain_hosts, dict) and all(type(k) is str for k in plain_hosts)
+            and all(type(v) is int and 0 <= v < len(names) for v in plain_hosts.values())):
+        raise TypeError("plain host index")
     if not isinstance(index, tuple) or len(index) != CATEGORY_COUNT:
         raise TypeError("index")
     for part in index:

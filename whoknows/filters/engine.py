@@ -1,6 +1,8 @@
 """The matcher: filter records indexed like uBlock Origin's static network filtering engine.
 
-Each record goes into one bucket of its category's index (block, important, exception, redirect,
+Plain `||host^` filters (four in five) are kept as just their host: one dict, ".host" -> the list
+it came from (`parser.plain_host_record` makes the record again when one matches). Every other
+record goes into one bucket of its category's index (block, important, exception, redirect,
 removeparam...):
 - `||host^`-style filters by host name; a request looks up each suffix of its host;
 - other filters by their rarest *token* (a `[0-9a-z%]` run that must appear whole in any URL the
@@ -9,7 +11,8 @@ removeparam...):
 - filters with no usable token but limited to some sites (`domain=`) by those sites;
 - the few left (a dozen in EasyList + EasyPrivacy) in a fallback bucket per resource type.
 A request therefore only tests the handful of filters that could match it, and most of those
-with one substring search.
+with one substring search. For each suffix of the request's host the plain host filters come first,
+then the other filters indexed by that suffix.
 
 Precedence is uBlock Origin's: an `important` block beats an exception, an exception beats a
 block; a redirect directive applies only to a request that ends up blocked; removeparam filters
@@ -30,9 +33,9 @@ from .compiled import no_gc
 from .parser import (
     ALLOW, BLOCK, CAT, CATEGORY_COUNT, DOMAINS, EXTRA, F_MATCH_CASE, F_TAIL_RE, FLAGS, HOSTKEY,
     IMPORTANT, K_ANY, K_END, K_EXACT, K_HOST, K_HOSTLIT, K_HOSTRE, K_RE, K_REGEX, K_START, K_SUB,
-    KIND, LIST, P_FIRST, P_STRICT_FIRST, P_STRICT_THIRD, P_THIRD, PARTY, PAT, REDIRECT,
+    KIND, LIST, P_FIRST, P_STRICT_FIRST, P_STRICT_THIRD, P_THIRD, PARTY, PAT, PLAIN_HOST_TYPES, REDIRECT,
     NEEDLE, REDIRECT_ALLOW, REMOVEPARAM, REMOVEPARAM_ALLOW, REQUEST_TYPES, SIMPLE, T_DOCUMENT, T_OTHER,
-    TAIL, TEXT, TO, TOKENS, TYPES, ascii_lower,
+    TAIL, TEXT, TO, TOKENS, TYPES, ascii_lower, plain_host_record,
 )
 
 _URL_TOKEN = re.compile(r"[0-9a-z%]+")
@@ -237,6 +240,7 @@ def _spec_ok(spec: tuple, suffixes: list[str], entities) -> bool:
 #   sources:  ".host" -> records that only apply on that site (`domain=`), and have no good token
 #   fallback: type bit -> records with no token nor site, that apply to that type
 Index = tuple
+_EMPTY_INDEX: Index = ({}, {}, {}, {})
 
 _HOST_BUCKET_SPLIT = 8  # a host with more filters than this indexes its `||host/path` ones by token
 _TYPE_BITS = tuple(1 << bit for bit in range(13))
@@ -319,15 +323,16 @@ def build_index(records: Iterable[tuple]) -> list[Index | None]:
 class Matcher:
     """Answers requests from a built index. Regexes are compiled on first use, once each."""
 
-    def __init__(self, index: list[Index | None], list_names: list[str]) -> None:
+    def __init__(self, index: list[Index | None], list_names: list[str], plain_hosts: dict[str, int]) -> None:
         self.index = index
         self.list_names = list_names
+        self.plain_hosts = plain_hosts  # ".host" -> list index of its plain `||host^` block filter
         self._regex_generated: dict[str, re.Pattern] = {}
         self._regex_user: dict[str, re.Pattern] = {}
         self._regex_user_cased: dict[str, re.Pattern] = {}
         self._regex_params: dict[str, re.Pattern] = {}  # removeparam=/.../i
         self._regex_params_cased: dict[str, re.Pattern] = {}
-        self._decisions: dict[tuple, Decision] = {}
+        self._decisions: dict[tuple, Decision] = {}  # by what a decision says (records may be made again)
 
     # -- regexes ---------------------------------------------------------------------------------
     def _compiled(self, src: str, cache: dict, flags: int) -> re.Pattern:
@@ -430,14 +435,27 @@ class Matcher:
     # -- one category ----------------------------------------------------------------------------
     def _first(self, cat: int, req: _Request) -> tuple | None:
         index = self.index[cat]
+        bit = req.type_bit
+        plain = self.plain_hosts if cat == BLOCK and bit & PLAIN_HOST_TYPES else None
         if index is None:
-            return None
+            if not plain:
+                return None
+            index = _EMPTY_INDEX
         hosts, tokens, sources, fallback = index
         ok = self._ok
-        bit = req.type_bit
         lurl = req.lurl
         # The type and needle tests are inline: they settle most candidates without a call.
-        if hosts:
+        if plain:
+            for suffix in req.suffixes:
+                list_index = plain.get(suffix)
+                if list_index is not None:
+                    return plain_host_record(suffix, list_index)
+                bucket = hosts.get(suffix)
+                if bucket is not None:
+                    for f in bucket:
+                        if f[TYPES] & bit and f[NEEDLE] in lurl and (f[SIMPLE] or ok(f, req)):
+                            return f
+        elif hosts:
             for suffix in req.suffixes:
                 bucket = hosts.get(suffix)
                 if bucket is not None:
@@ -467,12 +485,19 @@ class Matcher:
 
     def _all(self, cat: int, req: _Request) -> list[tuple]:
         index = self.index[cat]
+        plain = self.plain_hosts if cat == BLOCK else None
         if index is None:
-            return []
+            if not plain:
+                return []
+            index = _EMPTY_INDEX
         hosts, tokens, sources, fallback = index
         bit = req.type_bit
         candidates: list[tuple] = []
         for suffix in req.suffixes:
+            if plain:
+                list_index = plain.get(suffix)
+                if list_index is not None:
+                    candidates.append(plain_host_record(suffix, list_index))
             candidates.extend(hosts.get(suffix, ()))
         for token in sorted(tokens.keys() & req.tokens):  # C-speed intersection; sorted: stable order
             candidates.extend(tokens[token])
@@ -480,7 +505,7 @@ class Matcher:
             for suffix in req.source_suffixes():
                 candidates.extend(sources.get(suffix, ()))
         candidates.extend(fallback.get(bit, ()))
-        found: dict[int, tuple] = {}
+        found: dict[int, tuple] = {}  # by id: `candidates` keeps every record alive until the end
         lurl = req.lurl
         for f in candidates:
             if f[TYPES] & bit and f[NEEDLE] in lurl and id(f) not in found and self._ok(f, req):
@@ -489,9 +514,13 @@ class Matcher:
 
     # -- decisions -------------------------------------------------------------------------------
     def _decision(self, action: str, f: tuple, important: bool = False, redirect: tuple | None = None) -> Decision:
-        key = (action, id(f), id(redirect))
+        if redirect is not None:
+            action, f = "redirect", redirect
+        key = (action, f[TEXT], f[LIST], important)
         decision = self._decisions.get(key)
         if decision is None:
+            if len(self._decisions) > _CACHE_SIZE:
+                self._decisions.clear()
             if redirect is not None:
                 decision = Decision(
                     "redirect", redirect[TEXT], self.list_names[redirect[LIST]], redirect[EXTRA][0],
@@ -610,6 +639,25 @@ _ROLES = {
 }
 
 
+def _shared_values(record: tuple, shared: dict) -> tuple:
+    """The record with the values many records repeat (domain sets, tokens, host keys, needles,
+    tails) replaced by one object per value: a quarter of a list's records have a `domain=`
+    option, most of them with the same few sets (an empty frozenset is an object of its own)."""
+    fields = list(record)
+    for at in (TAIL, HOSTKEY, NEEDLE):
+        value = fields[at]
+        fields[at] = shared.setdefault(value, value)
+    tokens = fields[TOKENS]
+    if tokens:
+        fields[TOKENS] = shared.setdefault(tokens, tuple(shared.setdefault(t, t) for t in tokens))
+    for at in (DOMAINS, TO):
+        spec = fields[at]
+        if spec is not None:
+            parts = tuple(shared.setdefault(part, frozenset(shared.setdefault(d, d) for d in part)) for part in spec)
+            fields[at] = shared.setdefault(parts, parts)
+    return tuple(fields)
+
+
 class FilterEngine:
     """Network filters from any number of lists, answering "what to do with this request?".
 
@@ -621,7 +669,10 @@ class FilterEngine:
     def __init__(self) -> None:
         self.lists: dict[str, ListStats] = {}
         self._names: list[str] = []  # list index (stored in each record) -> list name
-        self._records: dict[int, Sequence[tuple]] = {}  # list index -> its records (badfilters included)
+        # list index -> its records (badfilters included), but for its plain `||host^` filters,
+        # which are only their host keys (".host", in `_plain`): the same list indices, same order.
+        self._records: dict[int, Sequence[tuple]] = {}
+        self._plain: dict[int, tuple[str, ...]] = {}
         self._matcher: Matcher | None = None
 
     # -- lists -----------------------------------------------------------------------------------
@@ -637,19 +688,27 @@ class FilterEngine:
         if text.startswith("\ufeff"):
             text = text[1:]
         records: list[tuple] = []
+        plain: dict[str, None] = {}
+        shared: dict = {}  # value -> the one object of that value in this list's records
         skipped: Counter[str] = Counter()
         used = lines = 0
-        parse = parser.parse_line
+        parse, plain_key = parser.parse_line, parser.plain_host_key
         with no_gc():
             for line in text.splitlines():
                 lines += 1
                 reason, parsed = parse(line, list_index)
                 if reason is None:
                     used += 1
-                    records.extend(parsed)
+                    for record in parsed:
+                        key = plain_key(record)
+                        if key is None:
+                            records.append(_shared_values(record, shared))
+                        else:
+                            plain[key] = None
                 elif reason != "blank":
                     skipped[reason] += 1
         self._records[list_index] = records
+        self._plain[list_index] = tuple(plain)
         stats = ListStats(name, lines, used, dict(skipped))
         self.lists[name] = stats
         self._matcher = None
@@ -661,6 +720,7 @@ class FilterEngine:
             return False
         del self.lists[name]
         self._records.pop(self._names.index(name), None)
+        self._plain.pop(self._names.index(name), None)
         self._matcher = None
         return True
 
@@ -704,8 +764,18 @@ class FilterEngine:
                 or parser.badfilter_key(record[TEXT]) not in cancelled
             )
         with no_gc():
-            self._matcher = Matcher(build_index(live), list(self._names))
+            self._matcher = Matcher(build_index(live), list(self._names), self._plain_hosts(cancelled))
         return self._matcher
+
+    def _plain_hosts(self, cancelled: set[str]) -> dict[str, int]:
+        """".host" -> the first list (in engine order) with a plain `||host^` filter, less badfilters."""
+        plain: dict[str, int] = {}
+        for list_index, keys in reversed(self._plain.items()):  # so that the first list's entry stays
+            plain.update(dict.fromkeys(keys, list_index))
+        for text in cancelled:  # a plain filter's badfilter key is its text, `||host^`
+            if text.startswith("||") and text.endswith("^"):
+                plain.pop("." + text[2:-1], None)
+        return plain
 
     # -- cache -----------------------------------------------------------------------------------
     def save(self, path) -> None:
@@ -713,18 +783,19 @@ class FilterEngine:
         from . import compiled
 
         matcher = self._matcher or self._build()
-        compiled.save(path, self._names, self.lists, self._records, matcher.index)
+        compiled.save(path, self._names, self.lists, self._records, self._plain, matcher.index, matcher.plain_hosts)
 
     @classmethod
     def load(cls, path) -> "FilterEngine":
         """Read a cache written by `save`; raises WhoknowsError if it is missing, damaged or old."""
         from . import compiled
 
-        names, lists, records, index = compiled.load(path)
+        names, lists, records, plain, index, plain_hosts = compiled.load(path)
         engine = cls()
         engine._names = names
         engine.lists = lists
         engine._records = records
-        engine._matcher = Matcher(index, list(names))
+        engine._plain = plain
+        engine._matcher = Matcher(index, list(names), plain_hosts)
         return engine
 
