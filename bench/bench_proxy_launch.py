@@ -1,7 +1,7 @@
 """One proxy for `bench_proxy.py`, as its own process, sealed off the network.
 
     python bench/bench_proxy_launch.py mitmdump [MITMDUMP ARGUMENTS...]
-    python bench/bench_proxy_launch.py whoknows --port P
+    python bench/bench_proxy_launch.py whoknows --port P [--set OPTION=VALUE ...]
 
 Inside this process only (the bench itself, wrk and nginx are untouched), the sealing the e2e
 tests use (`tests/support/sealed_network.py`):
@@ -67,9 +67,11 @@ def run_whoknows(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(prog="bench_proxy_launch.py whoknows")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--set", dest="specs", action="append", default=[],
+                        help="a proxy option, as `whoknows proxy --set`")
     args = parser.parse_args(argv)
     settings = runner.ProxySettings(listen_host="127.0.0.1", listen_port=args.port,
-                                    options={"whoknows_control_port": 0})
+                                    options={"whoknows_control_port": 0}, option_specs=args.specs)
     return runner.run(settings)
 
 

@@ -53,9 +53,10 @@ def whoknows_addons() -> list:
     from proxy_addons import control
     from proxy_addons import leaks
     from proxy_addons import websocket_memory
+    from proxy_addons import upstream_http1
 
     guard = safety.Safety()
     addons = [pac.Pac(), context.Context(), blocking.Blocking(), params.Params(), cookies.Cookies(),
               signals.Signals(), leaks.Leaks(), observation.Observation(), control.Control(),
-              websocket_memory.WebSocketMemory()]
+              websocket_memory.WebSocketMemory(), upstream_http1.UpstreamHttp1()]
     return [guard, *(guard.guard(addon) for addon in addons)]

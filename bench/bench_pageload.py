@@ -1,0 +1,334 @@
+"""Cold page loads of a shop page in headless Chromium: direct, through plain mitmdump, through whoknows.
+
+    .venv/bin/python bench/bench_pageload.py [--rounds N] [--lists easylist|builtin] [--whoknows-set OPT=V ...]
+
+Everything on loopback, bounded (N rounds of three loads), and every process started here is stopped
+before exit (bench_proxy.spawn: they die with this script).
+
+Parts:
+- the page (`bench_pageload_sites.py`, its own process): an HTTPS shop page with a first party, a CDN
+  host, four tracker hosts (a tag manager that loads an analytics script and a social pixel, which
+  load more; an ad iframe that syncs cookies with two more hosts). One HTTP/1.1 TLS server per host
+  on its own loopback port, with server-side delays standing in for the network: a handshake delay
+  per new connection (2 round trips) and a per-request delay (1 round trip + the server's time).
+  Certificates from a throwaway test CA (tests/e2e/e2e_pki.py).
+- names: `*.test` go to 127.0.0.1. Direct, Chromium maps them (`--host-resolver-rules`); through a
+  proxy, Chromium lets the proxy resolve them and each proxy runs sealed (bench_proxy_launch.py:
+  `*.test` to loopback, every other name refused and reported).
+- cases: direct; plain `mitmdump -q` (mitmproxy's defaults, trusting the test CA upstream); the
+  whoknows proxy (`proxy_addons.runner`, i.e. `whoknows proxy`, trusting the test CA upstream) with
+  EasyList + EasyPrivacy (+ the built-in list) from ../shared/data/filterlists, or with only its
+  built-in list (`--lists builtin`).
+- loads: one browser (Chromium with the e2e flags, e2e_browser.py), a fresh context per load (own
+  cache, cookies, connections), `goto(page, wait_until="load")`, then network idle; the time is the
+  page's own `loadEventEnd` (Navigation Timing, from the start of navigation). Each load also counts
+  the requests the browser made and the requests that reached the servers.
+- rounds: each round loads the page once per case, the order rotated round by round, so load from
+  other processes on this shared machine falls on every case alike. A warm-up round first (the
+  proxies' first sight of each name: certificates made, printed, not counted). Printed: median
+  load time per case (with quartiles), and whoknows / direct and whoknows / plain mitmdump as the
+  median of the rounds' ratios with their quartiles and range, and the ratio of the medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+import bench_proxy  # noqa: E402
+from bench_proxy import LAUNCHER  # noqa: E402
+from bench_proxy import clean_env  # noqa: E402
+from bench_proxy import cpu_seconds  # noqa: E402
+from bench_proxy import free_port  # noqa: E402
+from bench_proxy import spawn  # noqa: E402
+from bench_proxy import stop_all  # noqa: E402
+from bench_proxy import wait_listening  # noqa: E402
+from bench_proxy_launch import REFUSED_PREFIX  # noqa: E402
+
+SITES = HERE / "bench_pageload_sites.py"
+GOALS = {"direct": 0.85, "plain": 0.75}  # whoknows / case, at most
+TRACKER_HOSTS = ("tags.test", "metrics.test", "social.test", "adnet.test", "sync1.test", "sync2.test")
+LOAD_TIMEOUT_MS = 20_000
+START_TIMEOUT = 30.0
+
+
+@dataclass
+class Load:
+    ms: float  # loadEventEnd
+    browser_requests: int  # requests the browser made (the page and its frames)
+    reached: dict[str, int]  # requests that reached each host's server
+    connections: dict[str, int]  # connections each host's server accepted
+    protocols: dict[str, int]  # the browser's resources by protocol to the next hop (h2, http/1.1)
+    proxy_cpu_ms: float  # CPU time the proxy used during the load (0 direct)
+
+
+@dataclass
+class Case:
+    key: str
+    label: str
+    proxy: str | None  # Playwright proxy server; None: direct
+    pid: int | None = None  # the proxy's process
+    loads: list[Load] = field(default_factory=list)
+    warmup: Load | None = None
+
+    def times(self) -> list[float]:
+        return [load.ms for load in self.loads]
+
+    def median(self) -> float:
+        return statistics.median(self.times())
+
+
+def start_sites(workdir: Path, pki) -> dict:
+    process = spawn([sys.executable, str(SITES), str(pki.leaf_cert), str(pki.leaf_key)],
+                    stdout=subprocess.PIPE, stderr=workdir / "sites.stderr")
+    line = process.stdout.readline().decode()
+    if not line.startswith("SITES_JSON "):
+        raise SystemExit(f"bench_pageload: the sites did not start: {(workdir / 'sites.stderr').read_text()}")
+    return json.loads(line.removeprefix("SITES_JSON "))
+
+
+def read_counts(control_port: int) -> dict[str, dict[str, int]]:
+    """Requests and connections each host received since the last call (the sites reset them)."""
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+            f"http://127.0.0.1:{control_port}/counts", timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def wait_for_file(path: Path, process: subprocess.Popen, timeout: float = START_TIMEOUT) -> Path:
+    deadline = time.monotonic() + timeout
+    while not path.is_file():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"bench_pageload: {path} did not appear")
+        time.sleep(0.05)
+    return path
+
+
+def start_proxies(workdir: Path, wk_env: dict, test_ca: Path, whoknows_sets: list[str]) -> dict:
+    """plain mitmdump and whoknows, each sealed; returns key -> (process, port, its mitmproxy CA)."""
+    trusted = f"ssl_verify_upstream_trusted_ca={test_ca}"
+    launcher = [sys.executable, str(LAUNCHER)]
+    plain_port, wk_port = free_port(), free_port()
+    plain_conf = workdir / "mitmproxy-plain"
+    plain = spawn(launcher + ["mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port", str(plain_port),
+                              "--set", f"confdir={plain_conf}", "--set", trusted],
+                  env=clean_env(), stderr=workdir / "plain.stderr")
+    sets = [arg for spec in [trusted, *whoknows_sets] for arg in ("--set", spec)]
+    whoknows = spawn(launcher + ["whoknows", "--port", str(wk_port), *sets], env=wk_env,
+                     stdout=workdir / "whoknows.stdout", stderr=workdir / "whoknows.stderr")
+    wait_listening(plain_port, plain, "plain mitmdump")
+    wait_listening(wk_port, whoknows, "the whoknows proxy")
+    home = Path(wk_env["WHOKNOWS_HOME"])
+    return {"plain": (plain, plain_port, wait_for_file(plain_conf / "mitmproxy-ca-cert.pem", plain)),
+            "whoknows": (whoknows, wk_port, wait_for_file(home / "mitmproxy" / "mitmproxy-ca-cert.pem", whoknows))}
+
+
+def browser_args(trusted: list[Path]) -> list[str]:
+    """e2e_browser's flags, trusting every given CA (the two proxies' and the sites' own, for direct),
+    with `*.test` resolved to loopback when the browser goes direct."""
+    from e2e_browser import chromium_args
+    from e2e_pki import spki_sha256_base64
+
+    pins = ",".join(spki_sha256_base64(ca) for ca in trusted)
+    args = [a for a in chromium_args(trusted[0]) if not a.startswith("--ignore-certificate-errors-spki-list=")]
+    return args + [f"--ignore-certificate-errors-spki-list={pins}", "--host-resolver-rules=MAP *.test 127.0.0.1"]
+
+
+def load_once(browsers: dict, case: Case, page_url: str, control_port: int) -> Load:
+    from e2e_browser import new_context
+
+    read_counts(control_port)  # whatever came late from the previous load is not this one's
+    if case.proxy is None:
+        context = browsers["direct"].new_context()
+    else:
+        context = new_context(browsers["proxied"], case.proxy)
+    context.set_default_navigation_timeout(LOAD_TIMEOUT_MS)
+    cpu_before = cpu_seconds(case.pid) if case.pid else 0.0
+    requests = []
+    context.on("request", lambda request: requests.append(request.url))
+    try:
+        page = context.new_page()
+        page.goto(page_url, wait_until="load")
+        ms = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+        protocols = collections.Counter(page.evaluate(
+            "performance.getEntriesByType('resource').map(e => e.nextHopProtocol)"))
+        page.wait_for_load_state("networkidle")  # so the counts below hold the whole page
+    finally:
+        context.close()
+    counts = read_counts(control_port)
+    cpu_ms = (cpu_seconds(case.pid) - cpu_before) * 1000 if case.pid else 0.0
+    return Load(float(ms), len(requests), counts["requests"], counts["connections"], dict(protocols), cpu_ms)
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q = statistics.quantiles(values, n=4)
+    return q[0], q[2]
+
+
+def print_results(cases: dict[str, Case], expected_requests: int) -> list[str]:
+    print("\n  case              median ms   quartiles ms    min-max ms    browser   reached servers"
+          "   trackers   connections   proxy CPU ms   page's protocols to the next hop")
+    for case in cases.values():
+        times = case.times()
+        low, high = quartiles(times)
+
+        def median_of(count) -> float:
+            return statistics.median(count(load) for load in case.loads)
+
+        browser = median_of(lambda load: load.browser_requests)
+        reached = median_of(lambda load: sum(load.reached.values()))
+        trackers = median_of(lambda load: sum(load.reached[h] for h in TRACKER_HOSTS))
+        connections = median_of(lambda load: sum(load.connections.values()))
+        cpu = median_of(lambda load: load.proxy_cpu_ms)
+        protocols = collections.Counter()
+        for load in case.loads:
+            protocols.update(load.protocols)
+        shares = ", ".join(f"{name or '?'} {count / len(case.loads):.0f}" for name, count in protocols.most_common())
+        print(f"  {case.label:<17} {case.median():>8.0f}   {low:>6.0f}-{high:<6.0f}  {min(times):>6.0f}-{max(times):<6.0f}"
+              f"   {browser:>6.0f}   {reached:>10.0f}        {trackers:>6.0f}   {connections:>9.0f}      {cpu:>7.0f}       {shares}")
+    print(f"  (medians per load; the page makes {expected_requests} requests when nothing is blocked, plus the "
+          "favicon; warm-up loads, the proxies' first sight of each name: "
+          + ", ".join(f"{c.label} {c.warmup.ms:.0f} ms" for c in cases.values() if c.warmup) + ")")
+    ours = cases["whoknows"]
+    missed = []
+    print("\n  ratio                            median of rounds   quartiles     range         ratio of medians   goal")
+    for key, goal in GOALS.items():
+        base = cases[key]
+        per_round = [o.ms / b.ms for o, b in zip(ours.loads, base.loads)]
+        low, high = quartiles(per_round)
+        ratio = statistics.median(per_round)
+        ok = ratio <= goal
+        if not ok:
+            missed.append(f"whoknows / {base.label} {ratio:.3f} > {goal}")
+        print(f"  whoknows / {base.label:<21} {ratio:>10.3f}        {low:.3f}-{high:.3f}   {min(per_round):.3f}-{max(per_round):.3f}"
+              f"   {ours.median() / base.median():>10.3f}         <= {goal}  {'ok' if ok else 'MISSED'}")
+    return missed
+
+
+def refused_names(path: Path) -> list[str]:
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    return [line.removeprefix(REFUSED_PREFIX) for line in text.splitlines() if line.startswith(REFUSED_PREFIX)]
+
+
+def run(args, workdir: Path) -> int:
+    from e2e_pki import make_pki
+    from playwright.sync_api import sync_playwright
+
+    from bench_pageload_sites import HOSTS
+    from e2e_browser import CHROMIUM
+
+    print(f"bench_pageload: cold loads of a shop page in headless Chromium ({args.rounds} rounds; loopback only)")
+    pki = make_pki(workdir / "pki", tuple(host.name for host in HOSTS))
+    sites = start_sites(workdir, pki)
+    if args.lists == "easylist":
+        wk_env = bench_proxy.prepare_home(workdir / "home")
+    else:
+        (workdir / "home").mkdir(mode=0o700)
+        wk_env = clean_env(WHOKNOWS_HOME=str(workdir / "home"), PYTHONUNBUFFERED="1")
+    proxies = start_proxies(workdir, wk_env, pki.ca_cert, args.whoknows_set)
+    lists = "EasyList + EasyPrivacy + built-in" if args.lists == "easylist" else "built-in list only"
+    cases = {
+        "direct": Case("direct", "direct", None),
+        "plain": Case("plain", "plain mitmdump", f"http://127.0.0.1:{proxies['plain'][1]}", proxies["plain"][0].pid),
+        "whoknows": Case("whoknows", "whoknows", f"http://127.0.0.1:{proxies['whoknows'][1]}",
+                         proxies["whoknows"][0].pid),
+    }
+    print(f"  whoknows: {lists}" + (f"; --set {' '.join(args.whoknows_set)}" if args.whoknows_set else ""))
+    problems = []
+    with sync_playwright() as playwright:
+        # Two browsers, the same flags: one with no proxy at all, one whose contexts each name their
+        # proxy (a context of a browser launched with a proxy cannot go direct).
+        flags = browser_args([proxies["whoknows"][2], proxies["plain"][2], pki.ca_cert])
+        browsers = {"direct": playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                         args=flags, timeout=30_000),
+                    "proxied": playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                                          proxy={"server": "http://per-context"},
+                                                          args=flags, timeout=30_000)}
+        try:
+            for case in cases.values():
+                case.warmup = load_once(browsers, case, sites["page"], sites["control"])
+            order = list(cases.values())
+            for number in range(args.rounds):
+                rotated = order[number % len(order):] + order[:number % len(order)]
+                for case in rotated:
+                    case.loads.append(load_once(browsers, case, sites["page"], sites["control"]))
+                print(f"  round {number + 1:>2}: " + ", ".join(f"{c.key} {c.loads[-1].ms:.0f}" for c in order)
+                      + " ms", flush=True)
+        finally:
+            for browser in browsers.values():
+                browser.close()
+    missed = print_results(cases, sites["requests"])
+    direct_reached = [sum(load.reached.values()) for load in cases["direct"].loads]
+    if min(direct_reached) < sites["requests"]:
+        problems.append(f"direct loads reached the servers with {min(direct_reached)} requests, "
+                        f"fewer than the page's {sites['requests']}: the page did not load whole")
+    for load in cases["whoknows"].loads:
+        if any(load.reached[h] for h in TRACKER_HOSTS if h not in ("tags.test", "adnet.test")):
+            problems.append(f"a tracker behind a blocked one was reached through whoknows: {load.reached}")
+            break
+    for key in ("plain", "whoknows"):
+        refused = refused_names(workdir / f"{key}.stderr")
+        if refused:
+            print(f"  names the {key} proxy was refused (outside *.test): {', '.join(refused)}")
+    for problem in problems:
+        print(f"  PROBLEM: {problem}")
+    if missed:
+        print(f"\ngoals missed: {'; '.join(missed)}")
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of three loads (default 20)")
+    parser.add_argument("--lists", choices=("easylist", "builtin"), default="easylist",
+                        help="whoknows's filter lists: EasyList + EasyPrivacy (default) or the built-in list")
+    parser.add_argument("--whoknows-set", action="append", default=[], metavar="OPTION=VALUE",
+                        help="an extra option for the whoknows proxy (to measure what an option changes)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    from e2e_browser import chromium_missing
+
+    missing = chromium_missing()
+    if missing:
+        print(f"bench_pageload: {missing}", file=sys.stderr)
+        return 2
+    if args.lists == "easylist":
+        absent = [str(p) for p in bench_proxy.LISTS.values() if not p.is_file()]
+        if absent:
+            print(f"bench_pageload: missing filter lists: {', '.join(absent)}", file=sys.stderr)
+            return 2
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: sys.exit(130))
+    workdir = Path(tempfile.mkdtemp(prefix="bench_pageload."))
+    try:
+        return run(args, workdir)
+    finally:
+        stop_all()
+        if args.keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
