@@ -31,6 +31,7 @@ TLS close_notify) instead of keeping or closing it.
 from __future__ import annotations
 
 import http.server
+import itertools
 import socket
 import ssl
 import struct
@@ -61,6 +62,7 @@ class Received:
     path: str  # with the query string
     headers: tuple[tuple[str, str], ...]  # lowercase names, in order, repeats kept
     body: bytes
+    connection: int = 0  # which TCP connection it came on (numbered from 1 as the sites accept them)
 
     def header(self, name: str) -> str | None:
         values = self.header_all(name)
@@ -152,10 +154,17 @@ class Site:
         return page(request) if callable(page) else page
 
 
+_connection_numbers = itertools.count(1)
+
+
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as browsers and the proxy expect
     timeout = 10  # an idle keep-alive connection ends; a stuck client cannot pin a thread for ever
     server: "_Server"
+
+    def setup(self) -> None:  # one handler per connection
+        super().setup()
+        self.connection_number = next(_connection_numbers)
 
     def _serve(self) -> None:
         host = (self.headers.get("host") or "").rsplit(":", 1)[0].lower()
@@ -163,7 +172,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         site = self.server.sites.site_for(host)
         request = Received(site.name if site else host, host, self.server.scheme, self.command,
-                           self.path, tuple((k.lower(), v) for k, v in self.headers.items()), body)
+                           self.path, tuple((k.lower(), v) for k, v in self.headers.items()), body,
+                           self.connection_number)
         reply = site._record(request) if site else Reply(f"unknown site {host}\n", 421, "text/plain")
         if reply.raw is not None:
             self.wfile.write(reply.raw)
