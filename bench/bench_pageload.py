@@ -1,9 +1,9 @@
 """Cold page loads of a shop page in headless Chromium: direct, through plain mitmdump, through whoknows.
 
-    .venv/bin/python bench/bench_pageload.py [--rounds N] [--lists easylist|builtin] [--whoknows-set OPT=V ...]
+    .venv/bin/python bench/bench_pageload.py [--rounds N] [--compare OPTION=VALUE ...] [--keep]
 
-Everything on loopback, bounded (N rounds of three loads), and every process started here is stopped
-before exit (bench_proxy.spawn: they die with this script).
+Everything on loopback, bounded (N rounds of one load per case), and every process started here is
+stopped before exit (bench_proxy.spawn: they die with this script).
 
 Parts:
 - the page (`bench_pageload_sites.py`, its own process): an HTTPS shop page with a first party, a CDN
@@ -17,17 +17,21 @@ Parts:
   `*.test` to loopback, every other name refused and reported).
 - cases: direct; plain `mitmdump -q` (mitmproxy's defaults, trusting the test CA upstream); the
   whoknows proxy (`proxy_addons.runner`, i.e. `whoknows proxy`, trusting the test CA upstream) with
-  EasyList + EasyPrivacy (+ the built-in list) from ../shared/data/filterlists, or with only its
-  built-in list (`--lists builtin`).
-- loads: one browser (Chromium with the e2e flags, e2e_browser.py), a fresh context per load (own
-  cache, cookies, connections), `goto(page, wait_until="load")`, then network idle; the time is the
-  page's own `loadEventEnd` (Navigation Timing, from the start of navigation). Each load also counts
-  the requests the browser made and the requests that reached the servers.
+  EasyList + EasyPrivacy from ../shared/data/filterlists subscribed (bench_proxy.prepare_home; its
+  built-in list stays on, and blocks nothing here: the trackers are `*.test` names, blocked by
+  EasyList's and EasyPrivacy's generic path rules). `--compare OPTION=VALUE` adds a whoknows proxy
+  with that option (same home) as one more case: what an option changes, in the same rounds.
+- loads: Chromium with the e2e flags (e2e_browser.py; one browser without a proxy, one whose
+  contexts name theirs), a fresh context per load (own cache, cookies, connections),
+  `goto(page, wait_until="load")`, then network idle; the time is the page's own `loadEventEnd`
+  (Navigation Timing, from the start of navigation). Each load also counts the requests the
+  browser made, the requests and connections that reached the servers, the proxy's CPU time, and
+  the protocol the browser used to its next hop.
 - rounds: each round loads the page once per case, the order rotated round by round, so load from
-  other processes on this shared machine falls on every case alike. A warm-up round first (the
-  proxies' first sight of each name: certificates made, printed, not counted). Printed: median
-  load time per case (with quartiles), and whoknows / direct and whoknows / plain mitmdump as the
-  median of the rounds' ratios with their quartiles and range, and the ratio of the medians.
+  other processes on this shared machine falls on every case alike. A warm-up load per case first
+  (the proxies' first sight of each name: certificates made; printed, not counted). Printed:
+  median load time per case (with quartiles), and whoknows / direct and whoknows / plain mitmdump
+  as the median of the rounds' ratios with their quartiles and range, and the ratio of the medians.
 """
 
 from __future__ import annotations
@@ -120,23 +124,32 @@ def wait_for_file(path: Path, process: subprocess.Popen, timeout: float = START_
     return path
 
 
-def start_proxies(workdir: Path, wk_env: dict, test_ca: Path, whoknows_sets: list[str]) -> dict:
-    """plain mitmdump and whoknows, each sealed; returns key -> (process, port, its mitmproxy CA)."""
+def start_proxies(workdir: Path, wk_env: dict, test_ca: Path, variants: list[str]) -> dict:
+    """plain mitmdump, whoknows and one whoknows per variant (`OPTION=VALUE`), each sealed;
+    returns key -> (process, port, its mitmproxy CA). The whoknows proxies share the home."""
     trusted = f"ssl_verify_upstream_trusted_ca={test_ca}"
     launcher = [sys.executable, str(LAUNCHER)]
-    plain_port, wk_port = free_port(), free_port()
+    plain_port = free_port()
     plain_conf = workdir / "mitmproxy-plain"
     plain = spawn(launcher + ["mitmdump", "-q", "--listen-host", "127.0.0.1", "--listen-port", str(plain_port),
                               "--set", f"confdir={plain_conf}", "--set", trusted],
                   env=clean_env(), stderr=workdir / "plain.stderr")
-    sets = [arg for spec in [trusted, *whoknows_sets] for arg in ("--set", spec)]
-    whoknows = spawn(launcher + ["whoknows", "--port", str(wk_port), *sets], env=wk_env,
-                     stdout=workdir / "whoknows.stdout", stderr=workdir / "whoknows.stderr")
-    wait_listening(plain_port, plain, "plain mitmdump")
-    wait_listening(wk_port, whoknows, "the whoknows proxy")
-    home = Path(wk_env["WHOKNOWS_HOME"])
-    return {"plain": (plain, plain_port, wait_for_file(plain_conf / "mitmproxy-ca-cert.pem", plain)),
-            "whoknows": (whoknows, wk_port, wait_for_file(home / "mitmproxy" / "mitmproxy-ca-cert.pem", whoknows))}
+    started = {"plain": (plain, plain_port)}
+    wk_ca = Path(wk_env["WHOKNOWS_HOME"]) / "mitmproxy" / "mitmproxy-ca-cert.pem"
+    for number, variant in enumerate([None, *variants]):
+        key = "whoknows" if variant is None else f"variant{number}"
+        port = free_port()
+        sets = [arg for spec in (trusted, variant) if spec for arg in ("--set", spec)]
+        process = spawn(launcher + ["whoknows", "--port", str(port), *sets], env=wk_env,
+                        stdout=workdir / f"{key}.stdout", stderr=workdir / f"{key}.stderr")
+        started[key] = (process, port)
+        if variant is None:  # the first makes the home's CA; the others must find it there
+            wait_listening(port, process, "the whoknows proxy")
+    for key, (process, port) in started.items():
+        wait_listening(port, process, f"the {key} proxy")
+    return {key: (process, port, wait_for_file(plain_conf / "mitmproxy-ca-cert.pem" if key == "plain" else wk_ca,
+                                               process))
+            for key, (process, port) in started.items()}
 
 
 def browser_args(trusted: list[Path]) -> list[str]:
@@ -209,17 +222,20 @@ def print_results(cases: dict[str, Case], expected_requests: int) -> list[str]:
           + ", ".join(f"{c.label} {c.warmup.ms:.0f} ms" for c in cases.values() if c.warmup) + ")")
     ours = cases["whoknows"]
     missed = []
-    print("\n  ratio                            median of rounds   quartiles     range         ratio of medians   goal")
-    for key, goal in GOALS.items():
-        base = cases[key]
-        per_round = [o.ms / b.ms for o, b in zip(ours.loads, base.loads)]
+    print("\n  ratio                              median of rounds   quartiles     range         ratio of medians   goal")
+    rows = [(ours, cases[key], goal) for key, goal in GOALS.items()]
+    rows += [(case, base, None) for case in cases.values() if case.key.startswith("variant")
+             for base in (ours, cases["direct"])]
+    for case, base, goal in rows:
+        per_round = [o.ms / b.ms for o, b in zip(case.loads, base.loads)]
         low, high = quartiles(per_round)
         ratio = statistics.median(per_round)
-        ok = ratio <= goal
-        if not ok:
-            missed.append(f"whoknows / {base.label} {ratio:.3f} > {goal}")
-        print(f"  whoknows / {base.label:<21} {ratio:>10.3f}        {low:.3f}-{high:.3f}   {min(per_round):.3f}-{max(per_round):.3f}"
-              f"   {ours.median() / base.median():>10.3f}         <= {goal}  {'ok' if ok else 'MISSED'}")
+        verdict = "" if goal is None else f"<= {goal}  {'ok' if ratio <= goal else 'MISSED'}"
+        if goal is not None and ratio > goal:
+            missed.append(f"{case.label} / {base.label} {ratio:.3f} > {goal}")
+        name = f"{case.label} / {base.label}"
+        print(f"  {name:<34} {ratio:>10.3f}        {low:.3f}-{high:.3f}   {min(per_round):.3f}-{max(per_round):.3f}"
+              f"   {case.median() / base.median():>10.3f}         {verdict}")
     return missed
 
 
@@ -238,20 +254,18 @@ def run(args, workdir: Path) -> int:
     print(f"bench_pageload: cold loads of a shop page in headless Chromium ({args.rounds} rounds; loopback only)")
     pki = make_pki(workdir / "pki", tuple(host.name for host in HOSTS))
     sites = start_sites(workdir, pki)
-    if args.lists == "easylist":
-        wk_env = bench_proxy.prepare_home(workdir / "home")
-    else:
-        (workdir / "home").mkdir(mode=0o700)
-        wk_env = clean_env(WHOKNOWS_HOME=str(workdir / "home"), PYTHONUNBUFFERED="1")
-    proxies = start_proxies(workdir, wk_env, pki.ca_cert, args.whoknows_set)
-    lists = "EasyList + EasyPrivacy + built-in" if args.lists == "easylist" else "built-in list only"
+    wk_env = bench_proxy.prepare_home(workdir / "home")
+    proxies = start_proxies(workdir, wk_env, pki.ca_cert, args.compare)
     cases = {
         "direct": Case("direct", "direct", None),
         "plain": Case("plain", "plain mitmdump", f"http://127.0.0.1:{proxies['plain'][1]}", proxies["plain"][0].pid),
         "whoknows": Case("whoknows", "whoknows", f"http://127.0.0.1:{proxies['whoknows'][1]}",
                          proxies["whoknows"][0].pid),
     }
-    print(f"  whoknows: {lists}" + (f"; --set {' '.join(args.whoknows_set)}" if args.whoknows_set else ""))
+    for number, variant in enumerate(args.compare, 1):
+        key = f"variant{number}"
+        cases[key] = Case(key, f"whoknows #{number}", f"http://127.0.0.1:{proxies[key][1]}", proxies[key][0].pid)
+    print("  whoknows: EasyList + EasyPrivacy (and its built-in list)" + "".join(f"; whoknows #{n}: the same with {v}" for n, v in enumerate(args.compare, 1)))
     problems = []
     with sync_playwright() as playwright:
         # Two browsers, the same flags: one with no proxy at all, one whose contexts each name their
@@ -284,7 +298,7 @@ def run(args, workdir: Path) -> int:
         if any(load.reached[h] for h in TRACKER_HOSTS if h not in ("tags.test", "adnet.test")):
             problems.append(f"a tracker behind a blocked one was reached through whoknows: {load.reached}")
             break
-    for key in ("plain", "whoknows"):
+    for key in proxies:
         refused = refused_names(workdir / f"{key}.stderr")
         if refused:
             print(f"  names the {key} proxy was refused (outside *.test): {', '.join(refused)}")
@@ -298,10 +312,9 @@ def run(args, workdir: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20, help="rounds of three loads (default 20)")
-    parser.add_argument("--lists", choices=("easylist", "builtin"), default="easylist",
-                        help="whoknows's filter lists: EasyList + EasyPrivacy (default) or the built-in list")
-    parser.add_argument("--whoknows-set", action="append", default=[], metavar="OPTION=VALUE",
-                        help="an extra option for the whoknows proxy (to measure what an option changes)")
+    parser.add_argument("--compare", action="append", default=[], metavar="OPTION=VALUE",
+                        help="also load through a whoknows proxy with this option (interleaved, the "
+                             "same rounds: what an option changes); repeat for more")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -312,11 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"bench_pageload: {missing}", file=sys.stderr)
         return 2
-    if args.lists == "easylist":
-        absent = [str(p) for p in bench_proxy.LISTS.values() if not p.is_file()]
-        if absent:
-            print(f"bench_pageload: missing filter lists: {', '.join(absent)}", file=sys.stderr)
-            return 2
+    absent = [str(p) for p in bench_proxy.LISTS.values() if not p.is_file()]
+    if absent:
+        print(f"bench_pageload: missing filter lists: {', '.join(absent)}", file=sys.stderr)
+        return 2
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: sys.exit(130))
     workdir = Path(tempfile.mkdtemp(prefix="bench_pageload."))

@@ -5,10 +5,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# The benchmarks, in order; `bench_proxy_*.py` are bench_proxy.py's helpers, not benchmarks.
+# The benchmarks, in order; `bench_proxy_*.py` and `bench_pageload_sites.py` are helpers of
+# bench_proxy.py and bench_pageload.py, not benchmarks.
 BENCHMARKS = (
     "bench_filters.py", "bench_memory.py", "bench_cookies_params.py", "bench_leakscan.py",
     "bench_mailscan.py", "bench_ledger.py", "bench_alias_startup.py", "bench_proxy.py", "bench_soak.py",
+    "bench_pageload.py",
 )
 
 
