@@ -217,8 +217,8 @@ def print_results(cases: dict[str, Case], expected_requests: int) -> list[str]:
         shares = ", ".join(f"{name or '?'} {count / len(case.loads):.0f}" for name, count in protocols.most_common())
         print(f"  {case.label:<17} {case.median():>8.0f}   {low:>6.0f}-{high:<6.0f}  {min(times):>6.0f}-{max(times):<6.0f}"
               f"   {browser:>6.0f}   {reached:>10.0f}        {trackers:>6.0f}   {connections:>9.0f}      {cpu:>7.0f}       {shares}")
-    print(f"  (medians per load; the page makes {expected_requests} requests when nothing is blocked, plus the "
-          "favicon; warm-up loads, the proxies' first sight of each name: "
+    print(f"  (medians per load; the page makes {expected_requests} requests when nothing is blocked; "
+          "warm-up loads, the proxies' first sight of each name: "
           + ", ".join(f"{c.label} {c.warmup.ms:.0f} ms" for c in cases.values() if c.warmup) + ")")
     ours = cases["whoknows"]
     missed = []
