@@ -52,11 +52,11 @@ def whoknows_addons() -> list:
     from proxy_addons import observation
     from proxy_addons import control
     from proxy_addons import leaks
-    from proxy_addons import websocket_memory
     from proxy_addons import upstream_http1
+    from proxy_addons import websocket_memory
 
     guard = safety.Safety()
     addons = [pac.Pac(), context.Context(), blocking.Blocking(), params.Params(), cookies.Cookies(),
               signals.Signals(), leaks.Leaks(), observation.Observation(), control.Control(),
-              websocket_memory.WebSocketMemory(), upstream_http1.UpstreamHttp1()]
+              upstream_http1.UpstreamHttp1(), websocket_memory.WebSocketMemory()]
     return [guard, *(guard.guard(addon) for addon in addons)]
