@@ -2,7 +2,11 @@
 
 Every request is searched once (`whoknows.leakscan.LeakScanner`: one Aho-Corasick pass over the
 URL, the header values and up to 64 KB of the body) for every watched value in every encoding
-trackers use. What a match means is `whoknows.leak_records.classify`'s decision: a disclosure to
+trackers use. A streamed request body (above `stream_large_bodies`, or chunked:
+`proxy_addons.streaming`) is never held whole: its first 64 KB are kept as they pass
+(`BodyPrefix`, the same part of the body a buffered request has searched) and the request is
+searched when its body has passed, or when it fails half-way (the part that left is searched).
+What lies past the first 64 KB of a body, streamed or not, is not searched. What a match means is `whoknows.leak_records.classify`'s decision: a disclosure to
 the page's own site (source `form`), or a leak to another site (and a disclosure to it, source
 `leak`); a request the blocking addon stopped is an attempted leak (`blocked`).
 
@@ -61,10 +65,29 @@ def page_site_of(context: FlowContext) -> str | None:
     return None if context.third_party else context.request_site
 
 
+class BodyPrefix:
+    """A streamed request body's `stream` function (mitmproxy calls it with each chunk, and with
+    b"" at the end): passes every chunk on unchanged, keeping the body's first `limit` bytes."""
+
+    __slots__ = ("limit", "data", "scanned")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.scanned = False
+
+    def __call__(self, chunk: bytes) -> bytes:
+        missing = self.limit - len(self.data)
+        if missing > 0 and chunk:
+            self.data += chunk[:missing]
+        return chunk
+
+
 def request_body(request: http.Request, limit: int = DEFAULT_MAX_TEXT) -> bytes:
-    """The body as the server reads it; a compressed one decoded only as far as the scan reads
-    (`limit` bytes). Any page's script may send a Content-Encoding: 1 MB of gzip inflates to 1 GB."""
-    raw = request.raw_content
+    """The body as the server reads it (of a streamed body, its start that `BodyPrefix` kept); a
+    compressed one decoded only as far as the scan reads (`limit` bytes). Any page's script may
+    send a Content-Encoding: 1 MB of gzip inflates to 1 GB."""
+    raw = bytes(request.stream.data) if isinstance(request.stream, BodyPrefix) else request.raw_content
     if not raw:
         return b""
     encoding = request.headers.get("content-encoding")
@@ -129,10 +152,32 @@ class Leaks:
     def snapshot(self, site: str) -> dict[str, int]:
         return self.pending.snapshot(site)
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # A body streamed from here on (`proxy_addons.streaming` or mitmproxy's threshold decided so
+        # before this hook) is kept only as far as the scan reads.
+        scanner = self.watcher.scanner
+        if flow.request.stream is True and scanner is not None and self.enabled:
+            flow.request.stream = BodyPrefix(scanner.max_text)
+
     def request(self, flow: http.HTTPFlow) -> None:
+        self._scan(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # A streamed body that failed half-way (the client went away): what passed has left.
+        prefix = flow.request.stream if flow.request is not None else None
+        if isinstance(prefix, BodyPrefix) and not prefix.scanned and prefix.data:
+            self._scan(flow)
+
+    def _scan(self, flow: http.HTTPFlow) -> None:
         scanner = self.watcher.scanner
         if scanner is None or not self.enabled:
             return
+        prefix = flow.request.stream
+        streamed = isinstance(prefix, BodyPrefix)
+        if streamed:
+            if prefix.scanned:
+                return
+            prefix.scanned = True
         context = context_of(flow)
         if context is None:
             if flow.response is not None:
@@ -141,7 +186,9 @@ class Leaks:
         if context.paused:
             return
         blocked = False
-        if flow.response is not None:
+        # A streamed request may be answered by its server before its body has passed; the proxy
+        # never answers one (proxy_addons.streaming).
+        if flow.response is not None and not streamed:
             decision = flow.metadata.get(DECISION_KEY)
             if decision is None or decision.action not in BLOCKING_ACTIONS:
                 return  # answered by the proxy for another reason: nothing left the machine
