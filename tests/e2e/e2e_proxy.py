@@ -171,9 +171,11 @@ class ProxyProcess:
             conn.close()
             raise
         # Not conn.close(), which would close the response too: the socket stays open for the
-        # response alone, and closes with it.
+        # response alone, and closes with it (http.client has done so itself when the response
+        # ends the connection).
         sock, conn.sock = conn.sock, None
-        sock.close()
+        if sock is not None:
+            sock.close()
         return response
 
     def get(self, url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Answer:
