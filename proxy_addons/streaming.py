@@ -23,8 +23,10 @@ are relayed by mitmproxy's WebSocket layer, not here.
 
 A request the proxy answers itself at its headers (a blocked tracker, the PAC file) whose body
 would be streamed (above the threshold, or chunked) is killed instead: mitmproxy cannot answer a
-request while it streams that request's body, and reading it whole is what streaming avoids. The
-client sees a failed request, as with a browser's own blocker.
+request while it streams that request's body (it crashed on that connection), and reading it whole
+is what streaming avoids. The client sees a failed request, as with a browser's own blocker; when
+the body was already arriving, mitmproxy 12 may leave that one connection open, unread, until the
+client gives up.
 
 In the chain after every addon that may answer at the headers (pac, blocking), before `leaks`.
 """

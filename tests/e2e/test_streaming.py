@@ -287,3 +287,32 @@ def test_a_client_that_vanishes_mid_download_ends_only_that_download(sites, prox
     response.close()  # gone, mid-stream
     assert site_stopped.wait(EXCHANGE_TIMEOUT), "the proxy kept pulling the body nobody reads"
     assert_serving(proxy, sites, log_from)
+
+
+# -- a request the proxy answers itself, whose body would stream -------------------------------
+
+BLOCKED_URL = "http://www.google-analytics.com/collect"  # on the built-in tracker list
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_large_upload_to_a_blocked_tracker_is_stopped_without_reaching_it(sites, proxy, framing):
+    # streaming.py: mitmproxy cannot answer a request whose body it streams, so it is killed at its
+    # headers (before, mitmproxy crashed on it). mitmproxy 12 may then leave that one connection
+    # open and unread, so the client waits a little for an answer that may not come.
+    framing_header = (b"content-length: %d" % (8 * MB)) if framing == "content-length" \
+        else b"transfer-encoding: chunked"
+    log_from = log_mark(proxy)
+    with socket.create_connection((proxy.host, proxy.port), timeout=EXCHANGE_TIMEOUT) as sock:
+        sock.sendall(b"POST " + BLOCKED_URL.encode() + b" HTTP/1.1\r\nhost: www.google-analytics.com\r\n"
+                     b"referer: https://vendor.test/\r\nsec-fetch-site: cross-site\r\n" + framing_header
+                     + b"\r\n\r\n")
+        try:
+            first = b"\x00" * (2 * MB)  # past the threshold (chunked: where mitmproxy switches)
+            sock.sendall(first if framing == "content-length" else b"%x\r\n%s\r\n" % (len(first), first))
+            sock.settimeout(2)
+            answer = sock.recv(4096)
+        except (ConnectionError, TimeoutError):
+            answer = b""
+    assert answer == b"" or answer.startswith((b"HTTP/1.1 4", b"HTTP/1.1 5")), answer[:300]
+    assert "www.google-analytics.com" not in proxy.refused_names()  # never even looked up
+    assert_serving(proxy, sites, log_from)
