@@ -1,7 +1,8 @@
 """Bodies stream through the real proxy process: a large download starts at once and the proxy's
 memory stays flat; a large or chunked upload reaches the site intact, searched for leaks at its
-start; `Expect: 100-continue` works; compressed bodies pass byte for byte; a peer that vanishes
-mid-stream ends only its own exchange.
+start; the header rules (cookies, parameters, signals) apply to streamed flows; `Expect:
+100-continue` works; compressed bodies pass byte for byte; a peer that vanishes mid-stream ends
+only its own exchange; a blocked request whose body would stream is stopped without a crash.
 
 The proof that a body streams does not rest on timing: the test site sends the first megabyte and
 then waits until the client has received it. A proxy that held the body whole would never pass
@@ -315,4 +316,38 @@ def test_a_large_upload_to_a_blocked_tracker_is_stopped_without_reaching_it(site
             answer = b""
     assert answer == b"" or answer.startswith((b"HTTP/1.1 4", b"HTTP/1.1 5")), answer[:300]
     assert "www.google-analytics.com" not in proxy.refused_names()  # never even looked up
+    assert_serving(proxy, sites, log_from)
+
+
+# -- header rules on streamed flows -------------------------------------------------------------
+
+THIRD_PARTY = {"referer": "https://vendor.test/page", "sec-fetch-site": "cross-site", "sec-fetch-dest": "empty",
+               "cookie": "uid=42"}
+
+
+def test_a_streamed_upload_gets_the_header_rules_before_it_leaves(sites, proxy):
+    sites["cdn.test"].page("/upload", "stored", content_type="text/plain")
+    log_from = log_mark(proxy)
+    response = proxy.open("POST", "https://cdn.test/upload?id=7&utm_source=news",
+                          {**THIRD_PARTY, "content-length": str(4 * MB)}, upload_parts(b"", 4),
+                          timeout=LOADED_TIMEOUT)
+    try:
+        assert (response.status, response.read()) == (200, b"stored")
+    finally:
+        response.close()
+    hit = sites["cdn.test"].wait_for("/upload")
+    assert len(hit.body) == 4 * MB  # streamed (above the threshold) and intact
+    assert hit.cookie is None  # third party: its cookie removed
+    assert hit.query == {"id": "7"}  # the tracking parameter gone
+    assert (hit.header("sec-gpc"), hit.header("referer")) == ("1", "https://vendor.test/")  # signals
+    assert_serving(proxy, sites, log_from)
+
+
+def test_a_streamed_download_from_a_third_party_loses_its_set_cookie(sites, proxy):
+    sites["cdn.test"].page("/big.bin", os.urandom(4 * MB), content_type="application/octet-stream",
+                           headers=[("set-cookie", "uid=43; Max-Age=31536000; Secure; SameSite=None")])
+    log_from = log_mark(proxy)
+    answer = proxy.request("GET", "https://cdn.test/big.bin", THIRD_PARTY, timeout=LOADED_TIMEOUT)
+    assert (answer.status, len(answer.body)) == (200, 4 * MB)
+    assert answer.headers.get_all("set-cookie") is None
     assert_serving(proxy, sites, log_from)
