@@ -15,6 +15,10 @@ of the body, which is then not kept):
   threshold; deciding at the headers lets the leak scanner see its start (`proxy_addons.leaks`).
   A request without a body is unaffected (mitmproxy streams only a body that follows).
 
+No timeout cuts a stream that is alive: mitmproxy closes a connection only after `tcp_timeout`
+(600 s) without a byte either way, longer than long polls wait and than SSE servers stay silent
+(they send comments to keep proxies and load balancers from doing just that).
+
 What reads a streamed flow: header work (blocking, parameters, cookies, signals) happens at
 `requestheaders`/`responseheaders`, before a streamed body's headers leave, so it applies to
 streamed flows unchanged; the leak scanner scans the start of a streamed request body
@@ -26,7 +30,7 @@ would be streamed (above the threshold, or chunked) is killed instead: mitmproxy
 request while it streams that request's body (it crashed on that connection), and reading it whole
 is what streaming avoids. The client sees a failed request, as with a browser's own blocker; when
 the body was already arriving, mitmproxy 12 may leave that one connection open, unread, until the
-client gives up.
+client gives up (or `tcp_timeout`).
 
 In the chain after every addon that may answer at the headers (pac, blocking), before `leaks`.
 """
