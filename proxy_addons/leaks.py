@@ -2,13 +2,16 @@
 
 Every request is searched once (`whoknows.leakscan.LeakScanner`: one Aho-Corasick pass over the
 URL, the header values and up to 64 KB of the body) for every watched value in every encoding
-trackers use. A streamed request body (above `stream_large_bodies`, or chunked:
-`proxy_addons.streaming`) is never held whole: its first 64 KB are kept as they pass
-(`BodyPrefix`, the same part of the body a buffered request has searched) and the request is
-searched when its body has passed, or when it fails half-way (the part that left is searched).
-What lies past the first 64 KB of a body, streamed or not, is not searched. What a match means is `whoknows.leak_records.classify`'s decision: a disclosure to
+trackers use. What a match means is `whoknows.leak_records.classify`'s decision: a disclosure to
 the page's own site (source `form`), or a leak to another site (and a disclosure to it, source
 `leak`); a request the blocking addon stopped is an attempted leak (`blocked`).
+
+A streamed request body (above `stream_large_bodies`, or chunked: `proxy_addons.streaming`) is
+never held whole: its first 64 KB are kept as they pass (`BodyPrefix`: the part of a body a
+buffered request has searched too) and the request is searched once its body has passed, or when
+it fails half-way (the part that left is searched). A blocked request whose body would have
+streamed is cut off at its headers: its URL and headers are searched (an attempted leak). What
+lies past the first 64 KB of a body, streamed or not, is not searched.
 
 In the chain after every addon that changes requests (params, cookies, signals), so what is
 searched is what actually leaves; before `observation`. Requests from a paused site's pages, and
@@ -53,6 +56,7 @@ from whoknows.leakscan import redact_url
 logger = logging.getLogger("whoknows.proxy")
 
 ENABLE_OPTION = "whoknows_leaks"
+SCANNED_KEY = "whoknows.leaks_scanned"  # flow metadata: this request was searched (once is enough)
 # A compressed body is decoded to be searched only up to this size, and then only as far as the
 # scan reads (64 KB); bigger compressed uploads are searched in URL and headers only.
 MAX_DECODED_BODY = 1024 * 1024
@@ -69,12 +73,11 @@ class BodyPrefix:
     """A streamed request body's `stream` function (mitmproxy calls it with each chunk, and with
     b"" at the end): passes every chunk on unchanged, keeping the body's first `limit` bytes."""
 
-    __slots__ = ("limit", "data", "scanned")
+    __slots__ = ("limit", "data")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.data = bytearray()
-        self.scanned = False
 
     def __call__(self, chunk: bytes) -> bytes:
         missing = self.limit - len(self.data)
@@ -163,21 +166,20 @@ class Leaks:
         self._scan(flow)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        # A streamed body that failed half-way (the client went away): what passed has left.
-        prefix = flow.request.stream if flow.request is not None else None
-        if isinstance(prefix, BodyPrefix) and not prefix.scanned and prefix.data:
+        # Failed before the `request` hook: a streamed body cut short (what passed has left), or
+        # a blocked request cut off at its headers (proxy_addons.streaming). A buffered body that
+        # failed never left.
+        if flow.metadata.get(SCANNED_KEY):
+            return
+        if isinstance(flow.request.stream, BodyPrefix) or flow.response is not None:
             self._scan(flow)
 
     def _scan(self, flow: http.HTTPFlow) -> None:
         scanner = self.watcher.scanner
-        if scanner is None or not self.enabled:
+        if scanner is None or not self.enabled or flow.metadata.get(SCANNED_KEY):
             return
-        prefix = flow.request.stream
-        streamed = isinstance(prefix, BodyPrefix)
-        if streamed:
-            if prefix.scanned:
-                return
-            prefix.scanned = True
+        flow.metadata[SCANNED_KEY] = True
+        streamed = isinstance(flow.request.stream, BodyPrefix)
         context = context_of(flow)
         if context is None:
             if flow.response is not None:
@@ -186,13 +188,12 @@ class Leaks:
         if context.paused:
             return
         blocked = False
-        # A streamed request may be answered by its server before its body has passed; the proxy
-        # never answers one (proxy_addons.streaming).
-        if flow.response is not None and not streamed:
+        if flow.response is not None:
             decision = flow.metadata.get(DECISION_KEY)
-            if decision is None or decision.action not in BLOCKING_ACTIONS:
+            if decision is not None and decision.action in BLOCKING_ACTIONS:
+                blocked = True
+            elif not streamed:  # (a streamed request's server may answer before its body ends)
                 return  # answered by the proxy for another reason: nothing left the machine
-            blocked = True
         page = page_site_of(context)
         if page is None:
             return

@@ -353,3 +353,30 @@ def test_a_streamed_upload_its_server_answered_before_the_end_is_still_searched(
     stream_through(flow, [f"em={quote(EMAIL)}".encode()], answered_early=True)
     with open_ledger() as ledger:
         assert [leak["recipient_host"] for leak in list_leaks(ledger)] == ["px.tracker.test"]
+
+
+def test_a_blocked_upload_cut_off_at_its_headers_is_an_attempted_leak(values, tmp_path):
+    from proxy_addons.streaming import Streaming
+
+    filters = tmp_path / "extra.txt"
+    filters.write_text("||tracker.test^\n")
+    flow = script_get(f"https://px.tracker.test/upload?em={EMAIL_SHA256}")
+    flow.request.method = "POST"
+    flow.request.headers["content-length"] = str(50 << 20)
+    flow.request.data.content = None
+    flow.request.stream = True  # mitmproxy's threshold, before the hooks
+    context, blocking, streaming, leaks = Context(), Blocking(), Streaming(), Leaks()
+    with taddons.context(context, blocking, streaming, leaks) as tctx:
+        tctx.configure(blocking, whoknows_extra_filters=str(filters))
+        blocking.running()
+        leaks.running()
+        for addon in (context, blocking, streaming, leaks):
+            addon.requestheaders(flow)
+        assert flow.error is not None  # killed: mitmproxy goes on to the error hook
+        leaks.error(flow)
+        leaks.error(flow)  # once is enough
+        leaks.done()
+        context.done()
+    with open_ledger() as ledger:
+        [leak] = list_leaks(ledger)
+    assert (leak["blocked"], leak["recipient"], leak["where"], leak["count"]) == (True, "tracker.test", "url", 1)
