@@ -225,13 +225,14 @@ http {{
 """
 
 
-def start_origin(workdir: Path) -> tuple[subprocess.Popen, int]:
+def start_origin(workdir: Path, conf_template: str = NGINX_CONF) -> tuple[subprocess.Popen, int]:
+    """nginx on a free loopback port, its prefix in `workdir/nginx` (the template's `{prefix}`)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     prefix = workdir / "nginx"
-    prefix.mkdir()
+    prefix.mkdir(exist_ok=True)
     port = free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(prefix=prefix, port=port))
+    conf.write_text(conf_template.format(prefix=prefix, port=port))
     process = spawn([nginx, "-p", str(prefix), "-e", str(prefix / "error.log"), "-c", str(conf)],
                     stderr=prefix / "stderr")
     wait_listening(port, process, "nginx")

@@ -38,8 +38,10 @@ def whoknows_addons() -> list:
     """Every whoknows addon, in chain order, each guarded by the first one (`safety.Safety`).
 
     Order matters: `pac` answers the proxy's own URLs before anything else sees them; the blocking
-    addon (when present) marks tracker requests before `signals` reads the mark; `websocket_memory`
-    drops a WebSocket's past messages after every other addon has seen the current one.
+    addon (when present) marks tracker requests before `signals` reads the mark; `streaming` comes
+    after every addon that may answer a request at its headers, and before `leaks`;
+    `websocket_memory` drops a WebSocket's past messages after every other addon has seen the
+    current one.
     """
     from proxy_addons import pac
     from proxy_addons import safety
@@ -52,11 +54,12 @@ def whoknows_addons() -> list:
     from proxy_addons import observation
     from proxy_addons import control
     from proxy_addons import leaks
+    from proxy_addons import streaming
     from proxy_addons import upstream_http1
     from proxy_addons import websocket_memory
 
     guard = safety.Safety()
     addons = [pac.Pac(), context.Context(), blocking.Blocking(), params.Params(), cookies.Cookies(),
-              signals.Signals(), leaks.Leaks(), observation.Observation(), control.Control(),
-              upstream_http1.UpstreamHttp1(), websocket_memory.WebSocketMemory()]
+              signals.Signals(), streaming.Streaming(), leaks.Leaks(), observation.Observation(),
+              control.Control(), upstream_http1.UpstreamHttp1(), websocket_memory.WebSocketMemory()]
     return [guard, *(guard.guard(addon) for addon in addons)]

@@ -129,7 +129,8 @@ def apply_to_set_cookies(headers: http.Headers, mode: CookieMode,
 class Cookies:
     name = "whoknows_cookies"
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # requestheaders, not request: a streamed request's headers leave right after this hook.
         if flow.response is not None:  # answered by the proxy: nothing goes out
             return
         context = ensure_context(flow)

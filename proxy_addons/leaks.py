@@ -6,6 +6,13 @@ trackers use. What a match means is `whoknows.leak_records.classify`'s decision:
 the page's own site (source `form`), or a leak to another site (and a disclosure to it, source
 `leak`); a request the blocking addon stopped is an attempted leak (`blocked`).
 
+A streamed request body (above `stream_large_bodies`, or chunked: `proxy_addons.streaming`) is
+never held whole: its first 64 KB are kept as they pass (`BodyPrefix`: the part of a body a
+buffered request has searched too) and the request is searched once its body has passed, or when
+it fails half-way (the part that left is searched). A blocked request whose body would have
+streamed is cut off at its headers: its URL and headers are searched (an attempted leak). What
+lies past the first 64 KB of a body, streamed or not, is not searched.
+
 In the chain after every addon that changes requests (params, cookies, signals), so what is
 searched is what actually leaves; before `observation`. Requests from a paused site's pages, and
 requests the proxy answered itself (the PAC file), are left alone. A request whose page is
@@ -49,6 +56,7 @@ from whoknows.leakscan import redact_url
 logger = logging.getLogger("whoknows.proxy")
 
 ENABLE_OPTION = "whoknows_leaks"
+SCANNED_KEY = "whoknows.leaks_scanned"  # flow metadata: this request was searched (once is enough)
 # A compressed body is decoded to be searched only up to this size, and then only as far as the
 # scan reads (64 KB); bigger compressed uploads are searched in URL and headers only.
 MAX_DECODED_BODY = 1024 * 1024
@@ -61,10 +69,28 @@ def page_site_of(context: FlowContext) -> str | None:
     return None if context.third_party else context.request_site
 
 
+class BodyPrefix:
+    """A streamed request body's `stream` function (mitmproxy calls it with each chunk, and with
+    b"" at the end): passes every chunk on unchanged, keeping the body's first `limit` bytes."""
+
+    __slots__ = ("limit", "data")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+
+    def __call__(self, chunk: bytes) -> bytes:
+        missing = self.limit - len(self.data)
+        if missing > 0 and chunk:
+            self.data += chunk[:missing]
+        return chunk
+
+
 def request_body(request: http.Request, limit: int = DEFAULT_MAX_TEXT) -> bytes:
-    """The body as the server reads it; a compressed one decoded only as far as the scan reads
-    (`limit` bytes). Any page's script may send a Content-Encoding: 1 MB of gzip inflates to 1 GB."""
-    raw = request.raw_content
+    """The body as the server reads it (of a streamed body, its start that `BodyPrefix` kept); a
+    compressed one decoded only as far as the scan reads (`limit` bytes). Any page's script may
+    send a Content-Encoding: 1 MB of gzip inflates to 1 GB."""
+    raw = bytes(request.stream.data) if isinstance(request.stream, BodyPrefix) else request.raw_content
     if not raw:
         return b""
     encoding = request.headers.get("content-encoding")
@@ -129,10 +155,31 @@ class Leaks:
     def snapshot(self, site: str) -> dict[str, int]:
         return self.pending.snapshot(site)
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # A body streamed from here on (`proxy_addons.streaming` or mitmproxy's threshold decided so
+        # before this hook) is kept only as far as the scan reads.
         scanner = self.watcher.scanner
-        if scanner is None or not self.enabled:
+        if flow.request.stream is True and scanner is not None and self.enabled:
+            flow.request.stream = BodyPrefix(scanner.max_text)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        self._scan(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # Failed before the `request` hook: a streamed body cut short (what passed has left), or
+        # a blocked request cut off at its headers (proxy_addons.streaming). A buffered body that
+        # failed never left.
+        if flow.metadata.get(SCANNED_KEY):
             return
+        if isinstance(flow.request.stream, BodyPrefix) or flow.response is not None:
+            self._scan(flow)
+
+    def _scan(self, flow: http.HTTPFlow) -> None:
+        scanner = self.watcher.scanner
+        if scanner is None or not self.enabled or flow.metadata.get(SCANNED_KEY):
+            return
+        flow.metadata[SCANNED_KEY] = True
+        streamed = isinstance(flow.request.stream, BodyPrefix)
         context = context_of(flow)
         if context is None:
             if flow.response is not None:
@@ -143,9 +190,10 @@ class Leaks:
         blocked = False
         if flow.response is not None:
             decision = flow.metadata.get(DECISION_KEY)
-            if decision is None or decision.action not in BLOCKING_ACTIONS:
+            if decision is not None and decision.action in BLOCKING_ACTIONS:
+                blocked = True
+            elif not streamed:  # (a streamed request's server may answer before its body ends)
                 return  # answered by the proxy for another reason: nothing left the machine
-            blocked = True
         page = page_site_of(context)
         if page is None:
             return

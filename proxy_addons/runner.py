@@ -8,7 +8,8 @@ whose `done` hooks run (addons flush what they hold there); a second signal kill
 
 Fixed choices: mitmproxy's configuration (its CA) lives in whoknows's data directory, never in
 `~/.mitmproxy`; `connection_strategy=lazy`, so a request blocked inside an HTTPS tunnel is answered
-without ever connecting to the tracker.
+without ever connecting to the tracker. Default: `stream_large_bodies=1m`, so bodies above 1 MB are
+streamed rather than held whole (`proxy_addons.streaming`; `--set stream_large_bodies=...` changes it).
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ class ProxySettings:
 
 def mitmproxy_options(settings: ProxySettings) -> dict[str, Any]:
     """The options whoknows sets (after the addons are loaded); `settings.options` may override."""
-    options: dict[str, Any] = {"connection_strategy": "lazy", "termlog_verbosity": settings.log_level}
+    from proxy_addons.streaming import DEFAULT_STREAM_THRESHOLD
+
+    options: dict[str, Any] = {"connection_strategy": "lazy", "termlog_verbosity": settings.log_level,
+                               "stream_large_bodies": DEFAULT_STREAM_THRESHOLD}
     if settings.proxyauth:
         options["proxyauth"] = settings.proxyauth
     return options

@@ -8,7 +8,8 @@
   cross-site Referer; "keep" leaves it alone. Same-site Referers are never touched.
 
 Requests the proxy answers itself (a response is already set) are left alone. In the addon chain
-this comes after the blocking addon, so that the tracker mark is there when `request` runs here.
+this comes after the blocking addon, so that the tracker mark is there when this runs. At
+`requestheaders`, before a streamed request's headers leave (`proxy_addons.streaming`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class Signals:
                 f"whoknows_referer must be one of {', '.join(REFERER_POLICIES)}; "
                 f"got {ctx.options.whoknows_referer!r}")
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        # requestheaders, not request: a streamed request's headers leave right after this hook.
         if flow.response is not None:
             return
         # Why (speed only): mitmproxy's `Headers` decodes every field on each get/set/del; here the

@@ -6,7 +6,7 @@ TRACKER_SITES = frozenset({"tracker.test"})
 
 
 class MarkTrackers:
-    """Stands in for the blocking addon's mark on tracker requests (set before `request` hooks)."""
+    """Stands in for the blocking addon's mark on tracker requests (set before the whoknows addons)."""
 
     name = "e2e_mark_trackers"
 

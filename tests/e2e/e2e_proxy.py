@@ -141,6 +141,17 @@ class ProxyProcess:
     def request(self, method: str, url: str, headers: dict[str, str] | None = None,
                 body: bytes | None = None, timeout: float = 5.0) -> Answer:
         """One request through the proxy without a browser (HTTPS: CONNECT, mitmproxy CA trusted)."""
+        response = self.open(method, url, headers, body, timeout)
+        try:
+            return Answer(response.status, response.headers, response.read())
+        finally:
+            response.close()
+
+    def open(self, method: str, url: str, headers: dict[str, str] | None = None, body=None,
+             timeout: float = 5.0, encode_chunked: bool = False) -> http.client.HTTPResponse:
+        """Send one request through the proxy; its response once the head has arrived, the body
+        left to read as it comes (closing the response closes the connection). `body` may be an
+        iterable of bytes (sent chunked with `encode_chunked`, else give a content-length)."""
         parts = urlsplit(url)
         path = parts.path or "/"
         if parts.query:
@@ -154,11 +165,18 @@ class ProxyProcess:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
             target = url  # absolute form: a proxy request
         try:
-            conn.request(method, target, body=body, headers=headers or {})
+            conn.request(method, target, body=body, headers=headers or {}, encode_chunked=encode_chunked)
             response = conn.getresponse()
-            return Answer(response.status, response.headers, response.read())
-        finally:
+        except BaseException:
             conn.close()
+            raise
+        # Not conn.close(), which would close the response too: the socket stays open for the
+        # response alone, and closes with it (http.client has done so itself when the response
+        # ends the connection).
+        sock, conn.sock = conn.sock, None
+        if sock is not None:
+            sock.close()
+        return response
 
     def get(self, url: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> Answer:
         return self.request("GET", url, headers, timeout=timeout)

@@ -26,6 +26,17 @@ A page may misbehave as no well-made server does, to test what the proxy makes o
 nobody would send, a head of any size, a body shorter than its Content-Length), then the
 connection is closed; `reset=True` resets the connection after the response (TCP RST: no FIN, no
 TLS close_notify) instead of keeping or closing it.
+
+A page may also write its answer itself, as it goes (a stream of events, a body sent in pieces, a
+WebSocket: `e2e_websocket.echo`); the connection is closed when the function returns:
+
+    def events(request: Received, out: Exchange) -> None:
+        out.head(200, [("content-type", "text/event-stream")])
+        out.write(b"data: first\n\n")
+        ...
+    sites["vendor.test"].page("/events", handler=events)
+
+A chunked request body is read (and recorded) whole before the page answers.
 """
 
 from __future__ import annotations
@@ -90,6 +101,30 @@ class Received:
         return dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
 
 
+class Exchange:
+    """The connection a `handler` page answers on: write a head, then body bytes as they come."""
+
+    def __init__(self, handler: "_Handler") -> None:
+        self._handler = handler
+        self.rfile = handler.rfile  # what the client sends next (a WebSocket's frames)
+
+    def head(self, status: int, headers: list[tuple[str, str]] | tuple = ()) -> None:
+        self._handler.send_response(status)
+        for name, value in headers:
+            self._handler.send_header(name, value)
+        self._handler.end_headers()
+        self._handler.wfile.flush()
+
+    def write(self, data: bytes) -> None:
+        """Send `data` now (not buffered); OSError once the client has gone."""
+        self._handler.wfile.write(data)
+        self._handler.wfile.flush()
+
+    def reset(self) -> None:
+        """Vanish: reset the connection (TCP RST), as a server that crashed mid-answer."""
+        self._handler._reset()
+
+
 @dataclass
 class Reply:
     """What a site answers for one path."""
@@ -100,6 +135,7 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)  # e.g. ("set-cookie", "a=1")
     raw: bytes | None = None  # sent as it is instead of status, headers and body
     reset: bool = False  # after sending, reset the connection (TCP RST) instead of keeping or closing it
+    handler: Callable[[Received, Exchange], None] | None = None  # writes the answer itself
 
 
 class Site:
@@ -112,12 +148,13 @@ class Site:
     def page(self, path: str, body: bytes | str | Callable[[Received], Reply] = b"", *,
              status: int = 200, content_type: str = "text/html; charset=utf-8",
              headers: list[tuple[str, str]] | tuple = (), raw: bytes | None = None,
-             reset: bool = False) -> None:
+             reset: bool = False, handler: Callable[[Received, Exchange], None] | None = None) -> None:
         """Serve `body` at `path` (matched without the query string), or call it per request.
 
-        `raw`: send these bytes as the whole response instead; `reset`: then reset the connection."""
+        `raw`: send these bytes as the whole response instead; `reset`: then reset the connection;
+        `handler`: let it write the answer (`Exchange`), then close the connection."""
         self._pages[path] = body if callable(body) else Reply(body, status, content_type, list(headers),
-                                                              raw, reset)
+                                                              raw, reset, handler)
 
     def received(self, path: str | None = None) -> list[Received]:
         """Requests received so far (to `path`, matched without the query string, if given)."""
@@ -168,20 +205,38 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         host = (self.headers.get("host") or "").rsplit(":", 1)[0].lower()
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            body = self._read_chunked()
+        else:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
         site = self.server.sites.site_for(host)
         request = Received(site.name if site else host, host, self.server.scheme, self.command,
                            self.path, tuple((k.lower(), v) for k, v in self.headers.items()), body,
                            self.connection_number)
         reply = site._record(request) if site else Reply(f"unknown site {host}\n", 421, "text/plain")
-        if reply.raw is not None:
+        if reply.handler is not None:
+            self.close_connection = True
+            try:
+                reply.handler(request, Exchange(self))
+            except OSError:  # the client went away: what the page was for (or a test's failure)
+                pass
+        elif reply.raw is not None:
             self.wfile.write(reply.raw)
             self.close_connection = True  # the end of the connection may be what ends the body
         else:
             self._send_reply(reply)
         if reply.reset:
             self._reset()
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()  # the CRLF after each chunk
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):  # trailers
+            pass
+        return bytes(body)
 
     def _send_reply(self, reply: Reply) -> None:
         content = reply.body.encode() if isinstance(reply.body, str) else reply.body

@@ -14,8 +14,9 @@ Inside this process only (`tests/support/sealed_network.py`):
   appended to FILE (`sealed_network.AttemptLog`: what the proxy tried to reach, and why nothing left).
 
 The proxy listens on 127.0.0.1 on a free port and prints its usual line on stdout
-(`whoknows proxy listening on 127.0.0.1:PORT ...`). `--addon` adds a test addon after the whoknows
-ones, guarded like them. `$WHOKNOWS_HOME` decides the data directory (and so mitmproxy's CA).
+(`whoknows proxy listening on 127.0.0.1:PORT ...`). `--addon` adds a test addon before the whoknows
+ones (so that it can stand in for one that runs early: the whoknows addons act at a request's
+headers), guarded like them. `$WHOKNOWS_HOME` decides the data directory (and so mitmproxy's CA).
 """
 
 from __future__ import annotations
@@ -51,9 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     import proxy_addons
     from proxy_addons import runner
 
-    addons = proxy_addons.whoknows_addons()
-    guard = addons[0]
-    addons += [guard.guard(_load_factory(spec)()) for spec in args.addons]
+    guard, *whoknows = proxy_addons.whoknows_addons()
+    addons = [guard, *(guard.guard(_load_factory(spec)()) for spec in args.addons), *whoknows]
     settings = runner.ProxySettings(
         listen_host="127.0.0.1", listen_port=0, log_level=args.log_level,
         # The control API on a free port: test proxies must not fight over (or take) the default 8081.

@@ -276,3 +276,107 @@ def test_a_key_that_cannot_be_read_leaves_the_aliases_watched_and_is_tried_again
         assert watcher.check(watched) is True
         found = {m.kind for m in watcher.scanner.scan(f"https://t.test/?a={address}&e={EMAIL}")}
     assert found == {"alias", "email"}
+
+
+# -- streamed request bodies (proxy_addons.streaming): the start is kept as it passes -----------
+
+
+def stream_through(flow: http.HTTPFlow, chunks: list[bytes], *, cut: bool = False,
+                   answered_early: bool = False) -> list[bytes]:
+    """`flow` as mitmproxy streams its request body: hooks in the proxy's order, each chunk through
+    the body's `stream` function; `cut`: the client goes away before the end (the `error` hook
+    instead of `request`). Returns what was forwarded."""
+    context, blocking, leaks = Context(), Blocking(), Leaks()
+    flow.request.data.content = None  # a streamed body is not kept
+    flow.request.stream = True  # mitmproxy's threshold, or proxy_addons.streaming, said so
+    with taddons.context(context, blocking, leaks):
+        blocking.running()
+        leaks.running()
+        for addon in (context, blocking, leaks):
+            addon.requestheaders(flow)
+        forwarded = [flow.request.stream(chunk) for chunk in chunks]
+        if answered_early:
+            flow.response = tflow.tresp(status_code=413)
+        if cut:
+            flow.error = flow_error()
+            leaks.error(flow)
+        else:
+            forwarded.append(flow.request.stream(b""))
+            leaks.request(flow)
+        leaks.done()
+        context.done()
+    return forwarded
+
+
+def flow_error():
+    from mitmproxy.flow import Error
+
+    return Error("client disconnected")
+
+
+def test_a_streamed_body_passes_unchanged_and_a_value_split_across_chunks_is_found(values):
+    body = b"name=A&tel=%2B34+600+111+222&x=1" + b"y" * 200_000
+    chunks = [body[:15], body[15:20], body[20:70_000], body[70_000:]]  # the phone split twice
+    flow = form_post("https://shop.vendor.test/checkout", b"")
+    assert b"".join(stream_through(flow, chunks)) == body
+    assert [(d[0], d[1], d[3]) for d in disclosures()] == [("vendor.test", "phone", "form")]
+
+
+def test_only_the_start_of_a_streamed_body_is_searched_as_of_a_buffered_one(values):
+    # What lies past the scan's 64 KB is not searched, streamed or not (the leaks module says so).
+    late = b"x" * DEFAULT_MAX_TEXT + b"&tel=%2B34+600+111+222"
+    stream_through(form_post("https://shop.vendor.test/checkout", b""), [late[:40_000], late[40_000:]])
+    run(form_post("https://shop.vendor.test/checkout", late))
+    assert disclosures() == []
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "zstd"])
+def test_a_compressed_streamed_body_is_searched_decoded(values, encoding):
+    flow = form_post("https://shop.vendor.test/checkout", b"")
+    flow.request.headers["content-encoding"] = encoding
+    packed = compressed(encoding, b"name=A&tel=%2B34+600+111+222&x=1" + bytes(300_000))
+    stream_through(flow, [packed[i:i + 4096] for i in range(0, len(packed), 4096)])
+    assert [(d[0], d[1], d[3]) for d in disclosures()] == [("vendor.test", "phone", "form")]
+
+
+def test_a_streamed_upload_cut_short_is_searched_as_far_as_it_went(values):
+    flow = script_get("https://px.tracker.test/upload")
+    flow.request.method = "POST"
+    stream_through(flow, [f"em={quote(EMAIL)}&blob=".encode(), b"z" * 50_000], cut=True)
+    with open_ledger() as ledger:
+        assert [leak["recipient_host"] for leak in list_leaks(ledger)] == ["px.tracker.test"]
+
+
+def test_a_streamed_upload_its_server_answered_before_the_end_is_still_searched(values):
+    flow = script_get("https://px.tracker.test/upload")
+    flow.request.method = "POST"
+    stream_through(flow, [f"em={quote(EMAIL)}".encode()], answered_early=True)
+    with open_ledger() as ledger:
+        assert [leak["recipient_host"] for leak in list_leaks(ledger)] == ["px.tracker.test"]
+
+
+def test_a_blocked_upload_cut_off_at_its_headers_is_an_attempted_leak(values, tmp_path):
+    from proxy_addons.streaming import Streaming
+
+    filters = tmp_path / "extra.txt"
+    filters.write_text("||tracker.test^\n")
+    flow = script_get(f"https://px.tracker.test/upload?em={EMAIL_SHA256}")
+    flow.request.method = "POST"
+    flow.request.headers["content-length"] = str(50 << 20)
+    flow.request.data.content = None
+    flow.request.stream = True  # mitmproxy's threshold, before the hooks
+    context, blocking, streaming, leaks = Context(), Blocking(), Streaming(), Leaks()
+    with taddons.context(context, blocking, streaming, leaks) as tctx:
+        tctx.configure(blocking, whoknows_extra_filters=str(filters))
+        blocking.running()
+        leaks.running()
+        for addon in (context, blocking, streaming, leaks):
+            addon.requestheaders(flow)
+        assert flow.error is not None  # killed: mitmproxy goes on to the error hook
+        leaks.error(flow)
+        leaks.error(flow)  # once is enough
+        leaks.done()
+        context.done()
+    with open_ledger() as ledger:
+        [leak] = list_leaks(ledger)
+    assert (leak["blocked"], leak["recipient"], leak["where"], leak["count"]) == (True, "tracker.test", "url", 1)

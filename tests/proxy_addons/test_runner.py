@@ -144,3 +144,23 @@ def test_a_taken_port_says_to_use_port_not_mitmproxy_s_mode_hint(settings):
     assert f"--port {port + 1} (--port 0 takes any free one)" in said
     assert "--mode" not in said
     assert proxy.out.getvalue() == ""  # it never listened
+
+
+def test_bodies_above_1_mb_stream_by_default_and_the_threshold_is_an_option(settings):
+    with InThread(settings) as proxy:
+        assert proxy.master.options.stream_large_bodies == "1m"
+    changed = ProxySettings(listen_port=0, confdir=settings.confdir, options={"whoknows_control_port": -1},
+                            option_specs=("stream_large_bodies=10m",))
+    with InThread(changed) as proxy:
+        assert proxy.master.options.stream_large_bodies == "10m"
+
+
+def test_a_threshold_that_is_not_a_size_is_an_input_error(settings):
+    bad = ProxySettings(listen_port=0, confdir=settings.confdir, options={"whoknows_control_port": -1},
+                        option_specs=("stream_large_bodies=lots",))
+    proxy = InThread(bad)
+    proxy.thread.start()
+    proxy.thread.join(30)
+    assert isinstance(proxy.error, InputError)
+    assert "stream_large_bodies" in str(proxy.error) and "lots" in str(proxy.error)
+    assert proxy.out.getvalue() == ""  # it never listened

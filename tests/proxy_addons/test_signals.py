@@ -24,7 +24,7 @@ def run(flow: http.HTTPFlow, **options) -> http.HTTPFlow:
     with taddons.context(addon) as tctx:
         if options:
             tctx.configure(addon, **options)
-        addon.request(flow)
+        addon.requestheaders(flow)
     return flow
 
 
