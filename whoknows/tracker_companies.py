@@ -1,0 +1,186 @@
+"""Which company is behind a third-party host, and which company owns a first-party site.
+
+The data is `data/tracker-companies.json.gz`, built by `scripts/build_tracker_companies.py` from
+AdGuard's companiesdb (CC BY-SA 4.0), Disconnect's entity list of June 2020 (GPL-3.0-or-later), the
+owners of the built-in tracker list and the company directory's privacy contacts (see
+`data/tracker-companies.NOTICE`). It is read lazily, once per process, on the first lookup.
+
+- `tracker_domain(host)`: the company and category of a host, by its longest matching domain
+  suffix (`a.b.doubleclick.net` -> the entry for `doubleclick.net` -> Google, advertising). For
+  the request path: a few dict look-ups, no allocation once an entry has been seen.
+- `site_owner(host)`: the company owning a first-party site (`www.youtube.com` -> Google), from
+  Disconnect's `properties` and the companies' own websites.
+- `company(name_or_domain)`: a company by its id, its name (compared as `normalised_name`), one of
+  its tracker domains or one of its sites; for what a user types.
+
+Every function takes what arrives in traffic or from a user and answers None to anything it does
+not know (including things that are not host names); none raises for bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import WhoknowsError
+
+DATA_FILE = Path(__file__).resolve().parent / "data" / "tracker-companies.json.gz"
+FORMAT = 1
+# A domain entry is packed into one int, row * _CATEGORY_SLOTS + category index: one small object
+# per domain instead of a list of two (the table lives in the proxy all day).
+_CATEGORY_SLOTS = 64
+
+# Words that say what legal form a company has, not which company it is: "Google LLC" is "Google".
+_LEGAL_FORMS = frozenset(
+    "inc incorporated llc ltd limited gmbh corp corporation co company sa sas sarl ag bv nv plc "
+    "srl spa oy ab as asa aps pty pte kk kg se".split()
+)
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+def normalised_name(name: str) -> str:
+    """A company name reduced to what identifies it: "Google LLC" and "google" give "google".
+
+    Accents folded, case and punctuation dropped, "&" read as "and", trailing legal forms
+    ("Inc.", "GmbH", "Ltd") removed; the words are joined without spaces ("Media.net" and
+    "MediaNet" are one name). Returns "" for a name that is nothing but punctuation or legal forms.
+    """
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
+    words = _NOT_ALNUM.sub(" ", text.replace("&", " and ")).split()
+    while len(words) > 1 and words[-1] in _LEGAL_FORMS:
+        words.pop()
+    return "".join(words)
+
+
+@dataclass(frozen=True)
+class TrackerCompany:
+    """A company behind tracker domains or first-party sites."""
+
+    id: str  # stable id: AdGuard's company id where AdGuard knows the company ("google")
+    name: str
+    website: str | None  # its home page URL, as the source gives it
+    sites: tuple[str, ...] = field(repr=False)  # the first-party sites it owns (registrable domains), sorted
+    privacy_contact: str | None  # email for privacy requests, from the company directory
+    privacy_webform: str | None  # web form for privacy requests, from the company directory
+    directory_domain: str | None  # the company directory key it matched (`directory.lookup` it)
+
+
+@dataclass(frozen=True)
+class TrackerDomain:
+    """What the data says about a host: the suffix that matched, its company and category."""
+
+    domain: str  # the matching domain suffix ("doubleclick.net" for "a.b.doubleclick.net")
+    company: TrackerCompany
+    category: str  # AdGuard's category names ("advertising", "site_analytics", ...)
+
+
+class _Data:
+    """The loaded file: company rows, the packed domain table, the site index, names."""
+
+    def __init__(self, document: dict) -> None:
+        if document.get("format") != FORMAT:
+            raise WhoknowsError(
+                f"{DATA_FILE} has format {document.get('format')!r}, this whoknows reads {FORMAT}: "
+                "the installation is inconsistent; reinstall whoknows"
+            )
+        self.fields: list[str] = document["fields"]
+        self.rows: list[list] = document["companies"]
+        self.categories: list[str] = document["categories"]
+        self.domains: dict[str, int] = {
+            domain: row * _CATEGORY_SLOTS + category for domain, (row, category) in document["domains"].items()
+        }
+        self.sites: dict[str, int] = document["sites"]
+        self.by_id: dict[str, int] = {row[0]: index for index, row in enumerate(self.rows)}
+        self.by_name: dict[str, int] = {}
+        for index, row in enumerate(self.rows):  # rows are in id order: the first of a name wins
+            self.by_name.setdefault(normalised_name(row[1]), index)
+        self._companies: dict[int, TrackerCompany] = {}
+        self._entries: dict[str, TrackerDomain] = {}
+
+    def company(self, row: int) -> TrackerCompany:
+        found = self._companies.get(row)
+        if found is None:
+            values = dict(zip(self.fields, self.rows[row]))
+            values["sites"] = tuple(values["sites"])
+            found = self._companies[row] = TrackerCompany(**values)
+        return found
+
+    def entry(self, domain: str, packed: int) -> TrackerDomain:
+        found = self._entries.get(domain)
+        if found is None:
+            row, category = divmod(packed, _CATEGORY_SLOTS)
+            found = self._entries[domain] = TrackerDomain(domain, self.company(row), self.categories[category])
+        return found
+
+
+@functools.cache
+def _data() -> _Data:
+    try:
+        raw = DATA_FILE.read_bytes()
+    except OSError as exc:
+        raise WhoknowsError(f"cannot read the tracker company data {DATA_FILE}: {exc.strerror}") from None
+    return _Data(json.loads(gzip.decompress(raw)))
+
+
+def _longest_suffix(host: str, table: dict[str, int]) -> tuple[str, int] | None:
+    """The longest dot-boundary suffix of `host` (itself included) that is a key of `table`."""
+    if not isinstance(host, str):
+        return None
+    if host[-1:] == "." or not host.islower():  # the usual host is already lowercase, no dot
+        host = host.rstrip(".").lower()
+    start = 0
+    while True:
+        value = table.get(host[start:] if start else host)
+        if value is not None:
+            return (host[start:] if start else host), value
+        dot = host.find(".", start)
+        if dot < 0:
+            return None
+        start = dot + 1
+
+
+def tracker_domain(host: str) -> TrackerDomain | None:
+    """The company and category of a host (`www.google-analytics.com` -> Google, site_analytics).
+
+    Longest matching suffix on label boundaries: `stats.g.doubleclick.net` finds `doubleclick.net`
+    unless the data has a more specific entry. Case and a trailing dot are ignored. None when no
+    suffix is known (or `host` is not a host name).
+    """
+    data = _data()
+    found = _longest_suffix(host, data.domains)
+    return None if found is None else data.entry(*found)
+
+
+def site_owner(host: str) -> TrackerCompany | None:
+    """The company owning a first-party site: `youtube.com` and `www.youtube.com` -> Google."""
+    data = _data()
+    found = _longest_suffix(host, data.sites)
+    return None if found is None else data.company(found[1])
+
+
+def company(name_or_domain: str) -> TrackerCompany | None:
+    """A company by id ("meta", any case), name ("Google", "google llc"), tracker domain or site."""
+    if not isinstance(name_or_domain, str) or not name_or_domain.strip():
+        return None
+    data = _data()
+    text = name_or_domain.strip()
+    row = data.by_id.get(text.lower())
+    if row is None:
+        row = data.by_name.get(normalised_name(text)) if normalised_name(text) else None
+    if row is not None:
+        return data.company(row)
+    if "." in text:
+        entry = tracker_domain(text)
+        return entry.company if entry is not None else site_owner(text)
+    return None
+
+
+def counts() -> dict[str, int]:
+    """How many companies, tracker domains and first-party sites the shipped data holds."""
+    data = _data()
+    return {"companies": len(data.rows), "domains": len(data.domains), "sites": len(data.sites)}
