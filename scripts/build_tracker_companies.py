@@ -21,7 +21,7 @@ How companies are matched (the order is the order of trust):
 3. A built-in list owner ("Xandr (Microsoft)") is matched by normalised name: the whole name,
    then the name before the parenthesis, then the name inside it; failing that, the company that
    the data already gives the owner's first domain; otherwise a company of its own (`builtin:...`).
-   A domain whose company in the sources already bears one of those names keeps it.
+   All the domains of one owner go to that one company.
 4. The directory's privacy contact goes to a company whose website's registrable domain is a
    directory key, failing that its first site (in sorted order) that is one.
 
@@ -133,7 +133,6 @@ class Stats:
     builtin_overrode: list[str] = field(default_factory=list)
     builtin_own: list[str] = field(default_factory=list)
     shared_websites: list[str] = field(default_factory=list)
-    contacts: int = 0
 
 
 class InputFilesError(Exception):
@@ -287,11 +286,8 @@ class Builder:
                 company_id = self._new_id("builtin", owner)
                 self._add_company(Company(company_id, owner, None))
                 self.stats.builtin_own.append(owner)
-            names = set(self._owner_names(owner))
             for domain in domains:
                 known = self.domains.get(domain)
-                if known is not None and normalised_name(self.companies[known[0]].name) in names:
-                    continue  # the sources name the same company, or its parent ("Xandr (Microsoft)")
                 if known is None:
                     self.stats.builtin_added += 1
                 elif known[0] != company_id:
@@ -331,7 +327,6 @@ class Builder:
                         company.privacy_contact = row["email"]
                         company.privacy_webform = row["webform"]
                         company.directory_domain = key
-                        self.stats.contacts += 1
                         break
 
     def document(self) -> dict:
@@ -392,7 +387,9 @@ def _report(stats: Stats, document: dict, output: Path, size: int) -> None:
     print(f"built-in list: {stats.builtin_added} domains added, owners of their own: {stats.builtin_own}")
     print(f"built-in list overrode {len(stats.builtin_overrode)}: {stats.builtin_overrode}")
     print(f"{len(stats.shared_websites)} websites shared by several companies (nobody's site)")
-    print(f"{stats.contacts} companies with a privacy contact from the directory")
+    contacts = sum(1 for row in document["companies"] if row[FIELDS.index("privacy_contact")]
+                   or row[FIELDS.index("privacy_webform")])
+    print(f"{contacts} companies with a privacy contact from the directory")
     print(f"wrote {len(document['companies'])} companies, {len(document['domains'])} domains, "
           f"{len(document['sites'])} sites, {size} bytes to {output}")
 
