@@ -28,13 +28,17 @@ How companies are matched (the order is the order of trust):
 How conflicts resolve:
 - A domain in both sources keeps AdGuard's company and category (AdGuard's snapshot is 2026,
   Disconnect's 2020, and AdGuard's trackers are finer grained); Disconnect adds the domains AdGuard
-  lacks, with the category of its services file (mapped to AdGuard's names) or `unknown`.
+  lacks, with the category of its services file (mapped to AdGuard's names) or `unknown`, and
+  with its entity's company, unless the domain is the website of exactly one AdGuard company
+  (`marinsoftware.com` is Marin Software's, whichever entity Disconnect filed it under).
 - A built-in list domain goes to its built-in owner (whoknows already names that owner when it
   blocks the domain, so the two must agree); its category stays the sources', or is its nearest
   parent domain's (`connect.facebook.net` is `facebook.net`'s), or `unknown`.
 - A site (first-party) named in Disconnect's properties belongs to that entity's company; a
   company website's registrable domain adds a site only where no property claims it and no other
   company's website names the same domain (a hosting domain shared by several is nobody's site).
+  A site that is also a tracker domain belongs to that domain's company (`facebook.com` is Meta's
+  both ways), so the two lookups never disagree about one name.
 
 Output: gzipped compact JSON, byte-for-byte reproducible (sorted keys, rows in id order, gzip
 mtime 0 and no file name):
@@ -225,6 +229,7 @@ class Builder:
                             if isinstance(domains, list):
                                 for domain in domains:
                                     category_of.setdefault(domain.lower(), DISCONNECT_CATEGORIES.get(category, UNKNOWN))
+            websites = self._websites()
             for name in sorted(entities):
                 properties = sorted(d.lower() for d in entities[name]["properties"])
                 resources = sorted(d.lower() for d in entities[name]["resources"])
@@ -239,7 +244,9 @@ class Builder:
                 for domain in resources:
                     known = self.domains.get(domain)
                     if known is None:
-                        self.domains[domain] = (company_id, category_of.get(domain, UNKNOWN))
+                        owner = websites.get(domain)
+                        owner = owner[0] if owner and len(owner) == 1 else company_id
+                        self.domains[domain] = (owner, category_of.get(domain, UNKNOWN))
                         self.stats.disconnect_domains_added += 1
                     elif known[0] == company_id:
                         self.stats.disconnect_domains_agreeing += 1
@@ -294,25 +301,30 @@ class Builder:
                     self.stats.builtin_overrode.append(f"{domain}: {known[0]} -> {company_id}")
                 self.domains[domain] = (company_id, known[1] if known else self._parent_category(domain))
 
-    def add_sites(self) -> None:
+    def _websites(self) -> dict[str, list[str]]:
+        """{registrable domain of a company's website: the ids of the companies with that website}."""
         websites: dict[str, list[str]] = defaultdict(list)
-        for company in self.companies.values():
-            site = _site(company.website)
+        for company_id in sorted(self.companies):
+            site = _site(self.companies[company_id].website)
             if site:
-                websites[site].append(company.id)
-        for site, company_id in self.site_claims.items():
+                websites[site].append(company_id)
+        return websites
+
+    def add_sites(self) -> None:
+        claims = dict(self.site_claims)
+        for site, company_ids in self._websites().items():
+            if site in claims:
+                continue
+            if len(company_ids) > 1:
+                self.stats.shared_websites.append(site)
+                continue
+            claims[site] = company_ids[0]
+        for site, company_id in claims.items():
             # A site that is also a tracker domain belongs to that domain's company, so that
             # `site_owner` and `tracker_domain` never disagree about one name.
             if site in self.domains:
                 company_id = self.domains[site][0]
             self.companies[company_id].sites.add(site)
-        for site, company_ids in sorted(websites.items()):
-            if site in self.site_claims:
-                continue
-            if len(company_ids) > 1:
-                self.stats.shared_websites.append(site)
-                continue
-            self.companies[company_ids[0]].sites.add(site)
 
     def add_contacts(self, directory: dict) -> None:
         fields = directory["fields"]

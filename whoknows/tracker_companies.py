@@ -51,7 +51,8 @@ def normalised_name(name: str) -> str:
     "MediaNet" are one name). Returns "" for a name that is nothing but punctuation or legal forms.
     """
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii").lower()
-    words = _NOT_ALNUM.sub(" ", text.replace("&", " and ")).split()
+    # Dots go first, so abbreviations stay one word ("S.A." is "sa") and "Media.net" is "medianet".
+    words = _NOT_ALNUM.sub(" ", text.replace(".", "").replace("&", " and ")).split()
     while len(words) > 1 and words[-1] in _LEGAL_FORMS:
         words.pop()
     return "".join(words)
