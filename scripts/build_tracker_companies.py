@@ -67,7 +67,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from whoknows.directory import COMPANIES_FILE, TRACKERS_FILE, tracker_owners  # noqa: E402
-from whoknows.tracker_companies import DATA_FILE, FORMAT, normalised_name  # noqa: E402
+from whoknows.tracker_companies import CATEGORY_SLOTS, DATA_FILE, FORMAT, normalised_name  # noqa: E402
 from whoknows.vendors import site_of  # noqa: E402
 
 DEFAULT_TRACKERS = REPO.parent / "shared" / "data" / "trackers"
@@ -347,6 +347,8 @@ class Builder:
         ids = sorted(used)
         row_of = {company_id: row for row, company_id in enumerate(ids)}
         categories = sorted({category for _, category in self.domains.values()})
+        if len(categories) > CATEGORY_SLOTS:
+            raise InputFilesError(f"{len(categories)} categories; the shipped format packs at most {CATEGORY_SLOTS}")
         category_index = {name: index for index, name in enumerate(categories)}
         companies = [
             [c.id, c.name, c.website, sorted(c.sites), c.privacy_contact, c.privacy_webform, c.directory_domain]
@@ -413,7 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
-        directory = json.loads(gzip.decompress(COMPANIES_FILE.read_bytes()))
+        try:
+            directory = json.loads(gzip.decompress(COMPANIES_FILE.read_bytes()))
+        except (OSError, EOFError, ValueError) as exc:
+            raise InputFilesError(f"cannot read the company directory {COMPANIES_FILE}: {exc}") from None
         document, stats = build(args.trackers, tracker_owners(), directory)
     except InputFilesError as exc:
         print(f"error: {exc}", file=sys.stderr)

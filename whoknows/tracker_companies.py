@@ -31,9 +31,9 @@ from .errors import WhoknowsError
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "tracker-companies.json.gz"
 FORMAT = 1
-# A domain entry is packed into one int, row * _CATEGORY_SLOTS + category index: one small object
+# A domain entry is packed into one int, row * CATEGORY_SLOTS + category index: one small object
 # per domain instead of a list of two (the table lives in the proxy all day).
-_CATEGORY_SLOTS = 64
+CATEGORY_SLOTS = 64
 
 # Words that say what legal form a company has, not which company it is: "Google LLC" is "Google".
 _LEGAL_FORMS = frozenset(
@@ -62,7 +62,9 @@ def normalised_name(name: str) -> str:
 class TrackerCompany:
     """A company behind tracker domains or first-party sites."""
 
-    id: str  # stable id: AdGuard's company id where AdGuard knows the company ("google")
+    # Stable id: AdGuard's company id where AdGuard knows the company ("google"), else
+    # "tracker:<AdGuard tracker id>", "disconnect:<name>" or "builtin:<name>" (see the build script).
+    id: str
     name: str
     website: str | None  # its home page URL, as the source gives it
     sites: tuple[str, ...] = field(repr=False)  # the first-party sites it owns (registrable domains), sorted
@@ -93,7 +95,7 @@ class _Data:
         self.rows: list[list] = document["companies"]
         self.categories: list[str] = document["categories"]
         self.domains: dict[str, int] = {
-            domain: row * _CATEGORY_SLOTS + category for domain, (row, category) in document["domains"].items()
+            domain: row * CATEGORY_SLOTS + category for domain, (row, category) in document["domains"].items()
         }
         self.sites: dict[str, int] = document["sites"]
         self.by_id: dict[str, int] = {row[0]: index for index, row in enumerate(self.rows)}
@@ -114,7 +116,7 @@ class _Data:
     def entry(self, domain: str, packed: int) -> TrackerDomain:
         found = self._entries.get(domain)
         if found is None:
-            row, category = divmod(packed, _CATEGORY_SLOTS)
+            row, category = divmod(packed, CATEGORY_SLOTS)
             found = self._entries[domain] = TrackerDomain(domain, self.company(row), self.categories[category])
         return found
 
