@@ -2,7 +2,7 @@
 
 import pytest
 
-from whoknows.disclosures import Fact, clean_value, evidence_summary, knows, parse_fact, record_disclosures
+from whoknows.disclosures import Fact, evidence_summary, knows, parse_fact, record_disclosures
 from whoknows.errors import InputError, NotFoundError
 from whoknows.ledger import json_text, open_ledger
 from whoknows.preferences import get_preferences, set_preferences
@@ -106,10 +106,6 @@ def test_evidence_summary_is_one_short_line():
     assert evidence_summary({"url": "https://a.example/x", "field": "tel"}) == "url=https://a.example/x, field=tel"
     assert len(evidence_summary({"url": "https://a.example/" + "x" * 200})) == 60
     assert evidence_summary(None) == ""
-
-
-def test_clean_value_keeps_phones_as_given():
-    assert clean_value("phone", " +34 (600) 111-222 ") == "+34 (600) 111-222"
 
 
 # -- vendors ---------------------------------------------------------------------------------------

@@ -5,31 +5,20 @@ identifies it by its normalised value (the `match_key` column, computed by SQLit
 same fact twice only moves its `last_seen`, and `knows` finds "+34 600 111 222" when asked for
 "0034600111222".
 
-Values are checked before anything is written: `parse_fact` and `clean_value` raise InputError naming
-the offending argument, and `record_disclosures` writes all of a call's facts in one transaction.
+Values are checked before anything is written: `parse_fact` (with `whoknows.values.clean_value`) raises
+InputError naming the offending argument, and `record_disclosures` writes all of a call's facts in one transaction.
 """
 
 import json
-import re
-import unicodedata
 from dataclasses import dataclass
-from datetime import date
 from typing import Sequence
 
 from .errors import InputError
 from .ledger import DISCLOSURE_KINDS, DISCLOSURE_SOURCES, Ledger, json_text, match_key_sql, now
+from .me import tag_for
+from .values import RefusedSecret, clean_value
 
-MAX_VALUE_LENGTH = 1000
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_PHONE_DIGITS = re.compile(r"^\+?[0-9]{4,20}$")  # once the separators are gone
-_PHONE_SEPARATORS = re.compile(r"[ ().\-/]")
-_CARD_CANDIDATE = re.compile(r"\d(?:[ -]?\d){12,18}")
-_MONTH_DAY = re.compile(r"^-{0,2}(\d\d)-(\d\d)$")
 _KINDS_TEXT = ", ".join(DISCLOSURE_KINDS)
-
-
-class _RefusedSecret(InputError):
-    """A value refused because it must not be stored; its error does not repeat the value."""
 
 
 @dataclass(frozen=True)
@@ -74,88 +63,10 @@ def parse_fact(argument: str) -> Fact:
         raise InputError(f"{argument!r} is not KIND=VALUE: {kind} needs a value ({kind}=...)")
     try:
         return Fact(kind, clean_value(kind, value))
-    except _RefusedSecret as exc:
+    except RefusedSecret as exc:
         raise InputError(f"{kind}=...: {exc}") from None
     except InputError as exc:
         raise InputError(f"{argument!r}: {exc}") from None
-
-
-def clean_value(kind: str, value: str) -> str:
-    """The value as the ledger stores it; raises InputError when it is not a `kind`."""
-    value = unicodedata.normalize("NFC", value).strip()
-    if not value:
-        raise InputError(f"{kind} needs a value")
-    if len(value) > MAX_VALUE_LENGTH:
-        raise InputError(f"value longer than {MAX_VALUE_LENGTH} characters")
-    if any(unicodedata.category(char) == "Cc" for char in value.replace("\n", " ").replace("\t", " ")):
-        raise InputError("value contains control characters")
-    cleaner = _CLEANERS.get(kind, _clean_text)
-    return cleaner(value)
-
-
-def _clean_text(value: str) -> str:
-    return " ".join(value.split())
-
-
-def _clean_email(value: str) -> str:
-    value = value.lower()
-    if not _EMAIL.match(value):
-        raise InputError(f"{value!r} is not an email address")
-    return value
-
-
-def _clean_phone(value: str) -> str:
-    if not _PHONE_DIGITS.match(_PHONE_SEPARATORS.sub("", value)):
-        raise InputError(f"{value!r} is not a phone number (digits, an optional leading +, separators)")
-    return value  # kept as given; the ledger matches on its normalised form
-
-
-def _clean_birthday(value: str) -> str:
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        pass
-    month_day = _MONTH_DAY.match(value)
-    if month_day:
-        try:
-            date(2000, int(month_day[1]), int(month_day[2]))  # a leap year: 02-29 is a birthday
-        except ValueError:
-            pass
-        else:
-            return f"--{month_day[1]}-{month_day[2]}"
-    raise InputError(f"{value!r} is not a date (YYYY-MM-DD, or MM-DD without the year)")
-
-
-def _luhn_valid(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if position % 2:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
-
-
-def _clean_payment(value: str) -> str:
-    # The ledger records *that* a vendor has your card, not the card: a full number is refused
-    # (and not echoed back, so it does not land in the terminal's scrollback twice).
-    for candidate in _CARD_CANDIDATE.findall(value):
-        digits = re.sub(r"\D", "", candidate)
-        if 13 <= len(digits) <= 19 and _luhn_valid(digits):
-            raise _RefusedSecret(
-                "looks like a full card number, which the ledger does not keep; "
-                "record only how you paid (e.g. payment='visa ..1234')"
-            )
-    return _clean_text(value)
-
-
-_CLEANERS = {
-    "email": _clean_email,
-    "alias": _clean_email,
-    "phone": _clean_phone,
-    "birthday": _clean_birthday,
-    "payment": _clean_payment,
-}
 
 
 def record_disclosures(
@@ -219,8 +130,7 @@ def knows(ledger: Ledger, kind: str, value: str | None = None) -> list[Holder]:
     params = {"kind": kind}
     if value is not None:
         params["value"] = clean_value(kind, value)
-        from .me import tag_for  # what the proxy learned is kept by reference: `a•••@x.org [me:TAG]`
-
+        # what the proxy learned is kept by reference: `a•••@x.org [me:TAG]`
         tag = tag_for(kind, params["value"])
         also = " OR d.value LIKE :reference" if tag else ""
         params["reference"] = f"%[me:{tag}]"

@@ -41,9 +41,14 @@ def _sql_list(values) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+# What a phone number may be written with between its digits; `match_key` leaves them out (and so
+# does `whoknows.values.normalised`, which takes its separators from here).
+PHONE_SEPARATORS = " -.()/"
+
+
 def _phone_digits_sql(value: str) -> str:
     expr = f"trim({value})"
-    for separator in (" ", "-", ".", "(", ")", "/"):
+    for separator in PHONE_SEPARATORS:
         expr = f"replace({expr}, '{separator}', '')"
     return expr
 

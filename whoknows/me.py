@@ -36,6 +36,7 @@ from typing import NamedTuple
 
 from .errors import InputError, NotFoundError, WhoknowsError
 from .ledger import Ledger, now
+from .values import clean_value, normalised
 
 KINDS = ("email", "phone", "name", "address", "birthday", "id-number", "location", "other")
 KEY_NAME = "me-key"
@@ -44,7 +45,6 @@ MASK = "•••"
 _NONCE_BYTES = 12
 _AAD_PREFIX = b"whoknows-me-v1\n"
 _REFERENCE = re.compile(r"\[me:([0-9a-f]{%d})\]$" % TAG_CHARS)
-_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -109,20 +109,10 @@ def unreadable_values(db, keys: MeKeys | None) -> int:
 
 def clean(kind: str, value: str) -> str:
     """The value as stored (checked like a disclosure of that kind); InputError when it is not one."""
-    from .disclosures import clean_value
-
     kind = kind.strip().lower()
     if kind not in KINDS:
         raise InputError(f"unknown kind {kind!r} (one of {', '.join(KINDS)})")
     return clean_value(kind, value)
-
-
-def normalised(kind: str, value: str) -> str:
-    """The form two spellings of one value share (what `lookup` hashes)."""
-    if kind == "phone":
-        digits = _PHONE_SEPARATORS.sub("", value.strip())
-        return "+" + digits[2:] if digits.startswith("00") else digits
-    return " ".join(value.split()).lower()
 
 
 def lookup_hash(keys: MeKeys, kind: str, value: str) -> str:

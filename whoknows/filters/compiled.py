@@ -21,6 +21,7 @@ import marshal
 import struct
 import sys
 from pathlib import Path
+from typing import Iterable
 
 from ..errors import WhoknowsError
 from ..paths import write_private_file
@@ -45,11 +46,11 @@ def no_gc():
 
 
 def save(
-    path, names: list[str], lists: dict, records: dict[int, list[tuple]], plain: dict[int, tuple[str, ...]],
+    path, names: list[str], lists: Iterable, records: dict[int, list[tuple]], plain: dict[int, tuple[str, ...]],
     index: list, plain_hosts: dict[str, int],
 ) -> None:
     stats = tuple(
-        (s.name, s.lines, s.filters_used, tuple(sorted(s.skipped.items()))) for s in lists.values()
+        (s.name, s.lines, s.filters_used, tuple(sorted(s.skipped.items()))) for s in lists
     )
     payload = marshal.dumps(
         (
@@ -68,9 +69,9 @@ def save(
     write_private_file(Path(path), MAGIC + header + payload)
 
 
-def load(path) -> tuple[list[str], dict, dict[int, tuple[tuple, ...]], dict[int, tuple[str, ...]], list, dict]:
-    from .engine import ListStats
-
+def load(path) -> tuple[list[str], list[tuple], dict[int, tuple[tuple, ...]], dict[int, tuple[str, ...]], list, dict]:
+    """(list names, list stats as (name, lines, filters used, skipped by reason), records per list,
+    plain host keys per list, index, plain host index), as `save` was given them."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -88,10 +89,8 @@ def load(path) -> tuple[list[str], dict, dict[int, tuple[tuple, ...]], dict[int,
         with no_gc():
             names, stats, records, plain, index, plain_hosts = marshal.loads(payload)
             _check(names, stats, records, plain, index, plain_hosts)
-            lists = {
-                name: ListStats(name, lines, used, dict(skipped)) for name, lines, used, skipped in stats
-            }
-            return list(names), lists, records, plain, list(index), plain_hosts
+            stats = [(name, lines, used, dict(skipped)) for name, lines, used, skipped in stats]
+            return list(names), stats, records, plain, list(index), plain_hosts
     except (ValueError, EOFError, TypeError, KeyError, IndexError) as exc:
         raise WhoknowsError(f"the filter cache {path} is damaged ({exc}); rebuild it from the lists") from None
 

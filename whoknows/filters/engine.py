@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from ..vendors import site_of
-from . import parser
+from . import compiled, parser
 from .compiled import no_gc
 from .parser import (
     ALLOW, BLOCK, CAT, CATEGORY_COUNT, DOMAINS, EXTRA, F_MATCH_CASE, F_TAIL_RE, FLAGS, HOSTKEY,
@@ -780,20 +780,18 @@ class FilterEngine:
     # -- cache -----------------------------------------------------------------------------------
     def save(self, path) -> None:
         """Write the compiled engine to `path` (marshal of plain data, atomically, mode 0600)."""
-        from . import compiled
-
         matcher = self._matcher or self._build()
-        compiled.save(path, self._names, self.lists, self._records, self._plain, matcher.index, matcher.plain_hosts)
+        compiled.save(
+            path, self._names, self.lists.values(), self._records, self._plain, matcher.index, matcher.plain_hosts
+        )
 
     @classmethod
     def load(cls, path) -> "FilterEngine":
         """Read a cache written by `save`; raises WhoknowsError if it is missing, damaged or old."""
-        from . import compiled
-
-        names, lists, records, plain, index, plain_hosts = compiled.load(path)
+        names, stats, records, plain, index, plain_hosts = compiled.load(path)
         engine = cls()
         engine._names = names
-        engine.lists = lists
+        engine.lists = {name: ListStats(name, lines, used, skipped) for name, lines, used, skipped in stats}
         engine._records = records
         engine._plain = plain
         engine._matcher = Matcher(index, list(names), plain_hosts)
