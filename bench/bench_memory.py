@@ -113,8 +113,8 @@ def imports():
     from mitmproxy.tools import main
     return proxy_addons.whoknows_addons()
 def engine():
-    from whoknows.filters import lists
-    return lists.open_engine().engine
+    from whoknows.filters import engine_cache
+    return engine_cache.open_engine().engine
 def directory():
     from whoknows import directory
     return directory.tracker_owner("www.google-analytics.com"), directory.lookup("google.com")

@@ -37,12 +37,12 @@ def check(url, source, request_type, as_json):
     \b
         whoknows check https://tracker.example/pixel.gif --from shop.example --type image
     """
-    from whoknows.filters import lists as filter_lists
+    from whoknows.filters import engine_cache
 
     target = _http_url(url, "URL")
     source_url = _source_url(source) if source else None
     request_type = _check_type(request_type)
-    loaded = filter_lists.open_engine()
+    loaded = engine_cache.open_engine()
     for warning in loaded.warnings:
         click.echo(f"whoknows: warning: {warning}", err=True)
     decision = loaded.engine.match(target, type=request_type, source=source_url)

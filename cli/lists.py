@@ -28,10 +28,10 @@ def lists(ctx, as_json):
     """
     if ctx.invoked_subcommand is not None:
         return
-    from whoknows.filters import lists as filter_lists
+    from whoknows.filters import engine_cache, subscriptions as filter_subscriptions
 
-    subscriptions = filter_lists.read_subscriptions()
-    loaded = filter_lists.open_engine()
+    subscriptions = filter_subscriptions.read_subscriptions()
+    loaded = engine_cache.open_engine()
     _warn(loaded.warnings)
     rows = [_row(sub, loaded.engine.lists.get(sub.name)) for sub in subscriptions]
     if as_json:
@@ -66,14 +66,14 @@ def _footnotes(rows: list[dict]) -> None:
 
 def _row(sub, stats) -> dict:
     """One list as shown: stats from the engine in use (what the proxy blocks with), if loaded."""
-    from whoknows.filters import lists as filter_lists
+    from whoknows.filters import subscriptions as filter_subscriptions
 
-    live = filter_lists.stats_dict(stats) if stats is not None else None
+    live = filter_subscriptions.stats_dict(stats) if stats is not None else None
     return {
         "name": sub.name,
         "kind": sub.kind,
         "url": sub.url,
-        "file": sub.file or (str(filter_lists.BUILTIN_FILE) if sub.kind == "builtin" else None),
+        "file": sub.file or (str(filter_subscriptions.BUILTIN_FILE) if sub.kind == "builtin" else None),
         "in_use": live is not None,
         "lines": live["lines"] if live else None,
         "filters_used": live["filters_used"] if live else None,
@@ -103,7 +103,7 @@ def _skipped_text(skipped: dict) -> str:
 
 
 def _updated_text(row: dict) -> str:
-    from whoknows.filters.lists import local_date
+    from whoknows.filters.subscriptions import local_date
 
     if row["kind"] == "url":
         return local_date(row["last_update"])
@@ -131,9 +131,9 @@ def add(target, name):
         whoknows lists add https://easylist.to/easylist/easylist.txt
         whoknows lists add ~/my-blocks.txt --name mine
     """
-    from whoknows.filters import lists as filter_lists
+    from whoknows.filters.subscriptions import add_subscription
 
-    sub = filter_lists.add_subscription(target, name=name)
+    sub = add_subscription(target, name=name)
     if sub.kind == "url":
         click.echo(
             f"subscribed to {sub.name} ({sub.url}); download it with: whoknows lists update {sub.name}"
@@ -158,9 +158,9 @@ def remove(key):
         whoknows lists remove mine
         whoknows lists remove builtin
     """
-    from whoknows.filters import lists as filter_lists
+    from whoknows.filters.subscriptions import remove_subscription
 
-    sub = filter_lists.remove_subscription(key)
+    sub = remove_subscription(key)
     if sub.kind == "builtin":
         click.echo("the built-in list is off (turn it back on with: whoknows lists add builtin)")
     else:
@@ -186,10 +186,10 @@ def update(ctx, names, timeout, as_json):
         whoknows lists update
         whoknows lists update EasyPrivacy --timeout 60
     """
-    from whoknows.filters import lists as filter_lists
+    from whoknows.filters.downloads import update_lists
 
     with _ProgressBar() as on_progress:
-        results = filter_lists.update_lists(names, progress=on_progress, timeout=timeout)
+        results = update_lists(names, progress=on_progress, timeout=timeout)
     if as_json:
         print_json([dataclasses.asdict(r) for r in results])
     if not results:

@@ -1,13 +1,13 @@
 """Tracker blocking: the filter engine decides every request; blocked ones never leave the proxy.
 
-The engine (`whoknows.filters.lists.open_engine()`: the subscribed lists, from their compiled
+The engine (`whoknows.filters.engine_cache.open_engine()`: the subscribed lists, from their compiled
 cache) is loaded at `running`, plus the filters in the file named by `whoknows_extra_filters`
 (a list of your own, in uBlock Origin / Adblock Plus syntax; also how tests add theirs).
 
 `whoknows lists update/add/remove` and edits of a subscribed local file apply without a restart:
 at most every `whoknows_lists_check_interval` seconds (5; 0 never), a request that finds the check
 due starts it on a thread of its own and goes on with the engine it has (the request path pays one
-clock read). The thread compares `lists.cache_key()` (a few milliseconds: it hashes the list files)
+clock read). The thread compares `engine_cache.cache_key()` (a few milliseconds: it hashes the list files)
 with the key of the engine in use and, if they differ, builds the new engine (from the cache the
 CLI left, else by parsing) and swaps it in with one assignment; requests meanwhile use the old
 one. A rebuild that fails logs one warning and keeps the old engine until the lists change again.
@@ -223,9 +223,9 @@ def parse_check_interval(text: str) -> float:
 
 def _engine_for_lists() -> tuple[FilterEngine, str]:
     """The engine for the subscribed lists and the key of the list files it was built from."""
-    from whoknows.filters import lists
+    from whoknows.filters import engine_cache
 
-    loaded = lists.open_engine()
+    loaded = engine_cache.open_engine()
     for warning in loaded.warnings:
         logger.warning(f"whoknows: {warning}")
     return loaded.engine, loaded.key
@@ -333,10 +333,10 @@ class Blocking:
         """Swap in an engine for the subscribed lists if they changed since the engine in use was
         built; True if it did. Blocks for the check and any rebuild: the proxy calls it on a thread
         of its own."""
-        from whoknows.filters import lists
+        from whoknows.filters import engine_cache
 
         try:
-            key = lists.cache_key()
+            key = engine_cache.cache_key()
         except Exception as exc:  # noqa: BLE001 -- a broken lists.json must not stop the proxy
             if not self._check_failing:
                 logger.warning(f"whoknows: cannot check the filter lists for changes ({type(exc).__name__}: "

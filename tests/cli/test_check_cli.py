@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cli_runner import run
-from whoknows.filters import lists
+from whoknows.filters import engine_cache, subscriptions
 
 MINE = """\
 ! Title: check test list
@@ -21,7 +21,7 @@ $removeparam=utm_source
 def my_list(tmp_path):
     path = tmp_path / "mine.txt"
     path.write_text(MINE)
-    lists.add_subscription(str(path), name="mine")
+    subscriptions.add_subscription(str(path), name="mine")
     return path
 
 
@@ -163,5 +163,5 @@ def test_check_uses_the_same_cached_engine_as_the_proxy(whoknows_home):
     stamp = cache.stat().st_mtime_ns
 
     assert run("check", "https://tracker.test/x").exit_code == 0
-    assert lists.open_engine().from_cache
+    assert engine_cache.open_engine().from_cache
     assert cache.stat().st_mtime_ns == stamp

@@ -189,7 +189,7 @@ def test_changing_the_extra_filters_rebuilds_the_engine(tmp_path):
 @pytest.fixture
 def my_list(tmp_path):
     """A local list subscribed as `whoknows lists add FILE` does; rewrite it to change the lists."""
-    from whoknows.filters.lists import add_subscription
+    from whoknows.filters.subscriptions import add_subscription
 
     path = tmp_path / "mine.txt"
     path.write_text("||first.test^\n")
@@ -217,7 +217,7 @@ def running_blocking():
 
 
 def test_a_changed_list_applies_at_the_next_check_without_a_restart(my_list, running_blocking, tmp_path):
-    from whoknows.filters.lists import add_subscription, remove_subscription
+    from whoknows.filters.subscriptions import add_subscription, remove_subscription
 
     blocking = running_blocking
     assert (action(blocking, "first.test"), action(blocking, "second.test")) == ("block", "allow")
@@ -243,12 +243,12 @@ def test_requests_start_the_check_in_the_background_and_keep_the_old_engine_mean
         my_list, running_blocking, monkeypatch):
     import threading
 
-    from whoknows.filters import lists
+    from whoknows.filters import engine_cache
 
     blocking = running_blocking
     blocking.tctx.configure(blocking, whoknows_lists_check_interval="0.05")
-    gate, real_open_engine = threading.Event(), lists.open_engine
-    monkeypatch.setattr(lists, "open_engine", lambda: gate.wait(10) and real_open_engine())
+    gate, real_open_engine = threading.Event(), engine_cache.open_engine
+    monkeypatch.setattr(engine_cache, "open_engine", lambda: gate.wait(10) and real_open_engine())
     my_list.write_text("||second.test^\n")
     time.sleep(0.1)  # the check is due
 
@@ -264,10 +264,10 @@ def test_requests_start_the_check_in_the_background_and_keep_the_old_engine_mean
 
 
 def test_the_lists_are_checked_at_most_once_per_interval(my_list, running_blocking, monkeypatch):
-    from whoknows.filters import lists
+    from whoknows.filters import engine_cache
 
     calls = []
-    monkeypatch.setattr(lists, "cache_key", lambda: calls.append(1) or "unchanged")
+    monkeypatch.setattr(engine_cache, "cache_key", lambda: calls.append(1) or "unchanged")
     blocking = running_blocking
     blocking.tctx.configure(blocking, whoknows_lists_check_interval="60")
     for _ in range(50):
@@ -281,15 +281,15 @@ def test_the_lists_are_checked_at_most_once_per_interval(my_list, running_blocki
 
 def test_a_failed_rebuild_warns_once_and_keeps_blocking_with_the_old_lists(
         my_list, running_blocking, monkeypatch, caplog):
-    from whoknows.filters import lists
+    from whoknows.filters import engine_cache
 
     blocking = running_blocking
-    real_open_engine = lists.open_engine
+    real_open_engine = engine_cache.open_engine
 
     def broken():
         raise MemoryError("no room for the new lists")
 
-    monkeypatch.setattr(lists, "open_engine", broken)
+    monkeypatch.setattr(engine_cache, "open_engine", broken)
     my_list.write_text("||second.test^\n")
     with caplog.at_level("WARNING", logger="whoknows.proxy"):
         assert blocking.check_lists() is False
@@ -299,7 +299,7 @@ def test_a_failed_rebuild_warns_once_and_keeps_blocking_with_the_old_lists(
                         "the new lists); blocking with the lists loaded before"]
     assert (action(blocking, "first.test"), action(blocking, "second.test")) == ("block", "allow")
 
-    monkeypatch.setattr(lists, "open_engine", real_open_engine)
+    monkeypatch.setattr(engine_cache, "open_engine", real_open_engine)
     my_list.write_text("||second.test^\n||third.test^\n")  # changed again: tried again, and it works
     assert blocking.check_lists() is True
     assert (action(blocking, "first.test"), action(blocking, "third.test")) == ("allow", "block")
@@ -307,21 +307,21 @@ def test_a_failed_rebuild_warns_once_and_keeps_blocking_with_the_old_lists(
 
 def test_a_rebuild_does_not_undo_an_option_change_made_while_it_ran(my_list, running_blocking, monkeypatch,
                                                                     tmp_path):
-    from whoknows.filters import lists
+    from whoknows.filters import engine_cache
 
     blocking = running_blocking
     extra = tmp_path / "extra.txt"
     extra.write_text("||extra.test^\n")
-    real_open_engine = lists.open_engine
+    real_open_engine = engine_cache.open_engine
 
     def options_change_meanwhile():
         blocking.tctx.configure(blocking, whoknows_extra_filters=str(extra))
         return real_open_engine()
 
-    monkeypatch.setattr(lists, "open_engine", options_change_meanwhile)
+    monkeypatch.setattr(engine_cache, "open_engine", options_change_meanwhile)
     my_list.write_text("||second.test^\n")
     assert blocking.check_lists() is False  # built for the old options: not swapped in
-    monkeypatch.setattr(lists, "open_engine", real_open_engine)
+    monkeypatch.setattr(engine_cache, "open_engine", real_open_engine)
     assert (action(blocking, "extra.test"), action(blocking, "second.test")) == ("block", "block")
 
 

@@ -6,14 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from whoknows.filters import lists
+from whoknows.filters import engine_cache, subscriptions
 
 REPO = Path(__file__).resolve().parents[2]
 
 # Runs `open_engine()` in a fresh interpreter, as the proxy would at startup.
 PROBE = """
 import json
-from whoknows.filters.lists import open_engine
+from whoknows.filters.engine_cache import open_engine
 loaded = open_engine()
 decision = loaded.engine.match("https://tracker.test/p.gif")
 print(json.dumps({"from_cache": loaded.from_cache, "cache": str(loaded.cache_path),
@@ -37,13 +37,13 @@ def cache_files(home: Path) -> list[Path]:
 def add_mine(tmp_path, text="||tracker.test^\n") -> Path:
     mine = tmp_path / "mine.txt"
     mine.write_text(text)
-    lists.add_subscription(str(mine))
+    subscriptions.add_subscription(str(mine))
     return mine
 
 
 def test_a_second_process_loads_the_engine_from_the_cache(whoknows_home, tmp_path):
     add_mine(tmp_path)
-    built = lists.open_engine()
+    built = engine_cache.open_engine()
     assert not built.from_cache
     (cache,) = cache_files(whoknows_home)
     assert cache == built.cache_path
@@ -58,7 +58,7 @@ def test_a_second_process_loads_the_engine_from_the_cache(whoknows_home, tmp_pat
 
 def test_editing_a_list_rebuilds_the_cache(whoknows_home, tmp_path):
     mine = add_mine(tmp_path)
-    old = lists.open_engine().cache_path
+    old = engine_cache.open_engine().cache_path
 
     mine.write_text("||other.test^\n")
     seen = probe(whoknows_home)
@@ -72,13 +72,13 @@ def test_editing_a_list_rebuilds_the_cache(whoknows_home, tmp_path):
 
 def test_same_size_rewrite_is_still_noticed(whoknows_home, tmp_path):
     mine = add_mine(tmp_path, "||aaaaaaa.test^\n")
-    first = lists.open_engine()
+    first = engine_cache.open_engine()
     stamp = mine.stat().st_mtime_ns
 
     mine.write_text("||tracker.test^\n")  # same length
     os.utime(mine, ns=(stamp, stamp))  # and the same mtime: only the content hash differs
 
-    loaded = lists.open_engine()
+    loaded = engine_cache.open_engine()
     assert not loaded.from_cache
     assert loaded.key != first.key
     assert loaded.engine.match("https://tracker.test/p.gif").action == "block"
@@ -86,10 +86,10 @@ def test_same_size_rewrite_is_still_noticed(whoknows_home, tmp_path):
 
 def test_removing_a_list_changes_the_engine(whoknows_home, tmp_path):
     add_mine(tmp_path)
-    lists.open_engine()
+    engine_cache.open_engine()
 
-    lists.remove_subscription("mine")
-    loaded = lists.open_engine()
+    subscriptions.remove_subscription("mine")
+    loaded = engine_cache.open_engine()
 
     assert not loaded.from_cache
     assert loaded.engine.match("https://tracker.test/p.gif").action == "allow"
@@ -97,12 +97,12 @@ def test_removing_a_list_changes_the_engine(whoknows_home, tmp_path):
 
 def test_a_damaged_cache_is_rebuilt_with_a_warning(whoknows_home, tmp_path):
     add_mine(tmp_path)
-    cache = lists.open_engine().cache_path
+    cache = engine_cache.open_engine().cache_path
     cache.write_bytes(b"not an engine")
 
-    loaded = lists.open_engine()
+    loaded = engine_cache.open_engine()
 
     assert not loaded.from_cache
     assert any("could not be loaded" in w for w in loaded.warnings)
     assert loaded.engine.match("https://tracker.test/p.gif").action == "block"
-    assert lists.open_engine().from_cache, "the rebuilt cache replaces the damaged one"
+    assert engine_cache.open_engine().from_cache, "the rebuilt cache replaces the damaged one"

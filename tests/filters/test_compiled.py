@@ -147,19 +147,19 @@ def test_a_missing_cache_is_a_clear_error(tmp_path):
 
 
 def test_a_cache_in_an_older_format_is_rebuilt_and_removed(whoknows_home, tmp_path, monkeypatch):
-    from whoknows.filters import lists
+    from whoknows.filters import engine_cache, subscriptions
 
     mine = tmp_path / "mine.txt"
     mine.write_text(LINES)
-    lists.add_subscription(str(mine))
+    subscriptions.add_subscription(str(mine))
     current = compiled.FORMAT_VERSION
     monkeypatch.setattr(compiled, "FORMAT_VERSION", current - 1)
-    old = lists.open_engine()
+    old = engine_cache.open_engine()
     monkeypatch.setattr(compiled, "FORMAT_VERSION", current)
 
-    loaded = lists.open_engine()
+    loaded = engine_cache.open_engine()
 
     assert not loaded.from_cache and loaded.warnings == []  # another key: never even tried
     assert sorted(whoknows_home.glob("engine.*.cache")) == [loaded.cache_path] != [old.cache_path]
     assert decisions(loaded.engine) == decisions(old.engine)
-    assert lists.open_engine().from_cache
+    assert engine_cache.open_engine().from_cache

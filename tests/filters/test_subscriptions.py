@@ -5,7 +5,7 @@ import json
 import pytest
 
 from whoknows.errors import InputError, NotFoundError
-from whoknows.filters import lists
+from whoknows.filters import engine_cache, subscriptions
 
 
 def write_list(path, *lines):
@@ -14,7 +14,7 @@ def write_list(path, *lines):
 
 
 def test_a_fresh_install_subscribes_to_the_defaults_without_writing_anything(whoknows_home):
-    subs = lists.read_subscriptions()
+    subs = subscriptions.read_subscriptions()
 
     assert [(s.name, s.kind) for s in subs] == [("builtin", "builtin"), ("EasyPrivacy", "url"), ("uBO-Privacy", "url")]
     assert subs[1].url == "https://easylist.to/easylist/easyprivacy.txt"
@@ -23,7 +23,7 @@ def test_a_fresh_install_subscribes_to_the_defaults_without_writing_anything(who
 
 
 def test_until_the_first_update_the_engine_uses_only_the_builtin_list():
-    loaded = lists.open_engine()
+    loaded = engine_cache.open_engine()
 
     assert list(loaded.engine.lists) == ["builtin"]
     assert loaded.engine.lists["builtin"].filters_used > 0
@@ -33,26 +33,26 @@ def test_until_the_first_update_the_engine_uses_only_the_builtin_list():
 def test_a_local_file_is_referenced_and_its_edits_apply(tmp_path):
     mine = write_list(tmp_path / "mine.txt", "||tracker.test^")
 
-    sub = lists.add_subscription(str(mine))
+    sub = subscriptions.add_subscription(str(mine))
 
     assert (sub.name, sub.kind, sub.file) == ("mine", "file", str(mine))
     assert sub.stats["filters_used"] == 1
-    engine = lists.load_engine()
+    engine = engine_cache.load_engine()
     assert engine.match("https://tracker.test/p.gif").action == "block"
     assert engine.match("https://other.test/p.gif").action == "allow"
 
     write_list(mine, "||other.test^")
 
-    engine = lists.load_engine()
+    engine = engine_cache.load_engine()
     assert engine.match("https://tracker.test/p.gif").action == "allow"
     assert engine.match("https://other.test/p.gif").action == "block"
-    assert not list((lists.lists_dir()).iterdir()), "a local list is not copied into the data dir"
+    assert not list((subscriptions.lists_dir()).iterdir()), "a local list is not copied into the data dir"
 
 
 def test_subscriptions_are_saved_in_lists_json(whoknows_home, tmp_path):
     mine = write_list(tmp_path / "mine.txt", "||tracker.test^")
-    lists.add_subscription(str(mine), name="Mine")
-    lists.add_subscription("https://lists.example/filters/extra.min.txt")
+    subscriptions.add_subscription(str(mine), name="Mine")
+    subscriptions.add_subscription("https://lists.example/filters/extra.min.txt")
 
     saved = json.loads((whoknows_home / "lists.json").read_text())
 
@@ -75,14 +75,14 @@ def test_subscriptions_are_saved_in_lists_json(whoknows_home, tmp_path):
 )
 def test_a_bad_url_is_refused_and_nothing_changes(whoknows_home, url, message):
     with pytest.raises(InputError, match=message):
-        lists.add_subscription(url)
+        subscriptions.add_subscription(url)
 
     assert not (whoknows_home / "lists.json").exists()
 
 
 def test_a_missing_file_is_refused(tmp_path):
     with pytest.raises(InputError, match="no such file"):
-        lists.add_subscription(str(tmp_path / "nope.txt"))
+        subscriptions.add_subscription(str(tmp_path / "nope.txt"))
 
 
 def test_a_file_without_usable_filters_is_refused(whoknows_home, tmp_path):
@@ -90,64 +90,64 @@ def test_a_file_without_usable_filters_is_refused(whoknows_home, tmp_path):
     notes.write_text("! just a comment\n\n")
 
     with pytest.raises(InputError, match="no usable filters"):
-        lists.add_subscription(str(notes))
+        subscriptions.add_subscription(str(notes))
 
     assert not (whoknows_home / "lists.json").exists()
 
 
 def test_names_and_sources_are_unique(tmp_path):
     mine = write_list(tmp_path / "mine.txt", "||tracker.test^")
-    lists.add_subscription(str(mine))
+    subscriptions.add_subscription(str(mine))
 
     with pytest.raises(InputError, match="already exists"):
-        lists.add_subscription("https://lists.example/mine.txt")
+        subscriptions.add_subscription("https://lists.example/mine.txt")
     with pytest.raises(InputError, match="already subscribed as 'mine'"):
-        lists.add_subscription(str(mine), name="again")
+        subscriptions.add_subscription(str(mine), name="again")
     with pytest.raises(InputError, match="already subscribed as 'EasyPrivacy'"):
-        lists.add_subscription("https://easylist.to/easylist/easyprivacy.txt", name="ep")
+        subscriptions.add_subscription("https://easylist.to/easylist/easyprivacy.txt", name="ep")
     with pytest.raises(InputError, match="not a usable list name"):
-        lists.add_subscription("https://lists.example/x.txt", name="has space")
+        subscriptions.add_subscription("https://lists.example/x.txt", name="has space")
     with pytest.raises(InputError, match="built-in list's name"):
-        lists.add_subscription("https://lists.example/x.txt", name="Builtin")
+        subscriptions.add_subscription("https://lists.example/x.txt", name="Builtin")
 
 
 def test_removing_by_name_or_url(tmp_path):
     mine = write_list(tmp_path / "mine.txt", "||tracker.test^")
-    lists.add_subscription(str(mine))
+    subscriptions.add_subscription(str(mine))
 
-    assert lists.remove_subscription("MINE").name == "mine"
-    assert lists.remove_subscription("https://easylist.to/easylist/easyprivacy.txt").name == "EasyPrivacy"
+    assert subscriptions.remove_subscription("MINE").name == "mine"
+    assert subscriptions.remove_subscription("https://easylist.to/easylist/easyprivacy.txt").name == "EasyPrivacy"
 
-    assert [s.name for s in lists.read_subscriptions()] == ["builtin", "uBO-Privacy"]
+    assert [s.name for s in subscriptions.read_subscriptions()] == ["builtin", "uBO-Privacy"]
     assert mine.exists(), "a user's own file is never deleted"
-    assert lists.load_engine().match("https://tracker.test/p.gif").action == "allow"
+    assert engine_cache.load_engine().match("https://tracker.test/p.gif").action == "allow"
 
 
 def test_removing_an_unknown_list_names_the_subscribed_ones():
     with pytest.raises(NotFoundError, match=r"no subscribed list is named 'nope' \(subscribed: builtin, EasyPrivacy, uBO-Privacy\)"):
-        lists.remove_subscription("nope")
+        subscriptions.remove_subscription("nope")
 
 
 def test_the_builtin_list_can_be_turned_off_and_on(tmp_path):
-    builtin_hits = lists.open_engine().engine.lists["builtin"].filters_used
+    builtin_hits = engine_cache.open_engine().engine.lists["builtin"].filters_used
     assert builtin_hits > 0
 
-    lists.remove_subscription("builtin")
-    assert "builtin" not in lists.open_engine().engine.lists
+    subscriptions.remove_subscription("builtin")
+    assert "builtin" not in engine_cache.open_engine().engine.lists
 
-    lists.add_subscription("builtin")
-    assert lists.read_subscriptions()[0].name == "builtin"
-    assert lists.open_engine().engine.lists["builtin"].filters_used == builtin_hits
+    subscriptions.add_subscription("builtin")
+    assert subscriptions.read_subscriptions()[0].name == "builtin"
+    assert engine_cache.open_engine().engine.lists["builtin"].filters_used == builtin_hits
     with pytest.raises(InputError, match="already on"):
-        lists.add_subscription("builtin")
+        subscriptions.add_subscription("builtin")
 
 
 def test_a_vanished_local_list_is_skipped_with_a_warning(tmp_path):
     mine = write_list(tmp_path / "mine.txt", "||tracker.test^")
-    lists.add_subscription(str(mine))
+    subscriptions.add_subscription(str(mine))
     mine.unlink()
 
-    loaded = lists.open_engine()
+    loaded = engine_cache.open_engine()
 
     assert "mine" not in loaded.engine.lists
     assert any(str(mine) in w and "missing" in w for w in loaded.warnings)
@@ -160,4 +160,4 @@ def test_damaged_metadata_is_a_clear_error(whoknows_home):
     (whoknows_home / "lists.json").write_text("{not json")
 
     with pytest.raises(WhoknowsError, match="lists.json is damaged"):
-        lists.read_subscriptions()
+        subscriptions.read_subscriptions()

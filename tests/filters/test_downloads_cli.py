@@ -5,7 +5,7 @@ import json
 from click.testing import CliRunner
 
 from cli.main import cli
-from whoknows.filters import lists
+from whoknows.filters import subscriptions
 
 GOOD = "! Title: Test privacy\n||tracker.test^\n||pixel.test/collect$image\n"
 
@@ -16,9 +16,9 @@ def run(*args):
 
 def only_test_lists(*pairs):
     for default in ("EasyPrivacy", "uBO-Privacy"):
-        lists.remove_subscription(default)
+        subscriptions.remove_subscription(default)
     for name, url in pairs:
-        lists.add_subscription(url, name=name)
+        subscriptions.add_subscription(url, name=name)
 
 
 def test_update_reports_each_list_and_exits_0(list_server):
