@@ -54,8 +54,8 @@ if which == "adblock":
     engine.check_network_urls("https://example.com/", "https://example.org/", "script")
 else:
     from whoknows.filters import FilterEngine
-    import whoknows.vendors
-    whoknows.vendors.site_of("warm.example.com")  # the Public Suffix List, loaded by any engine's first match
+    import whoknows.sites
+    whoknows.sites.site_of("warm.example.com")  # the Public Suffix List, loaded by any engine's first match
     before = rss()
     if which == "whoknows-cache":
         engine = FilterEngine.load(cache)

@@ -78,8 +78,8 @@ def rss():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
 from whoknows.filters import FilterEngine
-import whoknows.vendors
-whoknows.vendors.site_of("warm.example.com")  # the suffix list: not the engine's
+import whoknows.sites
+whoknows.sites.site_of("warm.example.com")  # the suffix list: not the engine's
 gc.collect()
 traced = sys.argv[2] == "traced"
 before = rss()
@@ -119,8 +119,8 @@ def directory():
     from whoknows import directory
     return directory.tracker_owner("www.google-analytics.com"), directory.lookup("google.com")
 def suffixes():
-    import whoknows.vendors
-    return whoknows.vendors.site_of("www.example.co.uk")
+    import whoknows.sites
+    return whoknows.sites.site_of("www.example.co.uk")
 kept = [part("imports (mitmproxy, whoknows, addons)", imports), part("Public Suffix List", suffixes),
         part("filter engine (the subscribed lists)", engine), part("company directory", directory)]
 print(json.dumps(parts))

@@ -19,7 +19,7 @@ def _ledger():
 
 
 def _display(domain: str) -> str:
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     return display_domain(domain)
 

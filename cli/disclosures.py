@@ -30,7 +30,7 @@ def tell(vendor_name, facts, as_json):
     from whoknows.disclosures import parse_fact, record_disclosures
     from whoknows.ledger import open_ledger
     from whoknows.aliases import resolve_vendor
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     with open_ledger() as ledger:
         domain = resolve_vendor(ledger, vendor_name)
@@ -75,7 +75,7 @@ def knows(kind, value, limit, as_json):
     from cli.vendor import short_time
     from whoknows import disclosures
     from whoknows.ledger import open_ledger
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     with open_ledger() as ledger:
         holders = disclosures.knows(ledger, kind, value)

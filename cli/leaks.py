@@ -38,7 +38,7 @@ def leaks(vendor_name, since, as_json):
         print_json([{**row, "summary": describe(row)} for row in rows])
         return
     from whoknows.leak_records import ENCODING_NAMES
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     table("leaks", ["page", "sent to", "your", "as", "in", "times", "last seen"],
           [[display_domain(r["page"]), _recipient(r), f"{r['kind']} {short_reference(r['value'])}",

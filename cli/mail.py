@@ -55,7 +55,7 @@ def scan(paths, as_json):
 
 
 def _print_scan(stored, summary) -> None:
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     click.echo(f"read {stored.read} messages: {stored.new_messages} new, "
                f"{stored.known_messages} already in the ledger"

@@ -53,7 +53,7 @@ def prefs(vendor_name, marketing, channels, max_per_month, notes, clear, check, 
     from whoknows.preferences import FIELDS, get_preferences, set_preferences
     from whoknows.vendor_records import require_vendor
     from whoknows.aliases import resolve_vendor
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     changes = {} if not clear else dict.fromkeys(FIELDS)
     if marketing is not None:

@@ -23,7 +23,7 @@ def _store():
 
 def _site(text: str) -> str:
     """SITE as its registrable domain; checked before the ledger is opened (bad input changes nothing)."""
-    from whoknows.vendors import normalise_vendor
+    from whoknows.sites import normalise_vendor
 
     return normalise_vendor(text)
 
@@ -38,13 +38,13 @@ def _report(store, site: str, as_json: bool, said: str) -> None:
     if as_json:
         print_json(settings.to_json(site))
     else:
-        from whoknows.vendors import display_domain
+        from whoknows.sites import display_domain
 
         click.echo(f"{display_domain(site)}: {said}")
 
 
 def _show_lines(site: str, settings) -> list[str]:
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     allowed = ", ".join(display_domain(s) for s in sorted(settings.allowed_third_parties))
     return [
@@ -209,7 +209,7 @@ def list_sites(as_json):
     if as_json:
         print_json([settings.to_json(domain) for domain, settings in every.items()])
         return
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     rows = [[display_domain(domain), "paused" if s.paused else "on", _describe_mode(s.cookie_mode),
              ", ".join(display_domain(o) for o in sorted(s.allowed_third_parties))]

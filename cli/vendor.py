@@ -61,7 +61,7 @@ def add(vendor_name, name, company, privacy_contact, address, as_json):
         whoknows vendor add https://www.shop.example/ --name "My shop"
     """
     from whoknows.vendor_records import add_vendor, vendor_record
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     if privacy_contact and privacy_contact.strip():  # '' clears it
         from whoknows.letters import email_address
@@ -96,7 +96,7 @@ def list_(limit, offset, as_json):
         whoknows vendor list --limit 0 --json
     """
     from whoknows.vendor_records import list_vendors
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     if limit is None:
         limit = 0 if as_json else DEFAULT_TABLE_LIMIT
@@ -261,7 +261,7 @@ def forget(vendor_name, yes):
         whoknows vendor forget shop.example --yes
     """
     from whoknows.vendor_records import forget_vendor, linked_counts, require_vendor
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     with _open() as ledger:
         domain = _vendor(ledger, vendor_name)

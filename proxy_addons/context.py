@@ -6,7 +6,7 @@ or `ensure_context(flow)`, which computes one without site settings if this addo
 failed. Requests the proxy already answered (the PAC file) get none.
 
 `FlowContext` fields:
-- `request_site`: the registrable domain of the request's host (`vendors.site_of`); None for IP
+- `request_site`: the registrable domain of the request's host (`sites.site_of`); None for IP
   addresses and single-label hosts.
 - `page_site`: the site of the page that caused the request: the request's own site for a
   top-level document; else the site of `Referer`, else of `Origin`; else, when `Sec-Fetch-Site`
@@ -46,11 +46,11 @@ from mitmproxy import http
 from whoknows.cookies import CookiePolicy
 from whoknows.errors import WhoknowsError
 from whoknows.filters import request_context
-from whoknows.filters.context import LowercaseHeaders
+from whoknows.filters.request_type import LowercaseHeaders
 from whoknows.site_settings import DEFAULT
 from whoknows.site_settings import SiteSettings
 from whoknows.site_settings import SiteSettingsStore
-from whoknows.vendors import site_of
+from whoknows.sites import site_of
 
 logger = logging.getLogger("whoknows.proxy")
 

@@ -3,7 +3,7 @@
 - `Sec-GPC: 1` always (GPC is a legal opt-out signal in several jurisdictions).
 - `DNT: 1` unless `whoknows_dnt` is off.
 - Referer (`whoknows_referer`): "trim" (default) cuts a cross-site Referer to the origin of the page
-  (sites are registrable domains, `whoknows.vendors.site_of`) and drops it on requests the blocking
+  (sites are registrable domains, `whoknows.sites.site_of`) and drops it on requests the blocking
   addon marked as tracker requests (`flow.metadata["whoknows.tracker"]`); "strip" drops every
   cross-site Referer; "keep" leaves it alone. Same-site Referers are never touched.
 
@@ -21,7 +21,7 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
-from whoknows.vendors import site_of
+from whoknows.sites import site_of
 
 TRACKER_KEY = "whoknows.tracker"
 REFERER_POLICIES = ("trim", "strip", "keep")

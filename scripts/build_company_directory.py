@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from whoknows.errors import InputError  # noqa: E402
-from whoknows.vendors import host_of, normalise_vendor  # noqa: E402
+from whoknows.sites import host_of, normalise_vendor  # noqa: E402
 
 DEFAULT_INPUT = REPO.parent / "shared" / "data" / "companies" / "datenanfragen-companies.jsonl"
 DEFAULT_OUTPUT = REPO / "whoknows" / "data" / "companies.json.gz"
@@ -142,7 +142,7 @@ def _has_known_suffix(name: str) -> bool:
 
 @functools.cache
 def _public_suffixes():
-    # The same offline snapshot (tldextract's bundled list) that whoknows.vendors uses.
+    # The same offline snapshot (tldextract's bundled list) that whoknows.sites uses.
     import tldextract
 
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)

@@ -295,10 +295,10 @@ def test_disable_by_address_and_by_vendor(ledger):
 
 
 def test_resolve_vendor_skips_the_suffix_list_only_for_known_vendors(ledger, monkeypatch):
-    import whoknows.vendors
+    import whoknows.sites
 
     ledger.vendor_id("example.co.uk", create=True)  # the ledger holds normalised domains only
-    monkeypatch.setattr(whoknows.vendors, "normalise_vendor", lambda text: pytest.fail(f"normalised {text}"))
+    monkeypatch.setattr(whoknows.sites, "normalise_vendor", lambda text: pytest.fail(f"normalised {text}"))
     assert aliases.resolve_vendor(ledger, "Example.co.uk") == "example.co.uk"
     assert aliases.resolve_vendor(ledger, "https://example.co.uk/cart") == "example.co.uk"
     monkeypatch.undo()

@@ -16,7 +16,7 @@ import idna
 import pytest
 import tldextract
 
-from whoknows import public_suffixes, vendors
+from whoknows import public_suffixes, sites
 from whoknows.directory import COMPANIES_FILE
 
 
@@ -28,7 +28,7 @@ def reference():
         result = extract(host)
         if result.suffix:
             return result.top_domain_under_public_suffix or None
-        labels = host.split(".")  # the default rule `*`, as vendors applies it
+        labels = host.split(".")  # the default rule `*`, as sites applies it
         return ".".join(labels[-2:]) if len(labels) >= 2 else None
 
     return registrable
@@ -54,9 +54,9 @@ def test_every_rule_of_the_list_agrees_with_tldextract(reference):
     rules = _rules()
     assert len(rules) > 9000  # the whole list was read, private part included
     assert "github.io" in rules and "*.ck" in rules and "!www.ck" in rules
-    wrong = [(host, vendors._registrable(host), reference(host))
+    wrong = [(host, sites._registrable(host), reference(host))
              for rule in rules for host in _hosts_for(rule)
-             if vendors._registrable(host) != reference(host)]
+             if sites._registrable(host) != reference(host)]
     assert wrong == []
 
 
@@ -71,7 +71,7 @@ def test_every_rule_of_the_list_agrees_with_tldextract(reference):
     ("shop.xn--p1ai", "shop.xn--p1ai"),  # .рф, written in punycode
 ])
 def test_known_cases(reference, host, expected):
-    assert vendors._registrable(host) == expected == reference(host)
+    assert sites._registrable(host) == expected == reference(host)
 
 
 def test_real_traffic_and_the_company_directory_agree_with_tldextract(reference, shared_data):
@@ -83,18 +83,18 @@ def test_real_traffic_and_the_company_directory_agree_with_tldextract(reference,
     checked = 0
     for host in sorted(hosts | domains):
         try:
-            ascii_host = vendors._to_ascii(host)
+            ascii_host = sites._to_ascii(host)
         except Exception:  # noqa: BLE001 -- not a host name: normalise_vendor refuses it before this
             continue
-        if vendors._is_ip(ascii_host):
+        if sites._is_ip(ascii_host):
             continue
-        assert vendors._registrable(ascii_host) == reference(ascii_host), ascii_host
+        assert sites._registrable(ascii_host) == reference(ascii_host), ascii_host
         checked += 1
     assert checked > 1000
 
 
 def test_reading_the_list_imports_neither_tldextract_nor_requests():
-    script = ("import sys\nfrom whoknows.vendors import site_of\nassert site_of('a.b.co.uk') == 'b.co.uk'\n"
+    script = ("import sys\nfrom whoknows.sites import site_of\nassert site_of('a.b.co.uk') == 'b.co.uk'\n"
               "print(sorted(m for m in ('tldextract', 'requests') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr

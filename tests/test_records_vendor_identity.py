@@ -1,4 +1,4 @@
-"""Vendor identity (whoknows.vendors.normalise_vendor), property-tested: what the ledger keys on."""
+"""Vendor identity (whoknows.sites.normalise_vendor), property-tested: what the ledger keys on."""
 
 import idna
 import pytest
@@ -6,7 +6,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from whoknows.errors import InputError
-from whoknows.vendors import display_domain, normalise_vendor
+from whoknows.sites import display_domain, normalise_vendor
 
 ASCII_LABEL = st.from_regex(r"\A[a-z0-9](?:[a-z0-9-]{0,14}[a-z0-9])?\Z")
 # Letters that IDNA maps to themselves or to a lowercase form: accented Latin, Greek, Cyrillic, CJK.

@@ -68,7 +68,7 @@ def _fill_issue_5(ledger) -> None:
     from whoknows.mail_records import store_scan
     from whoknows.mailscan import read_message, ScanResult
     from whoknows.me import add_value
-    from whoknows.rights_requests import record_request
+    from whoknows.data_rights import record_request
 
     email, _ = add_value(ledger, "email", "ines@example.net")
     add_value(ledger, "name", "Inés Olmedo")

@@ -348,7 +348,7 @@ def resolve_vendor(ledger, text: str) -> str:
     Suffix List (read and indexed on first use) off the path of `alias new` for vendors the ledger
     knows.
     """
-    from .vendors import host_of, normalise_vendor
+    from .sites import host_of, normalise_vendor
 
     try:
         host = host_of(text).rstrip(".").lower()
@@ -362,7 +362,7 @@ def resolve_vendor(ledger, text: str) -> str:
 
 def _check_domain(domain: str) -> None:
     if not _VENDOR.match(domain):
-        raise InputError(f"{domain!r} is not a normalised vendor domain (see whoknows.vendors.normalise_vendor)")
+        raise InputError(f"{domain!r} is not a normalised vendor domain (see whoknows.sites.normalise_vendor)")
 
 
 _ACTIVE = "SELECT address FROM aliases WHERE vendor_id = ? AND state = 'active'"
@@ -480,7 +480,7 @@ def get_or_create(ledger, domain: str, opaque: bool = False, new_key: bool = Fal
 def alias_for(ledger, domain: str, create: bool = True) -> str | None:
     """The vendor's active alias, made (with the next generation) when it has none and `create`.
 
-    `domain` is a normalised vendor domain (`vendors.normalise_vendor`). Returns None only when
+    `domain` is a normalised vendor domain (`sites.normalise_vendor`). Returns None only when
     `create` is false and there is no active alias. Raises WhoknowsError when aliases are not set up.
     """
     if not create:

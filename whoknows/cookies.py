@@ -462,7 +462,7 @@ class CookiePolicy:
     def for_response(self, page_site: str | None, request_site: str | None,
                      is_tracker: bool) -> CookieMode:
         """The mode for the `Set-Cookie` lines of a response (and the request's `Cookie` header).
-        Sites are compared as `vendors.site_of` gives them (lowercase)."""
+        Sites are compared as `sites.site_of` gives them (lowercase)."""
         if (is_third_party(page_site, request_site)
                 and (page_site, request_site) not in self.allowed_third_parties):
             return BLOCK

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, WhoknowsError
-from .vendors import host_of, normalise_vendor
+from .sites import host_of, normalise_vendor
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 COMPANIES_FILE = DATA_DIR / "companies.json.gz"

@@ -457,7 +457,7 @@ def vendor_leaks(db: sqlite3.Connection, vendor_id: int) -> dict[str, list[dict]
 
 def describe(leak: Mapping[str, Any]) -> str:
     """One sentence: "shop.example's page sent your email (a•••@x.org) as SHA-256 to host (Meta)"."""
-    from .vendors import display_domain
+    from .sites import display_domain
 
     value = leak["value"]
     what = f"your {leak['kind']} ({value})" if leak["kind"] != "alias" else f"your alias {value}"

@@ -190,7 +190,7 @@ MIGRATIONS: list[str] = [
     # without decrypting); what the proxy saw leave for another site (whoknows.leak_records: the
     # value by reference, never in plaintext); scanned mail (whoknows.mail_records: no bodies, no
     # addresses but the aliases reached and who wrote to them); data-rights requests
-    # (whoknows.rights_requests).
+    # (whoknows.data_rights).
     f"""
     CREATE TABLE me_values (
         id INTEGER PRIMARY KEY,

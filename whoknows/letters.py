@@ -33,7 +33,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from .errors import InputError, WhoknowsError
-from .vendors import display_domain
+from .sites import display_domain
 
 KINDS = ("access", "erase", "object", "rectify")
 LANGUAGES = ("en", "es")

@@ -185,7 +185,7 @@ class PreferenceBreach:
     dates: list[str]
 
     def describe(self) -> str:
-        from .vendors import display_domain
+        from .sites import display_domain
 
         shown = ", ".join(d[:10] for d in self.dates)
         if self.rule == "max-per-month":

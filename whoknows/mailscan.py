@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import InputError, WhoknowsError
-from .vendors import site_of
+from .sites import site_of
 
 RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
 MARKETING_PRECEDENCE = frozenset({"bulk", "list", "junk"})

@@ -1,6 +1,6 @@
 """Per-site settings: protection paused, a cookie mode, and third parties the user lets in.
 
-A site is a registrable domain (`vendors.normalise_vendor`), the site of the page the user is on.
+A site is a registrable domain (`sites.normalise_vendor`), the site of the page the user is on.
 For each one the user may:
 - pause protection: the proxy leaves every request made by that site's pages alone (no blocking,
   no parameter stripping, no cookie rewriting), for a site that breaks and must work now;
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from .cookies import CookieMode, CookiePolicy, parse_cookie_mode
 from .errors import InputError, WhoknowsError
 from .ledger import Ledger, now
-from .vendors import normalise_vendor
+from .sites import normalise_vendor
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class SiteSettingsStore:
     # -- reading -------------------------------------------------------------------------------
 
     def get(self, site: str | None) -> SiteSettings:
-        """The settings of `site` (a registrable domain as `vendors.site_of` gives it)."""
+        """The settings of `site` (a registrable domain as `sites.site_of` gives it)."""
         self.maybe_refresh()
         if site is None:
             return DEFAULT

@@ -61,7 +61,7 @@ from .ledger import (
 from .me import KINDS as ME_KINDS
 from .preferences import CHANNELS
 from .sealing import check_section
-from .vendors import normalise_vendor
+from .sites import normalise_vendor
 
 FORMAT = "whoknows-ledger"
 VERSION = 1

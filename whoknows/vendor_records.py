@@ -1,6 +1,6 @@
 """Vendors in the ledger: add, list (with counts), the whole record of one, forget.
 
-A vendor is its registrable domain (see `vendors.normalise_vendor`); every other table hangs off
+A vendor is its registrable domain (see `sites.normalise_vendor`); every other table hangs off
 `vendors.id` with ON DELETE CASCADE, so forgetting a vendor removes everything linked to it.
 """
 
@@ -13,7 +13,7 @@ from .leak_records import vendor_leaks
 from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
 from .preferences import get_preferences
-from .vendors import display_domain
+from .sites import display_domain
 
 # What the user can say about a vendor (vendors table columns); all but `name` override the
 # company directory.

@@ -1,6 +1,6 @@
 """Test addons a proxy under test can load (`start_proxy(addons=("e2e_addons:Name",))`)."""
 
-from whoknows.vendors import site_of
+from whoknows.sites import site_of
 
 TRACKER_SITES = frozenset({"tracker.test"})
 

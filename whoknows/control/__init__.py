@@ -4,7 +4,7 @@ One module per job:
 - `api`: `ControlAPI.handle(method, target, headers, body) -> Response`, the whole request handling
   as a plain function over injected parts (its security rules, its routes), tested without sockets;
 - `pairing`: `TokenStore`, the extension's token and the pairing code (whoknows secrets);
-- `sites`: `LedgerSites`, the site settings, aliases and vendor records the API reads and writes,
+- `ledger_sites`: `LedgerSites`, the site settings, aliases and vendor records the API reads and writes,
   and `site_state`, the body of `GET /site`;
 - `running_proxy`: where a running proxy's control API listens, and `ping` to ask it;
 - `protocol`: what they share: the API's prefix, port and body limit, `Response`, `Refused`.
@@ -19,7 +19,7 @@ from .pairing import (
 )
 from .protocol import API_PREFIX, BASE_HEADERS, DEFAULT_PORT, MAX_BODY_BYTES, Refused, Response
 from .running_proxy import default_url, ping, read_address, remove_address, write_address
-from .sites import AliasesNotSetUp, LedgerSites, SiteBackend, site_for_url, site_state
+from .ledger_sites import AliasesNotSetUp, LedgerSites, SiteBackend, site_for_url, site_state
 
 __all__ = [
     "API_PREFIX", "BASE_HEADERS", "DEFAULT_PORT", "MAX_BODY_BYTES", "PAIRING_MAX_FAILURES",

@@ -42,10 +42,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .. import __version__
 from ..errors import InputError, NotFoundError, WhoknowsError
-from ..vendors import normalise_vendor
+from ..sites import normalise_vendor
 from .pairing import TokenStore
 from .protocol import API_PREFIX, BASE_HEADERS, MAX_BODY_BYTES, Headers, Refused, Response
-from .sites import AliasesNotSetUp, SiteBackend, site_for_url, site_state
+from .ledger_sites import AliasesNotSetUp, SiteBackend, site_for_url, site_state
 
 logger = logging.getLogger("whoknows.control")
 

@@ -4,15 +4,15 @@
     engine.add_list(text, "easyprivacy")
     engine.match("https://tracker.example/p.gif", "image", source="https://shop.example/")
 
-`parser` turns list lines into plain records, `engine` indexes and matches them, `compiled` is the
-format of the built engine's cache file and `engine_cache` builds the engine for the subscribed
-lists (`subscriptions`) or loads it from that cache, `downloads` fetches the lists, `resources` serves `$redirect` targets and `context` reads a
-request's type, source and party from its headers. No mitmproxy here: the proxy addon is a thin
-caller.
+`parser` turns list lines into plain records, `engine` indexes and matches them, `request_type`
+reads a request's type, source and party from its headers, `resources` serves `$redirect` targets.
+The lists: `subscriptions` (which lists, where their copies live), `downloads` (`lists update`),
+`engine_cache` (the engine for the subscribed lists, loaded from its cache when still valid) and
+`compiled` (the cache file's format). No mitmproxy here: the proxy addon is a thin caller.
 """
 
-from .context import RequestContext, request_context
 from .engine import Decision, FilterEngine, ListStats
+from .request_type import RequestContext, request_context
 from .resources import resource, resource_names
 
 __all__ = [

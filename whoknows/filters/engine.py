@@ -27,7 +27,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from ..vendors import site_of
+from ..sites import site_of
 from . import compiled, parser
 from .compiled import no_gc
 from .parser import (

@@ -1,4 +1,4 @@
-"""`whoknows request access|erase|object|rectify VENDOR` and `whoknows requests`: GDPR requests."""
+"""Data-rights (GDPR) requests: `whoknows request access|erase|object|rectify VENDOR` and `whoknows requests`."""
 
 from datetime import date
 from pathlib import Path
@@ -34,8 +34,8 @@ def _date(value: str | None) -> date:
         raise InputError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
-@click.group()
-def request():
+@click.group("request")
+def rights_request():
     """Write a data-rights request to a vendor, addressed to its privacy contact, listing every
     identifier the ledger links to it, with the one-month deadline of GDPR Art. 12(3).
 
@@ -54,7 +54,7 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
     from whoknows.errors import InputError, WhoknowsError
     from whoknows.ledger import open_ledger
     from whoknows.paths import write_private_file
-    from whoknows.rights_requests import (
+    from whoknows.data_rights import (
         alias_to_send_from, check_not_a_different_repeat, identifiers_for, record_request,
     )
     from whoknows.vendor_records import vendor_record
@@ -121,7 +121,7 @@ def _require_vendor(ledger, domain: str) -> None:
     exact `vendor add` that brings it in."""
     from whoknows import directory
     from whoknows.errors import NotFoundError
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     if ledger.vendor_id(domain) is not None:
         return
@@ -170,10 +170,10 @@ def _request_command(kind: str, help_text: str) -> click.Command:
 
 
 for _kind, _help in KINDS.items():
-    request.add_command(_request_command(_kind, _help))
+    rights_request.add_command(_request_command(_kind, _help))
 
 
-@request.command("answered")
+@rights_request.command("answered")
 @click.argument("request_id", type=int, metavar="ID")
 @click.option("--date", "on", metavar="DATE", help="When the answer came, YYYY-MM-DD (default: today).")
 @json_option
@@ -187,7 +187,7 @@ def answered(request_id, on, as_json):
         whoknows request answered 3 --date 2026-02-01
     """
     from whoknows.ledger import open_ledger
-    from whoknows.rights_requests import mark_answered
+    from whoknows.data_rights import mark_answered
 
     with open_ledger() as ledger:
         record = mark_answered(ledger, request_id, _date(on))
@@ -199,7 +199,7 @@ def answered(request_id, on, as_json):
 
 @click.command("requests")
 @json_option
-def requests_(as_json):
+def rights_requests(as_json):
     """The data-rights requests you made, with their due dates (one month, GDPR Art. 12(3));
     unanswered ones past their date are overdue.
 
@@ -210,7 +210,7 @@ def requests_(as_json):
         whoknows requests --json
     """
     from whoknows.ledger import open_ledger
-    from whoknows.rights_requests import list_requests
+    from whoknows.data_rights import list_requests
 
     with open_ledger() as ledger:
         rows = list_requests(ledger, date.today())
@@ -223,7 +223,7 @@ def requests_(as_json):
     from rich.table import Table
 
     from cli.output import console
-    from whoknows.vendors import display_domain
+    from whoknows.sites import display_domain
 
     grid = Table(title="data-rights requests")
     for column in ("id", "vendor", "request", "sent", "due", "status"):

@@ -1,4 +1,4 @@
-"""Vendor identity: a vendor is its registrable domain (eTLD+1).
+"""Sites and registrable domains: a site, and so a vendor, is its registrable domain (eTLD+1).
 
 `normalise_vendor` turns what a user types (a URL, a host name or a domain, in Unicode or punycode)
 into that domain, or says clearly why it cannot. `site_of` is the proxy's quiet variant for hosts

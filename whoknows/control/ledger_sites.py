@@ -15,7 +15,7 @@ from ..errors import WhoknowsError
 from ..ledger import open_ledger
 from ..site_settings import SiteSettingsStore, settings_of
 from ..vendor_records import vendor_record
-from ..vendors import site_of
+from ..sites import site_of
 
 
 class AliasesNotSetUp(WhoknowsError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from ..vendors import site_of
+from ..sites import site_of
 
 _DEST_TYPES = {
     "document": "document",

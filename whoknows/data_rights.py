@@ -1,5 +1,5 @@
 """Data-rights requests: what to put in one (every identifier the ledger links to a vendor), and the
-record of the requests made, with their one-month deadlines (`rights_requests`, schema v4).
+record of the requests made, with their one-month deadlines (the `rights_requests` table, schema v4).
 
 Identifiers a vendor may file the person's data under, from the ledger:
 - its aliases (every state: a retired alias is still in its database);
@@ -21,7 +21,7 @@ from datetime import date
 from .errors import InputError, NotFoundError, WhoknowsError
 from .ledger import Ledger, now
 from .me import list_values, reference_tag
-from .vendors import display_domain
+from .sites import display_domain
 
 KINDS = ("access", "erase", "object", "rectify")
 ARTICLES = {"access": "Art. 15", "erase": "Art. 17", "object": "Art. 21", "rectify": "Art. 16"}
