@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .errors import InputError, NotFoundError, WhoknowsError
-from .ledger import Ledger, now
+from .ledger import Ledger, vendor_ids
 from .me import list_values, reference_tag
 from .sites import display_domain
 
@@ -110,9 +110,7 @@ def record_request(ledger: Ledger, domain: str, kind: str, lang: str, contact: s
     if kind not in KINDS:
         raise InputError(f"{kind!r} is not a kind of request ({', '.join(KINDS)})")
     with ledger.write() as db:
-        db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
-                   (domain, now()))
-        vendor_id = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()[0]
+        vendor_id = vendor_ids(db, [domain])[domain]
         known = _same_day(db, vendor_id, kind, sent_on)
         if known is not None:
             _refuse_a_different_repeat(domain, known, lang, contact)

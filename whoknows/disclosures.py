@@ -5,16 +5,23 @@ identifies it by its normalised value (the `match_key` column, computed by SQLit
 same fact twice only moves its `last_seen`, and `knows` finds "+34 600 111 222" when asked for
 "0034600111222".
 
-Values are checked before anything is written: `parse_fact` (with `whoknows.values.clean_value`) raises
-InputError naming the offending argument, and `record_disclosures` writes all of a call's facts in one transaction.
+This is the one module that writes the `disclosures` table (besides `transfer`'s import of a backup
+and the ledger's migrations): `record_disclosures` for facts told now, `record_seen_disclosure`
+inside the transaction of the proxy's leak batches (`leak_records`) and of a mail scan
+(`mail_records`).
+
+Values are checked before anything is written: `parse_fact` (with `whoknows.values.clean_value`)
+raises InputError naming the offending argument, and `record_disclosures` writes all of a call's
+facts in one transaction.
 """
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from typing import Sequence
 
 from .errors import InputError
-from .ledger import DISCLOSURE_KINDS, DISCLOSURE_SOURCES, Ledger, json_text, match_key_sql, now
+from .ledger import DISCLOSURE_KINDS, DISCLOSURE_SOURCES, Ledger, json_text, match_key_sql, now, vendor_ids
 from .me import tag_for
 from .values import RefusedSecret, clean_value
 
@@ -87,11 +94,7 @@ def record_disclosures(
     when = when or now()
     results = []
     with ledger.write() as db:
-        db.execute(
-            "INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
-            (domain, when),
-        )
-        vendor_id = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()[0]
+        vendor_id = vendor_ids(db, [domain], when)[domain]
         for kind, value in facts:
             results.append(_upsert(db, vendor_id, kind, value, source, json_text(evidence), when))
     return results
@@ -112,6 +115,24 @@ def _upsert(db, vendor_id: int, kind: str, value: str, source: str, evidence: st
         (vendor_id, kind, value, source, when, when, evidence),
     )
     return Recorded(kind, value, new=known is None)
+
+
+_DISCLOSURE_UPSERT = """
+    INSERT INTO disclosures (vendor_id, kind, value, source, first_seen, last_seen, evidence)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (vendor_id, kind, match_key, source) DO UPDATE SET
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen),
+        evidence = CASE WHEN excluded.last_seen >= last_seen THEN coalesce(excluded.evidence, evidence)
+                        ELSE evidence END
+"""
+
+
+def record_seen_disclosure(db: sqlite3.Connection, vendor_id: int, kind: str, value: str, source: str,
+                      evidence: object, first_seen: str, last_seen: str) -> None:
+    """Record a fact seen (not told: by the proxy or a mail scan) inside the caller's transaction:
+    the widest first/last seen, the latest evidence. (`record_disclosures` is for facts told now.)"""
+    db.execute(_DISCLOSURE_UPSERT, (vendor_id, kind, value, source, first_seen, last_seen, json_text(evidence)))
 
 
 def knows(ledger: Ledger, kind: str, value: str | None = None) -> list[Holder]:

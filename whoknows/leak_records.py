@@ -36,8 +36,9 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .disclosures import record_seen_disclosure
 from .errors import InputError, WhoknowsError
-from .ledger import TIME_FORMAT, Ledger, json_text, stamp, vendor_ids
+from .ledger import TIME_FORMAT, Ledger, stamp, vendor_ids
 
 logger = logging.getLogger("whoknows.leaks")
 
@@ -214,24 +215,6 @@ _LEAK_UPSERT = """
         recipient_id = coalesce(recipient_id, excluded.recipient_id)
 """
 
-_DISCLOSURE_UPSERT = """
-    INSERT INTO disclosures (vendor_id, kind, value, source, first_seen, last_seen, evidence)
-    VALUES (?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (vendor_id, kind, match_key, source) DO UPDATE SET
-        first_seen = min(first_seen, excluded.first_seen),
-        last_seen = max(last_seen, excluded.last_seen),
-        evidence = CASE WHEN excluded.last_seen >= last_seen THEN coalesce(excluded.evidence, evidence)
-                        ELSE evidence END
-"""
-
-
-def upsert_disclosure(db: sqlite3.Connection, vendor_id: int, kind: str, value: str, source: str,
-                      evidence: object, first_seen: str, last_seen: str) -> None:
-    """Record a fact seen (not told) inside the caller's transaction: the widest first/last seen,
-    the latest evidence. (`disclosures.record_disclosures` is for facts told now.)"""
-    db.execute(_DISCLOSURE_UPSERT, (vendor_id, kind, value, source, first_seen, last_seen, json_text(evidence)))
-
-
 def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SECONDS) -> int:
     """Write a batch in one transaction; returns the rows written. LedgerBusy when the write lock
     is not free within `lock_wait` seconds (nothing is written then)."""
@@ -259,7 +242,7 @@ def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SEC
                     "first_seen": stamp(tally.first), "last_seen": stamp(tally.last),
                 })
             else:
-                upsert_disclosure(db, ids[key.site], key.kind, key.ref, key.source, tally.latest,
+                record_seen_disclosure(db, ids[key.site], key.kind, key.ref, key.source, tally.latest,
                                   stamp(tally.first), stamp(tally.last))
     return len(batch)
 
@@ -471,6 +454,6 @@ def describe(leak: Mapping[str, Any]) -> str:
 
 __all__ = [
     "DisclosureKey", "FoundValue", "LeakFlusher", "LeakKey", "PendingLeaks", "classify", "describe",
-    "ValueWatcher", "list_leaks", "parse_since", "upsert_disclosure", "vendor_ids", "vendor_leaks",
+    "ValueWatcher", "list_leaks", "parse_since", "vendor_ids", "vendor_leaks",
     "write_batch",
 ]

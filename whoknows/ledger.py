@@ -487,11 +487,7 @@ class Ledger:
         if not create:
             return None
         with self.write() as db:
-            db.execute(
-                "INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
-                (domain, now()),
-            )
-            return db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()["id"]
+            return vendor_ids(db, [domain])[domain]
 
     # -- settings (never secrets) --------------------------------------------------------------
 
@@ -508,12 +504,14 @@ class Ledger:
             )
 
 
-def vendor_ids(db: sqlite3.Connection, sites: Iterable[str]) -> dict[str, int]:
-    """Row ids of these sites' vendors, creating the ones the ledger does not know yet.
+def vendor_ids(db: sqlite3.Connection, sites: Iterable[str], when: str | None = None) -> dict[str, int]:
+    """Row ids of these sites' vendors, creating the ones the ledger does not know yet (created at
+    `when`, default now): the one way a vendor comes to be on first mention (`vendor_records` adds,
+    changes and forgets vendors the user names).
 
     Runs inside the caller's write transaction (`Ledger.write()` or `Ledger.batch_write()`)."""
     ids = {}
-    stamp = now()
+    stamp = when or now()
     for site in sorted(set(sites)):
         db.execute("INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
                    (site, stamp))

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .leak_records import upsert_disclosure, vendor_ids
-from .ledger import Ledger, now, stamp
+from .disclosures import record_seen_disclosure
+from .ledger import Ledger, now, stamp, vendor_ids
 from .mailscan import AliasHit, ScanResult, attribute
 from .preferences import Stated, history
 
@@ -98,7 +98,7 @@ def _store_hits(db, hits: list[AliasHit], senders: Mapping[str, str], stored: St
         stored.foreign_hits += added
         when = _stamp(hit.date) or now()
         evidence = {"alias_of": hit.vendor, "sender": senders.get(hit.identity, ""), "message": hit.identity}
-        upsert_disclosure(db, ids[hit.sender_site], "alias", hit.alias, "mail", evidence, when, when)
+        record_seen_disclosure(db, ids[hit.sender_site], "alias", hit.alias, "mail", evidence, when, when)
 
 
 # -- reading -----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from .errors import InputError
-from .ledger import Ledger, json_text, now
+from .ledger import Ledger, json_text, now, vendor_ids
 
 CHANNELS = ("email", "phone", "sms", "post", "push")
 FIELDS = ("marketing", "channels", "max_per_month", "notes")
@@ -64,11 +64,7 @@ def set_preferences(ledger: Ledger, domain: str, changes: dict, at: str | None =
         values["marketing"] = int(bool(values["marketing"]))
     stamp = at or now()
     with ledger.write() as db:
-        db.execute(
-            "INSERT INTO vendors (domain, created_at) VALUES (?, ?) ON CONFLICT(domain) DO NOTHING",
-            (domain, stamp),
-        )
-        vendor_id = db.execute("SELECT id FROM vendors WHERE domain = ?", (domain,)).fetchone()[0]
+        vendor_id = vendor_ids(db, [domain], stamp)[domain]
         db.execute(
             "INSERT INTO preferences (vendor_id, updated_at) VALUES (?, ?) ON CONFLICT(vendor_id) DO NOTHING",
             (vendor_id, stamp),
