@@ -7,8 +7,8 @@ cache) is loaded at `running`, plus the filters in the file named by `whoknows_e
 `whoknows lists update/add/remove` and edits of a subscribed local file apply without a restart:
 at most every `whoknows_lists_check_interval` seconds (5; 0 never), a request that finds the check
 due starts it on a thread of its own and goes on with the engine it has (the request path pays one
-clock read). The thread compares `engine_cache.cache_key()` (a few milliseconds: it hashes the list files)
-with the key of the engine in use and, if they differ, builds the new engine (from the cache the
+clock read). The thread compares `engine_cache.cache_key()` (a few milliseconds: it hashes the list
+files) with the key of the engine in use and, if they differ, builds the new engine (from the cache the
 CLI left, else by parsing) and swaps it in with one assignment; requests meanwhile use the old
 one. A rebuild that fails logs one warning and keeps the old engine until the lists change again.
 Why checks ride on requests rather than a timer thread: an idle proxy does no work at all.

@@ -291,7 +291,14 @@ _cached_cookie_date = lru_cache(maxsize=4096)(_cookie_date)
 
 # --- modes -------------------------------------------------------------------------------------------
 
+# The cookie modes, defined here once. Derived from this: `parse_cookie_mode`, the spelling in error
+# messages (`MODE_SPELLING`: the CLI, the control API, import). Checked against it by
+# tests/test_cookie_modes.py: the ledger's CHECK constraint (a migration: frozen SQL), the
+# extension's choices (plain JS), the CLI's help and the docs. docs/architecture.md says what to
+# touch to add one.
 MODE_KINDS = ("allow", "session", "cap", "block")
+_SPELLED = ["cap:DAYS" if kind == "cap" else kind for kind in MODE_KINDS]
+MODE_SPELLING = ", ".join(_SPELLED[:-1]) + f" or {_SPELLED[-1]}"  # allow, session, cap:DAYS or block
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,8 +321,9 @@ ALLOW = CookieMode("allow")
 SESSION = CookieMode("session")
 BLOCK = CookieMode("block")
 TRACKER_DEFAULT = CookieMode("cap", 7)
+_WITHOUT_DAYS = {mode.kind: mode for mode in (ALLOW, SESSION, BLOCK)}
 
-_MODE_HELP = "use allow, session, cap:DAYS (e.g. cap:7) or block"
+_MODE_HELP = "use " + MODE_SPELLING.replace("cap:DAYS", "cap:DAYS (e.g. cap:7)")
 
 
 def parse_cookie_mode(text: str | CookieMode) -> CookieMode:
@@ -325,8 +333,8 @@ def parse_cookie_mode(text: str | CookieMode) -> CookieMode:
     spec = text.strip().lower()
     if not spec:
         raise InputError(f"cookie mode is empty; {_MODE_HELP}")
-    if spec in ("allow", "session", "block"):
-        return {"allow": ALLOW, "session": SESSION, "block": BLOCK}[spec]
+    if spec in _WITHOUT_DAYS:
+        return _WITHOUT_DAYS[spec]
     kind, colon, days = spec.partition(":")
     if kind.strip() != "cap":
         raise InputError(f"unknown cookie mode {text.strip()!r}; {_MODE_HELP}")

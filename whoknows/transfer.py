@@ -53,7 +53,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
-from .cookies import parse_cookie_mode
+from .cookies import MODE_SPELLING, parse_cookie_mode
 from .errors import InputError, WhoknowsError
 from .ledger import (
     ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
@@ -321,7 +321,7 @@ def _json_value(value) -> str | None:
 
 def _cookie_mode(value) -> str:
     if not isinstance(value, str):
-        raise _Bad("must be a cookie mode (allow, session, cap:DAYS or block) or null")
+        raise _Bad(f"must be a cookie mode ({MODE_SPELLING}) or null")
     try:
         return str(parse_cookie_mode(value))  # stored the way the ledger writes it: "cap:7"
     except InputError as exc:
