@@ -1,4 +1,4 @@
-"""Vendor identity (whoknows.sites.normalise_vendor), property-tested: what the ledger keys on."""
+"""whoknows.sites: vendor identity (`normalise_vendor`), what the ledger keys on; property-tested."""
 
 import idna
 import pytest
