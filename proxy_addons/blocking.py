@@ -58,10 +58,12 @@ from pathlib import Path
 from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
-from mitmproxy.net.http import status_codes
 
 from proxy_addons.context import FlowContext
 from proxy_addons.context import ensure_context
+from proxy_addons.mitmproxy_shortcuts import FAST_RESPONSES
+from proxy_addons.mitmproxy_shortcuts import fresh_response
+from proxy_addons.mitmproxy_shortcuts import response_fields
 from proxy_addons.signals import TRACKER_KEY
 from whoknows.filters import Decision
 from whoknows.filters import FilterEngine
@@ -96,17 +98,17 @@ def blocked_response(context: FlowContext, url: str, decision: Decision) -> http
         return _mark(http.Response.make(403, blocked_page(url, context, decision), BLOCKED_PAGE_HEADERS),
                      decision)
     status, body, fields = _FIXED_ANSWERS.get(kind) or _FIXED_ANSWERS["other"]
-    if _FAST_RESPONSES:
-        return _fresh_response(status, body, fields + _mark_fields(decision))
+    if FAST_RESPONSES:
+        return fresh_response(status, body, fields + _mark_fields(decision))
     return _mark(http.Response.make(status, body, fields), decision)
 
 
 # Why (speed only): `Response.make` plus two header writes cost ~25 us of a blocked request (its
 # data class type-checks every field in `__post_init__`, and every header write decodes the
-# fields). The fixed answers are laid out once, as `Response.make` would lay them out (the given
-# headers, then content-length), and each request gets its own objects with those values.
+# fields). The fixed answers are laid out once, as `Response.make` would lay them out, and each
+# request gets its own objects with those values (`mitmproxy_shortcuts.fresh_response`).
 def _fixed_answer(status: int, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, tuple]:
-    return status, body, http.Response.make(status, body, headers).headers.fields
+    return status, body, response_fields(status, body, headers)
 
 
 _FIXED_ANSWERS = {
@@ -127,36 +129,6 @@ def _mark_fields(decision: Decision) -> tuple[tuple[bytes, bytes], ...]:
 
 _NO_STORE = (b"cache-control", b"no-store")
 _BLOCKED_HEADER_BYTES = BLOCKED_HEADER.encode("ascii")
-
-
-def _fresh_response(status: int, body: bytes, fields: tuple) -> http.Response:
-    """A new `Response` equal to `Response.make(status, body, fields)`, without its validation
-    (the values are ours and valid). Only used while `_FAST_RESPONSES` says the layout of
-    mitmproxy's classes is the one this was written for."""
-    headers = object.__new__(http.Headers)
-    headers.fields = fields
-    data = object.__new__(http.ResponseData)
-    started = time.time()
-    vars(data).update(http_version=b"HTTP/1.1", headers=headers, content=body, trailers=None,
-                      timestamp_start=started, timestamp_end=time.time(), status_code=status,
-                      reason=status_codes.RESPONSES.get(status, "").encode())
-    response = object.__new__(http.Response)
-    response.data = data
-    return response
-
-
-def _fast_responses_match() -> bool:
-    """Whether `_fresh_response` builds what `Response.make` builds with this mitmproxy."""
-    fields = ((b"content-type", b"text/plain"), (b"content-length", b"2"))
-    made, fresh = http.Response.make(403, b"no", fields), _fresh_response(403, b"no", fields)
-    return (vars(made).keys() == vars(fresh).keys() == {"data"}
-            and vars(http.Headers()).keys() == {"fields"}
-            and vars(made.data).keys() == vars(fresh.data).keys()
-            and {k: v for k, v in vars(made.data).items() if not k.startswith("timestamp_")}
-            == {k: v for k, v in vars(fresh.data).items() if not k.startswith("timestamp_")})
-
-
-_FAST_RESPONSES = _fast_responses_match()
 
 
 def redirect_response(request: http.Request, decision: Decision) -> http.Response | None:

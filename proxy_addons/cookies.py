@@ -45,6 +45,9 @@ from mitmproxy import http
 
 from proxy_addons.context import FlowContext
 from proxy_addons.context import ensure_context
+from proxy_addons.mitmproxy_shortcuts import has_field
+from proxy_addons.mitmproxy_shortcuts import values_of
+from proxy_addons.mitmproxy_shortcuts import without_fields
 from whoknows.cookies import ALLOW
 from whoknows.cookies import BLOCK
 from whoknows.cookies import CookieMode
@@ -110,10 +113,8 @@ def decide(context: FlowContext, host: str, marked_tracker: bool) -> CookieDecis
 def apply_to_set_cookies(headers: http.Headers, mode: CookieMode,
                          now: datetime) -> tuple[SetCookieOutcome, ...]:
     """Rewrite the `Set-Cookie` lines of `headers` in place to `mode`; what became of each."""
-    # Why (speed only): `headers.get_all` decodes every field; the raw fields are scanned once
-    # (names compare by `bytes.lower()`, values decode as `get_all` decodes them).
-    lines = [value.decode("utf-8", "surrogateescape") for name, value in headers.fields
-             if name.lower() == b"set-cookie"]
+    # Why (speed only): `headers.get_all` decodes every field; the raw fields are scanned once.
+    lines = values_of(headers.fields, b"set-cookie")
     if not lines:
         return ()
     results = [rewrite_set_cookie(line, mode, now) for line in lines]
@@ -140,10 +141,9 @@ class Cookies:
             # HTTP/2 may split cookies over several fields. Why (speed only): raw fields, read
             # once, rather than `Headers.get_all` and `del`, which decode every field each time.
             fields = headers.fields
-            sent = [value.decode("utf-8", "surrogateescape") for name, value in fields
-                    if name.lower() == b"cookie"]
+            sent = values_of(fields, b"cookie")
             if sent:
-                headers.fields = tuple(field for field in fields if field[0].lower() != b"cookie")
+                headers.fields = without_fields(fields, b"cookie")
                 names = tuple(name for value in sent for name in cookie_names(value))
                 decision = replace(decision, request_cookies_removed=names)
         flow.metadata[COOKIES_KEY] = decision
@@ -154,7 +154,7 @@ class Cookies:
         if decision is None or flow.response is None:
             return  # answered by the proxy, or never seen at request time
         headers = flow.response.headers
-        if not any(name.lower() == b"set-cookie" for name, _ in headers.fields):
+        if not has_field(headers.fields, b"set-cookie"):
             return  # why (speed only): most responses set no cookie; skip the clock and the rest
         outcomes = apply_to_set_cookies(headers, decision.mode, datetime.now(timezone.utc))
         if outcomes:

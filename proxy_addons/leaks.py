@@ -44,6 +44,7 @@ from proxy_addons.blocking import DECISION_KEY
 from proxy_addons.context import FlowContext
 from proxy_addons.context import context_of
 from proxy_addons.context import ensure_context
+from proxy_addons.mitmproxy_shortcuts import folded_value
 from whoknows.directory import tracker_owner
 from whoknows.leak_records import FoundValue
 from whoknows.leak_records import LeakFlusher
@@ -200,10 +201,8 @@ class Leaks:
         request = flow.request
         fields = request.headers.fields
         # Why (speed only): `headers.get` decodes every field; this is its answer from the raw ones.
-        content_types = [value.decode("utf-8", "surrogateescape") for name, value in fields
-                         if name.lower() == b"content-type"]
         matches = scanner.scan(request.url, fields, request_body(request, scanner.max_text),
-                               ", ".join(content_types) if content_types else None)
+                               folded_value(fields, b"content-type"))
         if not matches:
             return
         found = [FoundValue(m.value_id.kind, m.value_id.ref, m.encoding, m.form, m.where) for m in matches]

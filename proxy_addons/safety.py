@@ -35,6 +35,9 @@ from mitmproxy import flow as mflow
 from mitmproxy import hooks
 from mitmproxy import http
 
+from proxy_addons.mitmproxy_shortcuts import message_state
+from proxy_addons.mitmproxy_shortcuts import restore_message
+
 logger = logging.getLogger("whoknows.proxy")
 
 ERRORS_KEY = "whoknows.addon_errors"
@@ -54,9 +57,9 @@ class FlowSnapshot:
     def __init__(self, flow: mflow.Flow) -> None:
         self.flow = flow
         self.request = getattr(flow, "request", None)
-        self.request_state = _state(self.request)
+        self.request_state = message_state(self.request)
         self.response = getattr(flow, "response", None)
-        self.response_state = _state(self.response)
+        self.response_state = message_state(self.response)
         self.error = flow.error
         self.live = flow.live
         self.intercepted = flow.intercepted
@@ -69,36 +72,11 @@ class FlowSnapshot:
             if hasattr(flow, attr):
                 setattr(flow, attr, obj)  # same object as before: the proxy layers keep theirs
                 if obj is not None and state is not None:
-                    _restore(obj, state)
+                    restore_message(obj, state)
         flow.error = self.error
         flow.live = self.live
         flow.intercepted = self.intercepted
         flow.metadata = self.metadata
-
-
-def _state(message: Any) -> Any:
-    if type(message) in _HTTP_MESSAGES:
-        # Why (speed only): every guarded hook call snapshots, ten a request. The message's data
-        # attributes (a shallow copy: bytes, numbers, the Headers objects) and the headers' and
-        # trailers' field tuples are all a hook can change; `get_state()` costs more.
-        attrs = vars(message.data).copy()
-        trailers = attrs["trailers"]
-        return attrs, attrs["headers"].fields, trailers.fields if trailers is not None else None
-    return message.get_state() if message is not None and hasattr(message, "get_state") else None
-
-
-def _restore(message: Any, state: Any) -> None:
-    if type(message) in _HTTP_MESSAGES:
-        attrs, header_fields, trailer_fields = state
-        vars(message.data).update(attrs)  # the same Headers objects again ...
-        attrs["headers"].fields = header_fields  # ... with their fields as they were
-        if trailer_fields is not None:
-            attrs["trailers"].fields = trailer_fields
-    else:
-        message.set_state(state)
-
-
-_HTTP_MESSAGES = frozenset({http.Request, http.Response})
 
 
 def addon_name(addon: Any) -> str:

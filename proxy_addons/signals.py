@@ -21,6 +21,8 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
+from proxy_addons.mitmproxy_shortcuts import folded_value
+from proxy_addons.mitmproxy_shortcuts import with_fields_set
 from whoknows.sites import site_of
 
 TRACKER_KEY = "whoknows.tracker"
@@ -90,42 +92,21 @@ class Signals:
         if flow.response is not None:
             return
         # Why (speed only): mitmproxy's `Headers` decodes every field on each get/set/del; here the
-        # raw fields are read once and written once, with `Headers.__setitem__`'s results (see
-        # `_with_headers_set`).
+        # raw fields are read once and written once, with `Headers.__setitem__`'s results.
         headers = flow.request.headers
         fields = headers.fields
         values: dict[bytes, bytes | None] = {b"sec-gpc": b"1"}
         if ctx.options.whoknows_dnt:
             values[b"dnt"] = b"1"
-        sent = [value for name, value in fields if name.lower() == b"referer"]
-        if sent:
-            referer = ", ".join(v.decode("utf-8", "surrogateescape") for v in sent)  # as headers.get
+        referer = folded_value(fields, b"referer")
+        if referer is not None:
             new = _cached_referer_for(referer, flow.request.host, ctx.options.whoknows_referer,
                                       bool(flow.metadata.get(TRACKER_KEY)))
             if new is None:
                 values[b"referer"] = None
             elif new != referer:
                 values[b"referer"] = new.encode("utf-8", "surrogateescape")
-        headers.fields = _with_headers_set(fields, values)
-
-
-def _with_headers_set(fields: tuple, values: dict[bytes, bytes | None]) -> tuple:
-    """`fields` as `headers[name] = value` (or `del headers[name]` for None) for each of `values`,
-    in order, would leave them: the first field of a name keeps its place and spelling and takes the
-    value, later ones go; an absent name is appended. Names in `values` are lowercase; raw names
-    compare by `bytes.lower()`, as `Headers` compares them."""
-    pending = dict(values)
-    new_fields = []
-    for field in fields:
-        name = field[0].lower()
-        if name not in values:
-            new_fields.append(field)
-        elif name in pending:
-            value = pending.pop(name)
-            if value is not None:
-                new_fields.append((field[0], value))
-    new_fields.extend((name, value) for name, value in pending.items() if value is not None)
-    return tuple(new_fields)
+        headers.fields = with_fields_set(fields, values)
 
 
 # Why (speed only): a page's requests repeat its Referer; the answer depends only on the arguments

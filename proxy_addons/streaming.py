@@ -39,23 +39,25 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from proxy_addons.mitmproxy_shortcuts import has_field
+from proxy_addons.mitmproxy_shortcuts import raw_values_of
+
 # What `whoknows proxy` sets mitmproxy's `stream_large_bodies` to (runner.mitmproxy_options).
 DEFAULT_STREAM_THRESHOLD = "1m"
 EVENT_STREAM = b"text/event-stream"
 
 
 def declares_length(headers: http.Headers) -> bool:
-    return any(name.lower() == b"content-length" for name, _ in headers.fields)
+    return has_field(headers.fields, b"content-length")
 
 
 def chunked(headers: http.Headers) -> bool:
-    return any(name.lower() == b"transfer-encoding" and b"chunked" in value.lower()
-               for name, value in headers.fields)
+    return any(b"chunked" in value.lower() for value in raw_values_of(headers.fields, b"transfer-encoding"))
 
 
 def event_stream(headers: http.Headers) -> bool:
-    return any(name.lower() == b"content-type" and value.lower().lstrip().startswith(EVENT_STREAM)
-               for name, value in headers.fields)
+    return any(value.lower().lstrip().startswith(EVENT_STREAM)
+               for value in raw_values_of(headers.fields, b"content-type"))
 
 
 class Streaming:

@@ -1,0 +1,157 @@
+"""The shortcuts through mitmproxy's internals, in one place: a mitmproxy upgrade touches only this.
+
+Why (speed only): mitmproxy's `Headers` decodes every field on each `get`, `get_all`, set or `del`,
+and `Response.make` type-checks every field of its data class. On the request path of every
+request that costs tens of microseconds an addon (a proxy sees thousands of requests a minute),
+so the addons read and write the raw `Headers.fields` (a tuple of `(name, value)` bytes pairs)
+through these functions, which give exactly the answers of mitmproxy's own API:
+- names compare by `bytes.lower()`, as `Headers` compares them; values decode as `Headers`
+  decodes them (UTF-8, undecodable bytes as lone surrogates: `surrogateescape`);
+- `Headers.get` folds repeated fields with ", ".
+
+`message_state` and `restore_message` snapshot what a hook could change of a request or response
+(the guard, `safety`, puts it back when a hook fails) from the message's data attributes.
+
+`fresh_response` builds the `Response` that `Response.make` builds, without its validation, only
+while `FAST_RESPONSES` says mitmproxy's classes still have the layout it was written for (checked
+at import, against the real `Response.make`); else callers use `Response.make`.
+
+tests/proxy_addons/test_mitmproxy_shortcuts.py checks every function against mitmproxy's own
+types: when an upgrade changes what they do, that file fails, and this module is what to change.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from mitmproxy import http
+from mitmproxy.net.http import status_codes
+
+from whoknows.filters.request_type import LowercaseHeaders
+
+Fields = tuple[tuple[bytes, bytes], ...]
+
+
+def _decoded(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
+
+
+def has_field(fields: Fields, name: bytes) -> bool:
+    """Whether a field named `name` (lowercase) is there: `name in headers`."""
+    return any(raw_name.lower() == name for raw_name, _ in fields)
+
+
+def values_of(fields: Fields, name: bytes) -> list[str]:
+    """Every value of the fields named `name` (lowercase), in order: `headers.get_all(name)`."""
+    return [_decoded(value) for raw_name, value in fields if raw_name.lower() == name]
+
+
+def raw_values_of(fields: Fields, name: bytes) -> list[bytes]:
+    """The raw bytes of every field named `name` (lowercase), in order."""
+    return [value for raw_name, value in fields if raw_name.lower() == name]
+
+
+def folded_value(fields: Fields, name: bytes) -> str | None:
+    """The fields named `name` (lowercase) folded with ", ", None when there is none: `headers.get(name)`."""
+    values = values_of(fields, name)
+    return ", ".join(values) if values else None
+
+
+def without_fields(fields: Fields, name: bytes) -> Fields:
+    """`fields` less every field named `name` (lowercase): what `del headers[name]` leaves."""
+    return tuple(field for field in fields if field[0].lower() != name)
+
+
+def with_fields_set(fields: Fields, values: dict[bytes, bytes | None]) -> Fields:
+    """`fields` as `headers[name] = value` (or `del headers[name]` for None) for each of `values`,
+    in order, would leave them: the first field of a name keeps its place and spelling and takes the
+    value, later ones go; an absent name is appended. Names in `values` are lowercase."""
+    pending = dict(values)
+    new_fields = []
+    for field in fields:
+        name = field[0].lower()
+        if name not in values:
+            new_fields.append(field)
+        elif name in pending:
+            value = pending.pop(name)
+            if value is not None:
+                new_fields.append((field[0], value))
+    new_fields.extend((name, value) for name, value in pending.items() if value is not None)
+    return tuple(new_fields)
+
+
+def lowercase_map(headers: http.Headers) -> LowercaseHeaders:
+    """The headers as a dict keyed by lowercase name, each value as `headers.get(name)` gives it,
+    in one pass over the fields (a lookup in it never decodes anything again)."""
+    mapped = LowercaseHeaders()
+    for raw_name, raw_value in headers.fields:
+        name = _decoded(raw_name.lower())
+        value = _decoded(raw_value)
+        mapped[name] = f"{mapped[name]}, {value}" if name in mapped else value
+    return mapped
+
+
+def response_fields(status: int, body: bytes, headers: dict[str, str]) -> Fields:
+    """The header fields `Response.make(status, body, headers)` lays out (the given headers, then
+    content-length): computed once for an answer given many times."""
+    return http.Response.make(status, body, headers).headers.fields
+
+
+def fresh_response(status: int, body: bytes, fields: Fields) -> http.Response:
+    """A new `Response` equal to `Response.make(status, body, fields)`, without its validation
+    (the values are the caller's and valid). Use only while `FAST_RESPONSES` is True."""
+    headers = object.__new__(http.Headers)
+    headers.fields = fields
+    data = object.__new__(http.ResponseData)
+    started = time.time()
+    vars(data).update(http_version=b"HTTP/1.1", headers=headers, content=body, trailers=None,
+                      timestamp_start=started, timestamp_end=time.time(), status_code=status,
+                      reason=status_codes.RESPONSES.get(status, "").encode())
+    response = object.__new__(http.Response)
+    response.data = data
+    return response
+
+
+def _fresh_responses_match() -> bool:
+    """Whether `message_state` and `restore_message` snapshot what a hook could change of a request or response
+(the guard, `safety`, puts it back when a hook fails) from the message's data attributes.
+
+`fresh_response` builds what `Response.make` builds with this mitmproxy."""
+    fields = ((b"content-type", b"text/plain"), (b"content-length", b"2"))
+    made, fresh = http.Response.make(403, b"no", fields), fresh_response(403, b"no", fields)
+    return (vars(made).keys() == vars(fresh).keys() == {"data"}
+            and vars(http.Headers()).keys() == {"fields"}
+            and vars(made.data).keys() == vars(fresh.data).keys()
+            and {k: v for k, v in vars(made.data).items() if not k.startswith("timestamp_")}
+            == {k: v for k, v in vars(fresh.data).items() if not k.startswith("timestamp_")})
+
+
+FAST_RESPONSES = _fresh_responses_match()
+
+
+def message_state(message: Any) -> Any:
+    """What a hook could change of a request or response (or any object with `get_state`), for
+    `restore_message` to put back: as `get_state()`/`set_state()` would, at a fraction of the cost."""
+    if type(message) in _HTTP_MESSAGES:
+        # Why (speed only): every guarded hook call snapshots, ten a request. The message's data
+        # attributes (a shallow copy: bytes, numbers, the Headers objects) and the headers' and
+        # trailers' field tuples are all a hook can change; `get_state()` costs more.
+        attrs = vars(message.data).copy()
+        trailers = attrs["trailers"]
+        return attrs, attrs["headers"].fields, trailers.fields if trailers is not None else None
+    return message.get_state() if message is not None and hasattr(message, "get_state") else None
+
+
+def restore_message(message: Any, state: Any) -> None:
+    if type(message) in _HTTP_MESSAGES:
+        attrs, header_fields, trailer_fields = state
+        vars(message.data).update(attrs)  # the same Headers objects again ...
+        attrs["headers"].fields = header_fields  # ... with their fields as they were
+        if trailer_fields is not None:
+            attrs["trailers"].fields = trailer_fields
+    else:
+        message.set_state(state)
+
+
+_HTTP_MESSAGES = frozenset({http.Request, http.Response})
