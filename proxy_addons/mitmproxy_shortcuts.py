@@ -33,10 +33,6 @@ from whoknows.filters.request_type import LowercaseHeaders
 Fields = tuple[tuple[bytes, bytes], ...]
 
 
-def _decoded(value: bytes) -> str:
-    return value.decode("utf-8", "surrogateescape")
-
-
 def has_field(fields: Fields, name: bytes) -> bool:
     """Whether a field named `name` (lowercase) is there: `name in headers`."""
     return any(raw_name.lower() == name for raw_name, _ in fields)
@@ -44,7 +40,7 @@ def has_field(fields: Fields, name: bytes) -> bool:
 
 def values_of(fields: Fields, name: bytes) -> list[str]:
     """Every value of the fields named `name` (lowercase), in order: `headers.get_all(name)`."""
-    return [_decoded(value) for raw_name, value in fields if raw_name.lower() == name]
+    return [value.decode("utf-8", "surrogateescape") for raw_name, value in fields if raw_name.lower() == name]
 
 
 def raw_values_of(fields: Fields, name: bytes) -> list[bytes]:
@@ -86,8 +82,8 @@ def lowercase_map(headers: http.Headers) -> LowercaseHeaders:
     in one pass over the fields (a lookup in it never decodes anything again)."""
     mapped = LowercaseHeaders()
     for raw_name, raw_value in headers.fields:
-        name = _decoded(raw_name.lower())
-        value = _decoded(raw_value)
+        name = raw_name.lower().decode("utf-8", "surrogateescape")
+        value = raw_value.decode("utf-8", "surrogateescape")
         mapped[name] = f"{mapped[name]}, {value}" if name in mapped else value
     return mapped
 
