@@ -6,7 +6,7 @@ Per-lookup time: the host of every request of adblock-rust's request set (8,276 
 after one warm-up pass, timed one call at a time over N passes; median and p99 of all calls, for
 - `tracker_companies.tracker_domain(host)`: the company and category by longest domain suffix;
 - baseline 1: `dict.get(host)` on a dict of the same domain keys (the floor: one hash lookup);
-- baseline 2: `vendors.site_of` (the registrable domain of a host, which the proxy already looks up
+- baseline 2: `sites.site_of` (the registrable domain of a host, which the proxy already looks up
   for every request), as the proxy calls it (its LRU cache warm) and without its cache.
 Memory: the shipped file loaded in a fresh process under `tracemalloc` (what the loaded tables
 hold, and the peak while loading), and that process's RSS growth. Needs ../shared/data.
@@ -86,7 +86,7 @@ def main() -> int:
     hosts = [urlsplit(request["url"]).hostname or "" for request in json.loads(REQUESTS.read_text())]
 
     from whoknows import tracker_companies
-    from whoknows.vendors import site_of
+    from whoknows.sites import site_of
 
     tracker_companies.tracker_domain("warm.example")
     plain = dict(tracker_companies._data().domains)

@@ -68,7 +68,7 @@ sys.path.insert(0, str(REPO))
 
 from whoknows.directory import COMPANIES_FILE, TRACKERS_FILE, tracker_owners  # noqa: E402
 from whoknows.tracker_companies import CATEGORY_SLOTS, DATA_FILE, FORMAT, normalised_name  # noqa: E402
-from whoknows.vendors import site_of  # noqa: E402
+from whoknows.sites import site_of  # noqa: E402
 
 DEFAULT_TRACKERS = REPO.parent / "shared" / "data" / "trackers"
 FIELDS = ["id", "name", "website", "sites", "privacy_contact", "privacy_webform", "directory_domain"]
