@@ -43,7 +43,6 @@ automaton, each field as its own segment (so a match names its field and cannot 
 
 from __future__ import annotations
 
-import bisect
 import codecs
 import csv
 import io
@@ -55,6 +54,7 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import repeat
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
@@ -258,30 +258,33 @@ SHAPES = (
 
 # -- collecting findings for one file -------------------------------------------------------------
 
-_BATCH_CHARS = 1024 * 1024
+_BATCH_CHARS = 256 * 1024  # per batch: its fields cost ~10x their text in Python objects
 _OVERLAP = 256  # a long field is searched in windows that overlap by this much (longest pattern)
+SHAPE_SAMPLE = 64  # values of each generic field checked for value shapes (structured files)
+SHAPE_TEXT_BYTES = 8 * 1024 * 1024  # text and HTML: the first 8 MB of a file are checked whole
 
 
 class _Findings:
-    """Findings of the whole reading, counted per (file, generic field, what)."""
+    """Findings of the whole reading, counted per (file, generic field, what). `render(path)` is
+    called only for the first occurrence: most fields are never named."""
 
     def __init__(self):
         self.values: dict[tuple, list] = {}
         self.categories: dict[tuple, list] = {}
 
-    def value(self, file, generic, concrete, match) -> None:
+    def value(self, file, generic, render, path, match) -> None:
         key = (file, generic, match.value_id, match.encoding, match.form)
         if key in self.values:
             self.values[key][-1] += 1
         else:
-            self.values[key] = [file, concrete(), match.kind, match.value_id, match.encoding, match.form, 1]
+            self.values[key] = [file, render(path), match.kind, match.value_id, match.encoding, match.form, 1]
 
-    def category(self, category, file, generic, concrete, evidence, sample=None) -> None:
+    def category(self, category, file, generic, render, path, evidence, sample=None) -> None:
         key = (category, file, generic, evidence)
         if key in self.categories:
             self.categories[key][-1] += 1
         else:
-            self.categories[key] = [category, file, concrete(), evidence, sample, 1]
+            self.categories[key] = [category, file, render(path), evidence, sample, 1]
 
 
 _PHONE_START = frozenset("+0123456789(")
@@ -292,72 +295,98 @@ _PHONE_PUNCTUATION = re.compile(r"[\s()./-]")
 class _FileScan:
     """Collects the text of one file's fields and searches them in batches.
 
-    `render(path)` names a field where it was found, `generic(path)` the same field in every record
-    (JSON indices dropped); both are called only for findings.
+    Each field comes with its `path` (turned into a name by `render(path)`, only for findings) and
+    its `generic` name, the same for the field in every record (`orders[].shipping.phone`), by which
+    findings are counted. Value shapes are looked for in the first `SHAPE_SAMPLE` values of each
+    generic field (a column of IP addresses shows it in its first rows), or, with `whole_text`
+    (text and HTML, where one generic name covers unrelated lines), in the first
+    `SHAPE_TEXT_BYTES` of the file.
     """
 
     def __init__(self, file: str, scanner: LeakScanner | None, findings: _Findings,
-                 render: Callable[[object], str], generic: Callable[[object], str]):
-        self.file, self.scanner, self.findings = file, scanner, findings
-        self.render, self.generic = render, generic
+                 render: Callable[[object], str], whole_text: bool = False):
+        self.file, self.scanner, self.findings, self.render = file, scanner, findings, render
+        self.searching = scanner is not None and scanner.pattern_count > 0
+        self.whole_text = whole_text
+        self.shape_budget = SHAPE_TEXT_BYTES
+        self.sampled: dict[str, int] = {}
+        self.shapes_done: set[str] = set()  # generic fields sampled enough
+        self.names_seen: dict[str, str | None] = {}
         self.paths: list = []
-        self.segments: list[_Segment] = []  # `where` is the index of the field's path in `paths`
+        self.generics: list[str] = []
+        self.texts: list[str] = []
+        self.compacted: list[_Segment] = []  # phones as compacted copies; `where`: index in `paths`
         self.size = 0
 
-    def add(self, path, text: str) -> None:
+    def add(self, path, text: str, generic: str) -> None:
+        """The field at `path` holds `text` (called for every value: kept lean)."""
         if len(text) > DEFAULT_MAX_TEXT:
             step = DEFAULT_MAX_TEXT - _OVERLAP
             for start in range(0, len(text), step):
-                self.add(path, text[start:start + DEFAULT_MAX_TEXT])
+                self.add(path, text[start:start + DEFAULT_MAX_TEXT], generic)
             return
-        where = len(self.paths)
+        if generic not in self.shapes_done:
+            self._sample(text, path, generic)
+        if not self.searching:
+            return
         self.paths.append(path)
-        self.segments.append(_Segment(where, text, 0, None))
-        self.size += len(text) + 1
-        if len(text) <= 24 and text[:1] in _PHONE_START and _SPACED_PHONE.fullmatch(text):
+        self.generics.append(generic)
+        self.texts.append(text)
+        self.size += len(text)
+        if len(text) <= 24 and text[0] in _PHONE_START and _SPACED_PHONE.fullmatch(text):
             # Exports write phones for people to read ("600 111 222", "(0)30-1234 567"); the leak
             # scanner finds phones in the compact forms trackers send, so the field is also searched
             # compacted, as the same field (one occurrence is counted once).
             compact = _PHONE_PUNCTUATION.sub("", text.replace("(0)", ""))
             if compact != text:
-                self.segments.append(_Segment(where, compact, 0, None))
+                self.compacted.append(_Segment(len(self.paths) - 1, compact, 0, None))
         if self.size >= _BATCH_CHARS:
             self.flush()
 
-    def field_name(self, path, name: str) -> None:
-        """A field called `name` (a JSON key, a CSV column, an element, a label) is at `path`."""
+    def _sample(self, text: str, path, generic: str) -> None:
+        if self.whole_text:
+            self.shape_budget -= len(text)
+            if self.shape_budget < 0:
+                self.shapes_done.add(generic)
+                return
+        else:
+            seen = self.sampled.get(generic, 0) + 1
+            self.sampled[generic] = seen
+            if seen >= SHAPE_SAMPLE and len(self.shapes_done) < 100_000:
+                self.shapes_done.add(generic)
+        for shape, category, pattern, check, mask in SHAPES:
+            for found in pattern.finditer(text):
+                value = found.group()
+                if check(value):
+                    self.findings.category(category, self.file, generic, self.render, path, f"value: {shape}",
+                                           mask(value))
+                    break
+
+    def category_of(self, generic: str, name: str) -> str | None:
+        """The category of field `name` (remembered by its generic name, up to 100,000 of them)."""
         category = category_of_field(name)
+        if len(self.names_seen) < 100_000:
+            self.names_seen[generic] = category
+        return category
+
+    def field_name(self, path, name: str, generic: str) -> None:
+        """A field called `name` (a JSON key, a CSV column, an element, a label) is at `path`."""
+        category = self.names_seen.get(generic, "")
+        if category == "":
+            category = self.category_of(generic, name)
         if category:
-            self.findings.category(category, self.file, self.generic(path), lambda: self.render(path), "field name")
+            self.findings.category(category, self.file, generic, self.render, path, "field name")
 
     def flush(self) -> None:
-        paths, segments = self.paths, self.segments
-        if not segments:
+        paths, generics, texts, compacted = self.paths, self.generics, self.texts, self.compacted
+        if not texts:
             return
-        self.paths, self.segments, self.size = [], [], 0
-        findings, file = self.findings, self.file
-        if self.scanner is not None and self.scanner.pattern_count:
-            # leakscan's own search over segments: each field is a segment, so a match names its
-            # field and never spans two (the public `scan` takes one request's URL, headers, body).
-            for match in self.scanner._search(segments):
-                path = paths[match.where]
-                findings.value(file, self.generic(path), lambda: self.render(path), match)
-        texts = [segment.text for segment in segments]
-        haystack = "\x00".join(texts)
-        starts = None
-        for shape, category, pattern, check, mask in SHAPES:
-            for found in pattern.finditer(haystack):
-                text = found.group()
-                if not check(text):
-                    continue
-                if starts is None:
-                    starts, offset = [], 0
-                    for t in texts:
-                        starts.append(offset)
-                        offset += len(t) + 1
-                path = paths[segments[bisect.bisect_right(starts, found.start()) - 1].where]
-                findings.category(category, file, self.generic(path), lambda: self.render(path),
-                                  f"value: {shape}", mask(text))
+        self.paths, self.generics, self.texts, self.compacted, self.size = [], [], [], [], 0
+        segments = list(map(_Segment, range(len(texts)), texts, repeat(0), repeat(None))) + compacted
+        # leakscan's own search over segments: each field is a segment, so a match names its field
+        # and never spans two (its public `scan` takes one request: URL, headers and body).
+        for match in self.scanner._search(segments):
+            self.findings.value(self.file, generics[match.where], self.render, paths[match.where], match)
 
 
 # -- encodings and kinds of file ------------------------------------------------------------------
@@ -460,88 +489,102 @@ class _Utf8(io.RawIOBase):
 
 # -- the readers of each kind of file -------------------------------------------------------------
 
+_IDENTIFIER = re.compile(r"[^\W\d]\w*")
+
 
 def _json_render(path: tuple) -> str:
+    """`orders[3].shipping.phone` from ijson's prefix (`orders.item.shipping.phone`) and the index
+    of each open array (None for objects)."""
+    prefix, levels = path
+    parts = prefix.split(".") if prefix else []
+    if len(parts) != len(levels):  # a key with a dot in it: the prefix cannot be split back
+        return prefix or "(top)"
     out = []
-    for step in path:
-        if type(step) is int:
-            out.append(f"[{step}]")
-        elif step is None:
-            continue
-        elif re.fullmatch(r"[^\W\d]\w*", step):
-            out.append(f".{step}" if out else step)
+    for part, index in zip(parts, levels):
+        if index is not None:
+            out.append(f"[{index}]")
+        elif _IDENTIFIER.fullmatch(part):
+            out.append(f".{part}" if out else part)
         else:
-            out.append(f"[{step!r}]")
+            out.append(f"[{part!r}]")
     return "".join(out) or "(top)"
 
 
-def _json_generic(path: tuple) -> str:
-    return _json_render(tuple(-1 if type(s) is int else s for s in path)).replace("[-1]", "[]")
-
-
 def _read_json(stream, encoding: str, scan_of: Callable) -> None:
+    """Streamed (ijson's C parser): memory does not grow with the file. Generic fields are ijson's
+    prefixes, where `item` stands for any element of an array."""
     import ijson
 
     raw = io.BufferedReader(stream, 65536) if encoding == "utf-8" else \
         io.BufferedReader(_Utf8(io.TextIOWrapper(io.BufferedReader(stream), encoding, "replace")), 65536)
-    scan = scan_of(_json_render, _json_generic)
-    add, field_name = scan.add, scan.field_name
-    stack: list = []
+    scan = scan_of(_json_render)
+    add, names_seen = scan.add, scan.names_seen
+    levels: list = []  # per open container: None for an object, the current index for an array
     try:
-        for event, value in ijson.basic_parse(raw, use_float=True):
+        for prefix, event, value in ijson.parse(raw, use_float=True):
             if event == "map_key":
-                stack[-1] = value
-                field_name(tuple(stack), value)
+                generic = f"{prefix}.{value}" if prefix else value
+                category = names_seen.get(generic, "")
+                if category == "":
+                    category = scan.category_of(generic, value)
+                if category:
+                    scan.findings.category(category, scan.file, generic, _json_render, (generic, tuple(levels)),
+                                           "field name")
                 continue
-            if stack and type(stack[-1]) is int and event not in ("end_map", "end_array"):
-                stack[-1] += 1
+            if event == "end_map" or event == "end_array":
+                levels.pop()
+                continue
+            if levels and levels[-1] is not None:
+                levels[-1] += 1
             if event == "string":
                 if value:
-                    add(tuple(stack), value)
+                    add((prefix, tuple(levels)), value, prefix)
             elif event == "number":
-                add(tuple(stack), repr(value) if isinstance(value, float) else str(value))
+                add((prefix, tuple(levels)), repr(value) if type(value) is float else str(value), prefix)
             elif event == "start_map":
-                stack.append(None)
+                levels.append(None)
             elif event == "start_array":
-                stack.append(-1)
-            elif event in ("end_map", "end_array"):
-                stack.pop()
+                levels.append(-1)
     finally:
         scan.flush()
 
 
 def _read_jsonl(text, scan_of: Callable) -> None:
+    """One JSON document a line (`.jsonl`, `.ndjson`): line N is `[N]`, as if they were an array."""
     import json
 
-    scan = scan_of(_json_render, _json_generic)
+    scan = scan_of(_json_render)
     try:
         for number, line in enumerate(text):
             if line.strip():
-                _walk_json(json.loads(line), [number], scan)
+                _walk_json(json.loads(line), "item", [number], scan)
     finally:
         scan.flush()
 
 
-def _walk_json(node, path: list, scan: _FileScan) -> None:
+def _walk_json(node, prefix: str, levels: list, scan: _FileScan) -> None:
     if isinstance(node, dict):
+        levels.append(None)
         for key, value in node.items():
-            path.append(key)
-            scan.field_name(tuple(path), key)
-            _walk_json(value, path, scan)
-            path.pop()
+            generic = f"{prefix}.{key}"
+            scan.field_name((generic, tuple(levels)), key, generic)
+            _walk_json(value, generic, levels, scan)
+        levels.pop()
     elif isinstance(node, list):
-        for i, value in enumerate(node):
-            path.append(i)
-            _walk_json(value, path, scan)
-            path.pop()
+        levels.append(-1)
+        for value in node:
+            levels[-1] += 1
+            _walk_json(value, f"{prefix}.item", levels, scan)
+        levels.pop()
     elif isinstance(node, str):
         if node:
-            scan.add(tuple(path), node)
+            scan.add((prefix, tuple(levels)), node, prefix)
     elif isinstance(node, (int, float)) and not isinstance(node, bool):
-        scan.add(tuple(path), str(node))
+        scan.add((prefix, tuple(levels)), str(node), prefix)
 
 
 def _read_csv(text, scan_of: Callable) -> None:
+    """The first row names the columns; the separator is sniffed (`,` `;` tab `|`)."""
     sample = text.read(_HEAD)
     try:
         delimiter = csv.Sniffer().sniff(sample[:16384], delimiters=",;\t|").delimiter
@@ -549,21 +592,21 @@ def _read_csv(text, scan_of: Callable) -> None:
         first = sample.split("\n", 1)[0]
         delimiter = max(",;\t|", key=first.count)
     rows = csv.reader(_chain_text(sample, text), delimiter=delimiter)
-    header: list[str] = []
-    scan = scan_of(lambda i: header[i] if i < len(header) and header[i] else f"column {i + 1}",
-                   lambda i: header[i] if i < len(header) and header[i] else f"column {i + 1}")
+    names: list[str] = []
+    scan = scan_of(lambda i: names[i])
     add = scan.add
     try:
+        for i, cell in enumerate(next(rows, [])):
+            names.append(cell.strip().lstrip("\ufeff") or f"column {i + 1}")
+            scan.field_name(i, cell, names[i])
+            if cell:
+                add(i, cell, names[i])  # a header may be data (an export without one)
         for row in rows:
-            if not header:
-                header = [h.strip().lstrip("\ufeff") for h in row]
-                for i, name in enumerate(header):
-                    scan.field_name(i, name)
-                    add(i, name)  # a header may be a value (a one-row export without one)
-                continue
+            if len(row) > len(names):
+                names += [f"column {i + 1}" for i in range(len(names), len(row))]
             for i, cell in enumerate(row):
                 if cell:
-                    add(i, cell)
+                    add(i, cell, names[i])
     finally:
         scan.flush()
 
@@ -605,9 +648,11 @@ class _HtmlText(HTMLParser):
         for name, value in attrs:
             if value and name not in ("class", "style", "href", "src", "id") or (name == "href" and value
                                                                                 and value.startswith("mailto:")):
-                self.scan.add(self._path(f"/{tag}@{name}" if tag in _VOID else f"@{name}"), value)
+                where = self._path(f"/{tag}@{name}" if tag in _VOID else f"@{name}")
+                self.scan.add(where, value, where)
             if name in ("name", "id", "for") and value:
-                self.scan.field_name(self._path(f"/{tag}@{name}" if tag in _VOID else f"@{name}"), value)
+                where = self._path(f"/{tag}@{name}" if tag in _VOID else f"@{name}")
+                self.scan.field_name(where, value, where + "=" + value)
 
     def handle_endtag(self, tag):
         if tag in self.stack:
@@ -619,12 +664,12 @@ class _HtmlText(HTMLParser):
         if text:
             path = self._path()
             if len(text) <= 40:
-                self.scan.field_name(path, text.rstrip(":"))
-            self.scan.add(path, text)
+                self.scan.field_name(path, text.rstrip(":"), path + "=" + text)
+            self.scan.add(path, text, path)
 
 
 def _read_html(text, scan_of: Callable) -> None:
-    scan = scan_of(str, str)
+    scan = scan_of(str, whole_text=True)
     parser = _HtmlText(scan)
     try:
         while chunk := text.read(65536):
@@ -637,7 +682,7 @@ def _read_html(text, scan_of: Callable) -> None:
 def _read_xml(stream, scan_of: Callable) -> None:
     from defusedxml.ElementTree import iterparse
 
-    scan = scan_of(str, str)
+    scan = scan_of(str)
     stack: list[str] = []
     try:
         for event, element in iterparse(io.BufferedReader(stream), events=("start", "end"), forbid_dtd=False,
@@ -646,33 +691,35 @@ def _read_xml(stream, scan_of: Callable) -> None:
                 tag = element.tag.rpartition("}")[2]
                 stack.append(tag)
                 path = "/".join(stack)
-                scan.field_name(path, tag)
+                scan.field_name(path, tag, path)
                 for name, value in element.attrib.items():
                     name = name.rpartition("}")[2]
-                    scan.field_name(f"{path}@{name}", name)
+                    where = f"{path}@{name}"
+                    scan.field_name(where, name, where)
                     if value:
-                        scan.add(f"{path}@{name}", value)
+                        scan.add(where, value, where)
             else:
                 path = "/".join(stack)
                 if element.text and element.text.strip():
-                    scan.add(path, element.text.strip())
+                    scan.add(path, element.text.strip(), path)
                 stack.pop()
                 if element.tail and element.tail.strip():
-                    scan.add("/".join(stack) or path, element.tail.strip())
+                    parent = "/".join(stack) or path
+                    scan.add(parent, element.tail.strip(), parent)
                 element.clear()
     finally:
         scan.flush()
 
 
 def _read_text(text, scan_of: Callable) -> None:
-    scan = scan_of(lambda n: f"line {n}", lambda n: "text")
+    scan = scan_of(lambda n: f"line {n}", whole_text=True)
     try:
         for number, line in enumerate(text, 1):
             label = _LABEL.match(line)
             if label:
-                scan.field_name(number, label.group(1))
+                scan.field_name(number, label.group(1), "label:" + label.group(1))
             if line.strip():
-                scan.add(number, line.rstrip("\r\n"))
+                scan.add(number, line.rstrip("\r\n"), "text")
     finally:
         scan.flush()
 
@@ -721,8 +768,8 @@ class _Reader:
                 return
             kind = _kind_of(file, head[:4096].decode(encoding, "replace"))
 
-            def scan_of(render, generic):
-                return _FileScan(file, self.scanner, self.findings, render, generic)
+            def scan_of(render, whole_text=False):
+                return _FileScan(file, self.scanner, self.findings, render, whole_text)
 
             if kind == "json":
                 _read_json(stream, encoding, scan_of)
