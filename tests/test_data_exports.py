@@ -98,6 +98,8 @@ def test_html_summary_page_text_and_attributes_are_read_nothing_rendered(tmp_pat
     <table><tr><th>Phone</th><td>{PHONE}</td></tr>
     <tr><th>Dirección</th><td>{STREET}</td></tr></table>
     <form><input name="iban" value="ES91 2100 0418 4502 0005 1332"></form>
+    <p>Card on file: **** **** **** 4242</p><p>Customer no. 4539148803436467</p>
+    <p>Old card 4539 1488 0343 6467</p>
     <img src="http://tracker.example/p.gif" onerror="alert(1)"></body></html>"""
     (tmp_path / "summary.html").write_text(page, encoding="utf-8")
     reading = read_export(tmp_path / "summary.html", VALUES, default_country_code="34")
@@ -105,6 +107,11 @@ def test_html_summary_page_text_and_attributes_are_read_nothing_rendered(tmp_pat
     assert values_at(reading, "address#1") == {("summary.html", "html/body/table/tr/td")}
     payment = [c for c in reading.categories if c.category == "payment" and c.evidence == "value: iban"]
     assert payment and payment[0].sample == "ES…1332" and payment[0].field == "html/body/form/input@value"
+    masked = [c.sample for c in reading.categories if c.evidence == "value: masked-card"]
+    assert masked == ["…4242"]
+    # a bare run of digits is an id; the grouped number with a valid checksum is a card, kept masked
+    assert [c.sample for c in reading.categories if c.evidence == "value: card-number"] == ["45…6467"]
+    assert "0343" not in repr(reading)
     assert "postal-address" in reading.categories_held()
 
 

@@ -248,8 +248,12 @@ SHAPES = (
      lambda t: t[0] + "…@" + t.rpartition("@")[2]),
     ("iban", "payment", re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
      _iban_ok, _mask_digits),
-    ("card-number", "payment", re.compile(r"(?<![\d-])\d{4}(?:[ -]?\d{4}){2}[ -]?\d{1,7}(?![\d-])"),
+    # Written as cards are shown: in groups of four (a bare run of digits is more often an id), or
+    # masked but for the last four ("**** **** **** 1234", "XXXX-1234").
+    ("card-number", "payment", re.compile(r"(?<![\d-])\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}(?![\d-])"),
      lambda t: 13 <= len(re.sub(r"\D", "", t)) <= 19 and _luhn(re.sub(r"\D", "", t)), _mask_digits),
+    ("masked-card", "payment", re.compile(r"(?<![\w*•])(?:[*xX•]{4}[ -]?){1,3}\d{4}(?!\d)"), lambda t: True,
+     lambda t: "…" + t[-4:]),
     ("lat-long", "location", re.compile(r"(?<![\d.])-?\d{1,2}\.\d{3,},\s*-?\d{1,3}\.\d{3,}(?![\d.])"),
      lambda t: abs(float(t.split(",")[0])) <= 90 and abs(float(t.split(",")[1])) <= 180,
      lambda t: t.split(",")[0].split(".")[0] + ".…, …"),
@@ -307,6 +311,9 @@ class _FileScan:
                  render: Callable[[object], str], whole_text: bool = False):
         self.file, self.scanner, self.findings, self.render = file, scanner, findings, render
         self.searching = scanner is not None and scanner.pattern_count > 0
+        # the shortest text that can hold a match: shorter fields (most: quantities, prices, states)
+        # are not searched (each pattern starts with leakscan's token NUL, not in the text)
+        self.shortest = min(map(len, scanner._automaton.keys())) - 1 if self.searching else 0
         self.whole_text = whole_text
         self.shape_budget = SHAPE_TEXT_BYTES
         self.sampled: dict[str, int] = {}
@@ -327,7 +334,7 @@ class _FileScan:
             return
         if generic not in self.shapes_done:
             self._sample(text, path, generic)
-        if not self.searching:
+        if len(text) < self.shortest or not self.searching:
             return
         self.paths.append(path)
         self.generics.append(generic)
@@ -518,9 +525,12 @@ def _read_json(stream, encoding: str, scan_of: Callable) -> None:
     raw = io.BufferedReader(stream, 65536) if encoding == "utf-8" else \
         io.BufferedReader(_Utf8(io.TextIOWrapper(io.BufferedReader(stream), encoding, "replace")), 65536)
     scan = scan_of(_json_render)
-    add, names_seen = scan.add, scan.names_seen
+    add, names_seen, shapes_done = scan.add, scan.names_seen, scan.shapes_done
+    shortest = max(scan.shortest, 1) if scan.searching else 1 << 62
+    smallest_number = 10 ** (shortest - 1)  # an integer with fewer digits cannot hold a match
     levels: list = []  # per open container: None for an object, the current index for an array
     try:
+        # The hot loop of the module: one pass per event, the common cases first and inline.
         for prefix, event, value in ijson.parse(raw, use_float=True):
             if event == "map_key":
                 generic = f"{prefix}.{value}" if prefix else value
@@ -537,10 +547,11 @@ def _read_json(stream, encoding: str, scan_of: Callable) -> None:
             if levels and levels[-1] is not None:
                 levels[-1] += 1
             if event == "string":
-                if value:
+                if len(value) >= shortest or prefix not in shapes_done:
                     add((prefix, tuple(levels)), value, prefix)
             elif event == "number":
-                add((prefix, tuple(levels)), repr(value) if type(value) is float else str(value), prefix)
+                if prefix not in shapes_done or (type(value) is int and value >= smallest_number):
+                    add((prefix, tuple(levels)), repr(value) if type(value) is float else str(value), prefix)
             elif event == "start_map":
                 levels.append(None)
             elif event == "start_array":
@@ -601,11 +612,13 @@ def _read_csv(text, scan_of: Callable) -> None:
             scan.field_name(i, cell, names[i])
             if cell:
                 add(i, cell, names[i])  # a header may be data (an export without one)
+        shortest = max(scan.shortest, 1) if scan.searching else 1 << 62
+        shapes_done = scan.shapes_done
         for row in rows:
             if len(row) > len(names):
                 names += [f"column {i + 1}" for i in range(len(names), len(row))]
             for i, cell in enumerate(row):
-                if cell:
+                if len(cell) >= shortest or (cell and names[i] not in shapes_done):
                     add(i, cell, names[i])
     finally:
         scan.flush()
