@@ -21,7 +21,9 @@ VALUES = [("email", EMAIL, "email#1"), ("phone", PHONE, "phone#1"), ("address", 
 
 def orders_json(count: int = 5) -> bytes:
     return json.dumps({
-        "account": {"email": EMAIL, "createdAt": "2021-03-04T10:00:00Z", "lastLoginIp": "203.0.113.77"},
+        "account": {"email": EMAIL, "createdAt": "2021-03-04T10:00:00Z", "lastLoginIp": "203.0.113.77",
+                    "sessions": [{"at": "2025-01-01T10:00:00Z", "from": "2001:db8:85a3::8a2e:370:7334"},
+                                 {"at": "2025-01-02T12:30:45Z", "where": "40.4168, -3.7038"}]},
         "orders": [
             {"id": f"A{i}", "date": "2025-01-0%d" % (i % 9 + 1), "total": 12.5,
              "items": [{"sku": "SKU-1", "title": "Kettle"}],
@@ -62,6 +64,10 @@ def test_nested_json_orders_are_found_with_their_json_path_and_counted_once_per_
         assert category in held, category
     ip = [c for c in reading.categories if c.evidence == "value: ipv4"]
     assert ip and ip[0].field == "account.lastLoginIp" and ip[0].sample == "203.0.113.…"
+    shapes = {(c.evidence, c.field, c.sample) for c in reading.categories if c.evidence.startswith("value")}
+    assert ("value: ipv6", "account.sessions[0].from", "2001:…") in shapes
+    assert ("value: lat-long", "account.sessions[1].where", "40.…, …") in shapes
+    assert not [s for s in shapes if s[1] == "account.sessions[1].at"]  # a time is not an IPv6 address
     assert reading.skipped == [] and reading.files_read == 1
 
 

@@ -246,7 +246,8 @@ SHAPES = (
      _ipv6_ok, lambda t: t.split(":", 1)[0] + ":…"),
     ("email", "contact", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), lambda t: True,
      lambda t: t[0] + "…@" + t.rpartition("@")[2]),
-    ("iban", "payment", re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
+    ("iban", "payment",
+     re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"),
      _iban_ok, _mask_digits),
     # Written as cards are shown: in groups of four (a bare run of digits is more often an id), or
     # masked but for the last four ("**** **** **** 1234", "XXXX-1234").
