@@ -160,7 +160,22 @@ def test_a_zip_bomb_is_a_clear_error_before_anything_is_inflated(tmp_path):
         read_export(tmp_path / "outer.zip", VALUES)
 
 
-def test_a_member_bigger_than_it_declares_is_cut_off_at_the_total_limit(tmp_path):
+def test_a_member_past_the_per_file_limit_is_skipped_and_the_rest_read(tmp_path):
+    big = json.dumps({"email": EMAIL, "pad": "x" * 5000}).encode()
+    small = json.dumps({"email": EMAIL}).encode()
+    (tmp_path / "export.zip").write_bytes(zip_bytes({"big.json": big, "small.json": small}))
+    reading = read_export(tmp_path / "export.zip", VALUES, limits=Limits(max_member=1000))
+    assert [(s.file, s.reason) for s in reading.skipped] == [
+        ("big.json", "larger than the limit of 1000 bytes per file")]
+    assert values_at(reading, "email#1") == {("small.json", "email")}
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "big.json").write_bytes(big)
+    reading = read_export(tmp_path / "dir", VALUES, limits=Limits(max_member=1000))
+    assert [(s.file, s.reason) for s in reading.skipped] == [
+        ("big.json", "cut off: longer than its limit of 1000 bytes")]
+
+
+def test_an_export_past_the_total_limit_is_a_clear_error(tmp_path):
     (tmp_path / "a.json").write_text(json.dumps({"email": EMAIL, "pad": "x" * 5000}))
     (tmp_path / "b.json").write_text(json.dumps({"pad": "y" * 5000}))
     with pytest.raises(ExportError, match="larger than the limit of 8000 bytes"):

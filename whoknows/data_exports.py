@@ -768,7 +768,9 @@ class _Reader:
         """Read one file (a ZIP member or a file of a directory) from a binary stream."""
         counter = [0]
         head = source.read(_HEAD)
-        stream = _Capped(head, source, min(cap, self.limits.max_member), counter)
+        # past what is left of the total, the member is cut off and the total check below raises
+        left = self.limits.max_total - self.total[0] + 1
+        stream = _Capped(head, source, min(cap, self.limits.max_member, left), counter)
         try:
             if head.startswith(b"PK\x03\x04") or PurePosixPath(file).suffix.lower() == ".zip":
                 self._read_nested(file, stream, depth)
