@@ -349,3 +349,11 @@ _ESCAPE_OR_CHAR = st.one_of(
 def test_percent_decode_agrees_with_urllib(text):
     assert percent_decode(text, plus=True) == unquote_plus(text, errors="replace")
     assert percent_decode(text.encode(), plus=True) == unquote_plus(text, errors="replace")
+
+
+def test_scan_texts_names_the_place_of_each_value_and_never_joins_two_places():
+    scanner = LeakScanner([("email", "al@ex.org"), ("name", "Anna Lind")])
+    found = scanner.scan_texts([("orders[0].note", "thanks"), ("orders[1].email", "AL@EX.ORG"),
+                                ("a", "Anna"), ("b", "Lind")])
+    assert [(m.kind, m.where, m.encoding) for m in found] == [("email", "orders[1].email", "casefold")]
+    assert LeakScanner([]).scan_texts([("x", "al@ex.org")]) == []

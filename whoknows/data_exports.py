@@ -67,13 +67,12 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import repeat
 from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from .errors import InputError
-from .leakscan import DEFAULT_MAX_TEXT, LeakScanner, _Segment
+from .leakscan import DEFAULT_MAX_TEXT, LeakScanner
 
 __all__ = [
     "CATEGORY_KEYWORDS", "CategoryFound", "ExportError", "ExportReading", "Limits", "SHAPES", "Skipped",
@@ -336,7 +335,7 @@ class _FileScan:
         self.paths: list = []
         self.generics: list[str] = []
         self.texts: list[str] = []
-        self.compacted: list[_Segment] = []  # phones as compacted copies; `where`: index in `paths`
+        self.compacted: list[tuple[int, str]] = []  # phones as compacted copies: (index in `paths`, text)
         self.size = 0
 
     def add(self, path, text: str, generic: str) -> None:
@@ -360,7 +359,7 @@ class _FileScan:
             # compacted, as the same field (one occurrence is counted once).
             compact = _PHONE_PUNCTUATION.sub("", text.replace("(0)", ""))
             if compact != text:
-                self.compacted.append(_Segment(len(self.paths) - 1, compact, 0, None))
+                self.compacted.append((len(self.paths) - 1, compact))
         if self.size >= _BATCH_CHARS:
             self.flush()
 
@@ -403,10 +402,8 @@ class _FileScan:
         if not texts:
             return
         self.paths, self.generics, self.texts, self.compacted, self.size = [], [], [], [], 0
-        segments = list(map(_Segment, range(len(texts)), texts, repeat(0), repeat(None))) + compacted
-        # leakscan's own search over segments: each field is a segment, so a match names its field
-        # and never spans two (its public `scan` takes one request: URL, headers and body).
-        for match in self.scanner._search(segments):
+        # Each field is its own place, so a match names its field and never spans two.
+        for match in self.scanner.scan_texts([*enumerate(texts), *compacted]):
             self.findings.value(self.file, generics[match.where], self.render, paths[match.where], match)
 
 

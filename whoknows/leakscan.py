@@ -40,7 +40,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit, urlunsplit
 
 import ahocorasick
@@ -362,6 +362,14 @@ class LeakScanner:
         if not self.pattern_count:
             return []
         return self._search(self._segments(url, headers, body, content_type))
+
+    def scan_texts(self, places: Iterable[tuple[Any, str]]) -> list[Match]:
+        """Every watched value found in these texts, each `(where, text)` searched as it is (no
+        decoding) and on its own, so a match names its place (`Match.where`) and never spans two.
+        For data that is not a request (a vendor's data export: one place per field)."""
+        if not self.pattern_count:
+            return []
+        return self._search([_Segment(where, text, 0, None) for where, text in places])
 
     def _segments(self, url, headers, body, content_type) -> list[_Segment]:
         """Every text to search; decoded copies follow their original."""
