@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import io
 import json
 import re
 import sys
@@ -66,6 +65,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+# The shipped data files share one reproducible writer (gzipped compact JSON, fixed header).
+from scripts.build_company_directory import encode  # noqa: E402
 from whoknows.directory import COMPANIES_FILE, TRACKERS_FILE, tracker_owners  # noqa: E402
 from whoknows.tracker_companies import CATEGORY_SLOTS, DATA_FILE, FORMAT, normalised_name  # noqa: E402
 from whoknows.sites import site_of  # noqa: E402
@@ -381,15 +382,6 @@ def build(trackers_dir: Path, builtin_owners: dict[str, str], directory: dict) -
     builder.add_sites()
     builder.add_contacts(directory)
     return builder.document(), builder.stats
-
-
-def encode(document: dict) -> bytes:
-    """Gzipped compact JSON with a fixed header, so the same input gives the same bytes."""
-    text = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=9, mtime=0) as out:
-        out.write(text.encode("utf-8"))
-    return buffer.getvalue()
 
 
 def _report(stats: Stats, document: dict, output: Path, size: int) -> None:
