@@ -247,6 +247,14 @@ def encode(document: dict) -> bytes:
     return buffer.getvalue()
 
 
+def write_shipped(path: Path, document: dict) -> int:
+    """Write `document` as a shipped data file (`encode`); returns its size in bytes."""
+    data = encode(document)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return len(data)
+
+
 def _report(stats: Stats, document: dict, output: Path, size: int) -> None:
     print(f"read {stats.records} records")
     print(f"skipped {len(stats.web_unusable)} unusable `web` values: {stats.web_unusable}")
@@ -269,11 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     document, stats = build(args.input.read_text(encoding="utf-8").splitlines())
-    data = encode(document)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_bytes(data)
+    size = write_shipped(args.output, document)
     if not args.quiet:
-        _report(stats, document, args.output, len(data))
+        _report(stats, document, args.output, size)
     return 0
 
 

@@ -66,7 +66,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 # The shipped data files share one reproducible writer (gzipped compact JSON, fixed header).
-from scripts.build_company_directory import encode  # noqa: E402
+from scripts.build_company_directory import write_shipped  # noqa: E402
 from whoknows.directory import COMPANIES_FILE, TRACKERS_FILE, tracker_owners  # noqa: E402
 from whoknows.tracker_companies import CATEGORY_SLOTS, DATA_FILE, FORMAT, normalised_name  # noqa: E402
 from whoknows.sites import site_of  # noqa: E402
@@ -415,11 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputFilesError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    data = encode(document)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_bytes(data)
+    size = write_shipped(args.output, document)
     if not args.quiet:
-        _report(stats, document, args.output, len(data))
+        _report(stats, document, args.output, size)
     return 0
 
 

@@ -427,18 +427,16 @@ def alias_key(create: bool = True, ledger=None, new_key: bool = False) -> bytes:
                 "there is no alias key on this machine, so no alias can be verified here "
                 f"(aliases made elsewhere need that machine's key: {secrets.RESTORE_HINT})"
             ) from None
-    if ledger is None:
-        raise ValueError("making the alias key needs the ledger, to check what the key would orphan")
-    if not new_key:
-        with ledger.read() as db:
-            orphans = unverifiable_aliases(db, None)
-        if orphans:
-            raise WhoknowsError(
-                f"the ledger holds {len(orphans)} alias(es) made with an alias key this machine does not have "
+
+    def refusal(db) -> str | None:
+        orphans = unverifiable_aliases(db, None)
+        if not orphans:
+            return None
+        return (f"the ledger holds {len(orphans)} alias(es) made with an alias key this machine does not have "
                 f"(e.g. {orphans[0]}), and a new key could never verify them: {secrets.RESTORE_HINT}; or start over "
-                "knowingly with a new key (those aliases stay unverifiable): 'whoknows alias new VENDOR --new-key'"
-            )
-    return secrets.get_secret(KEY_NAME, create=True)
+                "knowingly with a new key (those aliases stay unverifiable): 'whoknows alias new VENDOR --new-key'")
+
+    return secrets.make_secret_unless_orphaning(KEY_NAME, ledger, new_key, refusal)
 
 
 def unverifiable_aliases(db, key: bytes | None) -> list[str]:

@@ -81,19 +81,17 @@ def load_keys(create: bool = False, ledger: Ledger | None = None, new_key: bool 
     except NotFoundError:
         if not create:
             return None
-    if ledger is None:
-        raise ValueError("making the key of your values needs the ledger, to check what it would orphan")
-    if not new_key:
-        with ledger.read() as db:
-            orphans = unreadable_values(db, None)
-        if orphans:
-            raise WhoknowsError(
-                f"the ledger holds {orphans} of your values encrypted with a key this machine does not have, "
+
+    def refusal(db) -> str | None:
+        orphans = unreadable_values(db, None)
+        if not orphans:
+            return None
+        return (f"the ledger holds {orphans} of your values encrypted with a key this machine does not have, "
                 f"and a new key could never read them: {secrets.RESTORE_HINT}; or start over knowingly with a new key "
                 "(those values stay unreadable: remove them and add them again): "
-                "'whoknows me add KIND VALUE --new-key'"
-            )
-    return MeKeys.from_secret(secrets.get_secret(KEY_NAME, create=True))
+                "'whoknows me add KIND VALUE --new-key'")
+
+    return MeKeys.from_secret(secrets.make_secret_unless_orphaning(KEY_NAME, ledger, new_key, refusal))
 
 
 def unreadable_values(db, keys: MeKeys | None) -> int:

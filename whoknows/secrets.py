@@ -37,6 +37,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import paths
@@ -252,6 +253,25 @@ def _chosen_spec(name: str) -> str:
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
         raise ValueError(f"a secret's name is lowercase letters, digits and '-': {name!r}")
+
+
+def make_secret_unless_orphaning(name: str, ledger, new_key: bool,
+                                 refusal: Callable[[object], str | None]) -> bytes:
+    """Make the missing secret `name`, unless the ledger holds what only the missing one opens.
+
+    `refusal(db)` (a ledger connection) says why a new secret would orphan data (aliases it could
+    never verify, values it could never read), or None. A secret made over such data stays wrong
+    for it, and once it exists the old one can no longer be restored; `new_key` makes it anyway
+    (starting over knowingly).
+    """
+    if ledger is None:
+        raise ValueError(f"making the secret {name!r} needs the ledger, to check what it would orphan")
+    if not new_key:
+        with ledger.read() as db:
+            reason = refusal(db)
+        if reason:
+            raise WhoknowsError(reason)
+    return get_secret(name, create=True)
 
 
 def get_secret(name: str, create: bool = False) -> bytes:
