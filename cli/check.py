@@ -1,4 +1,8 @@
-"""`whoknows check URL`: what the proxy's filter engine would do with one request, and why."""
+"""`whoknows check URL`: what the proxy would do with one request, every part of it, and why.
+
+The decision is the proxy's own (`whoknows.decision.decide`: site settings, filter lists, what the
+proxy learned, parameters, cookies, Referer, leak prevention), over the same lists, compiled cache
+and ledger."""
 
 import re
 
@@ -24,33 +28,84 @@ def _request_types() -> tuple[str, ...]:
     "--type", "request_type", default="other", show_default=True, metavar="TYPE",
     help="The request's type: script, image, stylesheet, xhr, sub_frame, ... (see the error for all).",
 )
+@click.option("--method", default="GET", show_default=True, help="The request's method.")
+@click.option("--data", "body", metavar="BODY", default=None,
+              help="The request's body, searched for your values as the proxy searches it.")
+@click.option("--content-type", default=None, metavar="TYPE",
+              help="The body's content type (application/x-www-form-urlencoded, application/json...).")
 @json_option
-def check(url, source, request_type, as_json):
-    """Show whether the proxy would block, allow or rewrite a request to URL.
+def check(url, source, request_type, method, body, content_type, as_json):
+    """Show what the proxy would do with a request to URL, part by part, and why.
 
-    Uses the same lists and compiled cache as the proxy. Without --from the request has no known
-    source page, as uBlock Origin treats it: filters limited to some sites (domain=) do not apply,
-    and a subresource counts as third party.
+    The same decision the proxy makes, over the same lists, compiled cache and settings: whether
+    protection is paused on the page's site or the request's site is an allowed third party; the
+    filter lists' decision (or a block for a third party that took the site's identifier); the
+    tracking parameters removed; the cookie mode; the Referer sent; and what leak prevention does
+    when the URL or the body (--data) carries one of your values ('whoknows me', aliases).
+
+    Without --from the request has no known source page, as uBlock Origin treats it: filters
+    limited to some sites (domain=) do not apply, and a subresource counts as third party.
 
     Examples:
 
     \b
         whoknows check https://tracker.example/pixel.gif --from shop.example --type image
+        whoknows check "https://px.example/c?em=alice@example.org" --from shop.example --json
     """
     from whoknows.filters import engine_cache
 
     target = _http_url(url, "URL")
     source_url = _source_url(source) if source else None
     request_type = _check_type(request_type)
+    method = method.strip().upper() or "GET"
     loaded = engine_cache.open_engine()
     for warning in loaded.warnings:
         click.echo(f"whoknows: warning: {warning}", err=True)
-    decision = loaded.engine.match(target, type=request_type, source=source_url)
-    result = _result(target, source_url, request_type, decision)
+    verdict, notes = _verdict(target, source_url, request_type, method, body, content_type, loaded.engine)
+    for note in notes:
+        click.echo(f"whoknows: note: {note}", err=True)
+    result = _result(verdict)
     if as_json:
         print_json(result)
     else:
         _print(result)
+
+
+def _verdict(url, source_url, request_type, method, body, content_type, engine):
+    """The proxy's decision for the request, with the user's settings, values and what the proxy
+    learned; notes for what could not be read."""
+    from whoknows.decision import Protection, decide, describe_typed
+    from whoknows.identifiers import SharedIdentifiers
+    from whoknows.leak_records import shared_identifier_pairs
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import SiteSettingsStore
+
+    notes = []
+    description = describe_typed(url, request_type, source_url, method, content_type)
+    with open_ledger() as ledger:
+        store = SiteSettingsStore(ledger)
+        shared = SharedIdentifiers(shared_identifier_pairs(ledger))
+        protection = Protection(settings_of=store.get, cookie_policy=store.cookie_policy(), engine=engine,
+                                default_leak_mode=store.defaults().leak_mode, knowledge=(shared,))
+        matches = _matches(ledger, url, body, content_type, notes)
+    return decide(description, protection, matches), notes
+
+
+def _matches(ledger, url, body, content_type, notes) -> list:
+    """What the leak scanner finds of your values and aliases in the URL and body."""
+    from whoknows import me
+    from whoknows.errors import WhoknowsError
+    from whoknows.leakscan import LeakScanner
+
+    try:
+        keys = me.load_keys(create=False)
+    except WhoknowsError as exc:
+        keys = None
+        notes.append(f"your values cannot be read ({exc}); only aliases are looked for")
+    watched, _ = me.watched_values(ledger, keys)
+    if not watched:
+        return []
+    return LeakScanner(watched).scan(url, (), (body or "").encode("utf-8"), content_type)
 
 
 def _http_url(text: str, what: str) -> str:
@@ -91,26 +146,35 @@ def _check_type(request_type: str) -> str:
     return wanted
 
 
-def _result(url, source_url, request_type, decision) -> dict:
-    from whoknows.params import clean_url
-
-    # What the proxy forwards: engine removeparam filters plus the built-in tracking parameters.
-    cleaned, removed = clean_url(url, decision) if decision.action in ("allow", "exception") else (url, ())
-    changed = cleaned != url
+def _result(verdict) -> dict:
+    request, filtered, params = verdict.request, verdict.filter, verdict.params
+    decision = filtered.decision
+    action = decision.action if decision is not None else "allow"
+    # What a user sees first: the whole verdict, spelt as before for what filters decide (an allowed
+    # request whose URL is cleaned is `removeparam`).
+    if verdict.site.paused:
+        shown = "pass"
+    elif verdict.action == "block" and not filtered.blocked:
+        shown = "block"
+    elif params.removed and not filtered.blocked:
+        shown = "removeparam"
+    else:
+        shown = action
     return {
-        "url": url,
-        "from": source_url,
-        "type": request_type,
-        # an allowed request whose URL is cleaned is `removeparam`, as a user sees it
-        "decision": "removeparam" if changed else decision.action,
-        "action": decision.action,
-        "filter": decision.filter,
-        "list": decision.list,
-        "important": bool(decision.important),
-        "redirect": decision.redirect,
-        "clean_url": cleaned if changed else None,
-        "removed_params": list(removed),
-        "owner": _owner(url),
+        "url": request.url,
+        "from": request.source if request.type != "document" else request.referer,
+        "type": request.type,
+        "decision": shown,
+        "action": action,
+        "filter": decision.filter if decision is not None else None,
+        "list": decision.list if decision is not None else None,
+        "important": bool(decision.important) if decision is not None else False,
+        "redirect": decision.redirect if decision is not None else None,
+        "clean_url": params.clean_url if params.removed and not filtered.blocked else None,
+        "removed_params": list(params.removed) if not filtered.blocked else [],
+        "owner": _owner(request.url),
+        "verdict": verdict.action,
+        "parts": [{"part": part, "action": act, "reason": reason} for part, act, reason in verdict.parts()],
     }
 
 
@@ -143,3 +207,8 @@ def _print(result: dict) -> None:
     for label, value in details:
         if value:
             click.echo(f"  {label:<{width}}  {value}")
+    click.echo("parts:")
+    part_width = max(len(part["part"]) for part in result["parts"])
+    action_width = max(len(part["action"]) for part in result["parts"])
+    for part in result["parts"]:
+        click.echo(f"  {part['part']:<{part_width}}  {part['action']:<{action_width}}  {part['reason']}")

@@ -14,8 +14,11 @@ one. A rebuild that fails logs one warning and keeps the old engine until the li
 Why checks ride on requests rather than a timer thread: an idle proxy does no work at all.
 
 In `requestheaders`, before any upstream connection is made (`whoknows proxy` runs mitmproxy with
-`connection_strategy=lazy`, so this holds inside HTTPS tunnels too), each request is matched
-with the type, source and party from `proxy_addons.context`. Skipped: requests the proxy already
+`connection_strategy=lazy`, so this holds inside HTTPS tunnels too), each request is decided by
+the core's filter part (`whoknows.decision.filter_part`, what `whoknows check` runs too): the
+engine's match with the type, source and party from `proxy_addons.context`, or a block for a third
+party the proxy learned is a tracker on the page's site (it received one of the site's
+first-party identifiers: `whoknows.identifiers.SharedIdentifiers`, list `whoknows`). Skipped: requests the proxy already
 answered, requests from a page whose site is paused, and requests to a third party the page's site
 allows (`whoknows site allow-3p`). The decision goes in `flow.metadata["whoknows.filter_decision"]`
 (`whoknows.filters.Decision`: action, filter, list, redirect, clean_url, removed_params); the
@@ -59,26 +62,27 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.context import FlowContext
 from proxy_addons.context import ensure_context
 from proxy_addons.mitmproxy_shortcuts import FAST_RESPONSES
 from proxy_addons.mitmproxy_shortcuts import fresh_response
 from proxy_addons.mitmproxy_shortcuts import response_fields
-from proxy_addons.signals import TRACKER_KEY
+from whoknows.decision import BLOCKING_ACTIONS
+from whoknows.decision import filter_part
 from whoknows.filters import Decision
 from whoknows.filters import FilterEngine
 from whoknows.filters import resource
 
 logger = logging.getLogger("whoknows.proxy")
 
-DECISION_KEY = "whoknows.filter_decision"
+DECISION_KEY = flow_state.FILTER
+TRACKER_KEY = flow_state.TRACKER
 EXTRA_LIST_NAME = "extra-filters"
 BLOCKED_HEADER = "x-whoknows-blocked"
-BLOCKING_ACTIONS = frozenset({"block", "redirect"})
 CHECK_INTERVAL_OPTION = "whoknows_lists_check_interval"
 DEFAULT_CHECK_INTERVAL = 5.0  # seconds
 DONE_WAIT = 10.0  # seconds `done` waits for a rebuild in progress
-TRACKER_ACTIONS = frozenset({"block", "redirect", "exception"})
 
 BLOCKED_PAGE_HEADERS = {
     "content-type": "text/html; charset=utf-8",
@@ -344,9 +348,10 @@ class Blocking:
         if context.paused or context.allowed_third_party:
             return
         url = flow.request.url
-        decision = self.engine().match(url, context.type, context.source, context.third_party)
+        part = filter_part(context.description, context.site, self.engine(), context.knowledge)
+        decision = part.decision
         flow.metadata[DECISION_KEY] = decision
-        if decision.action in TRACKER_ACTIONS:
+        if part.tracker:
             flow.metadata[TRACKER_KEY] = True
         if decision.action == "redirect":
             flow.response = (redirect_response(flow.request, decision)

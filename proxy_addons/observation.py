@@ -39,7 +39,7 @@ from proxy_addons.context import ensure_context
 from proxy_addons.cookies import COOKIES_KEY
 from proxy_addons.cookies import TRACKER_KEY
 from proxy_addons.cookies import CookieDecision
-from proxy_addons.cookies import builtin_tracker
+from whoknows.directory import builtin_tracker
 from proxy_addons.params import REMOVED_KEY
 from whoknows.directory import tracker_owner
 from whoknows.observations import DEFAULT_FLUSH_INTERVAL

@@ -14,8 +14,11 @@ own values, exported as they are stored: AES-GCM ciphertext with its keyed looku
 never plaintext; the key is a secret, so they can be read again only where the same `me-key` is),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
 message by identity) and `rights_requests`. So do the per-site settings (`whoknows.site_settings`):
-`site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
-(a site and a third party allowed on its pages, both by domain).
+`site_settings` (a site's paused flag, cookie mode and leak mode, by the site's domain) and
+`site_third_parties` (a site and a third party allowed on its pages, both by domain). Issue 13's
+`shared_identifiers` (which first-party identifier cookie of a site went to which third party)
+travels too; an export written before issue 13 lacks `leaks.stopped_by` and
+`site_settings.leak_mode`, read as NULL.
 
 The keys are secrets and stay out of a plain export: without them an import brings back aliases that
 cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
@@ -86,13 +89,13 @@ _EXPORT_SQL = {
                     "o.detail FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id "
                     "ORDER BY v.domain, o.kind, o.subject",
     "settings": "SELECT key, value FROM settings ORDER BY key",
-    "site_settings": "SELECT v.domain AS vendor, s.paused, s.cookie_mode, s.updated_at FROM site_settings AS s "
+    "site_settings": "SELECT v.domain AS vendor, s.paused, s.cookie_mode, s.leak_mode, s.updated_at FROM site_settings AS s "
                      "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain",
     "site_third_parties": "SELECT v.domain AS vendor, t.third_party, t.created_at FROM site_third_parties AS t "
                           "JOIN vendors AS v ON v.id = t.vendor_id ORDER BY v.domain, t.third_party",
     "me_values": "SELECT kind, lookup, ciphertext, key_id, created_at FROM me_values ORDER BY kind, lookup",
     "leaks": "SELECT page.domain AS vendor, recipient.domain AS recipient, l.recipient_host, l.company, l.kind, "
-             "l.value_ref, l.encoding, l.form, l.location, l.method, l.url, l.blocked, l.count, l.first_seen, "
+             "l.value_ref, l.encoding, l.form, l.location, l.method, l.url, l.blocked, l.stopped_by, l.count, l.first_seen, "
              "l.last_seen FROM leaks AS l JOIN vendors AS page ON page.id = l.vendor_id "
              "LEFT JOIN vendors AS recipient ON recipient.id = l.recipient_id "
              "ORDER BY page.domain, l.recipient_host, l.value_ref, l.encoding, l.form, l.location, l.blocked",
@@ -104,7 +107,12 @@ _EXPORT_SQL = {
     "rights_requests": "SELECT v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
                        "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
                        "ORDER BY v.domain, r.kind, r.sent_on",
+    "shared_identifiers": "SELECT v.domain AS vendor, s.cookie_name, s.recipient_site, s.recipient_host, s.action, "
+                          "s.count, s.first_seen, s.last_seen FROM shared_identifiers AS s "
+                          "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain, s.cookie_name, s.recipient_host",
 }
+# Columns added after the export format was first written: an older export lacks them (issue 13).
+_ADDED_LATER = {"site_settings": {"leak_mode": None}, "leaks": {"stopped_by": None}}
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
 # holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
@@ -367,7 +375,8 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     },
     "settings": {"key": _text, "value": _string},
     "site_settings": {
-        "vendor": _text, "paused": _boolean, "cookie_mode": _optional(_cookie_mode), "updated_at": _timestamp,
+        "vendor": _text, "paused": _boolean, "cookie_mode": _optional(_cookie_mode),
+        "leak_mode": _optional(_one_of(("block", "scrub", "report"))), "updated_at": _timestamp,
     },
     "site_third_parties": {"vendor": _text, "third_party": _domain, "created_at": _timestamp},
     "me_values": {
@@ -377,7 +386,8 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     "leaks": {
         "vendor": _text, "recipient": _optional(_text), "recipient_host": _text, "company": _optional(_text),
         "kind": _one_of(DISCLOSURE_KINDS), "value_ref": _text, "encoding": _text, "form": _text,
-        "location": _text, "method": _string, "url": _string, "blocked": _boolean, "count": _positive,
+        "location": _text, "method": _string, "url": _string, "blocked": _boolean,
+        "stopped_by": _optional(_one_of(("filter", "prevention", "scrub"))), "count": _positive,
         "first_seen": _timestamp, "last_seen": _timestamp,
     },
     "mail_messages": {
@@ -391,6 +401,11 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     "rights_requests": {
         "vendor": _text, "kind": _one_of(("access", "erase", "object", "rectify")), "lang": _text,
         "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
+    },
+    "shared_identifiers": {
+        "vendor": _text, "cookie_name": _string, "recipient_site": _domain, "recipient_host": _text,
+        "action": _one_of(("strip", "block")), "count": _positive, "first_seen": _timestamp,
+        "last_seen": _timestamp,
     },
 }
 assert set(_FIELDS) == set(TABLES)
@@ -465,6 +480,7 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
     fields = _FIELDS[table]
     if not isinstance(row, dict):
         raise WhoknowsError(f"{where} is not an object")
+    row = {**_ADDED_LATER.get(table, {}), **row}
     missing = [field for field in fields if field not in row]
     if missing:
         raise WhoknowsError(f"{where} lacks {missing[0]!r}")
@@ -531,8 +547,9 @@ _MERGE_SQL = {
                     "first_seen = min(first_seen, excluded.first_seen), "
                     "last_seen = max(last_seen, excluded.last_seen)",
     "settings": "INSERT INTO settings (key, value) VALUES (:key, :value) ON CONFLICT(key) DO NOTHING",
-    "site_settings": "INSERT INTO site_settings (vendor_id, paused, cookie_mode, updated_at) "
-                     "VALUES (:vendor_id, :paused, :cookie_mode, :updated_at) ON CONFLICT(vendor_id) DO NOTHING",
+    "site_settings": "INSERT INTO site_settings (vendor_id, paused, cookie_mode, leak_mode, updated_at) "
+                     "VALUES (:vendor_id, :paused, :cookie_mode, :leak_mode, :updated_at) "
+                     "ON CONFLICT(vendor_id) DO NOTHING",
     "site_third_parties": "INSERT INTO site_third_parties (vendor_id, third_party, created_at) "
                           "VALUES (:vendor_id, :third_party, :created_at) "
                           "ON CONFLICT(vendor_id, third_party) DO UPDATE SET "
@@ -540,13 +557,14 @@ _MERGE_SQL = {
     "me_values": "INSERT INTO me_values (kind, lookup, ciphertext, key_id, created_at) "
                  "VALUES (:kind, :lookup, :ciphertext, :key_id, :created_at) ON CONFLICT(lookup) DO NOTHING",
     "leaks": "INSERT INTO leaks (vendor_id, recipient_id, recipient_host, company, kind, value_ref, encoding, form, "
-             "location, method, url, blocked, count, first_seen, last_seen) VALUES (:vendor_id, :recipient_id, "
-             ":recipient_host, :company, :kind, :value_ref, :encoding, :form, :location, :method, :url, :blocked, "
-             ":count, :first_seen, :last_seen) "
+             "location, method, url, blocked, stopped_by, count, first_seen, last_seen) VALUES (:vendor_id, "
+             ":recipient_id, :recipient_host, :company, :kind, :value_ref, :encoding, :form, :location, :method, "
+             ":url, :blocked, :stopped_by, :count, :first_seen, :last_seen) "
              "ON CONFLICT(vendor_id, recipient_host, value_ref, encoding, form, location, blocked) DO UPDATE SET "
              "method = CASE WHEN excluded.last_seen > last_seen THEN excluded.method ELSE method END, "
              "url = CASE WHEN excluded.last_seen > last_seen THEN excluded.url ELSE url END, "
              "company = coalesce(company, excluded.company), "
+             "stopped_by = coalesce(stopped_by, excluded.stopped_by), "
              "recipient_id = coalesce(recipient_id, excluded.recipient_id), "
              "count = max(count, excluded.count), "
              "first_seen = min(first_seen, excluded.first_seen), "
@@ -561,6 +579,13 @@ _MERGE_SQL = {
                        "VALUES (:vendor_id, :kind, :lang, :contact, :sent_on, :due_on, :answered_on) "
                        "ON CONFLICT(vendor_id, kind, sent_on) DO UPDATE SET "
                        "answered_on = coalesce(answered_on, excluded.answered_on)",
+    "shared_identifiers": "INSERT INTO shared_identifiers (vendor_id, cookie_name, recipient_site, recipient_host, "
+                          "action, count, first_seen, last_seen) VALUES (:vendor_id, :cookie_name, :recipient_site, "
+                          ":recipient_host, :action, :count, :first_seen, :last_seen) "
+                          "ON CONFLICT(vendor_id, cookie_name, recipient_host) DO UPDATE SET "
+                          "count = max(count, excluded.count), "
+                          "first_seen = min(first_seen, excluded.first_seen), "
+                          "last_seen = max(last_seen, excluded.last_seen)",
 }
 
 
@@ -593,7 +618,7 @@ def import_export(ledger: Ledger, export: Export,
                                               "recipient_id": vendor_ids.get(row["recipient"])}
                                              for row in export.tables["leaks"]))
         db.executemany(_MERGE_SQL["mail_messages"], export.tables["mail_messages"])
-        for table in ("mail_alias_hits", "rights_requests"):
+        for table in ("mail_alias_hits", "rights_requests", "shared_identifiers"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
         for table in TABLES:
