@@ -169,6 +169,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("setup")
     step("setup", "--check", "--port", str(proxy_port), exit_code=1)  # no proxy runs: said, exit 1
     step("setup", "--show-password")
+    step("setup", "--cookies", "cap:30")
     step("doctor")
     step("alias", "setup", "--base", "me@mail.example")
     step("vendor", "add", "shop.example", "--name", "Shop", "--privacy-contact", "privacy@shop.example")
