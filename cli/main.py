@@ -22,6 +22,8 @@ COMMANDS = {
     "export": "cli.transfer:export_ledger",
     "extension": "cli.extension:extension",
     "import": "cli.transfer:import_ledger",
+    "intent": "cli.intent:intent",
+    "intents": "cli.intent:intents",
     "knows": "cli.disclosures:knows",
     "leaks": "cli.leaks:leaks",
     "lists": "cli.lists:lists",

@@ -2,7 +2,8 @@
 
 `store_scan` takes a `mailscan.ScanResult` and keeps, per message, only what later questions need:
 its identity (Message-ID, else a hash), date, the sender's registrable domain and whether it is
-marketing (`mail_messages`); and, for each alias it reached, who sent it and the verdict
+marketing (`mail_messages`); the answers to intents it finds (`whoknows.intent_records`, by
+In-Reply-To, References or alias); and, for each alias it reached, who sent it and the verdict
 (`mail_alias_hits`: vendor, foreign, unknown). No bodies, no subjects, and no address of the
 user's other than the aliases (the recipients of ordinary mail are the user's real addresses,
 which the ledger keeps only encrypted).
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .disclosures import record_seen_disclosure
+from .intent_records import record_answers
 from .ledger import Ledger, now, stamp, vendor_ids
 from .mailscan import AliasHit, ScanResult, attribute
 from .preferences import Stated, history
@@ -42,6 +44,7 @@ class StoredScan:
     new_hits: int = 0
     foreign_hits: int = 0
     undated: int = 0
+    intent_answers: int = 0  # new matches of scanned mail to intents (whoknows.intent_records)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
 
 
@@ -80,6 +83,7 @@ def store_scan(ledger: Ledger, result: ScanResult,
         stored.known_messages = stored.read - stored.new_messages
         if hits:
             _store_hits(db, hits, senders, stored)
+        stored.intent_answers = record_answers(db, result.messages)
     return stored
 
 

@@ -13,9 +13,12 @@ merges as they do: the ledger's wins whole. Issue 5's tables travel too: `me_val
 own values, exported as they are stored: AES-GCM ciphertext with its keyed lookup hash and key id,
 never plaintext; the key is a secret, so they can be read again only where the same `me-key` is),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
-message by identity) and `rights_requests`. So do the per-site settings (`whoknows.site_settings`):
-`site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
-(a site and a third party allowed on its pages, both by domain).
+message by identity) and `rights_requests`. Intents (issue 15) travel whole: `intents` (by a random
+uid), `intent_messages` (by Message-ID; a message delivered in either ledger stays delivered) and
+`intent_answers` (naming the intent message by Message-ID and the scanned message by identity).
+So do the per-site settings (`whoknows.site_settings`): `site_settings` (a site's paused flag and
+cookie mode, by the site's domain) and `site_third_parties` (a site and a third party allowed on its
+pages, both by domain).
 
 The keys are secrets and stay out of a plain export: without them an import brings back aliases that
 cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
@@ -104,13 +107,21 @@ _EXPORT_SQL = {
     "rights_requests": "SELECT v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
                        "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
                        "ORDER BY v.domain, r.kind, r.sent_on",
+    "intents": "SELECT uid, what, category, budget_amount, budget_currency, until, lang, created_at FROM intents "
+               "ORDER BY uid",
+    "intent_messages": "SELECT i.uid AS intent, v.domain AS vendor, m.alias, m.recipient, m.message_id, m.state, "
+                       "m.delivered_at FROM intent_messages AS m JOIN intents AS i ON i.id = m.intent_id "
+                       "JOIN vendors AS v ON v.id = m.vendor_id ORDER BY m.message_id",
+    "intent_answers": "SELECT im.message_id AS intent_message, mm.identity AS message, a.matched_by, a.sender, "
+                      "a.listed FROM intent_answers AS a JOIN intent_messages AS im ON im.id = a.intent_message_id "
+                      "JOIN mail_messages AS mm ON mm.id = a.mail_message_id ORDER BY im.message_id, mm.identity",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
 # holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
 NOT_EXPORTED: dict[str, str] = {}
 _JSON_COLUMNS = {"evidence", "detail", "channels"}
-_BOOL_COLUMNS = {"marketing", "blocked", "paused"}
+_BOOL_COLUMNS = {"marketing", "blocked", "paused", "listed"}
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -392,6 +403,18 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "vendor": _text, "kind": _one_of(("access", "erase", "object", "rectify")), "lang": _text,
         "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
     },
+    "intents": {
+        "uid": _hex(32), "what": _text, "category": _optional(_text), "budget_amount": _optional(_text),
+        "budget_currency": _optional(_text), "until": _day, "lang": _one_of(("en", "es")), "created_at": _timestamp,
+    },
+    "intent_messages": {
+        "intent": _hex(32), "vendor": _text, "alias": _text, "recipient": _text, "message_id": _text,
+        "state": _one_of(("unsent", "written", "sent")), "delivered_at": _optional(_timestamp),
+    },
+    "intent_answers": {
+        "intent_message": _text, "message": _text, "matched_by": _one_of(("in-reply-to", "references", "alias")),
+        "sender": _string, "listed": _boolean,
+    },
 }
 assert set(_FIELDS) == set(TABLES)
 # The first line of each table's CSV file (`write_csv`): how import recognises one.
@@ -483,7 +506,7 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
 def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
     for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
-                  "site_third_parties", "leaks", "mail_alias_hits", "rights_requests"):
+                  "site_third_parties", "leaks", "mail_alias_hits", "rights_requests", "intent_messages"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
@@ -499,6 +522,25 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
         if row["message"] not in identities:
             raise WhoknowsError(f"{name}: mail_alias_hits[{index}].message {row['message']!r} is not in the "
                                 "file's mail_messages")
+    _check_intent_references(tables, identities, name)
+
+
+def _check_intent_references(tables: dict[str, list[dict]], identities: set[str], name: str) -> None:
+    uids = {row["uid"] for row in tables["intents"]}
+    for index, row in enumerate(tables["intents"]):
+        if (row["budget_amount"] is None) != (row["budget_currency"] is None):
+            raise WhoknowsError(f"{name}: intents[{index}] has a budget amount without a currency, or the reverse")
+    for index, row in enumerate(tables["intent_messages"]):
+        if row["intent"] not in uids:
+            raise WhoknowsError(f"{name}: intent_messages[{index}].intent {row['intent']!r} is not in the file's intents")
+    message_ids = {row["message_id"] for row in tables["intent_messages"]}
+    for index, row in enumerate(tables["intent_answers"]):
+        if row["intent_message"] not in message_ids:
+            raise WhoknowsError(f"{name}: intent_answers[{index}].intent_message {row['intent_message']!r} is not in "
+                                "the file's intent_messages")
+        if row["message"] not in identities:
+            raise WhoknowsError(f"{name}: intent_answers[{index}].message {row['message']!r} is not in the file's "
+                                "mail_messages")
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -561,6 +603,21 @@ _MERGE_SQL = {
                        "VALUES (:vendor_id, :kind, :lang, :contact, :sent_on, :due_on, :answered_on) "
                        "ON CONFLICT(vendor_id, kind, sent_on) DO UPDATE SET "
                        "answered_on = coalesce(answered_on, excluded.answered_on)",
+    "intents": "INSERT INTO intents (uid, what, category, budget_amount, budget_currency, until, lang, created_at) "
+               "VALUES (:uid, :what, :category, :budget_amount, :budget_currency, :until, :lang, :created_at) "
+               "ON CONFLICT(uid) DO NOTHING",
+    # A message delivered in either ledger stays delivered: sent beats written beats unsent.
+    "intent_messages": "INSERT INTO intent_messages (intent_id, vendor_id, alias, recipient, message_id, state, "
+                       "delivered_at) SELECT id, :vendor_id, :alias, :recipient, :message_id, :state, :delivered_at "
+                       "FROM intents WHERE uid = :intent ON CONFLICT(message_id) DO UPDATE SET "
+                       "state = CASE WHEN 'sent' IN (state, excluded.state) THEN 'sent' "
+                       "WHEN 'written' IN (state, excluded.state) THEN 'written' ELSE state END, "
+                       "delivered_at = coalesce(max(delivered_at, excluded.delivered_at), delivered_at, "
+                       "excluded.delivered_at)",
+    "intent_answers": "INSERT INTO intent_answers (intent_message_id, mail_message_id, matched_by, sender, listed) "
+                      "SELECT im.id, mm.id, :matched_by, :sender, :listed FROM intent_messages AS im, "
+                      "mail_messages AS mm WHERE im.message_id = :intent_message AND mm.identity = :message "
+                      "ON CONFLICT(intent_message_id, mail_message_id) DO NOTHING",
 }
 
 
@@ -596,6 +653,10 @@ def import_export(ledger: Ledger, export: Export,
         for table in ("mail_alias_hits", "rights_requests"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
+        db.executemany(_MERGE_SQL["intents"], export.tables["intents"])
+        db.executemany(_MERGE_SQL["intent_messages"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
+                                                       for row in export.tables["intent_messages"]))
+        db.executemany(_MERGE_SQL["intent_answers"], export.tables["intent_answers"])
         for table in TABLES:
             summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
         for name, value in (secrets or {}).items():
