@@ -21,6 +21,7 @@ COMMANDS = {
     "doctor": "cli.doctor:doctor",
     "export": "cli.transfer:export_ledger",
     "extension": "cli.extension:extension",
+    "findings": "cli.findings:findings",
     "import": "cli.transfer:import_ledger",
     "intent": "cli.intent:intent",
     "intents": "cli.intent:intents",
