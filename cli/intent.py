@@ -89,7 +89,7 @@ def _send(ledger, record, password_file: Path | None) -> tuple[list[dict], str |
 
 def _report(record, files: dict | None = None) -> list[dict]:
     return [{"vendor": m.vendor, "from": m.alias, "to": m.recipient, "message_id": m.message_id, "state": m.state,
-             "delivered_at": m.delivered_at, **({"file": files[m.row_id]} if files else {})}
+             "state_changed_at": m.state_changed_at, **({"file": files[m.row_id]} if files else {})}
             for m in record.messages]
 
 

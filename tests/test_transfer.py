@@ -531,7 +531,7 @@ def test_intents_travel_with_their_messages_and_answers_and_merge_idempotently(l
         assert all(s["added"] == 0 for s in import_export(other, read_export(first.encode(), "x")).values())
         # a message sent in the file but unsent here becomes sent; nothing becomes unsent again
         with other.write() as db:
-            db.execute("UPDATE intent_messages SET state = 'unsent', delivered_at = NULL")
+            db.execute("UPDATE intent_messages SET state = 'unsent', state_changed_at = NULL")
         import_export(other, read_export(first.encode(), "x"))
         assert export_text(other) == first
 

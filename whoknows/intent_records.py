@@ -38,7 +38,7 @@ class IntentMessage:
     recipient: str
     message_id: str
     state: str
-    delivered_at: str | None
+    state_changed_at: str | None
 
 
 @dataclass
@@ -103,7 +103,7 @@ def _intent(row) -> Intent:
     return Intent(row["what"], date.fromisoformat(row["until"]), row["lang"], row["category"], budget)
 
 
-_MESSAGES = ("SELECT m.id, v.domain, m.alias, m.recipient, m.message_id, m.state, m.delivered_at "
+_MESSAGES = ("SELECT m.id, v.domain, m.alias, m.recipient, m.message_id, m.state, m.state_changed_at "
              "FROM intent_messages AS m JOIN vendors AS v ON v.id = m.vendor_id ")
 
 
@@ -123,7 +123,7 @@ def mark_delivered(ledger: Ledger, message: IntentMessage, state: str) -> None:
         raise ValueError(f"not a delivery state: {state!r}")
     with ledger.write() as db:
         db.execute("UPDATE intent_messages SET state = CASE WHEN state = 'sent' THEN 'sent' ELSE ? END, "
-                   "delivered_at = ? WHERE id = ?", (state, now(), message.row_id))
+                   "state_changed_at = ? WHERE id = ?", (state, now(), message.row_id))
 
 
 # -- answers ---------------------------------------------------------------------------------------
@@ -186,7 +186,7 @@ def list_intents(ledger: Ledger, today: date) -> list[dict]:
                     flags.append("mailing-list")
                 vendors.append({
                     "vendor": message.vendor, "from": message.alias, "to": message.recipient,
-                    "message_id": message.message_id, "state": message.state, "delivered_at": message.delivered_at,
+                    "message_id": message.message_id, "state": message.state, "state_changed_at": message.state_changed_at,
                     "answers": answers, "flags": flags,
                 })
             out.append({

@@ -345,7 +345,7 @@ MIGRATIONS: list[str] = [
         recipient TEXT NOT NULL,              -- To: the vendor's address
         message_id TEXT NOT NULL UNIQUE,      -- <...@alias domain>: what answers refer to
         state TEXT NOT NULL CHECK (state IN ('unsent', 'written', 'sent')),
-        delivered_at TEXT,                    -- when it was last written (.eml) or sent (SMTP)
+        state_changed_at TEXT,                -- when it was last written (.eml) or sent (SMTP)
         UNIQUE (intent_id, vendor_id)
     );
     CREATE TABLE intent_answers (

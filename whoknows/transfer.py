@@ -127,7 +127,7 @@ _EXPORT_SQL = {
     "intents": "SELECT uid, what, category, budget_amount, budget_currency, until, lang, created_at FROM intents "
                "ORDER BY uid",
     "intent_messages": "SELECT i.uid AS intent, v.domain AS vendor, m.alias, m.recipient, m.message_id, m.state, "
-                       "m.delivered_at FROM intent_messages AS m JOIN intents AS i ON i.id = m.intent_id "
+                       "m.state_changed_at FROM intent_messages AS m JOIN intents AS i ON i.id = m.intent_id "
                        "JOIN vendors AS v ON v.id = m.vendor_id ORDER BY m.message_id",
     "intent_answers": "SELECT im.message_id AS intent_message, mm.identity AS message, a.matched_by, a.sender, "
                       "a.listed FROM intent_answers AS a JOIN intent_messages AS im ON im.id = a.intent_message_id "
@@ -441,7 +441,7 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     },
     "intent_messages": {
         "intent": _hex(32), "vendor": _text, "alias": _text, "recipient": _text, "message_id": _text,
-        "state": _one_of(("unsent", "written", "sent")), "delivered_at": _optional(_timestamp),
+        "state": _one_of(("unsent", "written", "sent")), "state_changed_at": _optional(_timestamp),
     },
     "intent_answers": {
         "intent_message": _text, "message": _text, "matched_by": _one_of(("in-reply-to", "references", "alias")),
@@ -678,12 +678,12 @@ _MERGE_SQL = {
                "ON CONFLICT(uid) DO NOTHING",
     # A message delivered in either ledger stays delivered: sent beats written beats unsent.
     "intent_messages": "INSERT INTO intent_messages (intent_id, vendor_id, alias, recipient, message_id, state, "
-                       "delivered_at) SELECT id, :vendor_id, :alias, :recipient, :message_id, :state, :delivered_at "
+                       "state_changed_at) SELECT id, :vendor_id, :alias, :recipient, :message_id, :state, :state_changed_at "
                        "FROM intents WHERE uid = :intent ON CONFLICT(message_id) DO UPDATE SET "
                        "state = CASE WHEN 'sent' IN (state, excluded.state) THEN 'sent' "
                        "WHEN 'written' IN (state, excluded.state) THEN 'written' ELSE state END, "
-                       "delivered_at = coalesce(max(delivered_at, excluded.delivered_at), delivered_at, "
-                       "excluded.delivered_at)",
+                       "state_changed_at = coalesce(max(state_changed_at, excluded.state_changed_at), state_changed_at, "
+                       "excluded.state_changed_at)",
     "intent_answers": "INSERT INTO intent_answers (intent_message_id, mail_message_id, matched_by, sender, listed) "
                       "SELECT im.id, mm.id, :matched_by, :sender, :listed FROM intent_messages AS im, "
                       "mail_messages AS mm WHERE im.message_id = :intent_message AND mm.identity = :message "
