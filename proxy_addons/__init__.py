@@ -66,5 +66,6 @@ def whoknows_addons() -> list:
     guard = safety.Safety()
     addons = [pac.Pac(), context.Context(), cname.Cname(), blocking.Blocking(), params.Params(), cookies.Cookies(),
               signals.Signals(), streaming.Streaming(), leaks.Leaks(), observation.Observation(),
-              company_sightings.CompanySightingsAddon(), control.Control(), upstream_http1.UpstreamHttp1(), websocket_memory.WebSocketMemory()]
+              company_sightings.CompanySightingsAddon(), control.Control(), upstream_http1.UpstreamHttp1(),
+              websocket_memory.WebSocketMemory()]
     return [guard, *(guard.guard(addon) for addon in addons)]
