@@ -12,6 +12,8 @@ KINDS = {
     "erase": "Ask VENDOR to erase everything it holds about you (GDPR Art. 17).",
     "object": "Object to VENDOR using your data for direct marketing (GDPR Art. 21).",
     "rectify": "Ask VENDOR to correct what it holds about you (GDPR Art. 16); give --correct.",
+    "port": ("Ask VENDOR for the data you provided to it, in a structured, commonly used, machine-readable "
+             "format (GDPR Art. 20: data portability)."),
 }
 EXAMPLES = {
     "access": ["whoknows request access shop.example",
@@ -20,6 +22,7 @@ EXAMPLES = {
               "whoknows request erase shop.example --out erase.eml"],
     "object": ["whoknows request object shop.example", "whoknows request object shop.example --to dpo@shop.example"],
     "rectify": ['whoknows request rectify shop.example --correct "Postal address" "Calle Mayor 2, Madrid"'],
+    "port": ["whoknows request port shop.example", "whoknows request port shop.example --lang es --out port.eml"],
 }
 
 

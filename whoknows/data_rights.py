@@ -23,8 +23,12 @@ from .ledger import Ledger, vendor_ids
 from .me import list_values, reference_tag
 from .sites import display_domain
 
-KINDS = ("access", "erase", "object", "rectify")
-ARTICLES = {"access": "Art. 15", "erase": "Art. 17", "object": "Art. 21", "rectify": "Art. 16"}
+# What can be recorded (the `rights_requests.kind` CHECK, widened by issue 14's migration): the
+# letters to a vendor, a follow-up naming what its answer left out, and a complaint about it to a
+# supervisory authority.
+KINDS = ("access", "erase", "object", "rectify", "port", "source", "follow-up", "complaint")
+ARTICLES = {"access": "Art. 15", "erase": "Art. 17", "object": "Art. 21", "rectify": "Art. 16",
+            "port": "Art. 20", "source": "Art. 15(1)(g)", "follow-up": "Art. 15", "complaint": "Art. 77"}
 
 LABELS = {
     "en": {
