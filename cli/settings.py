@@ -25,7 +25,6 @@ def settings(name, value, unset, as_json):
     Examples:
 
     \b
-        whoknows settings
         whoknows settings country ES
         whoknows settings country --unset
     """
