@@ -37,7 +37,9 @@ def direct_pac_url(host: str, port: int) -> str:
 def whoknows_addons() -> list:
     """Every whoknows addon, in chain order, each guarded by the first one (`safety.Safety`).
 
-    Order matters: `pac` answers the proxy's own URLs before anything else sees them; the blocking
+    Order matters: `pac` answers the proxy's own URLs before anything else sees them; `cname` finds
+    a first-party subdomain's canonical names after `context` says whose page it is and before the
+    blocking addon matches them; the blocking
     addon (when present) marks tracker requests before `signals` reads the mark; `streaming` comes
     after every addon that may answer a request at its headers, and before `leaks`;
     `websocket_memory` drops a WebSocket's past messages after every other addon has seen the
@@ -48,6 +50,7 @@ def whoknows_addons() -> list:
     from proxy_addons import signals
 
     from proxy_addons import blocking
+    from proxy_addons import cname
     from proxy_addons import context
     from proxy_addons import params
     from proxy_addons import cookies
@@ -59,7 +62,7 @@ def whoknows_addons() -> list:
     from proxy_addons import websocket_memory
 
     guard = safety.Safety()
-    addons = [pac.Pac(), context.Context(), blocking.Blocking(), params.Params(), cookies.Cookies(),
+    addons = [pac.Pac(), context.Context(), cname.Cname(), blocking.Blocking(), params.Params(), cookies.Cookies(),
               signals.Signals(), streaming.Streaming(), leaks.Leaks(), observation.Observation(),
               control.Control(), upstream_http1.UpstreamHttp1(), websocket_memory.WebSocketMemory()]
     return [guard, *(guard.guard(addon) for addon in addons)]
