@@ -338,7 +338,7 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
     from whoknows.errors import InputError
     from whoknows.ledger import open_ledger
 
-    today = _date(on)
+    today = parse_day(on)
     if reply_to is not None:
         reply_to = letters.email_address(reply_to, "--from")
     with open_ledger() as ledger:
