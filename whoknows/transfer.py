@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
 from .cookies import MODE_SPELLING, parse_cookie_mode
+from .data_rights import KINDS as REQUEST_KINDS
 from .errors import InputError, WhoknowsError
 from .ledger import (
     ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
@@ -406,7 +407,7 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "verdict": _one_of(("vendor", "foreign", "unknown")),
     },
     "rights_requests": {
-        "vendor": _text, "kind": _one_of(("access", "erase", "object", "rectify")), "lang": _text,
+        "vendor": _text, "kind": _one_of(REQUEST_KINDS), "lang": _text,
         "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
     },
     "data_exports": {
