@@ -320,7 +320,8 @@ class BodyWatch:
 
     A newsletter that greets you by a name or shows an address you never gave the vendor is
     evidence of what it holds. Text parts (plain and HTML, decoded from their transfer encoding and
-    charset; HTML tags dropped and entities undone) are searched, the first `MAX_BODY_TEXT` of each;
+    charset; HTML tags dropped and entities undone; white space collapsed) are searched, the first
+    `MAX_BODY_TEXT` of each;
     nothing of the text is kept, only which value was found, how and where."""
 
     def __init__(self, scanner, aliases: Iterable[str]):
@@ -372,7 +373,8 @@ def message_texts(raw: bytes) -> list[tuple[str, str]]:
         text = text[:MAX_BODY_TEXT]
         if part.get_content_subtype() == "html":
             text = unescape(_TAG.sub(" ", text))
-        texts.append(("body", text))
+        # as a reader sees it: a line break, a run of spaces or a no-break space between two words is one space
+        texts.append(("body", " ".join(text.split())))
     return texts
 
 
