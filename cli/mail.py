@@ -23,10 +23,12 @@ def mail():
 def scan(paths, as_json):
     """Read mbox files, Maildir folders and .eml files (or folders of them).
 
-    Only headers are read (Message-ID, Date, From, To, Cc, Delivered-To, X-Original-To,
+    Headers are read (Message-ID, Date, From, To, Cc, Delivered-To, X-Original-To,
     List-Unsubscribe, Precedence); the ledger keeps each message's identity, date, sender's domain
-    and whether it is marketing, and for the aliases it reached, who sent it. Scanning the same
-    mail again adds nothing twice. Malformed messages are counted and skipped.
+    and whether it is marketing, and for the aliases it reached, who sent it. The subject and text
+    of mail to an alias are searched for your values ('whoknows me add'): a newsletter that greets
+    you by a name you never gave the vendor is kept as a finding ('whoknows findings'), never its
+    text. Scanning the same mail again adds nothing twice. Malformed messages are counted and skipped.
 
     Examples:
 
@@ -35,11 +37,12 @@ def scan(paths, as_json):
         whoknows mail scan inbox.mbox saved/*.eml --json
     """
     from whoknows.ledger import open_ledger
-    from whoknows.mail_records import alias_summary, store_scan
+    from whoknows.mail_records import alias_summary, body_watch, store_scan
     from whoknows.mailscan import scan_paths
 
-    result = scan_paths(paths)  # a path that cannot be read fails here, before anything is written
     with open_ledger() as ledger:
+        watch = body_watch(ledger)
+        result = scan_paths(paths, watch)  # a path that cannot be read fails here, before anything is written
         stored = store_scan(ledger, result)
         summary = alias_summary(ledger)
     if as_json:
@@ -47,6 +50,7 @@ def scan(paths, as_json):
             "paths": list(paths), "messages": stored.read, "new": stored.new_messages,
             "already_known": stored.known_messages, "duplicates": stored.duplicates,
             "undated": stored.undated, "new_alias_hits": stored.new_hits, "new_foreign_hits": stored.foreign_hits,
+            "new_values_found": stored.new_value_hits,
             "skipped": [{"source": where, "reason": why} for where, why in stored.skipped],
             "aliases": [entry.to_json() for entry in summary],
         })
@@ -62,6 +66,9 @@ def _print_scan(stored, summary) -> None:
                + (f", {stored.duplicates} duplicates" if stored.duplicates else ""))
     if stored.skipped:
         click.echo(f"skipped {len(stored.skipped)} malformed messages (--json lists them)", err=True)
+    if stored.new_value_hits:
+        click.echo(f"found your values {stored.new_value_hits} times in mail to your aliases "
+                   "('whoknows findings' says which vendors were never given them)")
     reached = [entry for entry in summary if entry.messages]
     table("mail to your aliases", ["alias", "vendor", "messages", "from it", "from others", "first from others"],
           [[e.alias, display_domain(e.vendor), e.messages, e.vendor_messages, e.foreign_messages,

@@ -21,6 +21,7 @@ COMMANDS = {
     "doctor": "cli.doctor:doctor",
     "export": "cli.transfer:export_ledger",
     "extension": "cli.extension:extension",
+    "findings": "cli.findings:findings",
     "import": "cli.transfer:import_ledger",
     "knows": "cli.disclosures:knows",
     "leaks": "cli.leaks:leaks",

@@ -23,7 +23,7 @@ EXAMPLES = {
 }
 
 
-def _date(value: str | None) -> date:
+def parse_day(value: str | None) -> date:
     from whoknows.errors import InputError
 
     if value is None:
@@ -59,7 +59,7 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
     )
     from whoknows.vendor_records import vendor_record
 
-    sent_on = _date(on)
+    sent_on = parse_day(on)
     if to is not None:
         to = letters.email_address(to, "--to")
     with open_ledger() as ledger:
@@ -176,25 +176,44 @@ for _kind, _help in KINDS.items():
 @rights_request.command("answered")
 @click.argument("request_id", type=int, metavar="ID")
 @click.option("--date", "on", metavar="DATE", help="When the answer came, YYYY-MM-DD (default: today).")
+@click.option("--data", "data_path", metavar="PATH", type=click.Path(path_type=str),
+              help="The data export that came with the answer (a ZIP, a folder or one file): read as "
+                   "'whoknows vendor data' reads it, and linked to this request.")
 @json_option
-def answered(request_id, on, as_json):
-    """Record that request ID (see 'whoknows requests') was answered.
+def answered(request_id, on, data_path, as_json):
+    """Record that request ID (see 'whoknows requests') was answered, and read the data export
+    that came with it (--data): your values and the categories of data it holds, with the file and
+    field of each (never a copy). An unsafe or broken export (a ZIP bomb, a member named outside the
+    archive, a truncated ZIP) is refused, and then nothing is recorded, not even the answer.
 
     Examples:
 
     \b
-        whoknows request answered 3
         whoknows request answered 3 --date 2026-02-01
+        whoknows request answered 3 --data ~/Downloads/shop-export.zip
     """
     from whoknows.ledger import open_ledger
-    from whoknows.data_rights import mark_answered
+    from whoknows.data_rights import mark_answered, request_vendor
 
+    day = parse_day(on)
+    stored = None
     with open_ledger() as ledger:
-        record = mark_answered(ledger, request_id, _date(on))
+        if data_path is None:
+            record = mark_answered(ledger, request_id, day)
+        else:
+            from whoknows.export_records import read_vendor_export
+
+            vendor = request_vendor(ledger, request_id, day)  # a bad ID or date fails before the export is read
+            stored = read_vendor_export(ledger, vendor, data_path, request_id=request_id, received_on=day)
+            record = mark_answered(ledger, request_id, day)
     if as_json:
-        print_json(record)
-    else:
-        click.echo(f"request {request_id} to {record['vendor']} answered on {record['answered_on']}")
+        print_json(record if stored is None else {**record, "data": stored.to_json()})
+        return
+    click.echo(f"request {request_id} to {record['vendor']} answered on {record['answered_on']}")
+    if stored is not None:
+        from cli.findings import print_stored_export
+
+        print_stored_export(stored)
 
 
 @click.command("requests")

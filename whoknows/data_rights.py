@@ -166,6 +166,18 @@ def list_requests(ledger: Ledger, today: date) -> list[dict]:
     return requests
 
 
+def request_vendor(ledger: Ledger, request_id: int, on: date) -> str:
+    """The vendor of request `request_id`, checked to be answerable on `on` (as `mark_answered`
+    checks), without writing anything: so an export that comes with the answer is read first."""
+    rows = ledger.query("SELECT v.domain, r.sent_on FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
+                        "WHERE r.id = ?", (request_id,))
+    if not rows:
+        raise NotFoundError(f"no request {request_id} ('whoknows requests' lists them)")
+    if on.isoformat() < rows[0][1]:
+        raise InputError(f"{on.isoformat()} is before the request was sent ({rows[0][1]})")
+    return rows[0][0]
+
+
 def mark_answered(ledger: Ledger, request_id: int, on: date) -> dict:
     with ledger.write() as db:
         row = db.execute("SELECT sent_on FROM rights_requests WHERE id = ?", (request_id,)).fetchone()
@@ -179,5 +191,5 @@ def mark_answered(ledger: Ledger, request_id: int, on: date) -> dict:
 
 __all__ = [
     "ARTICLES", "Identifiers", "KINDS", "LABELS", "alias_to_send_from", "check_not_a_different_repeat",
-    "identifiers_for", "list_requests", "mark_answered", "record_request",
+    "identifiers_for", "list_requests", "mark_answered", "record_request", "request_vendor",
 ]

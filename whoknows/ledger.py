@@ -269,6 +269,57 @@ MIGRATIONS: list[str] = [
     INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes)
         SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes FROM preferences;
     """,
+    # issue 14 (helper `findings`): what a vendor says it holds and what its mail shows.
+    # `data_exports`: one row per export read (whoknows.export_records), identified per vendor by a
+    # digest of its bytes, so reading it again replaces its findings; `export_findings`: the user's
+    # values (by reference, as in `leaks`) and the categories of data found in it, with the file and
+    # field where each was, never a copy. `mail_value_hits` (whoknows.mail_records): the user's
+    # values found in mail that reached an alias, charged to the vendor that sent it; no bodies.
+    """
+    CREATE TABLE data_exports (
+        id INTEGER PRIMARY KEY,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        request_id INTEGER REFERENCES rights_requests(id) ON DELETE SET NULL,  -- the request it answers
+        source_name TEXT NOT NULL,            -- the export's file or folder name, without its path
+        digest TEXT NOT NULL,                 -- sha256 of the file, or of a folder's names and sizes
+        received_on TEXT NOT NULL,            -- YYYY-MM-DD: when the vendor handed it over
+        read_at TEXT NOT NULL,
+        files_read INTEGER NOT NULL CHECK (files_read >= 0),
+        bytes_read INTEGER NOT NULL CHECK (bytes_read >= 0),
+        skipped TEXT,                         -- JSON list of [file, reason]: members not read
+        UNIQUE (vendor_id, digest)
+    );
+    CREATE TABLE export_findings (
+        id INTEGER PRIMARY KEY,
+        export_id INTEGER NOT NULL REFERENCES data_exports(id) ON DELETE CASCADE,
+        finding TEXT NOT NULL CHECK (finding IN ('value', 'category')),
+        category TEXT,                        -- category: contact, postal-address, ip-address...
+        kind TEXT,                            -- value: its kind (email, phone, alias...)
+        value_ref TEXT,                       -- value: an alias address, or a masked own value and its tag
+        encoding TEXT,                        -- value: plain, sha256... (as in leaks)
+        form TEXT,                            -- value: typed, e164... (as in leaks)
+        basis TEXT,                           -- category: field name, or value: SHAPE (what showed it)
+        sample TEXT,                          -- category seen by a value's shape: a masked example
+        file TEXT NOT NULL,                   -- the path inside the export (a.zip!inner.zip!x.json)
+        field TEXT NOT NULL,                  -- the first place: a JSON path, a column, an element
+        count INTEGER NOT NULL CHECK (count >= 1),
+        CHECK ((finding = 'value') = (value_ref IS NOT NULL AND kind IS NOT NULL)),
+        CHECK ((finding = 'category') = (category IS NOT NULL))
+    );
+    CREATE INDEX export_findings_by_export ON export_findings(export_id);
+    CREATE TABLE mail_value_hits (
+        message_id INTEGER NOT NULL REFERENCES mail_messages(id) ON DELETE CASCADE,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- who sent it, so holds it
+        alias TEXT NOT NULL,                  -- the alias the message reached
+        kind TEXT NOT NULL,
+        value_ref TEXT NOT NULL,              -- as in leaks: an alias address, or a masked own value
+        encoding TEXT NOT NULL,
+        form TEXT NOT NULL,
+        place TEXT NOT NULL CHECK (place IN ('subject', 'body')),
+        PRIMARY KEY (message_id, vendor_id, value_ref, encoding, form, place)
+    ) WITHOUT ROWID;
+    CREATE INDEX mail_value_hits_by_vendor ON mail_value_hits(vendor_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,7 +13,10 @@ merges as they do: the ledger's wins whole. Issue 5's tables travel too: `me_val
 own values, exported as they are stored: AES-GCM ciphertext with its keyed lookup hash and key id,
 never plaintext; the key is a secret, so they can be read again only where the same `me-key` is),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
-message by identity) and `rights_requests`. So do the per-site settings (`whoknows.site_settings`):
+message by identity) and `rights_requests`. Issue 14's tables travel too: `data_exports` (an
+export read, named by its vendor and digest; the request it answers by kind and date),
+`export_findings` (naming their export by vendor and digest) and `mail_value_hits` (naming their
+message by identity); an export already in the ledger keeps its own findings whole (as preferences do). So do the per-site settings (`whoknows.site_settings`):
 `site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
 (a site and a third party allowed on its pages, both by domain).
 
@@ -58,6 +61,7 @@ from .errors import InputError, WhoknowsError
 from .ledger import (
     ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
 )
+from .data_rights import KINDS as RIGHTS_KINDS
 from .me import KINDS as ME_KINDS
 from .preferences import CHANNELS
 from .sealing import check_section
@@ -104,12 +108,25 @@ _EXPORT_SQL = {
     "rights_requests": "SELECT v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
                        "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
                        "ORDER BY v.domain, r.kind, r.sent_on",
+    "data_exports": "SELECT v.domain AS vendor, e.digest, r.kind AS request_kind, r.sent_on AS request_sent_on, "
+                    "e.source_name, e.received_on, e.read_at, e.files_read, e.bytes_read, e.skipped "
+                    "FROM data_exports AS e JOIN vendors AS v ON v.id = e.vendor_id "
+                    "LEFT JOIN rights_requests AS r ON r.id = e.request_id ORDER BY v.domain, e.digest",
+    "export_findings": "SELECT v.domain AS vendor, e.digest AS export, f.finding, f.category, f.kind, f.value_ref, "
+                       "f.encoding, f.form, f.basis, f.sample, f.file, f.field, f.count "
+                       "FROM export_findings AS f JOIN data_exports AS e ON e.id = f.export_id "
+                       "JOIN vendors AS v ON v.id = e.vendor_id ORDER BY v.domain, e.digest, f.finding, f.file, "
+                       "f.field, f.category, f.basis, f.kind, f.value_ref, f.encoding, f.form, f.sample, f.count",
+    "mail_value_hits": "SELECT m.identity AS message, v.domain AS vendor, h.alias, h.kind, h.value_ref, h.encoding, "
+                       "h.form, h.place FROM mail_value_hits AS h JOIN mail_messages AS m ON m.id = h.message_id "
+                       "JOIN vendors AS v ON v.id = h.vendor_id "
+                       "ORDER BY m.identity, v.domain, h.value_ref, h.encoding, h.form, h.place",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
 # holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
 NOT_EXPORTED: dict[str, str] = {}
-_JSON_COLUMNS = {"evidence", "detail", "channels"}
+_JSON_COLUMNS = {"evidence", "detail", "channels", "skipped"}
 _BOOL_COLUMNS = {"marketing", "blocked", "paused"}
 
 
@@ -392,6 +409,21 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "vendor": _text, "kind": _one_of(("access", "erase", "object", "rectify")), "lang": _text,
         "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
     },
+    "data_exports": {
+        "vendor": _text, "digest": _hex(64), "request_kind": _optional(_one_of(RIGHTS_KINDS)),
+        "request_sent_on": _optional(_day), "source_name": _text, "received_on": _day, "read_at": _timestamp,
+        "files_read": _count, "bytes_read": _count, "skipped": _json_value,
+    },
+    "export_findings": {
+        "vendor": _text, "export": _hex(64), "finding": _one_of(("value", "category")),
+        "category": _optional(_text), "kind": _optional(_text), "value_ref": _optional(_text),
+        "encoding": _optional(_text), "form": _optional(_text), "basis": _optional(_text),
+        "sample": _optional(_string), "file": _string, "field": _string, "count": _positive,
+    },
+    "mail_value_hits": {
+        "message": _text, "vendor": _text, "alias": _text, "kind": _text, "value_ref": _text, "encoding": _text,
+        "form": _text, "place": _one_of(("subject", "body")),
+    },
 }
 assert set(_FIELDS) == set(TABLES)
 # The first line of each table's CSV file (`write_csv`): how import recognises one.
@@ -483,7 +515,8 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
 def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
     for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
-                  "site_third_parties", "leaks", "mail_alias_hits", "rights_requests"):
+                  "site_third_parties", "leaks", "mail_alias_hits", "rights_requests", "data_exports",
+                  "export_findings", "mail_value_hits"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
@@ -499,6 +532,31 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
         if row["message"] not in identities:
             raise WhoknowsError(f"{name}: mail_alias_hits[{index}].message {row['message']!r} is not in the "
                                 "file's mail_messages")
+    for index, row in enumerate(tables["mail_value_hits"]):
+        if row["message"] not in identities:
+            raise WhoknowsError(f"{name}: mail_value_hits[{index}].message {row['message']!r} is not in the "
+                                "file's mail_messages")
+    _check_exports(tables, name)
+
+
+def _check_exports(tables: dict[str, list[dict]], name: str) -> None:
+    requests = {(row["vendor"], row["kind"], row["sent_on"]) for row in tables["rights_requests"]}
+    exports = set()
+    for index, row in enumerate(tables["data_exports"]):
+        exports.add((row["vendor"], row["digest"]))
+        if (row["request_kind"] is None) != (row["request_sent_on"] is None):
+            raise WhoknowsError(f"{name}: data_exports[{index}] names a request by kind and sent_on, or by neither")
+        if row["request_kind"] is not None and (row["vendor"], row["request_kind"], row["request_sent_on"]) not in requests:
+            raise WhoknowsError(f"{name}: data_exports[{index}] answers a request that is not in the file's "
+                                "rights_requests")
+    for index, row in enumerate(tables["export_findings"]):
+        where = f"{name}: export_findings[{index}]"
+        if (row["vendor"], row["export"]) not in exports:
+            raise WhoknowsError(f"{where}.export {row['export']!r} is not in the file's data_exports")
+        if row["finding"] == "value" and (row["kind"] is None or row["value_ref"] is None or row["category"]):
+            raise WhoknowsError(f"{where}: a value finding has a kind and a value_ref, and no category")
+        if row["finding"] == "category" and (row["category"] is None or row["value_ref"] is not None):
+            raise WhoknowsError(f"{where}: a category finding has a category, and no value_ref")
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -561,6 +619,18 @@ _MERGE_SQL = {
                        "VALUES (:vendor_id, :kind, :lang, :contact, :sent_on, :due_on, :answered_on) "
                        "ON CONFLICT(vendor_id, kind, sent_on) DO UPDATE SET "
                        "answered_on = coalesce(answered_on, excluded.answered_on)",
+    "data_exports": "INSERT INTO data_exports (vendor_id, request_id, source_name, digest, received_on, read_at, "
+                    "files_read, bytes_read, skipped) VALUES (:vendor_id, (SELECT id FROM rights_requests "
+                    "WHERE vendor_id = :vendor_id AND kind = :request_kind AND sent_on = :request_sent_on), "
+                    ":source_name, :digest, :received_on, :read_at, :files_read, :bytes_read, :skipped) "
+                    "ON CONFLICT(vendor_id, digest) DO NOTHING",
+    "export_findings": "INSERT INTO export_findings (export_id, finding, category, kind, value_ref, encoding, form, "
+                       "basis, sample, file, field, count) SELECT id, :finding, :category, :kind, :value_ref, "
+                       ":encoding, :form, :basis, :sample, :file, :field, :count FROM data_exports "
+                       "WHERE vendor_id = :vendor_id AND digest = :export",
+    "mail_value_hits": "INSERT INTO mail_value_hits (message_id, vendor_id, alias, kind, value_ref, encoding, form, "
+                       "place) SELECT id, :vendor_id, :alias, :kind, :value_ref, :encoding, :form, :place "
+                       "FROM mail_messages WHERE identity = :message ON CONFLICT DO NOTHING",
 }
 
 
@@ -593,9 +663,10 @@ def import_export(ledger: Ledger, export: Export,
                                               "recipient_id": vendor_ids.get(row["recipient"])}
                                              for row in export.tables["leaks"]))
         db.executemany(_MERGE_SQL["mail_messages"], export.tables["mail_messages"])
-        for table in ("mail_alias_hits", "rights_requests"):
+        for table in ("mail_alias_hits", "rights_requests", "mail_value_hits"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
+        _merge_exports(db, export.tables["data_exports"], export.tables["export_findings"], vendor_ids)
         for table in TABLES:
             summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
         for name, value in (secrets or {}).items():
@@ -613,6 +684,16 @@ def _merge_preference_history(db, rows: list[dict], vendor_ids: dict[str, int], 
     db.execute("INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes) "
                "SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes FROM preferences AS p "
                "WHERE NOT EXISTS (SELECT 1 FROM preference_history AS h WHERE h.vendor_id = p.vendor_id)")
+
+
+def _merge_exports(db, exports: list[dict], findings: list[dict], vendor_ids: dict[str, int]) -> None:
+    """An export already in the ledger (same vendor, same digest) keeps its findings whole; the
+    file's findings go in only for the exports it adds."""
+    had = {(row[0], row[1]) for row in db.execute("SELECT vendor_id, digest FROM data_exports")}
+    db.executemany(_MERGE_SQL["data_exports"], ({**row, "vendor_id": vendor_ids[row["vendor"]]} for row in exports))
+    db.executemany(_MERGE_SQL["export_findings"], (
+        {**row, "vendor_id": vendor_ids[row["vendor"]]} for row in findings
+        if (vendor_ids[row["vendor"]], row["export"]) not in had))
 
 
 def _table_size(db, table: str) -> int:

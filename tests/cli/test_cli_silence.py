@@ -207,6 +207,12 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
          "--out", str(tmp_path / "rectify.txt"))
     request_id = step.json("requests")[0]["id"]
     step("request", "answered", str(request_id))
+    # The vendor's answer: its data export, read (issue 14); it holds a name it was never given.
+    export = tmp_path / "shop-export.json"
+    export.write_text('{"customer": {"name": "Ana P\u00e9rez", "ip": "203.0.113.7"}}', encoding="utf-8")
+    step("request", "answered", str(request_id), "--data", str(export))
+    step("vendor", "data", "shop.example", str(export))
+    step("findings", exit_code=1)
     step("requests")
     # The browser extension: pairing talks to the control API on loopback, if a proxy runs.
     step("extension", "pair")
