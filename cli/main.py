@@ -32,6 +32,7 @@ COMMANDS = {
     "proxy": "cli.proxy:proxy",
     "request": "cli.rights:rights_request",
     "requests": "cli.rights:rights_requests",
+    "settings": "cli.settings:settings",
     "setup": "cli.setup:setup",
     "site": "cli.site:site",
     "tell": "cli.disclosures:tell",

@@ -495,3 +495,30 @@ def test_a_bad_issue_14_row_is_refused_before_anything_is_written(ledger, tmp_pa
     change(document)
     with pytest.raises(WhoknowsError, match=message):
         read_export(json.dumps(document).encode(), "export.json")
+
+
+def test_company_sightings_and_identifiers_round_trip_and_merge_idempotently(ledger, tmp_path):
+    from whoknows.company_sightings import CompanySightings, write_batch
+
+    _fill(ledger)
+    sightings = CompanySightings(clock=lambda: 1_780_000_000.0)
+    sightings.request("shop.example", "www.google-analytics.com", blocked=False,
+                      pages=[("https://shop.example/cart", "referer")])
+    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True)
+    sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
+    sightings.values("shop.example", "www.google-analytics.com", [("email", "a•••@x.org [me:1]", "sha256")])
+    write_batch(ledger, sightings.take())
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert [(row["domain"], row["blocked_requests"], row["reached_requests"])
+            for row in document["company_sightings"]] == [("doubleclick.net", 1, 0), ("google-analytics.com", 0, 1)]
+    assert {row["kind"]: row["qualifier"] for row in document["company_identifiers"]} == {
+        "cookie": "", "page": "referer", "value": "email sha256"}
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        import_export(other, read_export(first.encode(), "export.json"))  # twice: nothing doubles
+        assert export_text(other) == first
+        assert _dump(other) == _dump(ledger)
+    document["company_sightings"][0]["day"] = "2026-13-01"
+    with pytest.raises(WhoknowsError, match=r"company_sightings\[0\]\.day"):
+        read_export(json.dumps(document).encode(), "export.json")

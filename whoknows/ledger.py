@@ -35,6 +35,9 @@ ALIAS_STATES = ("active", "retired", "disabled")
 # What the proxy observes on a vendor's pages (issue: the proxy): third parties contacted, cookies set,
 # tracking parameters stripped. One row per (site, kind, subject), counted.
 OBSERVATION_KINDS = ("third-party", "cookie", "parameter")
+# What a tracker company got to hold (issue 12, whoknows.company_sightings): a cookie's name, one of
+# your values (by reference), a page URL (redacted).
+COMPANY_IDENTIFIER_KINDS = ("cookie", "value", "page")
 
 
 def _sql_list(values) -> str:
@@ -320,6 +323,59 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX mail_value_hits_by_vendor ON mail_value_hits(vendor_id);
     """,
+    # Issue 14 (follow-ups that use the evidence): more kinds of request (whoknows.data_rights):
+    # portability (Art. 20), where data came from (Art. 15(1)(g)), a follow-up naming what an
+    # answer left out, and a complaint to a supervisory authority (Art. 77). SQLite cannot change
+    # a CHECK in place: the table is rebuilt (SQLite's own procedure: `_migrate` runs migrations
+    # with foreign keys off and checks them before it commits).
+    """
+    CREATE TABLE rights_requests_widened (
+        id INTEGER PRIMARY KEY,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('access', 'erase', 'object', 'rectify', 'port', 'source',
+            'follow-up', 'complaint')),
+        lang TEXT NOT NULL,
+        contact TEXT,                         -- where it was addressed (a complaint: the authority)
+        sent_on TEXT NOT NULL,                -- YYYY-MM-DD: the letter's date
+        due_on TEXT NOT NULL,                 -- when an answer is due (letters.py)
+        answered_on TEXT,                     -- NULL: no answer recorded yet
+        UNIQUE (vendor_id, kind, sent_on)     -- the same request made again that day is one
+    );
+    INSERT INTO rights_requests_widened (id, vendor_id, kind, lang, contact, sent_on, due_on, answered_on)
+        SELECT id, vendor_id, kind, lang, contact, sent_on, due_on, answered_on FROM rights_requests;
+    DROP TABLE rights_requests;
+    ALTER TABLE rights_requests_widened RENAME TO rights_requests;
+    """,
+    # issue 12 (companies): what each tracker company saw of you, as aggregates that stay small
+    # over a year (whoknows.company_sightings writes both). `company_sightings`: requests per page
+    # site, company (its id in the shipped tracker data), tracker domain and UTC day, blocked or
+    # reached. `company_identifiers`: what a company got to hold per page site and domain, with the
+    # first and last day: names of the cookies it set (never their values), your values it was
+    # sent (by reference, as in `leaks`) and page URLs it learned (redacted: no parameter values).
+    f"""
+    CREATE TABLE company_sightings (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        company TEXT NOT NULL,                -- company id in the tracker data ('google')
+        domain TEXT NOT NULL,                 -- its tracker domain contacted ('google-analytics.com')
+        day TEXT NOT NULL,                    -- YYYY-MM-DD, UTC
+        blocked INTEGER NOT NULL DEFAULT 0 CHECK (blocked >= 0),
+        reached INTEGER NOT NULL DEFAULT 0 CHECK (reached >= 0),
+        PRIMARY KEY (company, vendor_id, domain, day)
+    ) WITHOUT ROWID;
+    CREATE INDEX company_sightings_by_site ON company_sightings(vendor_id, company);
+    CREATE TABLE company_identifiers (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        company TEXT NOT NULL,
+        domain TEXT NOT NULL,                 -- the tracker domain that set / received it
+        kind TEXT NOT NULL CHECK (kind IN ({_sql_list(COMPANY_IDENTIFIER_KINDS)})),
+        name TEXT NOT NULL,                   -- cookie name, value reference, or redacted page URL
+        qualifier TEXT NOT NULL DEFAULT '',   -- value: 'KIND ENCODING'; page: 'referer' | 'parameter'
+        count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+        first_day TEXT NOT NULL,
+        last_day TEXT NOT NULL,
+        PRIMARY KEY (company, vendor_id, domain, kind, name, qualifier)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -515,13 +571,25 @@ class Ledger:
     def _migrate(self) -> None:
         if self.schema_version() == SCHEMA_VERSION:
             return
-        with self.write() as db:
-            self._refuse_newer_schema()  # another, newer whoknows may have migrated meanwhile
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for target in range(version, SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[target]):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {target + 1}")
+        # Foreign keys off while migrating (a no-op inside a transaction, so before it): a migration
+        # that rebuilds a table (to change a CHECK) drops the old one, and with foreign keys on
+        # that drop would first delete, and cascade to, every row referencing it. What the
+        # migrations leave is checked before they commit.
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self.write() as db:
+                self._refuse_newer_schema()  # another, newer whoknows may have migrated meanwhile
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                for target in range(version, SCHEMA_VERSION):
+                    for statement in _statements(MIGRATIONS[target]):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {target + 1}")
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise WhoknowsError(f"migrating the ledger {self.path} would break {len(broken)} references "
+                                        f"(first in table {broken[0][0]}); it was left as it was")
+        finally:
+            self.db.execute("PRAGMA foreign_keys = ON")
 
     def integrity(self) -> str:
         """'ok', or SQLite's description of the damage."""
@@ -553,6 +621,10 @@ class Ledger:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    def clear_setting(self, key: str) -> None:
+        with self.write() as db:
+            db.execute("DELETE FROM settings WHERE key = ?", (key,))
 
 
 def vendor_ids(db: sqlite3.Connection, sites: Iterable[str], when: str | None = None) -> dict[str, int]:

@@ -57,9 +57,11 @@ from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
 from .cookies import MODE_SPELLING, parse_cookie_mode
+from .data_rights import KINDS as REQUEST_KINDS
 from .errors import InputError, WhoknowsError
 from .ledger import (
-    ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
+    ALIAS_STATES, COMPANY_IDENTIFIER_KINDS, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger,
+    json_text,
 )
 from .data_rights import KINDS as RIGHTS_KINDS
 from .me import KINDS as ME_KINDS
@@ -121,6 +123,14 @@ _EXPORT_SQL = {
                        "h.form, h.place FROM mail_value_hits AS h JOIN mail_messages AS m ON m.id = h.message_id "
                        "JOIN vendors AS v ON v.id = h.vendor_id "
                        "ORDER BY m.identity, v.domain, h.value_ref, h.encoding, h.form, h.place",
+    # (`blocked` is a yes/no elsewhere in the file: here the counts have names of their own.)
+    "company_sightings": "SELECT v.domain AS vendor, s.company, s.domain, s.day, s.blocked AS blocked_requests, "
+                         "s.reached AS reached_requests FROM company_sightings AS s "
+                         "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain, s.company, s.domain, s.day",
+    "company_identifiers": "SELECT v.domain AS vendor, i.company, i.domain, i.kind, i.name, i.qualifier, i.count, "
+                           "i.first_day, i.last_day FROM company_identifiers AS i "
+                           "JOIN vendors AS v ON v.id = i.vendor_id "
+                           "ORDER BY v.domain, i.company, i.domain, i.kind, i.name, i.qualifier",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
@@ -406,7 +416,7 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "verdict": _one_of(("vendor", "foreign", "unknown")),
     },
     "rights_requests": {
-        "vendor": _text, "kind": _one_of(("access", "erase", "object", "rectify")), "lang": _text,
+        "vendor": _text, "kind": _one_of(REQUEST_KINDS), "lang": _text,
         "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
     },
     "data_exports": {
@@ -423,6 +433,14 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     "mail_value_hits": {
         "message": _text, "vendor": _text, "alias": _text, "kind": _text, "value_ref": _text, "encoding": _text,
         "form": _text, "place": _one_of(("subject", "body")),
+    },
+    "company_sightings": {
+        "vendor": _text, "company": _text, "domain": _text, "day": _day, "blocked_requests": _count,
+        "reached_requests": _count,
+    },
+    "company_identifiers": {
+        "vendor": _text, "company": _text, "domain": _text, "kind": _one_of(COMPANY_IDENTIFIER_KINDS),
+        "name": _text, "qualifier": _string, "count": _positive, "first_day": _day, "last_day": _day,
     },
 }
 assert set(_FIELDS) == set(TABLES)
@@ -516,7 +534,7 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
     for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
                   "site_third_parties", "leaks", "mail_alias_hits", "rights_requests", "data_exports",
-                  "export_findings", "mail_value_hits"):
+                  "export_findings", "mail_value_hits", "company_sightings", "company_identifiers"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
@@ -631,6 +649,17 @@ _MERGE_SQL = {
     "mail_value_hits": "INSERT INTO mail_value_hits (message_id, vendor_id, alias, kind, value_ref, encoding, form, "
                        "place) SELECT id, :vendor_id, :alias, :kind, :value_ref, :encoding, :form, :place "
                        "FROM mail_messages WHERE identity = :message ON CONFLICT DO NOTHING",
+    # Counts merge as observations' do (the larger): importing the same file twice changes nothing.
+    "company_sightings": "INSERT INTO company_sightings (vendor_id, company, domain, day, blocked, reached) "
+                         "VALUES (:vendor_id, :company, :domain, :day, :blocked_requests, :reached_requests) "
+                         "ON CONFLICT(company, vendor_id, domain, day) DO UPDATE SET "
+                         "blocked = max(blocked, excluded.blocked), reached = max(reached, excluded.reached)",
+    "company_identifiers": "INSERT INTO company_identifiers (vendor_id, company, domain, kind, name, qualifier, count, "
+                           "first_day, last_day) VALUES (:vendor_id, :company, :domain, :kind, :name, :qualifier, "
+                           ":count, :first_day, :last_day) "
+                           "ON CONFLICT(company, vendor_id, domain, kind, name, qualifier) DO UPDATE SET "
+                           "count = max(count, excluded.count), first_day = min(first_day, excluded.first_day), "
+                           "last_day = max(last_day, excluded.last_day)",
 }
 
 
@@ -663,7 +692,8 @@ def import_export(ledger: Ledger, export: Export,
                                               "recipient_id": vendor_ids.get(row["recipient"])}
                                              for row in export.tables["leaks"]))
         db.executemany(_MERGE_SQL["mail_messages"], export.tables["mail_messages"])
-        for table in ("mail_alias_hits", "rights_requests", "mail_value_hits"):
+        for table in ("mail_alias_hits", "rights_requests", "mail_value_hits", "company_sightings",
+                      "company_identifiers"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
         _merge_exports(db, export.tables["data_exports"], export.tables["export_findings"], vendor_ids)

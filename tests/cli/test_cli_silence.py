@@ -201,11 +201,15 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("site", "show", "shop.example")
     step("site", "list")
     # Rights requests: letters are written here, never sent.
-    for kind in ("access", "erase", "object"):
+    for kind in ("access", "erase", "object", "port"):
         step("request", kind, "shop.example", "--out", str(tmp_path / f"{kind}.txt"))
     step("request", "rectify", "shop.example", "--correct", "Postal address", "Calle Mayor 2, Madrid",
          "--out", str(tmp_path / "rectify.txt"))
-    request_id = step.json("requests")[0]["id"]
+    overdue_id = step.json("request", "access", "shop.example", "--date", "2024-01-10")["id"]
+    step("settings", "country", "ES")
+    step("settings")
+    step("request", "complain", str(overdue_id), "--out", str(tmp_path / "complaint.txt"))
+    request_id = step.json("requests")[-1]["id"]
     step("request", "answered", str(request_id))
     # The vendor's answer: its data export, read (issue 14); it holds a name it was never given.
     export = tmp_path / "shop-export.json"
