@@ -33,15 +33,21 @@ def _request_types() -> tuple[str, ...]:
               help="The request's body, searched for your values as the proxy searches it.")
 @click.option("--content-type", default=None, metavar="TYPE",
               help="The body's content type (application/x-www-form-urlencoded, application/json...).")
+@click.option(
+    "--cname", "canonical_names", multiple=True, metavar="NAME",
+    help="URL's host is a DNS alias (CNAME) of NAME, as `dig CNAME HOST` shows; repeat for a chain. "
+         "The proxy finds this itself for first-party subdomains; say it here to see what it would do.",
+)
 @json_option
-def check(url, source, request_type, method, body, content_type, as_json):
+def check(url, source, request_type, method, body, content_type, canonical_names, as_json):
     """Show what the proxy would do with a request to URL, part by part, and why.
 
     The same decision the proxy makes, over the same lists, compiled cache and settings: whether
     protection is paused on the page's site or the request's site is an allowed third party; the
     filter lists' decision (or a block for a third party that took the site's identifier); the
     tracking parameters removed; the cookie mode; the Referer sent; and what leak prevention does
-    when the URL or the body (--data) carries one of your values ('whoknows me', aliases).
+    when the URL or the body (--data) carries one of your values ('whoknows me', aliases). --cname
+    says what a host is an alias of, as the proxy finds it for a first-party subdomain.
 
     Without --from the request has no known source page, as uBlock Origin treats it: filters
     limited to some sites (domain=) do not apply, and a subresource counts as third party.
@@ -50,7 +56,7 @@ def check(url, source, request_type, method, body, content_type, as_json):
 
     \b
         whoknows check https://tracker.example/pixel.gif --from shop.example --type image
-        whoknows check "https://px.example/c?em=alice@example.org" --from shop.example --json
+        whoknows check https://m.shop.example/p.gif --from shop.example --cname m.tracker.example
     """
     from whoknows.filters import engine_cache
 
@@ -61,19 +67,28 @@ def check(url, source, request_type, method, body, content_type, as_json):
     loaded = engine_cache.open_engine()
     for warning in loaded.warnings:
         click.echo(f"whoknows: warning: {warning}", err=True)
-    verdict, notes = _verdict(target, source_url, request_type, method, body, content_type, loaded.engine)
+    names = _canonical_names(canonical_names)
+    verdict, notes = _verdict(target, source_url, request_type, method, body, content_type, names,
+                              loaded.engine)
     for note in notes:
         click.echo(f"whoknows: note: {note}", err=True)
     result = _result(verdict)
+    result["canonical_names"] = list(names)
+    result["uncloaked_as"] = verdict.filter.uncloaked_as
+    result["cname_note"] = _cname_note(verdict, names)
     if as_json:
         print_json(result)
     else:
         _print(result)
 
 
-def _verdict(url, source_url, request_type, method, body, content_type, engine):
+def _verdict(url, source_url, request_type, method, body, content_type, canonical_names, engine):
     """The proxy's decision for the request, with the user's settings, values and what the proxy
-    learned; notes for what could not be read."""
+    learned; notes for what could not be read. The canonical names count where the proxy would
+    look them up (`whoknows.cname.should_uncloak`)."""
+    from dataclasses import replace
+
+    from whoknows import cname
     from whoknows.decision import Protection, decide, describe_typed
     from whoknows.identifiers import SharedIdentifiers
     from whoknows.leak_records import shared_identifier_pairs
@@ -82,6 +97,9 @@ def _verdict(url, source_url, request_type, method, body, content_type, engine):
 
     notes = []
     description = describe_typed(url, request_type, source_url, method, content_type)
+    if canonical_names and cname.should_uncloak(description.host, description.request_site,
+                                                description.page_site, description.type):
+        description = replace(description, canonical_names=canonical_names)
     with open_ledger() as ledger:
         store = SiteSettingsStore(ledger)
         shared = SharedIdentifiers(shared_identifier_pairs(ledger))
@@ -106,6 +124,30 @@ def _matches(ledger, url, body, content_type, notes) -> list:
     if not watched:
         return []
     return LeakScanner(watched).scan(url, (), (body or "").encode("utf-8"), content_type)
+
+
+def _canonical_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    out = tuple(name.strip().lower().rstrip(".") for name in names)
+    for name in out:
+        if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+", name):
+            raise InputError(f"--cname takes a host name like tracker-cdn.example, got {name!r}")
+    return out
+
+
+def _cname_note(verdict, names) -> str | None:
+    """Why canonical names that were given did not block the request (None when they did, or
+    when none were given)."""
+    if not names or verdict.filter.uncloaked_as:
+        return None
+    if not verdict.request.canonical_names:
+        return ("not uncloaked: only a subresource of a subdomain of the page's own site is "
+                "(give --from with the page's site)")
+    decision = verdict.filter.decision
+    action = decision.action if decision is not None else "allow"
+    why = ("an exception filter let the request itself through" if action == "exception"
+           else "already blocked under its own name" if action != "allow"
+           else "no filter matches the canonical names in another site")
+    return f"uncloaked, not blocked: {why}"
 
 
 def _http_url(text: str, what: str) -> str:
@@ -200,6 +242,9 @@ def _print(result: dict) -> None:
         ("filter", result["filter"] and result["filter"] + ("  (important)" if result["important"] else "")),
         ("list", result["list"]),
         ("owner", result["owner"]),
+        ("cname", " -> ".join(result["canonical_names"]) or None),
+        ("uncloaked", result["uncloaked_as"] and f"blocked as {result['uncloaked_as']}"),
+        ("note", result["cname_note"]),
     ]
     if result["filter"] is None:
         details.append(("why", "built-in tracking parameters" if result["removed_params"] else "no filter matched"))

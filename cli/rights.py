@@ -12,6 +12,8 @@ KINDS = {
     "erase": "Ask VENDOR to erase everything it holds about you (GDPR Art. 17).",
     "object": "Object to VENDOR using your data for direct marketing (GDPR Art. 21).",
     "rectify": "Ask VENDOR to correct what it holds about you (GDPR Art. 16); give --correct.",
+    "port": ("Ask VENDOR for the data you provided to it, in a structured, commonly used, machine-readable "
+             "format (GDPR Art. 20: data portability)."),
 }
 EXAMPLES = {
     "access": ["whoknows request access shop.example",
@@ -20,10 +22,11 @@ EXAMPLES = {
               "whoknows request erase shop.example --out erase.eml"],
     "object": ["whoknows request object shop.example", "whoknows request object shop.example --to dpo@shop.example"],
     "rectify": ['whoknows request rectify shop.example --correct "Postal address" "Calle Mayor 2, Madrid"'],
+    "port": ["whoknows request port shop.example", "whoknows request port shop.example --lang es --out port.eml"],
 }
 
 
-def _date(value: str | None) -> date:
+def parse_day(value: str | None) -> date:
     from whoknows.errors import InputError
 
     if value is None:
@@ -51,64 +54,96 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
                   signed: str | None, on: str | None, corrections: tuple, as_json: bool) -> None:
     from whoknows import letters
     from whoknows.aliases import resolve_vendor
-    from whoknows.errors import InputError, WhoknowsError
     from whoknows.ledger import open_ledger
-    from whoknows.paths import write_private_file
-    from whoknows.data_rights import (
-        alias_to_send_from, check_not_a_different_repeat, identifiers_for, record_request,
-    )
-    from whoknows.vendor_records import vendor_record
+    from whoknows.data_rights import check_not_a_different_repeat
 
-    sent_on = _date(on)
+    sent_on = parse_day(on)
     if to is not None:
         to = letters.email_address(to, "--to")
     with open_ledger() as ledger:
         domain = resolve_vendor(ledger, vendor_name)
-        _require_vendor(ledger, domain)
-        record = vendor_record(ledger, domain, top=0)
-        company = record["company"]
-        contact = to or company["privacy_contact"]
-        if not contact:
-            raise WhoknowsError(
-                f"no privacy contact is known for {record['display']}: give --to ADDRESS, or record it with "
-                f"'whoknows vendor add {domain} --privacy-contact ADDRESS' (its privacy policy names one)")
-        if to is None:
-            contact = _known_contact(contact, record, domain)
-        check_not_a_different_repeat(ledger, domain, kind, lang, contact, sent_on)
-        found = identifiers_for(ledger, domain, lang)
-        if not found.items:
-            raise WhoknowsError(
-                f"the ledger links no identifier to {record['display']} (no alias, nothing told or seen): "
-                "a request needs something to find your data by; 'whoknows tell' records what you gave it")
-        facts = letters.VendorFacts(domain, company["name"] or record["name"], contact, company["address"])
+        record, facts = _vendor_facts(ledger, domain, to)
+        check_not_a_different_repeat(ledger, domain, kind, lang, facts.privacy_contact, sent_on)
+        found = _identifiers(ledger, domain, lang, record)
         letter = letters.render_request(kind, lang, facts, found.items, sent_on, signed,
                                         [tuple(c) for c in corrections] or None)
-        sender = None
-        if out is not None and out.lower().endswith(".eml"):
+        _deliver(ledger, domain, record, letter, out, as_json, {"identifiers": [list(i) for i in found.items]},
+                 found.unresolved)
+
+
+def _vendor_facts(ledger, domain: str, to: str | None):
+    """(vendor record, letters.VendorFacts) of a vendor in the ledger, addressed to `to` or its
+    known privacy contact; WhoknowsError when it has none."""
+    from whoknows import letters
+    from whoknows.errors import WhoknowsError
+    from whoknows.vendor_records import vendor_record
+
+    _require_vendor(ledger, domain)
+    record = vendor_record(ledger, domain, top=0)
+    company = record["company"]
+    contact = to or company["privacy_contact"]
+    if not contact:
+        raise WhoknowsError(
+            f"no privacy contact is known for {record['display']}: give --to ADDRESS, or record it with "
+            f"'whoknows vendor add {domain} --privacy-contact ADDRESS' (its privacy policy names one)")
+    if to is None:
+        contact = _known_contact(contact, record, domain)
+    return record, letters.VendorFacts(domain, company["name"] or record["name"], contact, company["address"])
+
+
+def _identifiers(ledger, domain: str, lang: str, record: dict):
+    from whoknows.data_rights import identifiers_for
+    from whoknows.errors import WhoknowsError
+
+    found = identifiers_for(ledger, domain, lang)
+    if not found.items:
+        raise WhoknowsError(
+            f"the ledger links no identifier to {record['display']} (no alias, nothing told or seen): "
+            "a request needs something to find your data by; 'whoknows tell' records what you gave it")
+    return found
+
+
+def _deliver(ledger, domain: str, record: dict, letter, out: str | None, as_json: bool, extra: dict,
+             unresolved: int = 0, sender: str | None = None) -> None:
+    """Write `letter` (stdout, or --out FILE: .eml a message from `sender` or the vendor's alias),
+    record it, and say so. The letter is written before it is recorded: a letter that could not be
+    written is not a request made."""
+    from whoknows import letters
+    from whoknows.data_rights import alias_to_send_from, record_request
+    from whoknows.errors import InputError
+    from whoknows.paths import write_private_file
+
+    if out is not None and out.lower().endswith(".eml"):
+        if sender is None:
             sender = alias_to_send_from(ledger, domain)
             if sender is None:
                 raise InputError(f"{record['display']} has no alias to send the message from: make one "
                                  f"('whoknows alias new {domain}') or write the letter as text (--out FILE.txt)")
-            content = letters.to_eml(letter, sender)
-        else:
-            content = letter.body.encode("utf-8")
-        if out is not None:
-            write_private_file(Path(out), content)  # a letter carries your identifiers: 0600
-        request_id, new = record_request(ledger, domain, kind, lang, contact, sent_on, letter.deadline)
-    if found.unresolved:
-        click.echo(f"note: {found.unresolved} of your values the proxy saw {record['display']} receive cannot be "
+        content = letters.to_eml(letter, sender)
+    else:
+        sender = None
+        content = letter.body.encode("utf-8")
+    if out is not None:
+        write_private_file(Path(out), content)  # a letter carries your identifiers: 0600
+    request_id, new = record_request(ledger, domain, letter.kind, letter.lang, letter.to, letter.sent_on,
+                                     letter.deadline)
+    if unresolved:
+        click.echo(f"note: {unresolved} of your values the proxy saw {record['display']} receive or send cannot be "
                    "decrypted here and are not listed", err=True)
     if as_json:
-        print_json({"id": request_id, "new": new, "vendor": domain, "kind": kind, "lang": lang, "to": contact,
-                    "from": sender, "sent_on": sent_on.isoformat(), "due_on": letter.deadline.isoformat(),
-                    "subject": letter.subject, "identifiers": [list(item) for item in found.items],
-                    "out": out, "body": letter.body})
+        print_json({"id": request_id, "new": new, "vendor": domain, "kind": letter.kind, "lang": letter.lang,
+                    "to": letter.to, "from": sender, "sent_on": letter.sent_on.isoformat(),
+                    "due_on": letter.deadline.isoformat(), "subject": letter.subject, **extra, "out": out,
+                    "body": letter.body})
         return
     if out is None:
         click.echo(letter.body, nl=False)
     else:
-        click.echo(f"wrote {out}" + (f" (from {sender} to {contact})" if sender else f" (to {contact})"), err=True)
-    if new:
+        click.echo(f"wrote {out}" + (f" (from {sender} to {letter.to})" if sender else f" (to {letter.to})"), err=True)
+    if new and letter.kind == "complaint":
+        click.echo(f"recorded as request {request_id}: the authority should tell you how it is going by "
+                   f"{letter.deadline.isoformat()} (GDPR Art. 78(2); 'whoknows requests' lists it)", err=True)
+    elif new:
         click.echo(f"recorded as request {request_id}: an answer is due by {letter.deadline.isoformat()} "
                    "('whoknows requests' lists them)", err=True)
     else:
@@ -176,25 +211,44 @@ for _kind, _help in KINDS.items():
 @rights_request.command("answered")
 @click.argument("request_id", type=int, metavar="ID")
 @click.option("--date", "on", metavar="DATE", help="When the answer came, YYYY-MM-DD (default: today).")
+@click.option("--data", "data_path", metavar="PATH", type=click.Path(path_type=str),
+              help="The data export that came with the answer (a ZIP, a folder or one file): read as "
+                   "'whoknows vendor data' reads it, and linked to this request.")
 @json_option
-def answered(request_id, on, as_json):
-    """Record that request ID (see 'whoknows requests') was answered.
+def answered(request_id, on, data_path, as_json):
+    """Record that request ID (see 'whoknows requests') was answered, and read the data export
+    that came with it (--data): your values and the categories of data it holds, with the file and
+    field of each (never a copy). An unsafe or broken export (a ZIP bomb, a member named outside the
+    archive, a truncated ZIP) is refused, and then nothing is recorded, not even the answer.
 
     Examples:
 
     \b
-        whoknows request answered 3
         whoknows request answered 3 --date 2026-02-01
+        whoknows request answered 3 --data ~/Downloads/shop-export.zip
     """
     from whoknows.ledger import open_ledger
-    from whoknows.data_rights import mark_answered
+    from whoknows.data_rights import mark_answered, request_vendor
 
+    day = parse_day(on)
+    stored = None
     with open_ledger() as ledger:
-        record = mark_answered(ledger, request_id, _date(on))
+        if data_path is None:
+            record = mark_answered(ledger, request_id, day)
+        else:
+            from whoknows.export_records import read_vendor_export
+
+            vendor = request_vendor(ledger, request_id, day)  # a bad ID or date fails before the export is read
+            stored = read_vendor_export(ledger, vendor, data_path, request_id=request_id, received_on=day)
+            record = mark_answered(ledger, request_id, day)
     if as_json:
-        print_json(record)
-    else:
-        click.echo(f"request {request_id} to {record['vendor']} answered on {record['answered_on']}")
+        print_json(record if stored is None else {**record, "data": stored.to_json()})
+        return
+    click.echo(f"request {request_id} to {record['vendor']} answered on {record['answered_on']}")
+    if stored is not None:
+        from cli.findings import print_stored_export
+
+        print_stored_export(stored)
 
 
 @click.command("requests")
@@ -238,6 +292,85 @@ def rights_requests(as_json):
         grid.add_row(str(r["id"]), display_domain(r["vendor"]), f"{r['kind']} ({r['article']})", r["sent_on"],
                      r["due_on"], status, style=style)
     console().print(grid)
-    overdue = sum(1 for r in rows if r["overdue"])
+    overdue = [r["id"] for r in rows if r["overdue"] and r["kind"] != "complaint"]
     if overdue:
-        click.echo(f"{overdue} overdue: you may complain to your data protection authority (GDPR Art. 77)", err=True)
+        ids = ", ".join(map(str, overdue))
+        click.echo(f"{len(overdue)} overdue ({ids}): you may complain to your data protection authority (GDPR Art. 77): "
+                   f"'whoknows request complain {overdue[0]}'", err=True)
+    silent = [r["id"] for r in rows if r["overdue"] and r["kind"] == "complaint"]
+    if silent:
+        click.echo(f"{len(silent)} complaint(s) ({', '.join(map(str, silent))}) without news from the authority in "
+                   "three months: GDPR Art. 78(2) gives you a court remedy", err=True)
+
+
+def _lang_option(command):
+    return click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
+                        help="The letter's language.")(command)
+
+
+@rights_request.command("complain")
+@click.argument("request_id", type=int, metavar="ID")
+@_lang_option
+@click.option("--out", metavar="FILE", help="Write the complaint to FILE (.eml: a message to send; needs --from "
+              "and an authority that takes email).")
+@click.option("--name", "signed", metavar="NAME", help="Sign with your name (an authority needs to know who "
+              "complains; default: unsigned).")
+@click.option("--from", "reply_to", metavar="ADDRESS", help="Your email address, for the authority's answer.")
+@click.option("--date", "on", metavar="DATE", help="The complaint's date, YYYY-MM-DD (default: today).")
+@json_option
+def complain(request_id, lang, out, signed, reply_to, on, as_json):
+    """Complain to your data protection authority (GDPR Art. 77) about request ID, unanswered past
+    its due date: the timeline (sent, due, no answer) and what the ledger holds about the vendor
+    (what its pages sent to third parties, values it holds that you never gave it).
+
+    The authority is your country's ('whoknows settings country CODE'). The complaint goes to
+    stdout or --out FILE, and is recorded for 'whoknows requests': the authority should tell you
+    within three months how it is going (Art. 78(2)).
+
+    Examples:
+
+    \b
+        whoknows request complain 3 --name "Ana Pérez" --from ana@example.org
+        whoknows request complain 3 --lang es --out complaint.txt
+    """
+    from whoknows import authorities, letters
+    from whoknows.data_rights import as_earlier, overdue_request, sent_elsewhere
+    from whoknows.errors import InputError
+    from whoknows.ledger import open_ledger
+
+    today = parse_day(on)
+    if reply_to is not None:
+        reply_to = letters.email_address(reply_to, "--from")
+    with open_ledger() as ledger:
+        request = overdue_request(ledger, request_id, today)
+        authority = authorities.your_authority(ledger)
+        if out is not None and out.lower().endswith(".eml"):
+            if authority.email is None:
+                raise InputError(f"the {authority.name} takes complaints by the form on its site ({authority.web}), "
+                                 "not by email: write the complaint as text (--out FILE.txt) and send it there")
+            if reply_to is None:
+                raise InputError("a complaint sent as a message needs your address: --from ADDRESS")
+        domain = request["vendor"]
+        record, facts = _vendor_facts_or_bare(ledger, domain, request["contact"])
+        found = _identifiers(ledger, domain, lang, record)
+        leaks, unresolved = sent_elsewhere(ledger, domain, lang)
+        facts_of_authority = letters.AuthorityFacts(authority.name, authority.own_name, authority.address,
+                                                    authority.email, authority.web)
+        letter = letters.render_complaint(lang, facts_of_authority, facts, as_earlier(request), today, found.items,
+                                          held=(), sent_elsewhere=leaks, requester_name=signed, reply_to=reply_to)
+        _deliver(ledger, domain, record, letter, out, as_json,
+                 {"about": request_id, "authority": {"country": authority.country, "name": authority.name,
+                                                     "email": authority.email, "web": authority.web},
+                  "identifiers": [list(i) for i in found.items]},
+                 unresolved + found.unresolved, sender=reply_to)
+
+
+def _vendor_facts_or_bare(ledger, domain: str, contact: str | None):
+    """The vendor as a complaint names it: its record, addressed where the request went."""
+    from whoknows import letters
+    from whoknows.vendor_records import vendor_record
+
+    record = vendor_record(ledger, domain, top=0)
+    company = record["company"]
+    return record, letters.VendorFacts(domain, company["name"] or record["name"], contact or company["privacy_contact"],
+                                       company["address"])

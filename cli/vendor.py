@@ -120,7 +120,8 @@ def list_(limit, offset, as_json):
 @json_option
 def show(vendor_name, as_json):
     """Everything the ledger has on VENDOR: company, aliases, what it was told, preferences, what it
-    does, and what scanned mail says about its aliases (who else writes to them).
+    does, what scanned mail says about its aliases (who else writes to them), what its data exports
+    say it holds, and what it holds that you never gave it ('whoknows findings').
 
     Examples:
 
@@ -171,6 +172,9 @@ def _print_record(record: dict) -> None:
 
     print_vendor_leaks(record)
     _print_alias_mail(record)
+    from cli.findings import print_vendor_exports
+
+    print_vendor_exports(record)
 
 
 def _print_alias_mail(record: dict) -> None:
@@ -247,11 +251,45 @@ def _blocked(value) -> str:
     return "" if value is None else str(value)
 
 
+@vendor.command("data")
+@click.argument("vendor_name", metavar="VENDOR")
+@click.argument("path", metavar="PATH", type=click.Path(path_type=str))
+@click.option("--date", "on", metavar="DATE", help="When VENDOR handed it over, YYYY-MM-DD (default: today).")
+@json_option
+def data(vendor_name, path, on, as_json):
+    """Read the data export VENDOR handed over (a ZIP, a folder, or one JSON, CSV, HTML, XML or
+    text file) and keep what it holds: your values and aliases found in it (in any encoding the
+    proxy knows, hashes included) and the categories of data, each with the file and field where it
+    was found. Never a copy of the export. Unsafe exports (a ZIP bomb, a member named outside the
+    archive, a truncated ZIP) are refused and nothing is stored. Reading the same export again
+    replaces its findings. Without a request; 'whoknows request answered ID --data PATH' for one.
+
+    Examples:
+
+    \b
+        whoknows vendor data shop.example ~/Downloads/shop-export.zip
+        whoknows vendor data shop.example export/ --date 2026-02-01 --json
+    """
+    from cli.findings import print_stored_export
+    from cli.rights import parse_day
+    from whoknows.export_records import read_vendor_export
+
+    received = parse_day(on)
+    with _open() as ledger:
+        domain = _vendor(ledger, vendor_name)
+        stored = read_vendor_export(ledger, domain, path, received_on=received)
+    if as_json:
+        print_json(stored.to_json())
+    else:
+        print_stored_export(stored)
+
+
 @vendor.command("forget")
 @click.argument("vendor_name", metavar="VENDOR")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget(vendor_name, yes):
-    """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations.
+    """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations,
+    the data exports read and their findings.
 
     Only the ledger's rows go: an alias at your mail provider is not touched.
 
@@ -277,9 +315,9 @@ def forget(vendor_name, yes):
 
 
 _SINGULAR = {"aliases": "alias", "disclosures": "disclosure", "preferences": "preferences",
-             "observations": "observation"}
+             "observations": "observation", "data_exports": "data export"}
 
 
 def _describe(counts: dict[str, int]) -> str:
-    parts = [f"{n} {table if n != 1 else _SINGULAR[table]}" for table, n in counts.items() if n]
+    parts = [f"{n} {table.replace('_', ' ') if n != 1 else _SINGULAR[table]}" for table, n in counts.items() if n]
     return ", ".join(parts) if parts else "nothing linked to it"

@@ -42,6 +42,11 @@ failure, except where a failure would show on the page:
 Every such answer is `cache-control: no-store` (a block must end when protection is paused) and
 says which filter blocked it in `x-whoknows-blocked`.
 
+CNAME uncloaking: a request allowed under its own name (no filter, or only removeparam) whose host
+the cname addon found to be an alias (`flow.metadata[flow_state.CANONICAL_NAMES]`) is matched again
+under each canonical name (`whoknows.cname.uncloak`, inside the filter part); a block found there is
+the decision, and the answer also says the canonical name in `x-whoknows-uncloaked`.
+
 Tracker mark: `flow.metadata["whoknows.tracker"] = True` when a block filter matched, whether the
 request was blocked, redirected, or let through by an exception filter: an exception lifts the
 block (the page needs the request), not what the destination is, so the signals addon still drops
@@ -80,6 +85,7 @@ DECISION_KEY = flow_state.FILTER
 TRACKER_KEY = flow_state.TRACKER
 EXTRA_LIST_NAME = "extra-filters"
 BLOCKED_HEADER = "x-whoknows-blocked"
+UNCLOAKED_HEADER = "x-whoknows-uncloaked"  # the canonical name a blocked first-party subdomain was blocked as
 CHECK_INTERVAL_OPTION = "whoknows_lists_check_interval"
 DEFAULT_CHECK_INTERVAL = 5.0  # seconds
 DONE_WAIT = 10.0  # seconds `done` waits for a rebuild in progress
@@ -348,7 +354,8 @@ class Blocking:
         if context.paused or context.allowed_third_party:
             return
         url = flow.request.url
-        part = filter_part(context.description, context.site, self.engine(), context.knowledge)
+        part = filter_part(context.description, context.site, self.engine(), context.knowledge,
+                           flow.metadata.get(flow_state.CANONICAL_NAMES))
         decision = part.decision
         flow.metadata[DECISION_KEY] = decision
         if part.tracker:
@@ -358,3 +365,5 @@ class Blocking:
                              or blocked_response(context, url, decision))
         elif decision.action == "block":
             flow.response = blocked_response(context, url, decision)
+        if part.uncloaked_as and flow.response is not None:
+            flow.response.headers[UNCLOAKED_HEADER] = part.uncloaked_as

@@ -12,7 +12,11 @@ the same code `whoknows check` runs. `FlowContext` fields:
 - `page_site`: the site of the page that caused the request: the request's own site for a
   top-level document; else the site of `Referer`, else of `Origin`; else, when `Sec-Fetch-Site`
   says same-origin/same-site, the request's site; else None (unknown). A proxy sees only the
-  immediate initiator: requests made by a frame carry the frame's page, not the top-level one.
+  immediate initiator: requests made by a frame carry the frame's page, not the top-level one;
+  when that frame is one the proxy served (`whoknows.frames.FrameMemory`, filled by the frames
+  addon), `page_site` is the top-level site that embedded it (the description's `top_site`), so
+  that site's settings and cookie rules apply (`source` and `third_party` stay the frame's: the
+  filter lists judge by the frame, as uBlock Origin does).
 - `type`: the resource type (`document`, `subdocument`, `script`, `image`, `xmlhttprequest`,
   `ping`, ...; `whoknows.filters.request_context`), as the filter engine names them.
 - `source`: the URL (or origin) handed to the filter engine as the request's source: the request
@@ -54,6 +58,7 @@ from whoknows.decision import TrackerKnowledge
 from whoknows.decision import describe
 from whoknows.decision import site_part
 from whoknows.errors import WhoknowsError
+from whoknows.frames import FrameMemory
 from whoknows.identifiers import SharedIdentifiers
 from whoknows.site_settings import DEFAULT
 from whoknows.site_settings import ProtectionDefaults
@@ -91,13 +96,14 @@ class FlowContext:
 
 
 def compute_context(request: http.Request, store: SiteSettingsStore | None,
-                    shared: SharedIdentifiers | None = None) -> FlowContext:
+                    shared: SharedIdentifiers | None = None, frames: FrameMemory | None = None) -> FlowContext:
     """The context of one request; `store` None means default settings everywhere."""
     # Why (speed only): `request_context` looks up about eight headers and, on a miss, scans every
     # header for a differently-cased name; on mitmproxy's `Headers` every lookup and every scan
     # decodes all the fields again: ~55 us a request, against ~3 us with one pass into a dict.
     headers = lowercase_map(request.headers)
-    description = describe(request.url, request.host, headers, request.method)
+    description = describe(request.url, request.host, headers, request.method,
+                           top_site_of=None if frames is None else frames.top_site)
     settings = store.get(description.site) if store is not None else DEFAULT
     policy = store.cookie_policy() if store is not None else _DEFAULT_POLICY
     defaults = store.defaults() if store is not None else _DEFAULTS
@@ -128,8 +134,9 @@ def is_paused(flow: http.HTTPFlow) -> bool:
 class Context:
     name = "whoknows_context"
 
-    def __init__(self, store: SiteSettingsStore | None = None) -> None:
+    def __init__(self, store: SiteSettingsStore | None = None, frames: FrameMemory | None = None) -> None:
         self.store = store
+        self.frames = frames  # the frames addon's memory of frame documents (None: no attribution)
         self.shared_identifiers = SharedIdentifiers()
         self._owned_ledger = None
         self._next_attempt = 0.0
@@ -166,7 +173,7 @@ class Context:
         if flow.response is not None:
             return
         flow.metadata[CONTEXT_KEY] = compute_context(flow.request, self._settings_store(),
-                                                     self.shared_identifiers)
+                                                     self.shared_identifiers, self.frames)
 
     def done(self) -> None:
         if self._owned_ledger is not None:

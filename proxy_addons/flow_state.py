@@ -9,14 +9,19 @@ once per flow, or replaced by a new object, never mutated: the safety guard
 | CONTEXT            | `context.FlowContext` (the request described, | context (or the   | blocking, params, cookies, signals,      |
 |                    | its page site's settings)                     | first reader,     | leaks, observation                       |
 |                    |                                               | `ensure_context`) |                                          |
-| FILTER             | `whoknows.filters.Decision` (the lists', or a | blocking          | params, leaks, observation               |
+| CANONICAL_NAMES    | the names the request's host is an alias of   | cname             | blocking                                 |
+|                    | (its CNAME chain), for a first-party subdomain|                   |                                          |
+| FILTER             | `whoknows.filters.Decision` (the lists', or a | blocking          | params, leaks, observation,              |
+|                    |                                               |                   | company_sightings                        |
 |                    | block for a tracker the proxy learned of)     |                   |                                          |
-| TRACKER            | True: a block filter matched, or the host is  | blocking          | cookies, signals, observation            |
+| TRACKER            | True: a block filter matched, or the host is  | blocking          | cookies, signals, frames, observation    |
 |                    | a tracker the proxy learned of on this site   |                   |                                          |
 | REMOVED_PARAMS     | tracking parameter names the params addon     | params            | observation                              |
 |                    | took off the URL                              |                   |                                          |
-| COOKIES            | `cookies.CookieDecision`                      | cookies           | observation                              |
+| COOKIES            | `cookies.CookieDecision`                      | cookies           | frames, observation, company_sightings   |
 | LEAKS_SCANNED      | True: the leak scanner searched this request  | leaks             | leaks                                    |
+| LEAKS_FOUND        | [`whoknows.leak_records.FoundValue`]: the     | leaks             | company_sightings                        |
+|                    | user's values that left with this request     |                   |                                          |
 | LEAK_VERDICT       | `whoknows.decision.LeakPart` of a request     | leaks             | observation, tests                       |
 |                    | carrying the user's values                    |                   |                                          |
 | ADDON_ERRORS       | the errors addons raised on this flow         | safety            | tests                                    |
@@ -25,12 +30,15 @@ once per flow, or replaced by a new object, never mutated: the safety guard
 from __future__ import annotations
 
 CONTEXT = "whoknows.context"
+CANONICAL_NAMES = "whoknows.canonical_names"
 FILTER = "whoknows.filter_decision"
 TRACKER = "whoknows.tracker"
 REMOVED_PARAMS = "whoknows.removed_params"
 COOKIES = "whoknows.cookies"
 LEAKS_SCANNED = "whoknows.leaks_scanned"
+LEAKS_FOUND = "whoknows.leaks_found"
 LEAK_VERDICT = "whoknows.leak_verdict"
 ADDON_ERRORS = "whoknows.addon_errors"
 
-ALL = (CONTEXT, FILTER, TRACKER, REMOVED_PARAMS, COOKIES, LEAKS_SCANNED, LEAK_VERDICT, ADDON_ERRORS)
+ALL = (CONTEXT, CANONICAL_NAMES, FILTER, TRACKER, REMOVED_PARAMS, COOKIES, LEAKS_SCANNED, LEAKS_FOUND,
+       LEAK_VERDICT, ADDON_ERRORS)

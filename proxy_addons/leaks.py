@@ -90,6 +90,7 @@ logger = logging.getLogger("whoknows.proxy")
 
 ENABLE_OPTION = "whoknows_leaks"
 SCANNED_KEY = flow_state.LEAKS_SCANNED
+FOUND_KEY = flow_state.LEAKS_FOUND  # the values that left with this request, for `company_sightings`
 VERDICT_KEY = flow_state.LEAK_VERDICT
 DECISION_KEY = flow_state.FILTER
 # A compressed body is decoded to be searched only up to this size, and then only as far as the
@@ -365,6 +366,8 @@ class Leaks:
             return
         request = flow.request
         found = [FoundValue(m.value_id.kind, m.value_id.ref, m.encoding, m.form, m.where) for m in matches]
+        if stopped_by is None:
+            flow.metadata[FOUND_KEY] = found
         own = context.request_site == page
         company = None if own else tracker_owner(request.host)
         self.pending.record(classify(page, context.request_site, request.host, request.method,

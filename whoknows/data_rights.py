@@ -19,12 +19,18 @@ from dataclasses import dataclass
 from datetime import date
 
 from .errors import InputError, NotFoundError, WhoknowsError
+from .leak_records import vendor_leaks
 from .ledger import Ledger, vendor_ids
+from .letters import EarlierRequest, SentElsewhere
 from .me import list_values, reference_tag
 from .sites import display_domain
 
-KINDS = ("access", "erase", "object", "rectify")
-ARTICLES = {"access": "Art. 15", "erase": "Art. 17", "object": "Art. 21", "rectify": "Art. 16"}
+# What can be recorded (the `rights_requests.kind` CHECK, widened by issue 14's migration): the
+# letters to a vendor, a follow-up naming what its answer left out, and a complaint about it to a
+# supervisory authority.
+KINDS = ("access", "erase", "object", "rectify", "port", "source", "follow-up", "complaint")
+ARTICLES = {"access": "Art. 15", "erase": "Art. 17", "object": "Art. 21", "rectify": "Art. 16",
+            "port": "Art. 20", "source": "Art. 15(1)(g)", "follow-up": "Art. 15", "complaint": "Art. 77"}
 
 LABELS = {
     "en": {
@@ -166,6 +172,80 @@ def list_requests(ledger: Ledger, today: date) -> list[dict]:
     return requests
 
 
+def get_request(ledger: Ledger, request_id: int, today: date) -> dict:
+    """Request `request_id` as `list_requests` gives it; NotFoundError naming where to look."""
+    found = [r for r in list_requests(ledger, today) if r["id"] == request_id]
+    if not found:
+        raise NotFoundError(f"no request {request_id} ('whoknows requests' lists them)")
+    return found[0]
+
+
+def as_earlier(request: dict) -> EarlierRequest:
+    """A recorded request as the letters that refer to it take it."""
+    answered = request["answered_on"]
+    return EarlierRequest(request["kind"], date.fromisoformat(request["sent_on"]), date.fromisoformat(request["due_on"]),
+                          request["contact"], date.fromisoformat(answered) if answered else None)
+
+
+def overdue_request(ledger: Ledger, request_id: int, today: date) -> dict:
+    """Request `request_id`, if a complaint about it may be made on `today`: a request to the vendor
+    (not itself a complaint), unanswered, past its due date. WhoknowsError saying why not."""
+    request = get_request(ledger, request_id, today)
+    if request["kind"] == "complaint":
+        raise WhoknowsError(f"request {request_id} is itself a complaint to a supervisory authority: if it does "
+                            "not answer within three months, GDPR Art. 78(2) gives you a court remedy, not another "
+                            "complaint")
+    if request["answered_on"] is not None:
+        raise WhoknowsError(f"request {request_id} to {display_domain(request['vendor'])} was answered on "
+                            f"{request['answered_on']}: a complaint about no answer does not apply "
+                            f"('whoknows request follow-up {request_id}' names what the answer left out)")
+    if not request["overdue"]:
+        raise WhoknowsError(f"request {request_id} to {display_domain(request['vendor'])} is not overdue yet: its "
+                            f"answer is due by {request['due_on']} ({request['days_left']} days left)")
+    return request
+
+
+def sent_elsewhere(ledger: Ledger, domain: str, lang: str) -> tuple[list[SentElsewhere], int]:
+    """What the proxy saw the vendor's pages send to third parties (not what it blocked), one
+    entry per recipient and value (the earliest and latest time, the earliest row's encoding),
+    labelled in `lang`; and how many entries name a value this machine cannot decrypt (left out)."""
+    vendor_id = ledger.vendor_id(domain)
+    if vendor_id is None:
+        return [], 0
+    with ledger.read() as db:
+        leaks = [leak for leak in vendor_leaks(db, vendor_id)["sent_by_its_pages"] if not leak["blocked"]]
+    plaintext = _own_values(ledger) if any(reference_tag(leak["value"]) for leak in leaks) else {}
+    merged: dict[tuple[str, str, str], dict] = {}
+    unresolved: set[tuple[str, str]] = set()
+    for leak in sorted(leaks, key=lambda leak: leak["first_seen"]):
+        value, tag = leak["value"], reference_tag(leak["value"])
+        if tag is not None:
+            if tag not in plaintext:
+                unresolved.add((leak["recipient_host"], tag))
+                continue
+            value = plaintext[tag]
+        key = (leak["recipient_host"], leak["kind"], value)
+        entry = merged.setdefault(key, {**leak, "value": value})
+        entry["last_seen"] = max(entry["last_seen"], leak["last_seen"])
+    labels = LABELS[lang]
+    found = [SentElsewhere(labels[e["kind"]], e["value"], e["encoding"], e["recipient_host"], e["company"],
+                           date.fromisoformat(e["first_seen"][:10]), date.fromisoformat(e["last_seen"][:10]))
+             for e in merged.values()]
+    return found, len(unresolved)
+
+
+def request_vendor(ledger: Ledger, request_id: int, on: date) -> str:
+    """The vendor of request `request_id`, checked to be answerable on `on` (as `mark_answered`
+    checks), without writing anything: so an export that comes with the answer is read first."""
+    rows = ledger.query("SELECT v.domain, r.sent_on FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
+                        "WHERE r.id = ?", (request_id,))
+    if not rows:
+        raise NotFoundError(f"no request {request_id} ('whoknows requests' lists them)")
+    if on.isoformat() < rows[0][1]:
+        raise InputError(f"{on.isoformat()} is before the request was sent ({rows[0][1]})")
+    return rows[0][0]
+
+
 def mark_answered(ledger: Ledger, request_id: int, on: date) -> dict:
     with ledger.write() as db:
         row = db.execute("SELECT sent_on FROM rights_requests WHERE id = ?", (request_id,)).fetchone()
@@ -178,6 +258,7 @@ def mark_answered(ledger: Ledger, request_id: int, on: date) -> dict:
 
 
 __all__ = [
-    "ARTICLES", "Identifiers", "KINDS", "LABELS", "alias_to_send_from", "check_not_a_different_repeat",
-    "identifiers_for", "list_requests", "mark_answered", "record_request",
+    "ARTICLES", "Identifiers", "KINDS", "LABELS", "alias_to_send_from", "as_earlier", "check_not_a_different_repeat",
+    "get_request", "identifiers_for", "list_requests", "mark_answered", "overdue_request", "record_request",
+    "request_vendor", "sent_elsewhere",
 ]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from . import cname
 from .cookies import ALLOW, BLOCK, CookieMode, CookiePolicy
 from .directory import builtin_tracker
 from .filters import Decision, request_context
@@ -133,16 +134,21 @@ def describe_typed(url: str, type: str, source: str | None = None, method: str =
 
 
 def describe(url: str, host: str, headers: Mapping[str, str], method: str = "GET",
-             canonical_names: tuple[str, ...] = (), top_site: str | None = None) -> RequestDescription:
+             canonical_names: tuple[str, ...] = (), top_site: str | None = None,
+             top_site_of: Callable[[str], str | None] | None = None) -> RequestDescription:
     """The description of a request from its URL, host and headers (a dict keyed by lowercase
-    names, `whoknows.filters.request_type.LowercaseHeaders` or any mapping)."""
+    names, `whoknows.filters.request_type.LowercaseHeaders` or any mapping). `top_site_of(source)`:
+    the top-level site that embedded the frame at `source`, when known (`whoknows.frames`); the
+    page site is then that site."""
     request_site = site_of(host) if host else None
     seen = request_context(url, headers)
     if seen.type == "document":
         page_site, source, third_party = request_site, url, False
     else:
         source, third_party = seen.source, seen.third_party
-        page_site = _site_of_url(source) if source else None
+        if top_site is None and top_site_of is not None and source:
+            top_site = top_site_of(source) or None
+        page_site = top_site or (_site_of_url(source) if source else None)
         if page_site is None and headers.get("sec-fetch-site", "").lower() in _SAME_SITE_FETCHES:
             page_site = request_site
     return RequestDescription(url, host, method, seen.type, request_site, page_site, source, third_party,
@@ -213,6 +219,7 @@ class FilterPart:
     decision: Decision | None  # None: not asked (paused, allowed third party)
     tracker: bool  # a block filter matched (even if an exception let it through), or learned
     reason: str
+    uncloaked_as: str | None = None  # the canonical name a cloaked first-party host was blocked as
 
     @property
     def action(self) -> str:
@@ -224,8 +231,11 @@ class FilterPart:
 
 
 def filter_part(description: RequestDescription, site: SitePart, engine,
-                knowledge: Sequence[TrackerKnowledge] = ()) -> FilterPart:
-    """The filter lists' decision, or a block for a third party known as a tracker on this site."""
+                knowledge: Sequence[TrackerKnowledge] = (),
+                canonical_names: Sequence[str] | None = None) -> FilterPart:
+    """The filter lists' decision (under the host's canonical names too, for a first-party
+    subdomain: `whoknows.cname`), or a block for a third party known as a tracker on this site.
+    `canonical_names`: the host's CNAME chain when found after the description was made."""
     if site.paused:
         return FilterPart(None, False, "protection is paused")
     if site.allowed_third_party:
@@ -234,8 +244,14 @@ def filter_part(description: RequestDescription, site: SitePart, engine,
     if engine is not None:
         decision = engine.match(description.url, description.type, description.source,
                                 description.third_party)
-        if decision.action == "allow" and description.canonical_names:
-            decision = _match_canonical(description, engine) or decision
+        names = canonical_names if canonical_names is not None else description.canonical_names
+        if names and decision.action == "allow":
+            found = cname.uncloak(decision, engine.match, description.url, description.host, names,
+                                  description.type, description.source, site.settings.allowed_third_parties)
+            if found is not None:
+                return FilterPart(found.decision, True,
+                                  f"{description.host} is an alias of {found.canonical_name}: "
+                                  f"{_filter_reason(found.decision)}", found.canonical_name)
     if decision is not None and decision.action in TRACKER_ACTIONS:
         return FilterPart(decision, True, _filter_reason(decision))
     if description.to_another_site:
@@ -246,17 +262,6 @@ def filter_part(description: RequestDescription, site: SitePart, engine,
     if decision is None:
         return FilterPart(Decision("allow"), False, "no filter list loaded")
     return FilterPart(decision, False, _filter_reason(decision))
-
-
-def _match_canonical(description: RequestDescription, engine) -> Decision | None:
-    """The engine's decision for the request's URL with its host replaced by each canonical name."""
-    parts = urlsplit(description.url)
-    for name in description.canonical_names:
-        url = parts._replace(netloc=name + (f":{parts.port}" if parts.port else "")).geturl()
-        decision = engine.match(url, description.type, description.source, description.third_party)
-        if decision.action in TRACKER_ACTIONS:
-            return decision
-    return None
 
 
 def _filter_reason(decision: Decision) -> str:

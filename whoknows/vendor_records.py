@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from . import directory
 from .disclosures import parse_json
 from .errors import NotFoundError
+from .export_records import vendor_exports
+from .findings import for_vendor
 from .leak_records import vendor_leaks
 from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
@@ -135,6 +137,8 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         observations = {kind: _observations(db, vendor_id, kind, top) for kind in _OBSERVATION_SECTIONS}
         leaks = vendor_leaks(db, vendor_id)
         alias_mail = [entry.to_json() for entry in vendor_alias_mail(db, vendor_id)]
+        exports = vendor_exports(db, vendor_id)
+    findings = [finding.to_json() for finding in for_vendor(ledger, domain)]
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -148,6 +152,8 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "observations": observations,
         "leaks": leaks,
         "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
+        "exports": exports,  # what it says it holds: its data exports read (whoknows.export_records)
+        "findings": findings,  # what it holds that it was never given (whoknows.findings)
     }
 
 
@@ -197,5 +203,5 @@ def linked_counts(db, vendor_id: int) -> dict[str, int]:
     """How many rows of each table hang off a vendor."""
     return {
         table: db.execute(f"SELECT count(*) FROM {table} WHERE vendor_id = ?", (vendor_id,)).fetchone()[0]
-        for table in ("aliases", "disclosures", "preferences", "observations")
+        for table in ("aliases", "disclosures", "preferences", "observations", "data_exports")
     }

@@ -127,6 +127,9 @@ def test_json_shape():
         "owner": None,
         "verdict": "rewrite",
         "parts": decision["parts"],
+        "canonical_names": [],
+        "uncloaked_as": None,
+        "cname_note": None,
     }
     assert decision["action"] in ("allow", "exception")
     assert [part["part"] for part in decision["parts"]] == [
@@ -232,3 +235,28 @@ def test_the_default_cookie_mode_is_the_cookie_part_of_a_site_without_its_own():
 
     cookies = {part["part"]: part for part in decision["parts"]}["cookies"]
     assert cookies["action"] == "cap:30" and "default cookie mode" in cookies["reason"]
+def test_a_cloaked_first_party_host_is_blocked_as_its_canonical_name():
+    args = ("https://metrics.shop.test/p.gif?uid=1", "--from", "shop.test", "--type", "image",
+            "--cname", "shop.test.tracker.test")
+    decision = check_json(*args)
+    assert (decision["decision"], decision["filter"], decision["uncloaked_as"]) == (
+        "block", "||tracker.test^", "shop.test.tracker.test")
+    result = run("check", *args)
+    assert result.stdout.splitlines()[0] == "block  https://metrics.shop.test/p.gif?uid=1"
+    assert ["uncloaked", "blocked", "as", "shop.test.tracker.test"] in details(result)
+    assert ["cname", "shop.test.tracker.test"] in details(result)
+
+
+def test_a_canonical_name_is_not_looked_at_for_a_third_party_or_when_nothing_lists_it():
+    third_party = check_json("https://metrics.other.test/p.gif", "--from", "shop.test", "--type", "image",
+                             "--cname", "x.tracker.test")
+    assert third_party["decision"] == "allow" and third_party["cname_note"].startswith("not uncloaked")
+    unlisted = check_json("https://metrics.shop.test/p.gif", "--from", "shop.test", "--type", "image",
+                          "--cname", "edge.unlisted.test")
+    assert unlisted["decision"] == "allow" and unlisted["uncloaked_as"] is None
+    assert "no filter matches" in unlisted["cname_note"]
+
+
+def test_a_bad_canonical_name_is_a_one_line_error():
+    result = run("check", "https://metrics.shop.test/", "--cname", "not a host")
+    assert result.exit_code == 2 and "--cname takes a host name" in result.stderr

@@ -11,7 +11,8 @@ from cli_runner import ok, run
 from whoknows import aliases
 from whoknows.leak_records import FoundValue, PendingLeaks, classify, write_batch
 from whoknows.ledger import open_ledger
-from whoknows.me import add_value
+from whoknows.letters import long_date
+from whoknows.me import add_value, list_values
 from whoknows.observations import CookieSeen, Observations
 from whoknows.observations import write_batch as write_observations
 
@@ -205,3 +206,103 @@ def test_a_company_the_directory_knows_but_the_ledger_does_not_gets_the_vendor_a
     ok("vendor", "add", "zalando.de")
     ok("tell", "zalando.de", "name=Alice")
     assert "datenschutz@zalando.de" in ok("request", "access", "zalando.de").stdout
+
+
+# -- portability -------------------------------------------------------------------------------
+
+def test_port_asks_for_the_data_provided_in_a_machine_readable_format_and_is_recorded(shop):
+    result = ok("request", "port", "shop.example", "--date", "2026-03-05", "--lang", "es", "--json")
+    letter = json.loads(result.stdout)
+    assert (letter["kind"], letter["due_on"], letter["new"]) == ("port", "2026-04-06", True)
+    flat = " ".join(letter["body"].split())
+    assert "artículo 20, apartado 1" in flat and "estructurado, de uso común y lectura mecánica" in flat
+    assert "Número de teléfono: +34 600 111 222" in flat
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["kind"], row["article"], row["sent_on"]) == ("port", "Art. 20", "2026-03-05")
+    assert "port (Art. 20)" in run("requests").stdout
+
+
+# -- complaints --------------------------------------------------------------------------------
+
+@pytest.fixture
+def overdue(shop):
+    """shop.example's pages sent the phone to a tracker (and tried to send the alias, blocked); an
+    access request of 10 January 2024 never answered."""
+    with open_ledger() as ledger:
+        [phone] = [v for v in list_values(ledger) if v.kind == "phone"]
+        pending = PendingLeaks()
+        pending.record(classify("shop.example", "facebook.net", "connect.facebook.net", "GET",
+                                "https://connect.facebook.net/tr?ph=", [FoundValue("phone", phone.reference(), "sha256",
+                                                                                   "e164", "url")],
+                                False, company="Meta Platforms, Inc."))
+        pending.record(classify("shop.example", "tracker.example", "t.tracker.example", "GET",
+                                "https://t.tracker.example/p?e=", [FoundValue("alias", shop["current"], "plain",
+                                                                             "typed", "url")], True))
+        write_batch(ledger, pending.take())
+    request_id = json.loads(ok("request", "access", "shop.example", "--date", "2024-01-10", "--json").stdout)["id"]
+    return {**shop, "id": request_id}
+
+
+def test_a_complaint_goes_to_your_country_s_authority_with_the_timeline_and_the_evidence(overdue, tmp_path):
+    ok("settings", "country", "ES")
+    result = ok("request", "complain", str(overdue["id"]), "--name", "Alice Smith", "--from", "alice@home.example",
+                "--date", "2024-03-01")
+    letter = result.stdout
+    assert letter.startswith("Spanish Data Protection Agency\nAgencia Española de Protección de Datos (AEPD)\n"
+                             "C/ Jorge Juan, 6\n28001 Madrid\nSpain\nhttps://www.aepd.es\n")
+    flat = " ".join(letter.split())
+    assert "10 January 2024: I sent my request to privacy@shop.example." in flat
+    assert "12 February 2024: the period of Article 12(3) for answering it ended." in flat
+    assert "1 March 2024: I have received no answer" in flat
+    assert (f"On {long_date(date.today(), 'en')} its pages sent my telephone number (+34 600 111 222) as a SHA-256 "
+            "hash to connect.facebook.net (Meta Platforms, Inc.)") in flat
+    assert "t.tracker.example" not in flat  # blocked: it never reached the tracker
+    assert "- Name: Alice Smith" in letter and "You can reach me at alice@home.example." in flat
+    assert "recorded as request" in result.stderr and "Art. 78(2)" in result.stderr
+    rows = json.loads(ok("requests", "--json").stdout)
+    complaint = [r for r in rows if r["kind"] == "complaint"][0]
+    assert (complaint["vendor"], complaint["contact"], complaint["sent_on"], complaint["due_on"]) == (
+        "shop.example", "https://www.aepd.es", "2024-03-01", "2024-06-01")  # three months (Art. 78(2))
+
+
+def test_a_complaint_in_spanish_by_email_where_the_authority_takes_email(overdue, tmp_path):
+    ok("settings", "country", "DE")
+    out = tmp_path / "complaint.eml"
+    ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example", "--out", str(out))
+    message = email.message_from_bytes(out.read_bytes(), policy=policy.default)
+    assert message["To"].addresses[0].addr_spec == "poststelle@bfdi.bund.de"
+    assert message["From"].addresses[0].addr_spec == "alice@home.example"
+    assert message["Subject"].startswith("Reclamación conforme al artículo 77 del RGPD contra Shop SL")
+    assert "sus páginas enviaron mi número de teléfono" in " ".join(message.get_content().split())
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+
+def test_requests_flags_the_overdue_request_and_names_the_complaint_command(overdue):
+    result = run("requests")
+    assert f"1 overdue ({overdue['id']})" in result.stderr
+    assert f"'whoknows request complain {overdue['id']}'" in result.stderr
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["id"], row["overdue"]) == (overdue["id"], True) and row["days_left"] < 0
+
+
+def test_complaint_refusals_record_nothing(overdue, tmp_path):
+    def refused(*args, code=1):
+        result = run("request", "complain", *args)
+        assert result.exit_code == code, result.stderr
+        assert "complaint" not in [r["kind"] for r in json.loads(ok("requests", "--json").stdout)]  # none recorded
+        return result.stderr
+
+    assert "your country is not set" in refused(str(overdue["id"]))
+    assert "'whoknows settings country CODE'" in refused(str(overdue["id"]))
+    ok("settings", "country", "ES")
+    assert "no request 99 ('whoknows requests' lists them)" in refused("99")
+    assert "is not overdue yet: its answer is due by 2024-02-12" in refused(str(overdue["id"]), "--date", "2024-02-12")
+    assert "takes complaints by the form on its site (https://www.aepd.es)" in refused(
+        str(overdue["id"]), "--from", "a@home.example", "--out", str(tmp_path / "c.eml"), code=2)
+    ok("settings", "country", "IT")
+    assert "needs your address: --from ADDRESS" in refused(str(overdue["id"]), "--out", str(tmp_path / "c.eml"), code=2)
+    assert not (tmp_path / "c.eml").exists()
+    fresh = json.loads(ok("request", "erase", "shop.example", "--json").stdout)["id"]
+    assert f"request {fresh} to shop.example is not overdue yet" in refused(str(fresh))
+    ok("request", "answered", str(overdue["id"]), "--date", "2024-02-20")
+    assert "was answered on 2024-02-20" in refused(str(overdue["id"]))
