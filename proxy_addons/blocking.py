@@ -20,7 +20,7 @@ engine's match with the type, source and party from `proxy_addons.context`, or a
 party the proxy learned is a tracker on the page's site (it received one of the site's
 first-party identifiers: `whoknows.identifiers.SharedIdentifiers`, list `whoknows`). Skipped: requests the proxy already
 answered, requests from a page whose site is paused, and requests to a third party the page's site
-allows (`whoknows site allow-3p`). The decision goes in `flow.metadata["whoknows.filter_decision"]`
+allows (`whoknows site allow-3p`). The decision goes in `flow.metadata[flow_state.FILTER]`
 (`whoknows.filters.Decision`: action, filter, list, redirect, clean_url, removed_params); the
 params addon applies its `removeparam` result (`clean_url`).
 
@@ -47,7 +47,7 @@ the cname addon found to be an alias (`flow.metadata[flow_state.CANONICAL_NAMES]
 under each canonical name (`whoknows.cname.uncloak`, inside the filter part); a block found there is
 the decision, and the answer also says the canonical name in `x-whoknows-uncloaked`.
 
-Tracker mark: `flow.metadata["whoknows.tracker"] = True` when a block filter matched, whether the
+Tracker mark: `flow.metadata[flow_state.TRACKER] = True` when a block filter matched, whether the
 request was blocked, redirected, or let through by an exception filter: an exception lifts the
 block (the page needs the request), not what the destination is, so the signals addon still drops
 the Referer. Requests to a third party the user allowed are not marked.

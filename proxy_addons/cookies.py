@@ -8,7 +8,7 @@ too; sites are registrable domains; the page site comes from the context addon):
   cannot name, is a third-party request too (no exception can apply to an unknown page);
 - first-party cookies follow the site's mode (`whoknows site cookies SITE MODE`: `allow`,
   `session`, `cap:N`, `block`), else, for a known tracker (the blocking addon's mark,
-  `flow.metadata["whoknows.tracker"]`, or a host in the built-in tracker list), the stricter of
+  `flow.metadata[flow_state.TRACKER]`, or a host in the built-in tracker list), the stricter of
   `cap:7` and the default mode, else the default mode (`whoknows site cookies --default`; `allow`
   unless set).
   Only `block` removes the `Cookie` header; `session` and `cap:N` rewrite `Set-Cookie` lifetimes.
@@ -21,7 +21,7 @@ escape the policy. Responses the proxy answered itself are left alone, and so ar
 pages where protection is paused (`whoknows site pause`): their decision says `paused`, with the
 mode `allow`, so what the site set is still observed.
 
-What was decided goes into `flow.metadata["whoknows.cookies"]` (`COOKIES_KEY`) for the observation
+What was decided goes into `flow.metadata[flow_state.COOKIES]` for the observation
 addon: a `CookieDecision` with the mode, the sites, the request cookies removed and one
 `SetCookieOutcome` per `Set-Cookie` line.
 

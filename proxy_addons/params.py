@@ -15,7 +15,7 @@ How:
   comes back more than `MAX_REDIRECTS` times within `LOOP_WINDOW_SECONDS` (a server that insists
   on its parameters and redirects back), it is rewritten in place instead of looping;
 - everything else (subresources, frames, POST navigations) is rewritten in place.
-The names removed go in `flow.metadata["whoknows.removed_params"]` (decoded, one per occurrence).
+The names removed go in `flow.metadata[flow_state.REMOVED_PARAMS]` (decoded, one per occurrence).
 Skipped: requests the proxy already answered and requests from a page whose site is paused.
 """
 

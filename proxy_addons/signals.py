@@ -5,7 +5,7 @@
 - Referer (`whoknows_referer`; the core's referer part, `whoknows.decision.referer_part`, what
   `whoknows check` runs too): "trim" (default) cuts a cross-site Referer to the origin of the page
   (sites are registrable domains, `whoknows.sites.site_of`) and drops it on requests the blocking
-  addon marked as tracker requests (`flow.metadata["whoknows.tracker"]`); "strip" drops every
+  addon marked as tracker requests (`flow.metadata[flow_state.TRACKER]`); "strip" drops every
   cross-site Referer; "keep" leaves it alone. Same-site Referers are never touched.
 
 Requests the proxy answers itself (a response is already set) are left alone. In the addon chain
