@@ -65,6 +65,7 @@ from proxy_addons.context import context_of
 from proxy_addons.context import ensure_context
 from proxy_addons.mitmproxy_shortcuts import folded_value
 from proxy_addons.mitmproxy_shortcuts import values_of
+from proxy_addons.streaming import chunked
 from whoknows.cookies import parse_set_cookie
 from whoknows.decision import BLOCKING_ACTIONS
 from whoknows.decision import WHOKNOWS_LIST
@@ -120,6 +121,21 @@ class BodyPrefix:
         if missing > 0 and chunk:
             self.data += chunk[:missing]
         return chunk
+
+
+_BODILESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+def body_follows(request: http.Request) -> bool:
+    """A body may come after these request headers: chunked, a non-zero Content-Length, or a method
+    that carries one (over HTTP/2 a body needs no Content-Length)."""
+    headers = request.headers
+    if chunked(headers):
+        return True
+    length = headers.get("content-length", "").strip()
+    if length and length != "0":
+        return True
+    return request.method.upper() not in _BODILESS_METHODS
 
 
 def request_body(request: http.Request, limit: int = DEFAULT_MAX_TEXT) -> bytes:
@@ -202,6 +218,15 @@ class Leaks:
         # before this hook) is kept only as far as the scan reads; its URL and headers are decided now.
         scanner = self.watcher.scanner
         if flow.request.stream is True and self.enabled:
+            if not body_follows(flow.request):
+                # Streamed only in name (`proxy_addons.streaming` marks every request without a
+                # declared length): its headers leave after this hook, so it is decided now, and
+                # it can be answered like any request.
+                flow.request.stream = False
+                self._decide(flow, early=True)
+                if flow.response is None:
+                    flow.request.stream = True
+                return
             if scanner is not None:
                 flow.request.stream = BodyPrefix(scanner.max_text)
             self._decide(flow, early=True)
@@ -247,6 +272,9 @@ class Leaks:
             return
         streamed = bool(flow.request.stream)
         decided_early = flow.metadata.get(VERDICT_KEY) is not None
+        if decided_early and not early and not isinstance(flow.request.stream, BodyPrefix) \
+                and not flow.request.raw_content:
+            return  # decided at its headers, and no body came after them
         if not early:
             flow.metadata[SCANNED_KEY] = True
         context = context_of(flow)
@@ -329,9 +357,14 @@ class Leaks:
             return bool(id_carries and id_carries(data.decode("utf-8", "replace")))
 
         streamed = bool(request.stream)
-        body = b"" if streamed else (request.get_content(strict=False) or b"")
-        if not streamed and request.raw_content and not body:
-            return False  # a body we cannot read back: what carries the value cannot be taken out
+        body = b""
+        if not streamed and request.raw_content:
+            # Decoded no further than MAX_DECODED_BODY: a small compressed body may inflate to gigabytes.
+            encoding = (request.headers.get("content-encoding") or "").strip().lower()
+            raw = request.raw_content
+            body = decoded_prefix(raw, encoding, MAX_DECODED_BODY + 1) if encoding else raw
+            if len(body) > MAX_DECODED_BODY or (encoding and body is raw):
+                return False  # too big, or not readable back: what carries the value cannot be taken out
         headers = [(name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
                    for name, value in request.headers.fields]
         scrubbed = scrub_request(request.url, headers, body, request.headers.get("content-type"),

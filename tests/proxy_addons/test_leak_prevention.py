@@ -232,3 +232,40 @@ def test_a_streamed_upload_is_decided_at_its_headers_and_its_body_only_reported(
     with open_ledger() as ledger:
         outcomes = sorted((leak["where"], leak["outcome"]) for leak in list_leaks(ledger))
     assert outcomes == [("body", "leaked"), ("url", "prevented")]
+
+
+def test_a_request_streamed_only_in_name_is_answered_not_cut_off(values):
+    """`streaming` marks every request without a declared length as streamed, bodiless GETs too:
+    their headers leave right after `requestheaders`, so they are decided there and answered."""
+    from proxy_addons.streaming import Streaming
+
+    flow = third_party("GET", f"https://px.unlisted.test/collect?em={EMAIL_SHA256}")
+    del flow.request.headers["content-length"]
+    with open_ledger() as ledger:
+        context, blocking, streaming, leaks = Context(SiteSettingsStore(ledger)), Blocking(), Streaming(), Leaks()
+        with taddons.context(context, blocking, streaming, leaks):
+            leaks.running()
+            for addon in (context, blocking, streaming, leaks):
+                addon.requestheaders(flow)
+            leaks.done()
+    assert flow.error is None and flow.response.status_code == 403
+    assert flow.request.stream is False  # answered by the proxy: nothing is forwarded
+
+
+def test_scrubbing_a_compressed_body_decodes_it_no_further_than_a_bound(values):
+    import zlib
+
+    from proxy_addons.leaks import MAX_DECODED_BODY
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    bomb = packer.compress(f"em={EMAIL_SHA256}&pad=".encode() + bytes(MAX_DECODED_BODY * 4)) + packer.flush()
+    small = zlib.compress(f"a=1&em={EMAIL_SHA256}".encode())
+    big_flow = third_party("POST", "https://api.unlisted.test/b", bomb, "application/x-www-form-urlencoded")
+    big_flow.request.headers["content-encoding"] = "gzip"
+    small_flow = third_party("POST", "https://api.unlisted.test/s", small, "application/x-www-form-urlencoded")
+    small_flow.request.headers["content-encoding"] = "deflate"
+    run(big_flow, small_flow, mode="scrub")
+
+    assert big_flow.response.status_code == 403  # not inflated whole to take the value out: stopped
+    assert small_flow.response is None and small_flow.request.content == b"a=1"
+    assert small_flow.request.headers["content-encoding"] == "deflate"  # sent re-encoded
