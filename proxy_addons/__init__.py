@@ -42,6 +42,7 @@ def whoknows_addons() -> list:
     blocking addon matches them; the blocking
     addon (when present) marks tracker requests before `signals` reads the mark; `streaming` comes
     after every addon that may answer a request at its headers, and before `leaks`;
+    `company_sightings` after `leaks` (it reads the values `leaks` found in the request);
     `websocket_memory` drops a WebSocket's past messages after every other addon has seen the
     current one.
     """
@@ -55,6 +56,7 @@ def whoknows_addons() -> list:
     from proxy_addons import params
     from proxy_addons import cookies
     from proxy_addons import observation
+    from proxy_addons import company_sightings
     from proxy_addons import control
     from proxy_addons import leaks
     from proxy_addons import streaming
@@ -64,5 +66,6 @@ def whoknows_addons() -> list:
     guard = safety.Safety()
     addons = [pac.Pac(), context.Context(), cname.Cname(), blocking.Blocking(), params.Params(), cookies.Cookies(),
               signals.Signals(), streaming.Streaming(), leaks.Leaks(), observation.Observation(),
-              control.Control(), upstream_http1.UpstreamHttp1(), websocket_memory.WebSocketMemory()]
+              company_sightings.CompanySightingsAddon(), control.Control(), upstream_http1.UpstreamHttp1(),
+              websocket_memory.WebSocketMemory()]
     return [guard, *(guard.guard(addon) for addon in addons)]

@@ -286,3 +286,16 @@ def test_a_secret_recorded_but_lost_from_its_store_can_be_restored(whoknows_home
         secrets.get_secret("alias-key")
     assert secrets.restore_secret("alias-key", value) is True
     assert secrets.get_secret("alias-key") == value
+
+
+def test_a_password_of_the_user_is_kept_replaced_and_never_made(whoknows_home):
+    assert secrets.get_password("account-smtp") is None
+    secrets.store_password("account-smtp", "first pässword")
+    assert secrets.get_password("account-smtp") == "first pässword"
+    secrets.store_password("account-smtp", "x" * 100)  # any length; the user changed it
+    assert secrets.get_password("account-smtp") == "x" * 100
+    assert b"x" * 100 not in (whoknows_home / "secret-locations.json").read_bytes()
+    with pytest.raises(ValueError):
+        secrets.get_secret("account-smtp", create=True)  # a password is given, never made up
+    with pytest.raises(ValueError):
+        secrets.store_password("alias-key", "not a password name")

@@ -35,6 +35,9 @@ ALIAS_STATES = ("active", "retired", "disabled")
 # What the proxy observes on a vendor's pages (issue: the proxy): third parties contacted, cookies set,
 # tracking parameters stripped. One row per (site, kind, subject), counted.
 OBSERVATION_KINDS = ("third-party", "cookie", "parameter")
+# What a tracker company got to hold (issue 12, whoknows.company_sightings): a cookie's name, one of
+# your values (by reference), a page URL (redacted).
+COMPANY_IDENTIFIER_KINDS = ("cookie", "value", "page")
 
 
 def _sql_list(values) -> str:
@@ -342,6 +345,74 @@ MIGRATIONS: list[str] = [
         SELECT id, vendor_id, kind, lang, contact, sent_on, due_on, answered_on FROM rights_requests;
     DROP TABLE rights_requests;
     ALTER TABLE rights_requests_widened RENAME TO rights_requests;
+    """,
+    # issue 12 (companies): what each tracker company saw of you, as aggregates that stay small
+    # over a year (whoknows.company_sightings writes both). `company_sightings`: requests per page
+    # site, company (its id in the shipped tracker data), tracker domain and UTC day, blocked or
+    # reached. `company_identifiers`: what a company got to hold per page site and domain, with the
+    # first and last day: names of the cookies it set (never their values), your values it was
+    # sent (by reference, as in `leaks`) and page URLs it learned (redacted: no parameter values).
+    f"""
+    CREATE TABLE company_sightings (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        company TEXT NOT NULL,                -- company id in the tracker data ('google')
+        domain TEXT NOT NULL,                 -- its tracker domain contacted ('google-analytics.com')
+        day TEXT NOT NULL,                    -- YYYY-MM-DD, UTC
+        blocked INTEGER NOT NULL DEFAULT 0 CHECK (blocked >= 0),
+        reached INTEGER NOT NULL DEFAULT 0 CHECK (reached >= 0),
+        PRIMARY KEY (company, vendor_id, domain, day)
+    ) WITHOUT ROWID;
+    CREATE INDEX company_sightings_by_site ON company_sightings(vendor_id, company);
+    CREATE TABLE company_identifiers (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        company TEXT NOT NULL,
+        domain TEXT NOT NULL,                 -- the tracker domain that set / received it
+        kind TEXT NOT NULL CHECK (kind IN ({_sql_list(COMPANY_IDENTIFIER_KINDS)})),
+        name TEXT NOT NULL,                   -- cookie name, value reference, or redacted page URL
+        qualifier TEXT NOT NULL DEFAULT '',   -- value: 'KIND ENCODING'; page: 'referer' | 'parameter'
+        count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+        first_day TEXT NOT NULL,
+        last_day TEXT NOT NULL,
+        PRIMARY KEY (company, vendor_id, domain, kind, name, qualifier)
+    ) WITHOUT ROWID;
+    """,
+    # Intentcasting (issue 15, item 1; whoknows.intent_records writes all three): what the user
+    # announced (`intents`), the one message per chosen vendor, from that vendor's alias, with the
+    # Message-ID answers are matched by (`intent_messages`), and the scanned mail matched to each
+    # message (`intent_answers`: a reference to the scanned message and its sender, never a body).
+    """
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,             -- random: the intent across ledgers (export, import)
+        what TEXT NOT NULL,                   -- what the user wants, in their words
+        category TEXT,
+        budget_amount TEXT,                   -- a decimal, as text (no float rounding); NULL: none given
+        budget_currency TEXT,                 -- ISO 4217, with budget_amount
+        until TEXT NOT NULL,                  -- YYYY-MM-DD: the last day the intent holds
+        lang TEXT NOT NULL CHECK (lang IN ('en', 'es')),
+        created_at TEXT NOT NULL,
+        CHECK ((budget_amount IS NULL) = (budget_currency IS NULL))
+    );
+    CREATE TABLE intent_messages (
+        id INTEGER PRIMARY KEY,
+        intent_id INTEGER NOT NULL REFERENCES intents(id) ON DELETE CASCADE,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,                  -- From: the vendor's alias when the intent was made
+        recipient TEXT NOT NULL,              -- To: the vendor's address
+        message_id TEXT NOT NULL UNIQUE,      -- <...@alias domain>: what answers refer to
+        state TEXT NOT NULL CHECK (state IN ('unsent', 'written', 'sent')),
+        state_changed_at TEXT,                -- when it was last written (.eml) or sent (SMTP)
+        UNIQUE (intent_id, vendor_id)
+    );
+    CREATE TABLE intent_answers (
+        intent_message_id INTEGER NOT NULL REFERENCES intent_messages(id) ON DELETE CASCADE,
+        mail_message_id INTEGER NOT NULL REFERENCES mail_messages(id) ON DELETE CASCADE,
+        matched_by TEXT NOT NULL CHECK (matched_by IN ('in-reply-to', 'references', 'alias')),
+        sender TEXT NOT NULL,                 -- the From address
+        listed INTEGER NOT NULL CHECK (listed IN (0, 1)),  -- List-Id or List-Unsubscribe: a mailing
+        PRIMARY KEY (intent_message_id, mail_message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX intent_answers_by_mail ON intent_answers(mail_message_id);
     """,
 ]
 

@@ -183,6 +183,13 @@ def company(name_or_domain: str) -> TrackerCompany | None:
     return None
 
 
+def company_by_id(company_id: str) -> TrackerCompany | None:
+    """A company by its exact id, as the ledger keeps it ("google", "tracker:xyz")."""
+    data = _data()
+    row = data.by_id.get(company_id) if isinstance(company_id, str) else None
+    return None if row is None else data.company(row)
+
+
 def counts() -> dict[str, int]:
     """How many companies, tracker domains and first-party sites the shipped data holds."""
     data = _data()
