@@ -25,6 +25,8 @@ COMMANDS = {
     "extension": "cli.extension:extension",
     "findings": "cli.findings:findings",
     "import": "cli.transfer:import_ledger",
+    "intent": "cli.intent:intent",
+    "intents": "cli.intent:intents",
     "knows": "cli.disclosures:knows",
     "leaks": "cli.leaks:leaks",
     "lists": "cli.lists:lists",

@@ -295,7 +295,8 @@ def data(vendor_name, path, on, as_json):
 @click.argument("vendor_name", metavar="VENDOR")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget(vendor_name, yes):
-    """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations.
+    """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations,
+    the data exports read and their findings.
 
     Only the ledger's rows go: an alias at your mail provider is not touched.
 
@@ -321,9 +322,9 @@ def forget(vendor_name, yes):
 
 
 _SINGULAR = {"aliases": "alias", "disclosures": "disclosure", "preferences": "preferences",
-             "observations": "observation"}
+             "observations": "observation", "data_exports": "data export"}
 
 
 def _describe(counts: dict[str, int]) -> str:
-    parts = [f"{n} {table if n != 1 else _SINGULAR[table]}" for table, n in counts.items() if n]
+    parts = [f"{n} {table.replace('_', ' ') if n != 1 else _SINGULAR[table]}" for table, n in counts.items() if n]
     return ", ".join(parts) if parts else "nothing linked to it"
