@@ -203,6 +203,11 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("mail", "scan", str(write_mbox(tmp_path / "inbox.mbox", address)))
     step("leaks")
     step("check", "https://www.google-analytics.com/collect?v=1", "--from", "https://shop.example/")
+    # The tracker companies that saw you (issue 12): read from the ledger and the shipped data.
+    step("companies")
+    step("companies", "--csv")
+    step("company", "show", "Google")
+    step("who", "shop.example")
     # Site settings the proxy reads.
     step("site", "pause", "shop.example")
     step("site", "resume", "shop.example")
