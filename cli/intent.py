@@ -64,21 +64,28 @@ def _write_eml(ledger, record, out: Path) -> list[dict]:
     return _report(load_intent(ledger, record.id), dict(zip((m.row_id for m in record.messages), written)))
 
 
-def _send(ledger, record, password_file: Path | None) -> tuple[list[dict], str | None]:
-    """Send the messages not sent yet; (report, the error that stopped it or None)."""
+def _credentials(ledger, password_file: Path | None):
+    """The SMTP account and its password, checked before anything is recorded or sent."""
     from whoknows.errors import WhoknowsError
-    from whoknows.intent_records import load_intent, mark_delivered
-    from whoknows.mail_sending import SendError, SmtpSession, read_password_file, require_account, stored_password
+    from whoknows.mail_sending import read_password_file, require_account, stored_password
 
     account = require_account(ledger)
     password = read_password_file(password_file) if password_file else stored_password()
     if password is None:
         raise WhoknowsError("no SMTP password is stored: store it with 'whoknows mail account "
                             f"--host {account.host} --user {account.user}' (it asks), or give --password-file FILE")
+    return account, password
+
+
+def _send(ledger, record, credentials) -> tuple[list[dict], str | None]:
+    """Send the messages not sent yet; (report, the error that stopped it or None)."""
+    from whoknows.intent_records import load_intent, mark_delivered
+    from whoknows.mail_sending import SendError, SmtpSession
+
     pending = [m for m in record.messages if m.state != "sent"]
     error = None
     try:
-        with SmtpSession(account, password) as session:
+        with SmtpSession(*credentials) as session:
             for message in pending:
                 session.send(message.alias, message.recipient, record.message_bytes(message))
                 mark_delivered(ledger, message, "sent")  # at once: a later failure does not undo it
@@ -93,14 +100,15 @@ def _report(record, files: dict | None = None) -> list[dict]:
             for m in record.messages]
 
 
-def _deliver(ledger, record, out: Path | None, send: bool, password_file: Path | None, as_json: bool) -> None:
+def _deliver(ledger, record, out: Path | None, credentials, as_json: bool) -> None:
+    """Write .eml files into `out`, or send with `credentials` (account, password), or neither."""
     from whoknows.sites import display_domain
 
     error = None
     if out is not None:
         report = _write_eml(ledger, record, out)
-    elif send:
-        report, error = _send(ledger, record, password_file)
+    elif credentials is not None:
+        report, error = _send(ledger, record, credentials)
     else:
         report = _report(record)
     if as_json:
@@ -117,7 +125,7 @@ def _deliver(ledger, record, out: Path | None, send: bool, password_file: Path |
         click.echo(f"{unsent} message(s) of intent {record.id} not sent: 'whoknows intent send {record.id}' "
                    "tries again", err=True)
         click.get_current_context().exit(1)
-    if out is None and not send:
+    if out is None and credentials is None:
         click.echo(f"intent {record.id} recorded, not sent: 'whoknows intent send {record.id}' sends it through "
                    f"your SMTP account, or 'whoknows intent send {record.id} --out DIR' writes .eml files", err=True)
 
@@ -166,12 +174,9 @@ def new(what, until, budget, category, vendors, lang, out, send, password_file, 
         raise click.UsageError("--password-file goes with --send")
     spec = make_intent(what, until, lang, date.today(), category, budget)
     with open_ledger() as ledger:
-        if send:
-            from whoknows.mail_sending import require_account
-
-            require_account(ledger)  # before anything is recorded
+        credentials = _credentials(ledger, password_file) if send else None  # before anything is recorded
         record = create_intent(ledger, spec, _targets(ledger, vendors))
-        _deliver(ledger, record, out, send, password_file, as_json)
+        _deliver(ledger, record, out, credentials, as_json)
 
 
 @intent.command("send")
@@ -203,7 +208,7 @@ def send_intent(intent_id, out, password_file, as_json):
                 print_json({"id": record.id, "what": record.intent.what, "until": record.intent.until.isoformat(),
                             "messages": _report(record), "error": None})
             return
-        _deliver(ledger, record, out, out is None, password_file, as_json)
+        _deliver(ledger, record, out, None if out is not None else _credentials(ledger, password_file), as_json)
 
 
 @click.command("intents")

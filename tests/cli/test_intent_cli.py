@@ -234,3 +234,23 @@ def test_intents_with_none_says_how_to_make_one():
     assert "whoknows intent new" in ok("intents").stdout
     assert json.loads(ok("intents", "--json").stdout) == []
     assert run("intent", "send", "7").exit_code != 0
+
+
+def test_send_without_a_stored_password_refuses_before_recording_and_written_messages_can_be_sent(
+        vendors, smtp, tmp_path, whoknows_home):
+    ok("mail", "account", "--host", "127.0.0.1", "--port", str(smtp.port), "--user", smtp.user,
+       "--keep-password")  # an account with no password stored
+    result = new_intent("--send")
+    assert result.exit_code == 1 and "no SMTP password is stored" in result.stderr
+    assert json.loads(ok("intents", "--json").stdout) == []
+    # written as .eml first (the user may send them by hand), then sent through the account after all
+    new_intent("--out", str(tmp_path / "out"))
+    first = {p.name: p.read_bytes() for p in (tmp_path / "out").glob("*.eml")}
+    ok("intent", "send", "1", "--out", str(tmp_path / "again"))
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again").glob("*.eml")} == first  # the same messages
+    password_file = tmp_path / "pw"
+    password_file.write_text(smtp.password)
+    ok("intent", "send", "1", "--password-file", str(password_file))
+    assert sorted(raw for _, _, raw in smtp.messages) == sorted(
+        raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") for raw in first.values())
+    assert {v["state"] for v in json.loads(ok("intents", "--json").stdout)[0]["vendors"]} == {"sent"}
