@@ -155,19 +155,21 @@ def _result(url, source_url, request_type, decision) -> dict:
         "redirect": decision.redirect,
         "clean_url": cleaned if changed else None,
         "removed_params": list(removed),
-        "owner": _owner(url),
+        **attribution(url),
     }
 
 
-def _owner(url: str) -> str | None:
-    """The company behind the requested host, when the tracker directory knows it."""
+def attribution(url: str) -> dict:
+    """The company behind the requested host and what it does: `owner` (the one name whoknows
+    shows for it, `directory.tracker_owner`) and `category` (the tracker data's), None when unknown."""
     from urllib.parse import urlsplit
 
-    try:
-        from whoknows.directory import tracker_owner
-    except ImportError:  # the directory ships separately from the engine; the check works without
-        return None
-    return tracker_owner(urlsplit(url).hostname or "")
+    from whoknows.directory import tracker_owner
+    from whoknows.tracker_companies import tracker_domain
+
+    host = urlsplit(url).hostname or ""
+    entry = tracker_domain(host)
+    return {"owner": tracker_owner(host), "category": entry.category if entry is not None else None}
 
 
 def _print(result: dict) -> None:
@@ -181,6 +183,7 @@ def _print(result: dict) -> None:
         ("filter", result["filter"] and result["filter"] + ("  (important)" if result["important"] else "")),
         ("list", result["list"]),
         ("owner", result["owner"]),
+        ("category", result["category"]),
         ("cname", " -> ".join(result["canonical_names"]) or None),
         ("uncloaked", result["uncloaked_as"] and f"blocked as {result['uncloaked_as']}"),
         ("note", result["cname_note"]),

@@ -182,21 +182,30 @@ def _known_contact(contact: str, record: dict, domain: str) -> str:
                             f"'whoknows vendor add {domain} --privacy-contact ADDRESS'") from None
 
 
+def _vendor_letter_options(command):
+    """The options every letter to a vendor takes (as `request access` has them)."""
+    for option in reversed([
+        click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
+                     help="The letter's language."),
+        click.option("--out", metavar="FILE", help="Write the letter to FILE (.eml: a message to send)."),
+        click.option("--to", metavar="ADDRESS", help="Send it here instead of the vendor's known privacy contact."),
+        click.option("--name", "signed", metavar="NAME", help="Sign with your name (default: unsigned)."),
+        click.option("--date", "on", metavar="DATE", help="The letter's date, YYYY-MM-DD (default: today)."),
+        json_option,
+    ]):
+        command = option(command)
+    return command
+
+
 def _request_command(kind: str, help_text: str) -> click.Command:
     @click.command(kind, help=help_text + "\n\nThe letter goes to stdout, or to --out FILE; a FILE ending in "
                    ".eml is a ready message from VENDOR's alias. The request is recorded for "
                    "'whoknows requests'.\n\nExamples:\n\n\b\n" + "\n".join(f"    {e}" for e in EXAMPLES[kind]))
     @click.argument("vendor_name", metavar="VENDOR")
-    @click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
-                  help="The letter's language.")
-    @click.option("--out", metavar="FILE", help="Write the letter to FILE (.eml: a message to send).")
-    @click.option("--to", metavar="ADDRESS", help="Send it here instead of the vendor's known privacy contact.")
-    @click.option("--name", "signed", metavar="NAME", help="Sign with your name (default: unsigned).")
-    @click.option("--date", "on", metavar="DATE", help="The letter's date, YYYY-MM-DD (default: today).")
+    @_vendor_letter_options
     @click.option("--correct", "corrections", nargs=2, multiple=True, metavar="WHAT VALUE",
                   help="rectify: what to correct and the correct value; repeat for several.")
-    @json_option
-    def command(vendor_name, lang, out, to, signed, on, corrections, as_json):
+    def command(vendor_name, lang, out, to, signed, on, as_json, corrections):
         if corrections and kind != "rectify":
             raise click.UsageError("--correct goes with 'whoknows request rectify'")
         _make_request(kind, vendor_name, lang, out, to, signed, on, corrections, as_json)
@@ -303,14 +312,9 @@ def rights_requests(as_json):
                    "three months: GDPR Art. 78(2) gives you a court remedy", err=True)
 
 
-def _lang_option(command):
-    return click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
-                        help="The letter's language.")(command)
-
-
 @rights_request.command("complain")
 @click.argument("request_id", type=int, metavar="ID")
-@_lang_option
+@click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True, help="The letter's language.")
 @click.option("--out", metavar="FILE", help="Write the complaint to FILE (.eml: a message to send; needs --from "
               "and an authority that takes email).")
 @click.option("--name", "signed", metavar="NAME", help="Sign with your name (an authority needs to know who "
@@ -321,7 +325,7 @@ def _lang_option(command):
 def complain(request_id, lang, out, signed, reply_to, on, as_json):
     """Complain to your data protection authority (GDPR Art. 77) about request ID, unanswered past
     its due date: the timeline (sent, due, no answer) and what the ledger holds about the vendor
-    (what its pages sent to third parties, values it holds that you never gave it).
+    (values it holds that you never gave it, what its pages sent to third parties).
 
     The authority is your country's ('whoknows settings country CODE'). The complaint goes to
     stdout or --out FILE, and is recorded for 'whoknows requests': the authority should tell you
@@ -334,7 +338,7 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
         whoknows request complain 3 --lang es --out complaint.txt
     """
     from whoknows import authorities, letters
-    from whoknows.data_rights import as_earlier, overdue_request, sent_elsewhere
+    from whoknows.data_rights import as_earlier, held_values, overdue_request, sent_elsewhere
     from whoknows.errors import InputError
     from whoknows.ledger import open_ledger
 
@@ -354,10 +358,12 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
         record, facts = _vendor_facts_or_bare(ledger, domain, request["contact"])
         found = _identifiers(ledger, domain, lang, record)
         leaks, unresolved = sent_elsewhere(ledger, domain, lang)
+        held, unreadable = held_values(ledger, domain, lang)
+        unresolved += unreadable
         facts_of_authority = letters.AuthorityFacts(authority.name, authority.own_name, authority.address,
                                                     authority.email, authority.web)
         letter = letters.render_complaint(lang, facts_of_authority, facts, as_earlier(request), today, found.items,
-                                          held=(), sent_elsewhere=leaks, requester_name=signed, reply_to=reply_to)
+                                          held=held, sent_elsewhere=leaks, requester_name=signed, reply_to=reply_to)
         _deliver(ledger, domain, record, letter, out, as_json,
                  {"about": request_id, "authority": {"country": authority.country, "name": authority.name,
                                                      "email": authority.email, "web": authority.web},
@@ -374,3 +380,96 @@ def _vendor_facts_or_bare(ledger, domain: str, contact: str | None):
     company = record["company"]
     return record, letters.VendorFacts(domain, company["name"] or record["name"], contact or company["privacy_contact"],
                                        company["address"])
+
+
+@rights_request.command("source")
+@click.argument("vendor_name", metavar="VENDOR")
+@_vendor_letter_options
+def source(vendor_name, lang, out, to, signed, on, as_json):
+    """Ask VENDOR where it got each value it holds that you never gave it (GDPR Art. 15(1)(g) and
+    14): the letter names each value with where and when it was seen ('whoknows findings VENDOR'
+    lists them: its data export, its mail, what its pages sent). Refused when there is none.
+
+    The letter goes to stdout, or to --out FILE; a FILE ending in .eml is a ready message from
+    VENDOR's alias. The request is recorded for 'whoknows requests'.
+
+    Examples:
+
+    \b
+        whoknows request source shop.example
+        whoknows request source shop.example --lang es --out source.eml
+    """
+    from whoknows import letters
+    from whoknows.aliases import resolve_vendor
+    from whoknows.data_rights import check_not_a_different_repeat, held_values
+    from whoknows.errors import WhoknowsError
+    from whoknows.ledger import open_ledger
+
+    sent_on = parse_day(on)
+    if to is not None:
+        to = letters.email_address(to, "--to")
+    with open_ledger() as ledger:
+        domain = resolve_vendor(ledger, vendor_name)
+        record, facts = _vendor_facts(ledger, domain, to)
+        held, unresolved = held_values(ledger, domain, lang)
+        if not held:
+            more = (f" ({unresolved} cannot be decrypted here, so a letter cannot name them)" if unresolved else "")
+            raise WhoknowsError(f"the ledger shows no value {record['display']} holds that you never gave it{more}: "
+                                "there is nothing to ask the source of ('whoknows findings' lists what there is)")
+        check_not_a_different_repeat(ledger, domain, "source", lang, facts.privacy_contact, sent_on)
+        found = _identifiers(ledger, domain, lang, record)
+        letter = letters.render_source_request(lang, facts, held, found.items, sent_on, signed)
+        _deliver(ledger, domain, record, letter, out, as_json,
+                 {"findings": [{"what": h.label, "value": h.value, "first_seen": h.earliest.isoformat()} for h in held],
+                  "identifiers": [list(i) for i in found.items]},
+                 found.unresolved + unresolved)
+
+
+@rights_request.command("follow-up")
+@click.argument("request_id", type=int, metavar="ID")
+@_vendor_letter_options
+def follow_up(request_id, lang, out, to, signed, on, as_json):
+    """Write to the vendor about what its answer to access request ID left out, as the ledger
+    shows it: each third party the proxy saw its pages send your values to, when the data export
+    that came with the answer lists no recipients; and each of your values it was given that the
+    export does not contain. Needs the answer's export ('whoknows request answered ID --data PATH').
+
+    The letter goes to stdout, or to --out FILE (.eml: a message from the vendor's alias), and is
+    recorded for 'whoknows requests', due in one month.
+
+    Examples:
+
+    \b
+        whoknows request follow-up 3
+        whoknows request follow-up 3 --lang es --out follow-up.eml
+    """
+    from whoknows import letters
+    from whoknows.data_rights import answer_gaps, answered_request, as_earlier, check_not_a_different_repeat
+    from whoknows.errors import WhoknowsError
+    from whoknows.ledger import open_ledger
+
+    sent_on = parse_day(on)
+    if to is not None:
+        to = letters.email_address(to, "--to")
+    with open_ledger() as ledger:
+        request, exports = answered_request(ledger, request_id, sent_on)
+        domain = request["vendor"]
+        record, facts = _vendor_facts(ledger, domain, to)
+        recipients, missing = answer_gaps(ledger, request, exports, lang)
+        if not recipients and not missing:
+            raise WhoknowsError(f"the answer to request {request_id} leaves out nothing the ledger shows: its export "
+                                "lists recipients or the proxy saw none, and it contains every value of yours it "
+                                "was given")
+        check_not_a_different_repeat(ledger, domain, "follow-up", lang, facts.privacy_contact, sent_on)
+        found = _identifiers(ledger, domain, lang, record)
+        letter = letters.render_follow_up(lang, facts, as_earlier(request), recipients, missing, found.items,
+                                          sent_on, signed)
+        _deliver(ledger, domain, record, letter, out, as_json,
+                 {"about": request_id,
+                  "gaps": {"recipients": [{"what": r.label, "value": r.value, "recipient": r.recipient,
+                                           "company": r.company, "first_seen": r.first_seen.isoformat()}
+                                          for r in recipients],
+                           "missing": [{"what": m.label, "value": m.value, "given_on": m.given_on.isoformat()}
+                                       for m in missing]},
+                  "identifiers": [list(i) for i in found.items]},
+                 found.unresolved)

@@ -213,6 +213,12 @@ def held(lang: str) -> list:
             Sighting("export", date(2026, 1, 12), "account.zip!orders.json, orders[].shipping.phone"))),
         HeldValue(labels["address"], "Calle Luna 9, 28004 Madrid", (
             Sighting("export", date(2026, 1, 12), "account.zip!profile.csv, street"),)),
+        HeldValue(labels["birthday"], "1987-04-23", (
+            Sighting("page", date(2025, 12, 2), "connect.facebook.net"),
+            Sighting("page-blocked", date(2025, 12, 3), "t.tracker.example"),
+            Sighting("leak", date(2025, 12, 4), "partner.example"))),
+        HeldValue(labels["alias"], "news.q7w8@alias.example", (
+            Sighting("foreign-mail", date(2026, 1, 5), "news.example"),)),
     ]
 
 

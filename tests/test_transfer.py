@@ -522,3 +522,57 @@ def test_company_sightings_and_identifiers_round_trip_and_merge_idempotently(led
     document["company_sightings"][0]["day"] = "2026-13-01"
     with pytest.raises(WhoknowsError, match=r"company_sightings\[0\]\.day"):
         read_export(json.dumps(document).encode(), "export.json")
+
+
+def _fill_intents(ledger) -> None:
+    """Issue 15: an intent to two vendors, one message sent, and an answer from scanned mail."""
+    from datetime import date
+
+    from whoknows.aliases import get_or_create, parse_setup, save_setup
+    from whoknows.intent_records import create_intent, mark_delivered
+    from whoknows.intents import make_intent
+    from whoknows.mail_records import store_scan
+    from whoknows.mailscan import ScanResult, read_message
+
+    save_setup(ledger, parse_setup(base="me@mail.example"))
+    for vendor in ("shop.example", "tv.example"):
+        get_or_create(ledger, vendor)
+    record = create_intent(ledger, make_intent("a 4K monitor", "2099-01-31", "es", date(2026, 1, 1), "monitors",
+                                               "300 EUR"),
+                           [("shop.example", "sales@shop.example"), ("tv.example", "hi@tv.example")])
+    mark_delivered(ledger, record.messages[0], "sent")
+    reply = (f"From: sales@shop.example\nTo: {record.messages[0].alias}\nMessage-ID: <re@shop.example>\n"
+             f"Date: Mon, 04 Mar 2030 10:00:00 +0000\nIn-Reply-To: {record.messages[0].message_id}\n\nx").encode()
+    store_scan(ledger, ScanResult(messages=[read_message(reply)[0]]), same_company=lambda a, b: False)
+
+
+def test_intents_travel_with_their_messages_and_answers_and_merge_idempotently(ledger, tmp_path):
+    _fill_intents(ledger)
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert (len(document["intents"]), len(document["intent_messages"]), len(document["intent_answers"])) == (1, 2, 1)
+    assert document["intent_answers"][0]["matched_by"] == "in-reply-to"
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        assert all(s["added"] == 0 for s in import_export(other, read_export(first.encode(), "x")).values())
+        # a message sent in the file but unsent here becomes sent; nothing becomes unsent again
+        with other.write() as db:
+            db.execute("UPDATE intent_messages SET state = 'unsent', state_changed_at = NULL")
+        import_export(other, read_export(first.encode(), "x"))
+        assert export_text(other) == first
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["intent_messages"][0].update(intent="0" * 32), "is not in the file's intents"),
+    (lambda d: d["intent_answers"][0].update(message="<ghost@x>"), "is not in the file's mail_messages"),
+    (lambda d: d["intent_answers"][0].update(intent_message="<ghost@x>"), "is not in the file's intent_messages"),
+    (lambda d: d["intents"][0].update(budget_currency=None), "budget amount without a currency"),
+    (lambda d: d["intent_messages"][0].update(state="lost"), "is not one of unsent, written, sent"),
+], ids=["dangling intent", "dangling mail", "dangling intent message", "half a budget", "bad state"])
+def test_a_bad_intent_row_is_refused_before_anything_is_written(ledger, change, message):
+    _fill_intents(ledger)
+    document = json.loads(export_text(ledger))
+    change(document)
+    with pytest.raises(WhoknowsError, match=message):
+        read_export(json.dumps(document).encode(), "x")

@@ -376,6 +376,44 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (company, vendor_id, domain, kind, name, qualifier)
     ) WITHOUT ROWID;
     """,
+    # Intentcasting (issue 15, item 1; whoknows.intent_records writes all three): what the user
+    # announced (`intents`), the one message per chosen vendor, from that vendor's alias, with the
+    # Message-ID answers are matched by (`intent_messages`), and the scanned mail matched to each
+    # message (`intent_answers`: a reference to the scanned message and its sender, never a body).
+    """
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,             -- random: the intent across ledgers (export, import)
+        what TEXT NOT NULL,                   -- what the user wants, in their words
+        category TEXT,
+        budget_amount TEXT,                   -- a decimal, as text (no float rounding); NULL: none given
+        budget_currency TEXT,                 -- ISO 4217, with budget_amount
+        until TEXT NOT NULL,                  -- YYYY-MM-DD: the last day the intent holds
+        lang TEXT NOT NULL CHECK (lang IN ('en', 'es')),
+        created_at TEXT NOT NULL,
+        CHECK ((budget_amount IS NULL) = (budget_currency IS NULL))
+    );
+    CREATE TABLE intent_messages (
+        id INTEGER PRIMARY KEY,
+        intent_id INTEGER NOT NULL REFERENCES intents(id) ON DELETE CASCADE,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,                  -- From: the vendor's alias when the intent was made
+        recipient TEXT NOT NULL,              -- To: the vendor's address
+        message_id TEXT NOT NULL UNIQUE,      -- <...@alias domain>: what answers refer to
+        state TEXT NOT NULL CHECK (state IN ('unsent', 'written', 'sent')),
+        state_changed_at TEXT,                -- when it was last written (.eml) or sent (SMTP)
+        UNIQUE (intent_id, vendor_id)
+    );
+    CREATE TABLE intent_answers (
+        intent_message_id INTEGER NOT NULL REFERENCES intent_messages(id) ON DELETE CASCADE,
+        mail_message_id INTEGER NOT NULL REFERENCES mail_messages(id) ON DELETE CASCADE,
+        matched_by TEXT NOT NULL CHECK (matched_by IN ('in-reply-to', 'references', 'alias')),
+        sender TEXT NOT NULL,                 -- the From address
+        listed INTEGER NOT NULL CHECK (listed IN (0, 1)),  -- List-Id or List-Unsubscribe: a mailing
+        PRIMARY KEY (intent_message_id, mail_message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX intent_answers_by_mail ON intent_answers(mail_message_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

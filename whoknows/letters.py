@@ -585,8 +585,10 @@ def _numbered(parts: list) -> str:
 @dataclass(frozen=True)
 class Sighting:
     """Where and when a value was seen: `where` is `export` (the vendor's data export: `detail`
-    names the file and field), `mail` (its mail: `detail` names the address it reached) or `page`
-    (its pages sent it: `detail` names the recipient)."""
+    names the file and field), `mail` (its mail: `detail` names the address it reached), `page` or
+    `page-blocked` (its pages sent it, or tried to: `detail` names the recipient), `leak` (another
+    site's pages sent it to the vendor: `detail` names that site) or `foreign-mail` (it wrote to an
+    alias made for another vendor: `detail` names that vendor)."""
 
     where: str
     on: date
@@ -675,7 +677,10 @@ _EVIDENCE = {
     "en": {
         "export": "in the data export {you} sent me ({detail})",
         "mail": "in {your} email to my address {detail}",
-        "page": "sent by {your} pages to {detail}",
+        "page": "in what {your} pages sent to {detail}",
+        "page-blocked": "in what {your} pages tried to send to {detail} (I blocked it)",
+        "leak": "in what pages of {detail} sent {you}",
+        "foreign-mail": "in {your} email to the address I gave only to {detail}",
         "seen_on": "{where}, {on}",
         "held": "{label}: {value} (first seen on {earliest}): {sightings}",
         "sent": ("On {first} {your} pages sent my {what} ({value}) {encoding} to {recipient}{company}"
@@ -689,14 +694,17 @@ _EVIDENCE = {
     "es": {
         "export": "en la exportación de datos que me {you} ({detail})",
         "mail": "en su correo electrónico a mi dirección {detail}",
-        "page": "enviado por sus páginas a {detail}",
+        "page": "en lo que sus páginas enviaron a {detail}",
+        "page-blocked": "en lo que sus páginas intentaron enviar a {detail} (lo bloqueé)",
+        "leak": "en lo que páginas de {detail} {to_you} enviaron",
+        "foreign-mail": "en su correo electrónico a la dirección que solo di a {detail}",
         "seen_on": "{where}, el {on}",
         "held": "{label}: {value} (primera constancia: {earliest}): {sightings}",
         "sent": ("El {first} sus páginas enviaron mi {what} ({value}) {encoding} a {recipient}{company}"
                  "{until}."),
         "until": "; la última vez, el {last}",
-        "you": {"you": "enviaron", "your": "sus"},
-        "it": {"you": "envió", "your": "sus"},
+        "you": {"you": "enviaron", "your": "sus", "to_you": "les"},
+        "it": {"you": "envió", "your": "sus", "to_you": "le"},
         "missing": "{label}: {value}, que les facilité el {given}, no figura en su respuesta.",
         "no_recipients": "Su respuesta no menciona ningún destinatario de mis datos, pero:",
     },

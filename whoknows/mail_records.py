@@ -2,7 +2,8 @@
 
 `store_scan` takes a `mailscan.ScanResult` and keeps, per message, only what later questions need:
 its identity (Message-ID, else a hash), date, the sender's registrable domain and whether it is
-marketing (`mail_messages`); and, for each alias it reached, who sent it and the verdict
+marketing (`mail_messages`); the answers to intents it finds (`whoknows.intent_records`, by
+In-Reply-To, References or alias); and, for each alias it reached, who sent it and the verdict
 (`mail_alias_hits`: vendor, foreign, unknown). No bodies, no subjects, and no address of the
 user's other than the aliases (the recipients of ordinary mail are the user's real addresses,
 which the ledger keeps only encrypted).
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .disclosures import record_seen_disclosure
+from .intent_records import record_answers
 from .ledger import Ledger, now, stamp, vendor_ids
 from .mailscan import AliasHit, ScanResult, attribute
 from .preferences import Stated, history
@@ -49,6 +51,7 @@ class StoredScan:
     foreign_hits: int = 0
     new_value_hits: int = 0  # your values newly found in mail to an alias
     undated: int = 0
+    intent_answers: int = 0  # new matches of scanned mail to intents (whoknows.intent_records)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
 
 
@@ -102,6 +105,7 @@ def store_scan(ledger: Ledger, result: ScanResult,
         if hits:
             _store_hits(db, hits, senders, stored)
             _store_value_hits(db, hits, {m.identity: m.found for m in result.messages if m.found}, stored)
+        stored.intent_answers = record_answers(db, result.messages)
     return stored
 
 

@@ -39,7 +39,9 @@ from .sites import site_of
 
 RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
 MARKETING_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-_WANTED = frozenset({"message-id", "date", "from", "list-unsubscribe", "precedence", *RECIPIENT_HEADERS})
+_WANTED = frozenset({"message-id", "date", "from", "list-unsubscribe", "list-id", "precedence", "in-reply-to",
+                     "references", *RECIPIENT_HEADERS})
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _HEAD_BYTES = 4096  # what is read of a file to tell what it is
@@ -56,11 +58,16 @@ class MailRecord(NamedTuple):
     marketing: bool  # List-Unsubscribe, or Precedence: bulk, list or junk
     source: str  # the file, with `#key` for a message inside an mbox or Maildir
     found: tuple["ValueInMail", ...] = ()  # your values in its subject or body (`BodyWatch`), never the text
+    # The messages it answers (whoknows.intent_records matches answers to intents by them):
+    in_reply_to: tuple[str, ...] = ()  # the Message-IDs in In-Reply-To, `<...>` as written
+    references: tuple[str, ...] = ()  # the Message-IDs in References
+    listed: bool = False  # List-Id or List-Unsubscribe: sent to a mailing list the sender keeps
 
     def as_dict(self) -> dict:
         record = self._asdict()
         record["date"] = self.date.strftime("%Y-%m-%dT%H:%M:%SZ") if self.date else None
-        record["recipients"] = list(self.recipients)
+        for key in ("recipients", "in_reply_to", "references"):
+            record[key] = list(record[key])
         record["found"] = [value._asdict() for value in self.found]
         return record
 
@@ -242,6 +249,9 @@ def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
         sender_site=site_of(sender.rpartition("@")[2]),
         marketing=_is_marketing(fields),
         source=source,
+        in_reply_to=_message_ids(fields.get("in-reply-to", [])),
+        references=_message_ids(fields.get("references", [])),
+        listed=bool(fields.get("list-id") or fields.get("list-unsubscribe")),
     )
     return record, date is None
 
@@ -258,6 +268,11 @@ def _addresses(values: list[str]) -> list[str]:
             continue
         out.append(address.strip().lower())
     return out
+
+
+def _message_ids(values: list[str]) -> tuple[str, ...]:
+    """The `<...>` Message-IDs in header values, in order, once each."""
+    return tuple(dict.fromkeys(found for value in values for found in _MESSAGE_ID.findall(value)))
 
 
 def _identity(message_ids: list[str], raw: bytes) -> str:

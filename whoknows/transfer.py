@@ -16,9 +16,12 @@ never plaintext; the key is a secret, so they can be read again only where the s
 message by identity) and `rights_requests`. Issue 14's tables travel too: `data_exports` (an
 export read, named by its vendor and digest; the request it answers by kind and date),
 `export_findings` (naming their export by vendor and digest) and `mail_value_hits` (naming their
-message by identity); an export already in the ledger keeps its own findings whole (as preferences do). So do the per-site settings (`whoknows.site_settings`):
-`site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
-(a site and a third party allowed on its pages, both by domain).
+message by identity); an export already in the ledger keeps its own findings whole (as preferences
+do). Intents (issue 15) travel whole: `intents` (by a random uid), `intent_messages` (by
+Message-ID; a message delivered in either ledger stays delivered) and `intent_answers` (naming the
+intent message by Message-ID and the scanned message by identity). So do the per-site settings
+(`whoknows.site_settings`): `site_settings` (a site's paused flag and cookie mode, by the site's
+domain) and `site_third_parties` (a site and a third party allowed on its pages, both by domain).
 
 The keys are secrets and stay out of a plain export: without them an import brings back aliases that
 cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
@@ -131,13 +134,21 @@ _EXPORT_SQL = {
                            "i.first_day, i.last_day FROM company_identifiers AS i "
                            "JOIN vendors AS v ON v.id = i.vendor_id "
                            "ORDER BY v.domain, i.company, i.domain, i.kind, i.name, i.qualifier",
+    "intents": "SELECT uid, what, category, budget_amount, budget_currency, until, lang, created_at FROM intents "
+               "ORDER BY uid",
+    "intent_messages": "SELECT i.uid AS intent, v.domain AS vendor, m.alias, m.recipient, m.message_id, m.state, "
+                       "m.state_changed_at FROM intent_messages AS m JOIN intents AS i ON i.id = m.intent_id "
+                       "JOIN vendors AS v ON v.id = m.vendor_id ORDER BY m.message_id",
+    "intent_answers": "SELECT im.message_id AS intent_message, mm.identity AS message, a.matched_by, a.sender, "
+                      "a.listed FROM intent_answers AS a JOIN intent_messages AS im ON im.id = a.intent_message_id "
+                      "JOIN mail_messages AS mm ON mm.id = a.mail_message_id ORDER BY im.message_id, mm.identity",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
 # holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
 NOT_EXPORTED: dict[str, str] = {}
 _JSON_COLUMNS = {"evidence", "detail", "channels", "skipped"}
-_BOOL_COLUMNS = {"marketing", "blocked", "paused"}
+_BOOL_COLUMNS = {"marketing", "blocked", "paused", "listed"}
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -208,6 +219,11 @@ def _csv_cell(key: str, value) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:
         text = str(value)
+    return spreadsheet_safe(text)
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading `'` before what it would run as a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -442,6 +458,18 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "vendor": _text, "company": _text, "domain": _text, "kind": _one_of(COMPANY_IDENTIFIER_KINDS),
         "name": _text, "qualifier": _string, "count": _positive, "first_day": _day, "last_day": _day,
     },
+    "intents": {
+        "uid": _hex(32), "what": _text, "category": _optional(_text), "budget_amount": _optional(_text),
+        "budget_currency": _optional(_text), "until": _day, "lang": _one_of(("en", "es")), "created_at": _timestamp,
+    },
+    "intent_messages": {
+        "intent": _hex(32), "vendor": _text, "alias": _text, "recipient": _text, "message_id": _text,
+        "state": _one_of(("unsent", "written", "sent")), "state_changed_at": _optional(_timestamp),
+    },
+    "intent_answers": {
+        "intent_message": _text, "message": _text, "matched_by": _one_of(("in-reply-to", "references", "alias")),
+        "sender": _string, "listed": _boolean,
+    },
 }
 assert set(_FIELDS) == set(TABLES)
 # The first line of each table's CSV file (`write_csv`): how import recognises one.
@@ -534,7 +562,8 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
     for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
                   "site_third_parties", "leaks", "mail_alias_hits", "rights_requests", "data_exports",
-                  "export_findings", "mail_value_hits", "company_sightings", "company_identifiers"):
+                  "export_findings", "mail_value_hits", "company_sightings", "company_identifiers",
+                  "intent_messages"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
@@ -555,6 +584,7 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
             raise WhoknowsError(f"{name}: mail_value_hits[{index}].message {row['message']!r} is not in the "
                                 "file's mail_messages")
     _check_exports(tables, name)
+    _check_intent_references(tables, identities, name)
 
 
 def _check_exports(tables: dict[str, list[dict]], name: str) -> None:
@@ -575,6 +605,24 @@ def _check_exports(tables: dict[str, list[dict]], name: str) -> None:
             raise WhoknowsError(f"{where}: a value finding has a kind and a value_ref, and no category")
         if row["finding"] == "category" and (row["category"] is None or row["value_ref"] is not None):
             raise WhoknowsError(f"{where}: a category finding has a category, and no value_ref")
+
+
+def _check_intent_references(tables: dict[str, list[dict]], identities: set[str], name: str) -> None:
+    uids = {row["uid"] for row in tables["intents"]}
+    for index, row in enumerate(tables["intents"]):
+        if (row["budget_amount"] is None) != (row["budget_currency"] is None):
+            raise WhoknowsError(f"{name}: intents[{index}] has a budget amount without a currency, or the reverse")
+    for index, row in enumerate(tables["intent_messages"]):
+        if row["intent"] not in uids:
+            raise WhoknowsError(f"{name}: intent_messages[{index}].intent {row['intent']!r} is not in the file's intents")
+    message_ids = {row["message_id"] for row in tables["intent_messages"]}
+    for index, row in enumerate(tables["intent_answers"]):
+        if row["intent_message"] not in message_ids:
+            raise WhoknowsError(f"{name}: intent_answers[{index}].intent_message {row['intent_message']!r} is not in "
+                                "the file's intent_messages")
+        if row["message"] not in identities:
+            raise WhoknowsError(f"{name}: intent_answers[{index}].message {row['message']!r} is not in the file's "
+                                "mail_messages")
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -660,6 +708,21 @@ _MERGE_SQL = {
                            "ON CONFLICT(company, vendor_id, domain, kind, name, qualifier) DO UPDATE SET "
                            "count = max(count, excluded.count), first_day = min(first_day, excluded.first_day), "
                            "last_day = max(last_day, excluded.last_day)",
+    "intents": "INSERT INTO intents (uid, what, category, budget_amount, budget_currency, until, lang, created_at) "
+               "VALUES (:uid, :what, :category, :budget_amount, :budget_currency, :until, :lang, :created_at) "
+               "ON CONFLICT(uid) DO NOTHING",
+    # A message delivered in either ledger stays delivered: sent beats written beats unsent.
+    "intent_messages": "INSERT INTO intent_messages (intent_id, vendor_id, alias, recipient, message_id, state, "
+                       "state_changed_at) SELECT id, :vendor_id, :alias, :recipient, :message_id, :state, :state_changed_at "
+                       "FROM intents WHERE uid = :intent ON CONFLICT(message_id) DO UPDATE SET "
+                       "state = CASE WHEN 'sent' IN (state, excluded.state) THEN 'sent' "
+                       "WHEN 'written' IN (state, excluded.state) THEN 'written' ELSE state END, "
+                       "state_changed_at = coalesce(max(state_changed_at, excluded.state_changed_at), state_changed_at, "
+                       "excluded.state_changed_at)",
+    "intent_answers": "INSERT INTO intent_answers (intent_message_id, mail_message_id, matched_by, sender, listed) "
+                      "SELECT im.id, mm.id, :matched_by, :sender, :listed FROM intent_messages AS im, "
+                      "mail_messages AS mm WHERE im.message_id = :intent_message AND mm.identity = :message "
+                      "ON CONFLICT(intent_message_id, mail_message_id) DO NOTHING",
 }
 
 
@@ -697,6 +760,10 @@ def import_export(ledger: Ledger, export: Export,
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
         _merge_exports(db, export.tables["data_exports"], export.tables["export_findings"], vendor_ids)
+        db.executemany(_MERGE_SQL["intents"], export.tables["intents"])
+        db.executemany(_MERGE_SQL["intent_messages"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
+                                                       for row in export.tables["intent_messages"]))
+        db.executemany(_MERGE_SQL["intent_answers"], export.tables["intent_answers"])
         for table in TABLES:
             summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
         for name, value in (secrets or {}).items():
