@@ -10,6 +10,9 @@ CLI (`whoknows companies`, `company show`, `who`), the rights-request letters an
   privacy contact;
 - `site_companies`: the companies present on one site's pages, and which of them reached you.
 
+`company_record` also carries the findings (`whoknows.findings`) of the company's domains and sites
+in the ledger: what they hold that you never gave them.
+
 Names come from the shipped tracker data (`tracker_companies`): the ledger keeps a company's id,
 so a company is shown by one name everywhere (`display_name`), the name the data gives it, and
 one category (`category_of`: that of most of its tracker domains in the data).
@@ -141,7 +144,21 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
             "values": _grouped(held, "value", _value_fields),
             "pages": _grouped(held, "page", lambda row: {"url": row["name"], "through": row["qualifier"]}),
         },
+        "findings": company_findings(ledger, company),
     }
+
+
+def company_findings(ledger: Ledger, company: tracker_companies.TrackerCompany) -> list[dict[str, Any]]:
+    """The findings (values held and never given) of every vendor in the ledger that is one of the
+    company's tracker domains or sites (doubleclick.net and google.com for Google)."""
+    from .findings import all_findings
+
+    def owned(domain: str) -> bool:
+        tracker = tracker_companies.tracker_domain(domain)
+        owner = tracker_companies.site_owner(domain)
+        return (tracker is not None and tracker.company.id == company.id) or (owner is not None and owner.id == company.id)
+
+    return [finding.to_json() for finding in all_findings(ledger).findings if owned(finding.vendor)]
 
 
 def _value_fields(row: dict) -> dict[str, str]:
