@@ -111,6 +111,11 @@ def show(name, as_json):
     click.echo(f"  privacy contact: {record['privacy_contact'] or 'unknown'}")
     if record["privacy_webform"]:
         click.echo(f"  privacy web form: {record['privacy_webform']}")
+    if record["findings"]:
+        from cli.findings import print_findings
+
+        click.echo("what its domains hold that you never gave them:")
+        print_findings(record["findings"])
     if not record["sites"]:
         click.echo("not seen on your sites yet")
         return

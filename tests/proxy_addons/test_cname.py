@@ -86,6 +86,19 @@ async def test_off_means_no_dns_and_no_uncloaking(dns):
     assert flow.response is None and dns.asked() == []
 
 
+async def test_behind_an_upstream_proxy_no_dns_query_of_its_own_is_made(dns):
+    # The name server would leak what the upstream proxy (Tor, a company proxy) is meant to carry.
+    context, cname, blocking = Context(), Cname(), Blocking(engine())
+    flow = flow_to("https://metrics.shop.test/p.gif")
+    with taddons.context(context, cname, blocking) as tctx:
+        tctx.configure(cname, whoknows_dns_server=dns.server, mode=["upstream:http://127.0.0.1:3128"])
+        blocking.running()
+        context.requestheaders(flow)
+        await cname.requestheaders(flow)
+        blocking.requestheaders(flow)
+    assert cname.resolver is None and dns.asked() == [] and flow.response is None
+
+
 async def test_a_silent_name_server_lets_the_request_go_on_undecided_after_the_timeout(dns):
     dns.silent.add("metrics.shop.test")
     started = time.monotonic()
