@@ -14,7 +14,7 @@ _HOST = re.compile(r"^[a-z0-9_.-]+$|^[0-9a-f:.]+$")
 def _request_types() -> tuple[str, ...]:
     from whoknows.filters.parser import REQUEST_TYPES
 
-    return tuple(REQUEST_TYPES)
+    return tuple(name for name in REQUEST_TYPES if name != "cname")  # `cname` names no request
 
 
 @click.command()
@@ -89,10 +89,12 @@ def _uncloak(engine, url, source_url, request_type, decision, names):
     if not cname.should_uncloak(host, site_of(host), page_site, request_type):
         return None, ("not uncloaked: only a subresource of a subdomain of the page's own site is "
                       "(give --from with the page's site)")
-    found = cname.uncloak(decision, engine.match, url, host, names, request_type, source_url)
+    found = cname.uncloak(decision, engine, url, host, names, request_type, source_url)
     if found is None:
+        exempt = cname.exemption(engine, source_url)
         why = ("an exception filter let the request itself through" if decision.action == "exception"
                else "already blocked under its own name" if decision.action != "allow"
+               else f"the page is exempt ({exempt})" if exempt
                else "no filter matches the canonical names in another site")
         return None, f"uncloaked, not blocked: {why}"
     return found, None
@@ -155,19 +157,21 @@ def _result(url, source_url, request_type, decision) -> dict:
         "redirect": decision.redirect,
         "clean_url": cleaned if changed else None,
         "removed_params": list(removed),
-        "owner": _owner(url),
+        **attribution(url),
     }
 
 
-def _owner(url: str) -> str | None:
-    """The company behind the requested host, when the tracker directory knows it."""
+def attribution(url: str) -> dict:
+    """The company behind the requested host and what it does: `owner` (the one name whoknows
+    shows for it, `directory.tracker_owner`) and `category` (the tracker data's), None when unknown."""
     from urllib.parse import urlsplit
 
-    try:
-        from whoknows.directory import tracker_owner
-    except ImportError:  # the directory ships separately from the engine; the check works without
-        return None
-    return tracker_owner(urlsplit(url).hostname or "")
+    from whoknows.directory import tracker_owner
+    from whoknows.tracker_companies import tracker_domain
+
+    host = urlsplit(url).hostname or ""
+    entry = tracker_domain(host)
+    return {"owner": tracker_owner(host), "category": entry.category if entry is not None else None}
 
 
 def _print(result: dict) -> None:
@@ -181,6 +185,7 @@ def _print(result: dict) -> None:
         ("filter", result["filter"] and result["filter"] + ("  (important)" if result["important"] else "")),
         ("list", result["list"]),
         ("owner", result["owner"]),
+        ("category", result["category"]),
         ("cname", " -> ".join(result["canonical_names"]) or None),
         ("uncloaked", result["uncloaked_as"] and f"blocked as {result['uncloaked_as']}"),
         ("note", result["cname_note"]),
