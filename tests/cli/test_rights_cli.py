@@ -442,3 +442,73 @@ def test_the_issue_s_story_ends_in_a_source_request_naming_phone_and_street_with
         entry = flat.split(f"- {what}: {value} (first seen on 5 March 2024): ")[1].split(" - ")[0]
         assert f"in your email to my address {answered['alias']}, 5 March 2024" in entry
         assert "in the data export you sent me (shop-export.json, " in entry
+
+
+# -- requests to tracker companies (issue 12) ----------------------------------------------------
+
+
+@pytest.fixture
+def tracked():
+    """Google seen on two sites (cookies, a hashed email on one); Meta, which has no privacy email."""
+    from whoknows.company_sightings import CompanySightings
+    from whoknows.company_sightings import write_batch as write_sightings
+
+    with open_ledger() as ledger:
+        email_value, _ = add_value(ledger, "email", "alice@home.example")
+        now = [1_780_000_000.0]  # 2026-05-28
+        sightings = CompanySightings(clock=lambda: now[0])
+        sightings.request("shop.example", "www.google-analytics.com", blocked=False)
+        sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
+        sightings.values("shop.example", "www.google-analytics.com", [("email", email_value.reference(), "sha256")])
+        now[0] += 2 * 86400
+        sightings.request("news.example", "stats.g.doubleclick.net", blocked=False)
+        sightings.cookies("news.example", "stats.g.doubleclick.net", ["IDE"])
+        sightings.request("shop.example", "connect.facebook.net", blocked=False)
+        write_sightings(ledger, sightings.take())
+
+
+def test_a_request_to_a_tracker_company_goes_to_its_privacy_contact_listing_what_it_got(tracked):
+    answer = json.loads(ok("request", "access", "Google", "--date", "2026-06-01", "--json").stdout)
+    assert (answer["to"], answer["company"], answer["vendor"]) == (
+        "data-access-requests@google.com", "Google", "google.com")
+    assert answer["identifiers"] == [["cookie", "IDE"], ["cookie", "_ga"],
+                                     ["Email address", "alice@home.example"],
+                                     ["website", "news.example"], ["website", "shop.example"]]
+    body = " ".join(answer["body"].split())
+    assert "IDE, set by doubleclick.net on news.example" in body
+    assert "alice@home.example, received as a SHA-256 hash on shop.example" in body  # decrypted for the letter
+    assert "shop.example, requests to google-analytics.com on 28 May 2026" in body
+    assert "your domains collected them from my browser" in body
+    # Recorded under the company's own domain, as any request is.
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["vendor"], row["kind"], row["sent_on"]) == ("google.com", "access", "2026-06-01")
+
+
+def test_a_tracker_company_is_named_by_a_domain_or_a_site_and_written_in_spanish(tracked):
+    letter = ok("request", "erase", "doubleclick.net", "--lang", "es", "--date", "2026-06-01").stdout
+    assert letter.startswith("Google\nA la atención del Delegado de Protección de Datos")
+    flat = " ".join(letter.split())
+    assert "sus dominios los recogieron de mi navegador" in flat and "IDE, instalada por doubleclick.net" in flat
+    assert ok("request", "object", "youtube.com", "--date", "2026-06-02").stdout.startswith("Google\n")
+
+
+def test_a_tracker_company_without_a_privacy_email_is_refused_saying_how_to_give_one(tracked):
+    result = run("request", "access", "Meta")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "whoknows: error: no privacy contact is known for Meta Platforms, Inc. (its privacy web form: "
+        "https://www.facebook.com/help/contact/540977946302970): find the privacy or data-protection address its "
+        "privacy policy names and give it with --to ADDRESS (whoknows request access \"Meta Platforms, Inc.\" "
+        "--to ADDRESS)"]
+    assert json.loads(ok("requests", "--json").stdout) == []  # nothing recorded
+    answer = json.loads(ok("request", "access", "Meta", "--to", "dpo@meta.example", "--json").stdout)
+    assert answer["to"] == "dpo@meta.example" and answer["vendor"] == "facebook.com"
+    assert "connect.facebook.net" in answer["body"]
+
+
+def test_a_tracker_company_never_seen_is_refused_and_a_vendor_in_the_ledger_stays_a_vendor(tracked, shop):
+    result = run("request", "access", "Criteo")
+    assert result.exit_code == 1 and "the proxy has not seen Criteo on your sites" in result.stderr
+    # shop.example is a vendor: its own record goes in the letter, not a company's.
+    letter = ok("request", "access", "shop.example").stdout
+    assert "privacy@shop.example" in letter and "collected them from my browser" not in letter
