@@ -75,7 +75,7 @@ def check(url, source, request_type, method, body, content_type, canonical_names
     result = _result(verdict)
     result["canonical_names"] = list(names)
     result["uncloaked_as"] = verdict.filter.uncloaked_as
-    result["cname_note"] = _cname_note(verdict, names)
+    result["cname_note"] = _cname_note(verdict, names, loaded.engine)
     if as_json:
         print_json(result)
     else:
@@ -134,7 +134,7 @@ def _canonical_names(names: tuple[str, ...]) -> tuple[str, ...]:
     return out
 
 
-def _cname_note(verdict, names) -> str | None:
+def _cname_note(verdict, names, engine) -> str | None:
     """Why canonical names that were given did not block the request (None when they did, or
     when none were given)."""
     if not names or verdict.filter.uncloaked_as:
@@ -142,10 +142,14 @@ def _cname_note(verdict, names) -> str | None:
     if not verdict.request.canonical_names:
         return ("not uncloaked: only a subresource of a subdomain of the page's own site is "
                 "(give --from with the page's site)")
+    from whoknows import cname
+
     decision = verdict.filter.decision
     action = decision.action if decision is not None else "allow"
+    exempt = cname.exemption(engine, verdict.request.source) if action == "allow" else None
     why = ("an exception filter let the request itself through" if action == "exception"
            else "already blocked under its own name" if action != "allow"
+           else f"the page is exempt ({exempt})" if exempt
            else "no filter matches the canonical names in another site")
     return f"uncloaked, not blocked: {why}"
 
@@ -214,21 +218,23 @@ def _result(verdict) -> dict:
         "redirect": decision.redirect if decision is not None else None,
         "clean_url": params.clean_url if params.removed and not filtered.blocked else None,
         "removed_params": list(params.removed) if not filtered.blocked else [],
-        "owner": _owner(request.url),
+        **attribution(request.url),
         "verdict": verdict.action,
         "parts": [{"part": part, "action": act, "reason": reason} for part, act, reason in verdict.parts()],
     }
 
 
-def _owner(url: str) -> str | None:
-    """The company behind the requested host, when the tracker directory knows it."""
+def attribution(url: str) -> dict:
+    """The company behind the requested host and what it does: `owner` (the one name whoknows
+    shows for it, `directory.tracker_owner`) and `category` (the tracker data's), None when unknown."""
     from urllib.parse import urlsplit
 
-    try:
-        from whoknows.directory import tracker_owner
-    except ImportError:  # the directory ships separately from the engine; the check works without
-        return None
-    return tracker_owner(urlsplit(url).hostname or "")
+    from whoknows.directory import tracker_owner
+    from whoknows.tracker_companies import tracker_domain
+
+    host = urlsplit(url).hostname or ""
+    entry = tracker_domain(host)
+    return {"owner": tracker_owner(host), "category": entry.category if entry is not None else None}
 
 
 def _print(result: dict) -> None:

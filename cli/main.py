@@ -18,6 +18,8 @@ from whoknows.errors import InputError, WhoknowsError
 COMMANDS = {
     "alias": "cli.alias:alias",
     "check": "cli.check:check",
+    "companies": "cli.companies:companies",
+    "company": "cli.companies:company",
     "doctor": "cli.doctor:doctor",
     "export": "cli.transfer:export_ledger",
     "extension": "cli.extension:extension",
@@ -39,6 +41,7 @@ COMMANDS = {
     "site": "cli.site:site",
     "tell": "cli.disclosures:tell",
     "vendor": "cli.vendor:vendor",
+    "who": "cli.companies:who",
 }
 
 

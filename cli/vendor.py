@@ -150,7 +150,9 @@ def _print_record(record: dict) -> None:
     for label, key in (("company", "name"), ("privacy contact", "privacy_contact"), ("address", "address")):
         source = company["sources"].get(key)
         value = ", ".join((company[key] or "unknown").splitlines())
-        click.echo(f"  {label}: {value}" + (f"  [{'your entry' if source == 'you' else 'directory'}]" if source else ""))
+        click.echo(f"  {label}: {value}" + (f"  [{_SOURCE_NAMES.get(source, source)}]" if source else ""))
+    if company.get("owner"):
+        click.echo(f"  owned by: {company['owner']}  [tracker data] ('whoknows company show {record['vendor']}')")
     if company["countries"]:
         click.echo(f"  countries: {', '.join(company['countries'])}")
     if company["categories"]:
@@ -175,6 +177,9 @@ def _print_record(record: dict) -> None:
     from cli.findings import print_vendor_exports
 
     print_vendor_exports(record)
+
+
+_SOURCE_NAMES = {"you": "your entry", "directory": "directory", "tracker data": "tracker data"}
 
 
 def _print_alias_mail(record: dict) -> None:
@@ -207,22 +212,24 @@ def _print_observations(label: str, summary: dict) -> None:
     click.echo(f"{label}: {summary['distinct']} distinct, seen {summary['seen']} times"
                + (f", {summary['blocked']} blocked" if summary["blocked"] else ""))
     table(None, ["name", "seen", "blocked", "about", "last seen"],
-          [[o["subject"], o["count"], _blocked(o["blocked"]), _about(o["detail"]), short_time(o["last_seen"])]
+          [[o["subject"], o["count"], _blocked(o["blocked"]), _about(o["detail"], o), short_time(o["last_seen"])]
            for o in summary["top"]])
     if summary["distinct"] > len(summary["top"]):
         click.echo(f"  ... and {summary['distinct'] - len(summary['top'])} more (--json lists all)")
 
 
-def _about(detail) -> str:
-    """What the proxy noted about one observation: a third party's owner, a cookie's party and
-    lifetimes (asked by the site, kept by the proxy's policy)."""
+def _about(detail, entry: dict | None = None) -> str:
+    """What the proxy noted about one observation: a third party's company and category, a
+    cookie's party and lifetimes (asked by the site, kept by the proxy's policy)."""
     if not isinstance(detail, dict):
         return ""
     parts = []
     if "third_party" in detail:
         parts.append("third party" if detail["third_party"] else "first party")
-    if detail.get("owner"):
-        parts.append(str(detail["owner"]))
+    company = (entry or {}).get("company") or detail.get("owner")
+    if company:
+        category = (entry or {}).get("category")
+        parts.append(str(company) + (f" ({category})" if category else ""))
     if detail.get("tracker"):
         parts.append("tracker")
     if "asked_lifetime_seconds" in detail:

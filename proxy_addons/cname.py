@@ -16,6 +16,11 @@ Options:
   runs without uncloaking;
 - `whoknows_dns_timeout`: seconds for a whole chain (default 1).
 
+Through another proxy (`--set mode=upstream:URL`, e.g. towards Tor or a company proxy) the proxy
+does not resolve hosts itself, and a DNS query of its own would leak what the upstream is meant to
+hide: uncloaking is then off (uBlock Origin does the same when the browser is proxied), said once
+in the log.
+
 Network: these queries are the only network traffic of the proxy besides what its clients ask for,
 and they are for names its clients asked for (the browser has just asked for this host; mitmproxy
 resolves it next to connect). They go to the configured or system name server only.
@@ -65,7 +70,7 @@ class Cname:
                           "request goes on, matched under its own name only.")
 
     def configure(self, updated: set[str]) -> None:
-        if not updated & {ENABLED_OPTION, SERVER_OPTION, TIMEOUT_OPTION}:
+        if not updated & {ENABLED_OPTION, SERVER_OPTION, TIMEOUT_OPTION, "mode"}:
             return
         try:
             server = parse_name_server(getattr(ctx.options, SERVER_OPTION))
@@ -73,6 +78,11 @@ class Cname:
         except InputError as exc:
             raise exceptions.OptionsError(str(exc)) from None
         enabled = getattr(ctx.options, ENABLED_OPTION)
+        upstream = [mode for mode in getattr(ctx.options, "mode", ()) or () if mode.startswith("upstream")]
+        if enabled and upstream:
+            logger.info(f"whoknows: CNAME uncloaking is off: requests go through another proxy ({upstream[0]}), "
+                        "and a DNS query of the proxy's own would bypass it")
+            enabled = False
         settings = (enabled, server, timeout)
         if settings == self._settings and self.resolver is not None:
             return

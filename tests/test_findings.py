@@ -166,3 +166,16 @@ def _batch(page, recipient, value_ref, kind, encoding="plain"):
 
     when = 1_700_000_000.0
     return {key: Tally(1, when, when, dict(latest)) for key, latest in events}
+
+
+def test_the_company_view_shows_the_findings_of_the_companys_domains_and_sites(ledger, tmp_path):
+    from whoknows.company_view import company_record
+
+    email = ref(ledger, "email", EMAIL)
+    write_batch(ledger, _batch("shop.example", "doubleclick.net", email, "email", encoding="sha256"))
+    export = tmp_path / "takeout.json"
+    export.write_text(json.dumps({"account": {"recoveryPhone": "+34600111222"}}))
+    read_vendor_export(ledger, "google.com", export)
+    google = company_record(ledger, "Google")["findings"]
+    assert sorted((f["vendor"], f["kind"]) for f in google) == [("doubleclick.net", "email"), ("google.com", "phone")]
+    assert company_record(ledger, "Meta")["findings"] == []

@@ -201,12 +201,17 @@ def test_the_migration_that_widens_the_kinds_of_request_keeps_every_request_and_
     db.execute("CREATE TABLE request_notes (request_id INTEGER NOT NULL REFERENCES rights_requests(id) "
                "ON DELETE CASCADE, note TEXT)")
     db.execute("INSERT INTO request_notes VALUES (7, 'sent by post too')")
+    # the export that answered it (issue 14's data_exports, migrated before: ON DELETE SET NULL)
+    db.execute("INSERT INTO data_exports (vendor_id, request_id, source_name, digest, received_on, read_at, "
+               "files_read, bytes_read) VALUES (1, 7, 'export.zip', 'abc', '2024-02-01', '2024-02-01T00:00:00Z', 1, 10)")
     db.close()
     with open_ledger(path) as ledger:
         assert ledger.schema_version() == SCHEMA_VERSION
         assert [tuple(r) for r in ledger.query("SELECT id, kind, lang, contact, sent_on, due_on FROM rights_requests")] == [
             (7, "access", "es", "dpo@shop.example", "2024-01-10", "2024-02-12")]
         assert [tuple(r) for r in ledger.query("SELECT * FROM request_notes")] == [(7, "sent by post too")]
+        assert [r[0] for r in ledger.query("SELECT request_id FROM data_exports")] == [7]
+        assert {r["table"] for r in ledger.query("PRAGMA foreign_key_list(data_exports)")} == {"vendors", "rights_requests"}
         assert ledger.query("PRAGMA foreign_keys")[0][0] == 1  # back on after migrating
         with ledger.write() as db:
             for kind in ("port", "source", "follow-up", "complaint"):

@@ -10,13 +10,16 @@ CLI (`whoknows companies`, `company show`, `who`), the rights-request letters an
   privacy contact;
 - `site_companies`: the companies present on one site's pages, and which of them reached you.
 
+`company_record` also carries the findings (`whoknows.findings`) of the company's domains and sites
+in the ledger: what they hold that you never gave them.
+
 Names come from the shipped tracker data (`tracker_companies`): the ledger keeps a company's id,
-so a company is shown by one name everywhere (`display_name`), the name the data gives it.
+so a company is shown by one name everywhere (`display_name`), the name the data gives it, and
+one category (`category_of`: that of most of its tracker domains in the data).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,24 +39,16 @@ def display_name(company_id: str) -> str:
     return found.name if found is not None else company_id
 
 
-def category_of(domain: str) -> str:
-    entry = tracker_companies.tracker_domain(domain)
-    return entry.category if entry is not None else UNKNOWN_CATEGORY
-
-
-def _main_category(requests_by_domain: Counter) -> str:
-    """A company's category: that of its domain with the most requests (its domains may differ:
-    Google's doubleclick.net is advertising, google-analytics.com site_analytics)."""
-    if not requests_by_domain:
-        return UNKNOWN_CATEGORY
-    domain = min(requests_by_domain, key=lambda d: (-requests_by_domain[d], d))
-    return category_of(domain)
+def category_of(company_id: str) -> str:
+    """A company's category (`tracker_companies.company_category`: that of most of its domains)."""
+    return tracker_companies.company_category(company_id) or UNKNOWN_CATEGORY
 
 
 def _identifier_counts(db) -> dict[str, dict[str, int]]:
+    """{company: {kind: distinct identifiers}} for cookies and values (by the kind-first index)."""
     counts: dict[str, dict[str, int]] = {}
     for company, kind, number in db.execute(
-            "SELECT company, kind, count(*) FROM (SELECT DISTINCT company, kind, name, qualifier "
+            "SELECT company, kind, count(*) FROM (SELECT DISTINCT kind, company, name, qualifier "
             "FROM company_identifiers WHERE kind IN ('cookie', 'value')) GROUP BY company, kind"):
         counts.setdefault(company, {})[kind] = number
     return counts
@@ -61,34 +56,23 @@ def _identifier_counts(db) -> dict[str, dict[str, int]]:
 
 def list_companies(ledger: Ledger, sort: str = "sites") -> list[dict[str, Any]]:
     """Every company the ledger saw, most sites first (`sort`: one of `SORTS`; ties: more sites,
-    then more requests, then by name; dates: first seen earliest first, last seen latest first)."""
+    then more requests, then by name; dates: first seen earliest first, last seen latest first).
+
+    One pass over the daily rows in primary-key order (company first: no sort) and one over the
+    identifiers' index: `bench/bench_companies.py` times it over a year of 1,000 sites."""
     if sort not in SORTS:
         raise InputError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
-    companies: dict[str, dict[str, Any]] = {}
-    domains: dict[str, Counter] = {}
     with ledger.read() as db:
-        # In primary-key order (company, site, domain): SQLite groups without sorting.
-        for company, _site, domain, blocked, reached, first, last in db.execute(
-                "SELECT company, vendor_id, domain, sum(blocked), sum(reached), min(day), max(day) "
-                "FROM company_sightings GROUP BY company, vendor_id, domain"):
-            entry = companies.get(company)
-            if entry is None:
-                entry = companies[company] = {"sites": set(), "blocked": 0, "reached": 0,
-                                              "first_seen": first, "last_seen": last}
-                domains[company] = Counter()
-            entry["sites"].add(_site)
-            entry["blocked"] += blocked
-            entry["reached"] += reached
-            entry["first_seen"] = min(entry["first_seen"], first)
-            entry["last_seen"] = max(entry["last_seen"], last)
-            domains[company][domain] += blocked + reached
+        totals = db.execute(
+            "SELECT company, count(DISTINCT vendor_id), sum(blocked), sum(reached), min(day), max(day) "
+            "FROM company_sightings GROUP BY company").fetchall()
         held = _identifier_counts(db)
     rows = [{
-        "company": display_name(company), "id": company, "category": _main_category(domains[company]),
-        "sites": len(entry["sites"]), "blocked": entry["blocked"], "reached": entry["reached"],
+        "company": display_name(company), "id": company, "category": category_of(company),
+        "sites": sites, "blocked": blocked, "reached": reached,
         "cookies": held.get(company, {}).get("cookie", 0), "values": held.get(company, {}).get("value", 0),
-        "first_seen": entry["first_seen"], "last_seen": entry["last_seen"],
-    } for company, entry in companies.items()]
+        "first_seen": first, "last_seen": last,
+    } for company, sites, blocked, reached, first, last in totals]
     return sorted(rows, key=_sort_key(sort))
 
 
@@ -123,7 +107,6 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
     company = resolve_company(text)
     with ledger.read() as db:
         sites = {}
-        requests_by_domain: Counter = Counter()
         for site, domain, days, blocked, reached, first, last in db.execute(
                 "SELECT v.domain, s.domain, count(*), sum(s.blocked), sum(s.reached), min(s.day), max(s.day) "
                 "FROM company_sightings AS s JOIN vendors AS v ON v.id = s.vendor_id "
@@ -136,7 +119,6 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
             entry["first_seen"] = min(entry["first_seen"], first)
             entry["last_seen"] = max(entry["last_seen"], last)
             entry["domains"].append(domain)
-            requests_by_domain[domain] += blocked + reached
         for site, days in db.execute(
                 "SELECT v.domain, count(DISTINCT s.day) FROM company_sightings AS s "
                 "JOIN vendors AS v ON v.id = s.vendor_id WHERE s.company = ? GROUP BY v.domain", (company.id,)):
@@ -148,7 +130,7 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
     return {
         "company": company.name,
         "id": company.id,
-        "category": _main_category(requests_by_domain),
+        "category": category_of(company.id),
         "website": company.website,
         "privacy_contact": company.privacy_contact,
         "privacy_webform": company.privacy_webform,
@@ -162,7 +144,21 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
             "values": _grouped(held, "value", _value_fields),
             "pages": _grouped(held, "page", lambda row: {"url": row["name"], "through": row["qualifier"]}),
         },
+        "findings": company_findings(ledger, company),
     }
+
+
+def company_findings(ledger: Ledger, company: tracker_companies.TrackerCompany) -> list[dict[str, Any]]:
+    """The findings (values held and never given) of every vendor in the ledger that is one of the
+    company's tracker domains or sites (doubleclick.net and google.com for Google)."""
+    from .findings import all_findings
+
+    def owned(domain: str) -> bool:
+        tracker = tracker_companies.tracker_domain(domain)
+        owner = tracker_companies.site_owner(domain)
+        return (tracker is not None and tracker.company.id == company.id) or (owner is not None and owner.id == company.id)
+
+    return [finding.to_json() for finding in all_findings(ledger).findings if owned(finding.vendor)]
 
 
 def _value_fields(row: dict) -> dict[str, str]:
@@ -203,16 +199,16 @@ def site_companies(ledger: Ledger, site: str) -> list[dict[str, Any]]:
         for company, domain, blocked, reached, first, last in db.execute(
                 "SELECT company, domain, sum(blocked), sum(reached), min(day), max(day) FROM company_sightings "
                 "WHERE vendor_id = ? GROUP BY company, domain ORDER BY company, domain", (row[0],)):
-            entry = companies.setdefault(company, {"domains": Counter(), "blocked": 0, "reached": 0,
+            entry = companies.setdefault(company, {"domains": [], "blocked": 0, "reached": 0,
                                                    "first_seen": first, "last_seen": last})
-            entry["domains"][domain] += blocked + reached
+            entry["domains"].append(domain)
             entry["blocked"] += blocked
             entry["reached"] += reached
             entry["first_seen"] = min(entry["first_seen"], first)
             entry["last_seen"] = max(entry["last_seen"], last)
     rows = [{
-        "company": display_name(company), "id": company, "category": _main_category(entry["domains"]),
-        "domains": sorted(entry["domains"]), "blocked": entry["blocked"], "reached": entry["reached"],
+        "company": display_name(company), "id": company, "category": category_of(company),
+        "domains": entry["domains"], "blocked": entry["blocked"], "reached": entry["reached"],
         "reached_you": entry["reached"] > 0, "first_seen": entry["first_seen"], "last_seen": entry["last_seen"],
     } for company, entry in companies.items()]
     return sorted(rows, key=lambda r: (not r["reached_you"], -(r["reached"] + r["blocked"]), r["company"].casefold()))

@@ -246,7 +246,7 @@ def filter_part(description: RequestDescription, site: SitePart, engine,
                                 description.third_party)
         names = canonical_names if canonical_names is not None else description.canonical_names
         if names and decision.action == "allow":
-            found = cname.uncloak(decision, engine.match, description.url, description.host, names,
+            found = cname.uncloak(decision, engine, description.url, description.host, names,
                                   description.type, description.source, site.settings.allowed_third_parties)
             if found is not None:
                 return FilterPart(found.decision, True,

@@ -105,7 +105,7 @@ def read_vendor_export(ledger: Ledger, vendor: str, path: str | os.PathLike, *, 
     keys = load_keys(create=False)
     watched, unreadable = watched_values(ledger, keys)
     reading = read_export(path, watched, limits=limits)  # raises before anything is stored
-    digest = export_digest(path)
+    digest = export_digest(path)  # of the bytes on disk: a ZIP's are few (bench/bench_export_records.py)
     received = (received_on or date.today()).isoformat()
     with ledger.write() as db:
         if request_id is not None and db.execute(

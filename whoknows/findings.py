@@ -111,7 +111,7 @@ def _encoding_phrase(encoding: str | None) -> str:
     return f", as {_ENCODING_NAMES.get(base, encoding)}"
 
 
-def _identity(kind: str, ref: str) -> tuple[str, str]:
+def value_identity(kind: str, ref: str) -> tuple[str, str]:
     """How the ledger tells values apart: own values by reference tag, aliases by address."""
     tag = reference_tag(ref)
     return ("me", tag) if tag is not None else ("alias", ref.strip().lower())
@@ -185,7 +185,7 @@ def _given(db, vendor_id: int | None, keys: MeKeys | None, own_phones: list) -> 
             "SELECT vendor_id, kind, value FROM disclosures WHERE source IN ('told', 'form')" + where, params):
         identity = None
         if reference_tag(value) is not None or kind == "alias":
-            identity = _identity(kind, value)
+            identity = value_identity(kind, value)
         elif kind == "email" and value.lower() in aliases:
             identity = ("alias", value.lower())
         elif kind in OWN_KINDS:
@@ -217,7 +217,7 @@ def _compute(ledger: Ledger, vendor_id: int | None, reveal: bool) -> Findings:
         given, unmatched = _given(db, vendor_id, keys, [value for value in own if value.kind == "phone"])
         found: dict[tuple[int, tuple[str, str]], Finding] = {}
         for vendor, kind, ref, evidence in _held(db, vendor_id):
-            identity = _identity(kind, ref)
+            identity = value_identity(kind, ref)
             if identity in given.get(vendor, ()):
                 continue
             finding = found.get((vendor, identity))
@@ -260,4 +260,6 @@ def vendor_findings(ledger: Ledger, vendor: str) -> Findings:
     return _compute(ledger, vendor_id, False)
 
 
-__all__ = ["EVIDENCE_SOURCES", "Evidence", "Finding", "Findings", "all_findings", "for_vendor", "vendor_findings"]
+__all__ = [
+    "EVIDENCE_SOURCES", "Evidence", "Finding", "Findings", "all_findings", "for_vendor", "value_identity", "vendor_findings",
+]

@@ -227,6 +227,11 @@ def _csv_cell(key: str, value) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:
         text = str(value)
+    return spreadsheet_safe(text)
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading `'` before what it would run as a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

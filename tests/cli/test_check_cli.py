@@ -127,6 +127,7 @@ def test_json_shape():
         "owner": None,
         "verdict": "rewrite",
         "parts": decision["parts"],
+        "category": None,
         "canonical_names": [],
         "uncloaked_as": None,
         "cname_note": None,
@@ -260,3 +261,39 @@ def test_a_canonical_name_is_not_looked_at_for_a_third_party_or_when_nothing_lis
 def test_a_bad_canonical_name_is_a_one_line_error():
     result = run("check", "https://metrics.shop.test/", "--cname", "not a host")
     assert result.exit_code == 2 and "--cname takes a host name" in result.stderr
+
+
+def test_check_names_the_company_and_category_behind_a_tracker():
+    decision = check_json("https://www.google-analytics.com/g/collect", "--from", "shop.example")
+    assert (decision["owner"], decision["category"]) == ("Google", "site_analytics")
+    decision = check_json("https://connect.facebook.net/en_US/fbevents.js", "--from", "shop.example")
+    assert (decision["owner"], decision["category"]) == ("Meta Platforms, Inc.", "advertising")
+    shown = run("check", "https://www.google-analytics.com/g/collect", "--from", "shop.example").stdout
+    assert "owner      Google" in shown and "category   site_analytics" in shown
+
+
+def test_at_least_95_percent_of_the_shipped_tracker_domains_resolve_to_their_company_through_check():
+    # What `check` prints as owner and category (its `attribution`), for a subdomain of every domain
+    # the shipped data holds, against the data's own company and category for that domain.
+    from cli.check import attribution
+    from whoknows import tracker_companies
+
+    data = tracker_companies._data()
+    wrong = []
+    for domain, packed in data.domains.items():
+        row, category = divmod(packed, tracker_companies.CATEGORY_SLOTS)
+        expected = {"owner": data.company(row).name, "category": data.categories[category]}
+        if attribution(f"https://px.{domain}/collect?v=1") != expected:
+            wrong.append(domain)
+    assert len(data.domains) > 6000
+    assert len(wrong) / len(data.domains) <= 0.05, wrong[:20]
+
+
+def test_a_pages_cname_exception_is_named_when_it_keeps_an_uncloaked_request(tmp_path):
+    unbreak = tmp_path / "unbreak.txt"
+    unbreak.write_text("! Title: unbreak\n@@||exempt.test^$cname\n")
+    subscriptions.add_subscription(str(unbreak), name="unbreak")
+    decision = check_json("https://metrics.exempt.test/p.gif", "--from", "exempt.test", "--type", "image",
+                          "--cname", "x.tracker.test")
+    assert decision["decision"] == "allow"
+    assert decision["cname_note"] == "uncloaked, not blocked: the page is exempt (@@||exempt.test^$cname)"

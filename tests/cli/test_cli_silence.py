@@ -204,6 +204,11 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("mail", "scan", str(write_mbox(tmp_path / "inbox.mbox", address)))
     step("leaks")
     step("check", "https://www.google-analytics.com/collect?v=1", "--from", "https://shop.example/")
+    # The tracker companies that saw you (issue 12): read from the ledger and the shipped data.
+    step("companies")
+    step("companies", "--csv")
+    step("company", "show", "Google")
+    step("who", "shop.example")
     # Site settings the proxy reads.
     step("site", "pause", "shop.example")
     step("site", "resume", "shop.example")
@@ -224,7 +229,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("settings", "country", "ES")
     step("settings")
     step("request", "complain", str(overdue_id), "--out", str(tmp_path / "complaint.txt"))
-    request_id = step.json("requests")[-1]["id"]
+    request_id = [r for r in step.json("requests") if r["kind"] == "access" and not r["overdue"]][0]["id"]
     step("request", "answered", str(request_id))
     # The vendor's answer: its data export, read (issue 14); it holds a name it was never given.
     export = tmp_path / "shop-export.json"
@@ -232,6 +237,8 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("request", "answered", str(request_id), "--data", str(export))
     step("vendor", "data", "shop.example", str(export))
     step("findings", exit_code=1)
+    step("request", "source", "shop.example", "--out", str(tmp_path / "source.txt"))
+    step("request", "follow-up", str(request_id), "--out", str(tmp_path / "follow-up.txt"))
     step("requests")
     # The browser extension: pairing talks to the control API on loopback, if a proxy runs.
     step("extension", "pair")

@@ -86,6 +86,19 @@ async def test_off_means_no_dns_and_no_uncloaking(dns):
     assert flow.response is None and dns.asked() == []
 
 
+async def test_behind_an_upstream_proxy_no_dns_query_of_its_own_is_made(dns):
+    # The name server would leak what the upstream proxy (Tor, a company proxy) is meant to carry.
+    context, cname, blocking = Context(), Cname(), Blocking(engine())
+    flow = flow_to("https://metrics.shop.test/p.gif")
+    with taddons.context(context, cname, blocking) as tctx:
+        tctx.configure(cname, whoknows_dns_server=dns.server, mode=["upstream:http://127.0.0.1:3128"])
+        blocking.running()
+        context.requestheaders(flow)
+        await cname.requestheaders(flow)
+        blocking.requestheaders(flow)
+    assert cname.resolver is None and dns.asked() == [] and flow.response is None
+
+
 async def test_a_silent_name_server_lets_the_request_go_on_undecided_after_the_timeout(dns):
     dns.silent.add("metrics.shop.test")
     started = time.monotonic()
@@ -122,3 +135,20 @@ def test_bad_options_are_refused(option, value):
     with taddons.context(cname) as tctx:
         with pytest.raises(exceptions.OptionsError):
             tctx.configure(cname, **{option: value})
+
+
+async def test_a_system_without_name_servers_runs_without_uncloaking_and_says_so(monkeypatch, caplog):
+    import dns.resolver
+
+    def no_configuration(self, *args, **kwargs):
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.resolver.BaseResolver, "read_resolv_conf", no_configuration)
+    context, cname = Context(), Cname()
+    flow = flow_to("https://metrics.shop.test/p.gif")
+    with taddons.context(context, cname) as tctx:
+        tctx.configure(cname, whoknows_dns_server="")  # the system's resolvers: there are none
+        context.requestheaders(flow)
+        await cname.requestheaders(flow)
+    assert cname.resolver is None and CANONICAL_NAMES_KEY not in flow.metadata
+    assert "CNAME uncloaking is off: no system name server" in caplog.text
