@@ -18,7 +18,7 @@ _HOST = re.compile(r"^[a-z0-9_.-]+$|^[0-9a-f:.]+$")
 def _request_types() -> tuple[str, ...]:
     from whoknows.filters.parser import REQUEST_TYPES
 
-    return tuple(REQUEST_TYPES)
+    return tuple(name for name in REQUEST_TYPES if name != "cname")  # `cname` names no request
 
 
 @click.command()
@@ -248,6 +248,7 @@ def _print(result: dict) -> None:
         ("filter", result["filter"] and result["filter"] + ("  (important)" if result["important"] else "")),
         ("list", result["list"]),
         ("owner", result["owner"]),
+        ("category", result["category"]),
         ("cname", " -> ".join(result["canonical_names"]) or None),
         ("uncloaked", result["uncloaked_as"] and f"blocked as {result['uncloaked_as']}"),
         ("note", result["cname_note"]),
