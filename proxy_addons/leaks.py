@@ -304,7 +304,7 @@ class Leaks:
         if decided_early:  # URL and headers were decided at the headers; only the body is new
             matches = [m for m in matches if m.where == "body"]
         shared: list[str] = []
-        if not blocked:
+        if not blocked and not (streamed and not early):  # (a streamed body has left: nothing to strip)
             if description.to_another_site and not context.allowed_third_party:
                 shared = self.first_party_ids.find(description.site, request.url, fields, body)
         if not matches and not shared:
