@@ -40,12 +40,15 @@ def ledger(whoknows_home):
 def test_list_companies_adds_up_sites_requests_and_what_each_holds(ledger):
     rows = {row["id"]: row for row in company_view.list_companies(ledger)}
     assert rows["google"] == {
-        "company": "Google", "id": "google", "category": "site_analytics", "sites": 3, "blocked": 2,
+        "company": "Google", "id": "google", "category": "advertising", "sites": 3, "blocked": 2,
         "reached": 3, "cookies": 2, "values": 1, "first_seen": "2026-05-28", "last_seen": "2026-05-31",
     }
     assert rows["meta"]["company"] == "Meta Platforms, Inc."
     assert (rows["meta"]["sites"], rows["meta"]["blocked"], rows["meta"]["reached"]) == (1, 2, 0)
     assert rows["meta"]["category"] == "advertising"
+    # A company's category is that of most of its tracker domains (Hotjar's: site_analytics).
+    assert company_view.category_of("hotjar") == "site_analytics"
+    assert company_view.category_of("no-such-company") == "unknown"
     assert (rows["criteo"]["cookies"], rows["criteo"]["values"]) == (1, 0)
     assert list(rows) == ["google", "meta", "criteo"]  # most sites first, then most requests
 

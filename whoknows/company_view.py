@@ -14,12 +14,12 @@ CLI (`whoknows companies`, `company show`, `who`), the rights-request letters an
 in the ledger: what they hold that you never gave them.
 
 Names come from the shipped tracker data (`tracker_companies`): the ledger keeps a company's id,
-so a company is shown by one name everywhere (`display_name`), the name the data gives it.
+so a company is shown by one name everywhere (`display_name`), the name the data gives it, and
+one category (`category_of`: that of most of its tracker domains in the data).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -39,24 +39,16 @@ def display_name(company_id: str) -> str:
     return found.name if found is not None else company_id
 
 
-def category_of(domain: str) -> str:
-    entry = tracker_companies.tracker_domain(domain)
-    return entry.category if entry is not None else UNKNOWN_CATEGORY
-
-
-def _main_category(requests_by_domain: Counter) -> str:
-    """A company's category: that of its domain with the most requests (its domains may differ:
-    Google's doubleclick.net is advertising, google-analytics.com site_analytics)."""
-    if not requests_by_domain:
-        return UNKNOWN_CATEGORY
-    domain = min(requests_by_domain, key=lambda d: (-requests_by_domain[d], d))
-    return category_of(domain)
+def category_of(company_id: str) -> str:
+    """A company's category (`tracker_companies.company_category`: that of most of its domains)."""
+    return tracker_companies.company_category(company_id) or UNKNOWN_CATEGORY
 
 
 def _identifier_counts(db) -> dict[str, dict[str, int]]:
+    """{company: {kind: distinct identifiers}} for cookies and values (by the kind-first index)."""
     counts: dict[str, dict[str, int]] = {}
     for company, kind, number in db.execute(
-            "SELECT company, kind, count(*) FROM (SELECT DISTINCT company, kind, name, qualifier "
+            "SELECT company, kind, count(*) FROM (SELECT DISTINCT kind, company, name, qualifier "
             "FROM company_identifiers WHERE kind IN ('cookie', 'value')) GROUP BY company, kind"):
         counts.setdefault(company, {})[kind] = number
     return counts
@@ -64,34 +56,23 @@ def _identifier_counts(db) -> dict[str, dict[str, int]]:
 
 def list_companies(ledger: Ledger, sort: str = "sites") -> list[dict[str, Any]]:
     """Every company the ledger saw, most sites first (`sort`: one of `SORTS`; ties: more sites,
-    then more requests, then by name; dates: first seen earliest first, last seen latest first)."""
+    then more requests, then by name; dates: first seen earliest first, last seen latest first).
+
+    One pass over the daily rows in primary-key order (company first: no sort) and one over the
+    identifiers' index: `bench/bench_companies.py` times it over a year of 1,000 sites."""
     if sort not in SORTS:
         raise InputError(f"unknown sort {sort!r}; use one of: {', '.join(SORTS)}")
-    companies: dict[str, dict[str, Any]] = {}
-    domains: dict[str, Counter] = {}
     with ledger.read() as db:
-        # In primary-key order (company, site, domain): SQLite groups without sorting.
-        for company, _site, domain, blocked, reached, first, last in db.execute(
-                "SELECT company, vendor_id, domain, sum(blocked), sum(reached), min(day), max(day) "
-                "FROM company_sightings GROUP BY company, vendor_id, domain"):
-            entry = companies.get(company)
-            if entry is None:
-                entry = companies[company] = {"sites": set(), "blocked": 0, "reached": 0,
-                                              "first_seen": first, "last_seen": last}
-                domains[company] = Counter()
-            entry["sites"].add(_site)
-            entry["blocked"] += blocked
-            entry["reached"] += reached
-            entry["first_seen"] = min(entry["first_seen"], first)
-            entry["last_seen"] = max(entry["last_seen"], last)
-            domains[company][domain] += blocked + reached
+        totals = db.execute(
+            "SELECT company, count(DISTINCT vendor_id), sum(blocked), sum(reached), min(day), max(day) "
+            "FROM company_sightings GROUP BY company").fetchall()
         held = _identifier_counts(db)
     rows = [{
-        "company": display_name(company), "id": company, "category": _main_category(domains[company]),
-        "sites": len(entry["sites"]), "blocked": entry["blocked"], "reached": entry["reached"],
+        "company": display_name(company), "id": company, "category": category_of(company),
+        "sites": sites, "blocked": blocked, "reached": reached,
         "cookies": held.get(company, {}).get("cookie", 0), "values": held.get(company, {}).get("value", 0),
-        "first_seen": entry["first_seen"], "last_seen": entry["last_seen"],
-    } for company, entry in companies.items()]
+        "first_seen": first, "last_seen": last,
+    } for company, sites, blocked, reached, first, last in totals]
     return sorted(rows, key=_sort_key(sort))
 
 
@@ -126,7 +107,6 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
     company = resolve_company(text)
     with ledger.read() as db:
         sites = {}
-        requests_by_domain: Counter = Counter()
         for site, domain, days, blocked, reached, first, last in db.execute(
                 "SELECT v.domain, s.domain, count(*), sum(s.blocked), sum(s.reached), min(s.day), max(s.day) "
                 "FROM company_sightings AS s JOIN vendors AS v ON v.id = s.vendor_id "
@@ -139,7 +119,6 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
             entry["first_seen"] = min(entry["first_seen"], first)
             entry["last_seen"] = max(entry["last_seen"], last)
             entry["domains"].append(domain)
-            requests_by_domain[domain] += blocked + reached
         for site, days in db.execute(
                 "SELECT v.domain, count(DISTINCT s.day) FROM company_sightings AS s "
                 "JOIN vendors AS v ON v.id = s.vendor_id WHERE s.company = ? GROUP BY v.domain", (company.id,)):
@@ -151,7 +130,7 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
     return {
         "company": company.name,
         "id": company.id,
-        "category": _main_category(requests_by_domain),
+        "category": category_of(company.id),
         "website": company.website,
         "privacy_contact": company.privacy_contact,
         "privacy_webform": company.privacy_webform,
@@ -220,16 +199,16 @@ def site_companies(ledger: Ledger, site: str) -> list[dict[str, Any]]:
         for company, domain, blocked, reached, first, last in db.execute(
                 "SELECT company, domain, sum(blocked), sum(reached), min(day), max(day) FROM company_sightings "
                 "WHERE vendor_id = ? GROUP BY company, domain ORDER BY company, domain", (row[0],)):
-            entry = companies.setdefault(company, {"domains": Counter(), "blocked": 0, "reached": 0,
+            entry = companies.setdefault(company, {"domains": [], "blocked": 0, "reached": 0,
                                                    "first_seen": first, "last_seen": last})
-            entry["domains"][domain] += blocked + reached
+            entry["domains"].append(domain)
             entry["blocked"] += blocked
             entry["reached"] += reached
             entry["first_seen"] = min(entry["first_seen"], first)
             entry["last_seen"] = max(entry["last_seen"], last)
     rows = [{
-        "company": display_name(company), "id": company, "category": _main_category(entry["domains"]),
-        "domains": sorted(entry["domains"]), "blocked": entry["blocked"], "reached": entry["reached"],
+        "company": display_name(company), "id": company, "category": category_of(company),
+        "domains": entry["domains"], "blocked": entry["blocked"], "reached": entry["reached"],
         "reached_you": entry["reached"] > 0, "first_seen": entry["first_seen"], "last_seen": entry["last_seen"],
     } for company, entry in companies.items()]
     return sorted(rows, key=lambda r: (not r["reached_you"], -(r["reached"] + r["blocked"]), r["company"].casefold()))

@@ -414,6 +414,11 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX intent_answers_by_mail ON intent_answers(mail_message_id);
     """,
+    # issue 12 (companies): `whoknows companies` counts each company's distinct cookie names and
+    # values; this index lets it read them in order instead of sorting every identifier row.
+    """
+    CREATE INDEX company_identifiers_by_kind ON company_identifiers(kind, company, name, qualifier);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

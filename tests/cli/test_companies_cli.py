@@ -50,7 +50,7 @@ def test_companies_sorts_and_refuses_an_unknown_order():
 def test_companies_csv_is_one_row_per_company():
     rows = list(csv.DictReader(io.StringIO(ok("companies", "--csv").stdout)))
     assert [row["company"] for row in rows] == ["Google", "Criteo", "Meta Platforms, Inc."]
-    # Google's category: that of its domain with the most requests (a tie: the first by name).
+    # Google's category: that of most of its tracker domains in the data.
     assert rows[0]["reached"] == "1" and rows[0]["category"] == "advertising"
     assert rows[1]["company"] == "Criteo"
     assert run("companies", "--csv", "--json").exit_code == 2
