@@ -14,7 +14,7 @@ _HOST = re.compile(r"^[a-z0-9_.-]+$|^[0-9a-f:.]+$")
 def _request_types() -> tuple[str, ...]:
     from whoknows.filters.parser import REQUEST_TYPES
 
-    return tuple(REQUEST_TYPES)
+    return tuple(name for name in REQUEST_TYPES if name != "cname")  # `cname` names no request
 
 
 @click.command()
@@ -89,10 +89,12 @@ def _uncloak(engine, url, source_url, request_type, decision, names):
     if not cname.should_uncloak(host, site_of(host), page_site, request_type):
         return None, ("not uncloaked: only a subresource of a subdomain of the page's own site is "
                       "(give --from with the page's site)")
-    found = cname.uncloak(decision, engine.match, url, host, names, request_type, source_url)
+    found = cname.uncloak(decision, engine, url, host, names, request_type, source_url)
     if found is None:
+        exempt = cname.exemption(engine, source_url)
         why = ("an exception filter let the request itself through" if decision.action == "exception"
                else "already blocked under its own name" if decision.action != "allow"
+               else f"the page is exempt ({exempt})" if exempt
                else "no filter matches the canonical names in another site")
         return None, f"uncloaked, not blocked: {why}"
     return found, None

@@ -355,7 +355,7 @@ class Blocking:
         engine = self.engine()
         decision = engine.match(url, context.type, context.source, context.third_party)
         canonical_names = flow.metadata.get(CANONICAL_NAMES_KEY)
-        uncloaked = canonical_names and uncloak(decision, engine.match, url, flow.request.host, canonical_names,
+        uncloaked = canonical_names and uncloak(decision, engine, url, flow.request.host, canonical_names,
                                                 context.type, context.source, context.settings.allowed_third_parties)
         if uncloaked:
             decision = uncloaked.decision

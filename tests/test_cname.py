@@ -62,11 +62,11 @@ def test_a_request_allowed_under_its_name_is_blocked_under_its_canonical_name():
     url = "https://metrics.shop.test/collect?e=1"
     first = filters.match(url, "image", "https://shop.test/", False)
     assert first.action == "block"  # `/collect^` matches the site's path: nothing to uncloak
-    assert cname.uncloak(first, filters.match, url, CLOAKED, (TRACKER,), "image", "https://shop.test/") is None
+    assert cname.uncloak(first, filters, url, CLOAKED, (TRACKER,), "image", "https://shop.test/") is None
     url = "https://metrics.shop.test/p.gif"
     first = filters.match(url, "image", "https://shop.test/", False)
     assert first.action == "allow"
-    found = cname.uncloak(first, filters.match, url, CLOAKED, (TRACKER,), "image", "https://shop.test/")
+    found = cname.uncloak(first, filters, url, CLOAKED, (TRACKER,), "image", "https://shop.test/")
     assert found.canonical_name == TRACKER
     assert (found.decision.action, found.decision.filter) == ("block", "||tracker-cdn.test^")
 
@@ -74,7 +74,7 @@ def test_a_request_allowed_under_its_name_is_blocked_under_its_canonical_name():
 def test_third_party_filters_match_the_canonical_name_as_a_third_party():
     filters = engine("||tracker-cdn.test^$third-party\n")
     first = filters.match("https://metrics.shop.test/x", "script", "https://shop.test/", False)
-    found = cname.uncloak(first, filters.match, "https://metrics.shop.test/x", CLOAKED, (TRACKER,), "script",
+    found = cname.uncloak(first, filters, "https://metrics.shop.test/x", CLOAKED, (TRACKER,), "script",
                           "https://shop.test/")
     assert found is not None and found.decision.filter == "||tracker-cdn.test^$third-party"
 
@@ -86,17 +86,17 @@ def test_an_exception_for_the_request_or_for_the_canonical_name_keeps_it():
     url = "https://metrics.shop.test/p.gif"
     first = filters.match(url, "image", "https://shop.test/", False)
     assert first.action == "exception"  # uBO's cnameIgnoreExceptions: not uncloaked
-    assert cname.uncloak(first, filters.match, url, CLOAKED, (TRACKER,), "image", "https://shop.test/") is None
+    assert cname.uncloak(first, filters, url, CLOAKED, (TRACKER,), "image", "https://shop.test/") is None
     filters = engine("||tracker-cdn.test^\n@@||shop.test.tracker-cdn.test^\n")
     first = filters.match(url, "image", "https://shop.test/", False)
-    assert cname.uncloak(first, filters.match, url, CLOAKED, (TRACKER,), "image", "https://shop.test/") is None
+    assert cname.uncloak(first, filters, url, CLOAKED, (TRACKER,), "image", "https://shop.test/") is None
 
 
 def test_every_name_of_the_chain_is_checked_not_only_the_last():
     filters = engine("||tracker.test^\n")
     url = "https://metrics.shop.test/p.gif"
     first = filters.match(url, "image", "https://shop.test/", False)
-    found = cname.uncloak(first, filters.match, url, CLOAKED, ("shop.tracker.test", "edge.cdn.test"), "image",
+    found = cname.uncloak(first, filters, url, CLOAKED, ("shop.tracker.test", "edge.cdn.test"), "image",
                           "https://shop.test/")
     assert found.canonical_name == "shop.tracker.test"
 
@@ -228,3 +228,25 @@ def test_the_cache_is_bounded_and_drops_the_oldest_first():
     assert cache.get("long.shop.test") is None  # no answer outlives MAX_TTL
     cache.put("zero.shop.test", Chain((), 0), 0)
     assert cache.get("zero.shop.test") is None  # TTL 0: not kept
+
+
+def test_a_cname_exception_for_the_page_exempts_its_requests_from_uncloaked_blocks():
+    url = "https://metrics.shop.test/p.gif"
+    filters = engine("||tracker-cdn.test^\n@@||shop.test^$cname\n")
+    first = filters.match(url, "image", "https://shop.test/cart", False)
+    assert first.action == "allow"  # `$cname` never matches a request itself
+    assert cname.exemption(filters, "https://shop.test/cart") == "@@||shop.test^$cname"
+    assert cname.uncloak(first, filters, url, CLOAKED, (TRACKER,), "image", "https://shop.test/cart") is None
+    assert cname.exemption(filters, "https://other.test/") is None
+    important = engine("||tracker-cdn.test^$important\n@@||shop.test^$cname\n")
+    found = cname.uncloak(first, important, url, CLOAKED, (TRACKER,), "image", "https://shop.test/cart")
+    assert found is not None  # uBO: an important block is not exempt
+
+
+def test_cname_is_an_exception_option_only():
+    filters = FilterEngine()
+    stats = filters.add_list("||shop.test^$cname\n@@||shop.test^$~cname\n@@||shop.test^$cname\n", "mine")
+    assert stats.filters_used == 1 and stats.skipped == {"unsupported-option:cname": 2}
+    # no request type is `cname`: the exception lifts no block of a real request on the page
+    both = engine("||shop.test^\n@@||shop.test^$cname\n")
+    assert both.match("https://shop.test/x.js", "script", "https://shop.test/", False).action == "block"

@@ -26,9 +26,9 @@ What uBlock Origin's rules become here (its `cnameIgnore*` advanced settings, at
 Beyond uBO: every name of the chain is matched, in order, not only the last one (as Brave does): a
 chain `metrics.shop.example -> shop.tracker.net -> edge.cdn.net` is caught by `||tracker.net^`.
 A canonical name whose site the page allows as a third party (`whoknows site allow-3p PAGE SITE`)
-is not matched. Not supported: uBO's `$cname` filter option (exception filters that exempt a host
-from uncloaking; the lists use it a handful of times): such filters are skipped, as before, and
-`allow-3p` is the way to exempt a host.
+is not matched. uBO's `$cname` exception option is honoured as uBO does: `@@||example.com^$cname`
+(uBO's unbreak list has a few dozen) matches the page's URL, and requests on such a page are not
+blocked for what their canonical names are, unless the block is `important` (`exemption`).
 
 Resolution (`CnameResolver`): one `A` query for the host; the CNAME records of the answer are
 followed, and when the answer stops at an alias without its records (a resolver that does not
@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 from .errors import InputError
 from .filters import Decision
+from .filters import FilterEngine
 from .sites import site_of
 
 MAX_CHAIN = 8  # aliases followed at most; real chains have 1 to 3
@@ -124,18 +125,31 @@ def uncloaked_url(url: str, host: str, name: str) -> str:
     return url[:start] + name + url[end:cut] + "/"
 
 
-def uncloak(first: Decision, match: Callable[..., Decision], url: str, host: str,
-            canonical_names: Iterable[str], type: str, source: str | None,
-            allowed_sites: Iterable[str] = ()) -> Uncloaked | None:
+def uncloak(first: Decision, engine: FilterEngine, url: str, host: str, canonical_names: Iterable[str],
+            type: str, source: str | None, allowed_sites: Iterable[str] = ()) -> Uncloaked | None:
     """The decision under the first canonical name a block filter matches; None when the request
-    stands as `first` decided (it was already blocked, an exception let it through, or no name
-    is blocked). `match` is `FilterEngine.match`; the party is worked out from the new host."""
+    stands as `first` decided (it was already blocked, an exception let it through, no name is
+    blocked, or the page is exempt: `exemption`). The party is worked out from the new host."""
     if first.action != "allow":
         return None
     for name in names_to_check(host, canonical_names, allowed_sites):
-        decision = match(uncloaked_url(url, host, name), type, source, None)
+        decision = engine.match(uncloaked_url(url, host, name), type, source, None)
         if decision.action in BLOCKING_ACTIONS:
+            if not decision.important and exemption(engine, source) is not None:
+                return None
             return Uncloaked(decision, name)
+    return None
+
+
+def exemption(engine: FilterEngine, page: str | None) -> str | None:
+    """The `$cname` exception filter that exempts the page `page` (its URL or origin) from blocks
+    found by uncloaking, as uBO matches it (`@@||example.com^$cname`: the page's URL is matched as
+    a request of type `cname`); None if there is none. `important` blocks are not exempt."""
+    if not page:
+        return None
+    for role, text, _ in engine.explain(page, "cname", page):
+        if role == "exception":
+            return text
     return None
 
 

@@ -222,3 +222,13 @@ def test_at_least_95_percent_of_the_shipped_tracker_domains_resolve_to_their_com
             wrong.append(domain)
     assert len(data.domains) > 6000
     assert len(wrong) / len(data.domains) <= 0.05, wrong[:20]
+
+
+def test_a_pages_cname_exception_is_named_when_it_keeps_an_uncloaked_request(tmp_path):
+    unbreak = tmp_path / "unbreak.txt"
+    unbreak.write_text("! Title: unbreak\n@@||exempt.test^$cname\n")
+    subscriptions.add_subscription(str(unbreak), name="unbreak")
+    decision = check_json("https://metrics.exempt.test/p.gif", "--from", "exempt.test", "--type", "image",
+                          "--cname", "x.tracker.test")
+    assert decision["decision"] == "allow"
+    assert decision["cname_note"] == "uncloaked, not blocked: the page is exempt (@@||exempt.test^$cname)"

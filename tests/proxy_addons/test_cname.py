@@ -135,3 +135,20 @@ def test_bad_options_are_refused(option, value):
     with taddons.context(cname) as tctx:
         with pytest.raises(exceptions.OptionsError):
             tctx.configure(cname, **{option: value})
+
+
+async def test_a_system_without_name_servers_runs_without_uncloaking_and_says_so(monkeypatch, caplog):
+    import dns.resolver
+
+    def no_configuration(self, *args, **kwargs):
+        raise dns.resolver.NoResolverConfiguration("no nameservers")
+
+    monkeypatch.setattr(dns.resolver.BaseResolver, "read_resolv_conf", no_configuration)
+    context, cname = Context(), Cname()
+    flow = flow_to("https://metrics.shop.test/p.gif")
+    with taddons.context(context, cname) as tctx:
+        tctx.configure(cname, whoknows_dns_server="")  # the system's resolvers: there are none
+        context.requestheaders(flow)
+        await cname.requestheaders(flow)
+    assert cname.resolver is None and CANONICAL_NAMES_KEY not in flow.metadata
+    assert "CNAME uncloaking is off: no system name server" in caplog.text
