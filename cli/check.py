@@ -14,7 +14,7 @@ _HOST = re.compile(r"^[a-z0-9_.-]+$|^[0-9a-f:.]+$")
 def _request_types() -> tuple[str, ...]:
     from whoknows.filters.parser import REQUEST_TYPES
 
-    return tuple(REQUEST_TYPES)
+    return tuple(name for name in REQUEST_TYPES if name != "cname")  # `cname` names no request
 
 
 @click.command()
@@ -24,8 +24,13 @@ def _request_types() -> tuple[str, ...]:
     "--type", "request_type", default="other", show_default=True, metavar="TYPE",
     help="The request's type: script, image, stylesheet, xhr, sub_frame, ... (see the error for all).",
 )
+@click.option(
+    "--cname", "canonical_names", multiple=True, metavar="NAME",
+    help="URL's host is a DNS alias (CNAME) of NAME, as `dig CNAME HOST` shows; repeat for a chain. "
+         "The proxy finds this itself for first-party subdomains; say it here to see what it would do.",
+)
 @json_option
-def check(url, source, request_type, as_json):
+def check(url, source, request_type, canonical_names, as_json):
     """Show whether the proxy would block, allow or rewrite a request to URL.
 
     Uses the same lists and compiled cache as the proxy. Without --from the request has no known
@@ -36,6 +41,7 @@ def check(url, source, request_type, as_json):
 
     \b
         whoknows check https://tracker.example/pixel.gif --from shop.example --type image
+        whoknows check https://m.shop.example/p.gif --from shop.example --cname m.tracker.example
     """
     from whoknows.filters import engine_cache
 
@@ -46,11 +52,52 @@ def check(url, source, request_type, as_json):
     for warning in loaded.warnings:
         click.echo(f"whoknows: warning: {warning}", err=True)
     decision = loaded.engine.match(target, type=request_type, source=source_url)
+    uncloaked, cname_note = _uncloak(loaded.engine, target, source_url, request_type, decision,
+                                     _canonical_names(canonical_names))
+    if uncloaked is not None:
+        decision = uncloaked.decision
     result = _result(target, source_url, request_type, decision)
+    result["canonical_names"] = list(_canonical_names(canonical_names))
+    result["uncloaked_as"] = uncloaked.canonical_name if uncloaked is not None else None
+    result["cname_note"] = cname_note
     if as_json:
         print_json(result)
     else:
         _print(result)
+
+
+def _canonical_names(names: tuple[str, ...]) -> tuple[str, ...]:
+    out = tuple(name.strip().lower().rstrip(".") for name in names)
+    for name in out:
+        if not re.fullmatch(r"[a-z0-9_-]+(\.[a-z0-9_-]+)+", name):
+            raise InputError(f"--cname takes a host name like tracker-cdn.example, got {name!r}")
+    return out
+
+
+def _uncloak(engine, url, source_url, request_type, decision, names):
+    """What CNAME uncloaking makes of the request, as the proxy would (`whoknows.cname`), and a
+    note when the names were given but the proxy would not look at them."""
+    from urllib.parse import urlsplit
+
+    from whoknows import cname
+    from whoknows.sites import site_of
+
+    if not names:
+        return None, None
+    host = urlsplit(url).hostname or ""
+    page_site = site_of(urlsplit(source_url).hostname or "") if source_url else None
+    if not cname.should_uncloak(host, site_of(host), page_site, request_type):
+        return None, ("not uncloaked: only a subresource of a subdomain of the page's own site is "
+                      "(give --from with the page's site)")
+    found = cname.uncloak(decision, engine, url, host, names, request_type, source_url)
+    if found is None:
+        exempt = cname.exemption(engine, source_url)
+        why = ("an exception filter let the request itself through" if decision.action == "exception"
+               else "already blocked under its own name" if decision.action != "allow"
+               else f"the page is exempt ({exempt})" if exempt
+               else "no filter matches the canonical names in another site")
+        return None, f"uncloaked, not blocked: {why}"
+    return found, None
 
 
 def _http_url(text: str, what: str) -> str:
@@ -110,19 +157,21 @@ def _result(url, source_url, request_type, decision) -> dict:
         "redirect": decision.redirect,
         "clean_url": cleaned if changed else None,
         "removed_params": list(removed),
-        "owner": _owner(url),
+        **attribution(url),
     }
 
 
-def _owner(url: str) -> str | None:
-    """The company behind the requested host, when the tracker directory knows it."""
+def attribution(url: str) -> dict:
+    """The company behind the requested host and what it does: `owner` (the one name whoknows
+    shows for it, `directory.tracker_owner`) and `category` (the tracker data's), None when unknown."""
     from urllib.parse import urlsplit
 
-    try:
-        from whoknows.directory import tracker_owner
-    except ImportError:  # the directory ships separately from the engine; the check works without
-        return None
-    return tracker_owner(urlsplit(url).hostname or "")
+    from whoknows.directory import tracker_owner
+    from whoknows.tracker_companies import tracker_domain
+
+    host = urlsplit(url).hostname or ""
+    entry = tracker_domain(host)
+    return {"owner": tracker_owner(host), "category": entry.category if entry is not None else None}
 
 
 def _print(result: dict) -> None:
@@ -136,6 +185,10 @@ def _print(result: dict) -> None:
         ("filter", result["filter"] and result["filter"] + ("  (important)" if result["important"] else "")),
         ("list", result["list"]),
         ("owner", result["owner"]),
+        ("category", result["category"]),
+        ("cname", " -> ".join(result["canonical_names"]) or None),
+        ("uncloaked", result["uncloaked_as"] and f"blocked as {result['uncloaked_as']}"),
+        ("note", result["cname_note"]),
     ]
     if result["filter"] is None:
         details.append(("why", "built-in tracking parameters" if result["removed_params"] else "no filter matched"))

@@ -18,10 +18,15 @@ from whoknows.errors import InputError, WhoknowsError
 COMMANDS = {
     "alias": "cli.alias:alias",
     "check": "cli.check:check",
+    "companies": "cli.companies:companies",
+    "company": "cli.companies:company",
     "doctor": "cli.doctor:doctor",
     "export": "cli.transfer:export_ledger",
     "extension": "cli.extension:extension",
+    "findings": "cli.findings:findings",
     "import": "cli.transfer:import_ledger",
+    "intent": "cli.intent:intent",
+    "intents": "cli.intent:intents",
     "knows": "cli.disclosures:knows",
     "leaks": "cli.leaks:leaks",
     "lists": "cli.lists:lists",
@@ -31,10 +36,12 @@ COMMANDS = {
     "proxy": "cli.proxy:proxy",
     "request": "cli.rights:rights_request",
     "requests": "cli.rights:rights_requests",
+    "settings": "cli.settings:settings",
     "setup": "cli.setup:setup",
     "site": "cli.site:site",
     "tell": "cli.disclosures:tell",
     "vendor": "cli.vendor:vendor",
+    "who": "cli.companies:who",
 }
 
 

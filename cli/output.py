@@ -27,6 +27,7 @@ _SQUEEZED_WIDTH = 6
 def table(title: str | None, columns: list[str], rows: list[list]) -> None:
     """Print a simple rich table; an empty listing says so instead of drawing an empty grid.
 
+    Cells are shown as they are: text in brackets is not taken for rich's markup.
     A column holding an email address (an alias, a contact) is never broken across lines: a
     broken address cannot be copied. The other columns wrap to make room, and when even that is
     not enough the table is drawn wider than the terminal rather than break an address.
@@ -44,8 +45,10 @@ def table(title: str | None, columns: list[str], rows: list[list]) -> None:
     grid = Table(title=title, show_lines=False)
     for column, keep in zip(columns, whole):
         grid.add_column(column, overflow="fold", no_wrap=keep)
-    for row in cells:
-        grid.add_row(*row)
+    from rich.markup import escape
+
+    for row in cells:  # cells are data (a value's reference `a•••@x.org [me:3f9a0c1d]`), never markup
+        grid.add_row(*map(escape, row))
     out = console()
     needed = sum(w if keep else min(w, _SQUEEZED_WIDTH) for w, keep in zip(widths, whole)) + 3 * len(columns) + 1
     if needed > out.width:

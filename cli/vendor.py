@@ -120,7 +120,8 @@ def list_(limit, offset, as_json):
 @json_option
 def show(vendor_name, as_json):
     """Everything the ledger has on VENDOR: company, aliases, what it was told, preferences, what it
-    does, and what scanned mail says about its aliases (who else writes to them).
+    does, what scanned mail says about its aliases (who else writes to them), what its data exports
+    say it holds, and what it holds that you never gave it ('whoknows findings').
 
     Examples:
 
@@ -149,7 +150,9 @@ def _print_record(record: dict) -> None:
     for label, key in (("company", "name"), ("privacy contact", "privacy_contact"), ("address", "address")):
         source = company["sources"].get(key)
         value = ", ".join((company[key] or "unknown").splitlines())
-        click.echo(f"  {label}: {value}" + (f"  [{'your entry' if source == 'you' else 'directory'}]" if source else ""))
+        click.echo(f"  {label}: {value}" + (f"  [{_SOURCE_NAMES.get(source, source)}]" if source else ""))
+    if company.get("owner"):
+        click.echo(f"  owned by: {company['owner']}  [tracker data] ('whoknows company show {record['vendor']}')")
     if company["countries"]:
         click.echo(f"  countries: {', '.join(company['countries'])}")
     if company["categories"]:
@@ -171,6 +174,12 @@ def _print_record(record: dict) -> None:
 
     print_vendor_leaks(record)
     _print_alias_mail(record)
+    from cli.findings import print_vendor_exports
+
+    print_vendor_exports(record)
+
+
+_SOURCE_NAMES = {"you": "your entry", "directory": "directory", "tracker data": "tracker data"}
 
 
 def _print_alias_mail(record: dict) -> None:
@@ -203,22 +212,24 @@ def _print_observations(label: str, summary: dict) -> None:
     click.echo(f"{label}: {summary['distinct']} distinct, seen {summary['seen']} times"
                + (f", {summary['blocked']} blocked" if summary["blocked"] else ""))
     table(None, ["name", "seen", "blocked", "about", "last seen"],
-          [[o["subject"], o["count"], _blocked(o["blocked"]), _about(o["detail"]), short_time(o["last_seen"])]
+          [[o["subject"], o["count"], _blocked(o["blocked"]), _about(o["detail"], o), short_time(o["last_seen"])]
            for o in summary["top"]])
     if summary["distinct"] > len(summary["top"]):
         click.echo(f"  ... and {summary['distinct'] - len(summary['top'])} more (--json lists all)")
 
 
-def _about(detail) -> str:
-    """What the proxy noted about one observation: a third party's owner, a cookie's party and
-    lifetimes (asked by the site, kept by the proxy's policy)."""
+def _about(detail, entry: dict | None = None) -> str:
+    """What the proxy noted about one observation: a third party's company and category, a
+    cookie's party and lifetimes (asked by the site, kept by the proxy's policy)."""
     if not isinstance(detail, dict):
         return ""
     parts = []
     if "third_party" in detail:
         parts.append("third party" if detail["third_party"] else "first party")
-    if detail.get("owner"):
-        parts.append(str(detail["owner"]))
+    company = (entry or {}).get("company") or detail.get("owner")
+    if company:
+        category = (entry or {}).get("category")
+        parts.append(str(company) + (f" ({category})" if category else ""))
     if detail.get("tracker"):
         parts.append("tracker")
     if "asked_lifetime_seconds" in detail:
@@ -247,11 +258,45 @@ def _blocked(value) -> str:
     return "" if value is None else str(value)
 
 
+@vendor.command("data")
+@click.argument("vendor_name", metavar="VENDOR")
+@click.argument("path", metavar="PATH", type=click.Path(path_type=str))
+@click.option("--date", "on", metavar="DATE", help="When VENDOR handed it over, YYYY-MM-DD (default: today).")
+@json_option
+def data(vendor_name, path, on, as_json):
+    """Read the data export VENDOR handed over (a ZIP, a folder, or one JSON, CSV, HTML, XML or
+    text file) and keep what it holds: your values and aliases found in it (in any encoding the
+    proxy knows, hashes included) and the categories of data, each with the file and field where it
+    was found. Never a copy of the export. Unsafe exports (a ZIP bomb, a member named outside the
+    archive, a truncated ZIP) are refused and nothing is stored. Reading the same export again
+    replaces its findings. Without a request; 'whoknows request answered ID --data PATH' for one.
+
+    Examples:
+
+    \b
+        whoknows vendor data shop.example ~/Downloads/shop-export.zip
+        whoknows vendor data shop.example export/ --date 2026-02-01 --json
+    """
+    from cli.findings import print_stored_export
+    from cli.rights import parse_day
+    from whoknows.export_records import read_vendor_export
+
+    received = parse_day(on)
+    with _open() as ledger:
+        domain = _vendor(ledger, vendor_name)
+        stored = read_vendor_export(ledger, domain, path, received_on=received)
+    if as_json:
+        print_json(stored.to_json())
+    else:
+        print_stored_export(stored)
+
+
 @vendor.command("forget")
 @click.argument("vendor_name", metavar="VENDOR")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget(vendor_name, yes):
-    """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations.
+    """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations,
+    the data exports read and their findings.
 
     Only the ledger's rows go: an alias at your mail provider is not touched.
 
@@ -277,9 +322,9 @@ def forget(vendor_name, yes):
 
 
 _SINGULAR = {"aliases": "alias", "disclosures": "disclosure", "preferences": "preferences",
-             "observations": "observation"}
+             "observations": "observation", "data_exports": "data export"}
 
 
 def _describe(counts: dict[str, int]) -> str:
-    parts = [f"{n} {table if n != 1 else _SINGULAR[table]}" for table, n in counts.items() if n]
+    parts = [f"{n} {table.replace('_', ' ') if n != 1 else _SINGULAR[table]}" for table, n in counts.items() if n]
     return ", ".join(parts) if parts else "nothing linked to it"

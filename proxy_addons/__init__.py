@@ -37,9 +37,12 @@ def direct_pac_url(host: str, port: int) -> str:
 def whoknows_addons() -> list:
     """Every whoknows addon, in chain order, each guarded by the first one (`safety.Safety`).
 
-    Order matters: `pac` answers the proxy's own URLs before anything else sees them; the blocking
+    Order matters: `pac` answers the proxy's own URLs before anything else sees them; `cname` finds
+    a first-party subdomain's canonical names after `context` says whose page it is and before the
+    blocking addon matches them; `frames` reads the cookies addon's tracker verdict; the blocking
     addon (when present) marks tracker requests before `signals` reads the mark; `streaming` comes
     after every addon that may answer a request at its headers, and before `leaks`;
+    `company_sightings` after `leaks` (it reads the values `leaks` found in the request);
     `websocket_memory` drops a WebSocket's past messages after every other addon has seen the
     current one.
     """
@@ -48,18 +51,26 @@ def whoknows_addons() -> list:
     from proxy_addons import signals
 
     from proxy_addons import blocking
+    from proxy_addons import cname
+    from proxy_addons import frames
     from proxy_addons import context
     from proxy_addons import params
     from proxy_addons import cookies
     from proxy_addons import observation
+    from proxy_addons import company_sightings
     from proxy_addons import control
     from proxy_addons import leaks
     from proxy_addons import streaming
     from proxy_addons import upstream_http1
     from proxy_addons import websocket_memory
 
+    from whoknows.frames import FrameMemory
+
     guard = safety.Safety()
-    addons = [pac.Pac(), context.Context(), blocking.Blocking(), params.Params(), cookies.Cookies(),
-              signals.Signals(), streaming.Streaming(), leaks.Leaks(), observation.Observation(),
-              control.Control(), upstream_http1.UpstreamHttp1(), websocket_memory.WebSocketMemory()]
+    frame_memory = FrameMemory()  # the frames addon fills it, the context addon reads it
+    addons = [pac.Pac(), context.Context(frames=frame_memory), cname.Cname(), blocking.Blocking(),
+              params.Params(), cookies.Cookies(), frames.Frames(frame_memory), signals.Signals(),
+              streaming.Streaming(), leaks.Leaks(), observation.Observation(),
+              company_sightings.CompanySightingsAddon(), control.Control(), upstream_http1.UpstreamHttp1(),
+              websocket_memory.WebSocketMemory()]
     return [guard, *(guard.guard(addon) for addon in addons)]

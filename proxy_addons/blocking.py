@@ -39,6 +39,11 @@ failure, except where a failure would show on the page:
 Every such answer is `cache-control: no-store` (a block must end when protection is paused) and
 says which filter blocked it in `x-whoknows-blocked`.
 
+CNAME uncloaking: a request allowed under its own name (no filter, or only removeparam) whose host
+the cname addon found to be an alias (`flow.metadata["whoknows.canonical_names"]`) is matched again
+under each canonical name (`whoknows.cname.uncloak`); a block found there is the decision, and the
+answer also says the canonical name in `x-whoknows-uncloaked`.
+
 Tracker mark: `flow.metadata["whoknows.tracker"] = True` when a block filter matched, whether the
 request was blocked, redirected, or let through by an exception filter: an exception lifts the
 block (the page needs the request), not what the destination is, so the signals addon still drops
@@ -59,12 +64,14 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
+from proxy_addons.cname import CANONICAL_NAMES_KEY
 from proxy_addons.context import FlowContext
 from proxy_addons.context import ensure_context
 from proxy_addons.mitmproxy_shortcuts import FAST_RESPONSES
 from proxy_addons.mitmproxy_shortcuts import fresh_response
 from proxy_addons.mitmproxy_shortcuts import response_fields
 from proxy_addons.signals import TRACKER_KEY
+from whoknows.cname import uncloak
 from whoknows.filters import Decision
 from whoknows.filters import FilterEngine
 from whoknows.filters import resource
@@ -74,6 +81,7 @@ logger = logging.getLogger("whoknows.proxy")
 DECISION_KEY = "whoknows.filter_decision"
 EXTRA_LIST_NAME = "extra-filters"
 BLOCKED_HEADER = "x-whoknows-blocked"
+UNCLOAKED_HEADER = "x-whoknows-uncloaked"  # the canonical name a blocked first-party subdomain was blocked as
 BLOCKING_ACTIONS = frozenset({"block", "redirect"})
 CHECK_INTERVAL_OPTION = "whoknows_lists_check_interval"
 DEFAULT_CHECK_INTERVAL = 5.0  # seconds
@@ -344,7 +352,13 @@ class Blocking:
         if context.paused or context.allowed_third_party:
             return
         url = flow.request.url
-        decision = self.engine().match(url, context.type, context.source, context.third_party)
+        engine = self.engine()
+        decision = engine.match(url, context.type, context.source, context.third_party)
+        canonical_names = flow.metadata.get(CANONICAL_NAMES_KEY)
+        uncloaked = canonical_names and uncloak(decision, engine, url, flow.request.host, canonical_names,
+                                                context.type, context.source, context.settings.allowed_third_parties)
+        if uncloaked:
+            decision = uncloaked.decision
         flow.metadata[DECISION_KEY] = decision
         if decision.action in TRACKER_ACTIONS:
             flow.metadata[TRACKER_KEY] = True
@@ -353,3 +367,5 @@ class Blocking:
                              or blocked_response(context, url, decision))
         elif decision.action == "block":
             flow.response = blocked_response(context, url, decision)
+        if uncloaked and flow.response is not None:
+            flow.response.headers[UNCLOAKED_HEADER] = uncloaked.canonical_name

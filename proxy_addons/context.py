@@ -11,7 +11,11 @@ failed. Requests the proxy already answered (the PAC file) get none.
 - `page_site`: the site of the page that caused the request: the request's own site for a
   top-level document; else the site of `Referer`, else of `Origin`; else, when `Sec-Fetch-Site`
   says same-origin/same-site, the request's site; else None (unknown). A proxy sees only the
-  immediate initiator: requests made by a frame carry the frame's page, not the top-level one.
+  immediate initiator: requests made by a frame carry the frame's page, not the top-level one;
+  when that frame is one the proxy served (`whoknows.frames.FrameMemory`, filled by the frames
+  addon), `page_site` is the top-level site that embedded it, so that site's settings and cookie
+  rules apply (`source` and `third_party` stay the frame's: the filter lists judge by the frame,
+  as uBlock Origin does).
 - `type`: the resource type (`document`, `subdocument`, `script`, `image`, `xmlhttprequest`,
   `ping`, ...; `whoknows.filters.request_context`), as the filter engine names them.
 - `source`: the URL (or origin) handed to the filter engine as the request's source: the request
@@ -46,6 +50,7 @@ from mitmproxy import http
 from proxy_addons.mitmproxy_shortcuts import lowercase_map
 from whoknows.cookies import CookiePolicy
 from whoknows.errors import WhoknowsError
+from whoknows.frames import FrameMemory
 from whoknows.filters import request_context
 from whoknows.site_settings import DEFAULT
 from whoknows.site_settings import SiteSettings
@@ -93,7 +98,8 @@ def _uncached_site_of_url(url: str) -> str | None:
 _cached_site_of_url = functools.lru_cache(maxsize=4096)(_uncached_site_of_url)
 
 
-def compute_context(request: http.Request, store: SiteSettingsStore | None) -> FlowContext:
+def compute_context(request: http.Request, store: SiteSettingsStore | None,
+                    frames: FrameMemory | None = None) -> FlowContext:
     """The context of one request; `store` None means default settings everywhere."""
     url = request.url
     request_site = site_of(request.host) if request.host else None
@@ -106,7 +112,7 @@ def compute_context(request: http.Request, store: SiteSettingsStore | None) -> F
         page_site, source, third_party = request_site, url, False
     else:
         source, third_party = seen.source, seen.third_party
-        page_site = _site_of_url(source) if source else None
+        page_site = (frames is not None and frames.top_site(source)) or (_site_of_url(source) if source else None)
         if page_site is None and headers.get("sec-fetch-site", "").lower() in _SAME_SITE_FETCHES:
             page_site = request_site
     settings = store.get(page_site) if store is not None else DEFAULT
@@ -138,8 +144,9 @@ def is_paused(flow: http.HTTPFlow) -> bool:
 class Context:
     name = "whoknows_context"
 
-    def __init__(self, store: SiteSettingsStore | None = None) -> None:
+    def __init__(self, store: SiteSettingsStore | None = None, frames: FrameMemory | None = None) -> None:
         self.store = store
+        self.frames = frames  # the frames addon's memory of frame documents (None: no attribution)
         self._owned_ledger = None
         self._next_attempt = 0.0
 
@@ -165,7 +172,7 @@ class Context:
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return
-        flow.metadata[CONTEXT_KEY] = compute_context(flow.request, self._settings_store())
+        flow.metadata[CONTEXT_KEY] = compute_context(flow.request, self._settings_store(), self.frames)
 
     def done(self) -> None:
         if self._owned_ledger is not None:

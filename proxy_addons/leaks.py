@@ -58,6 +58,8 @@ logger = logging.getLogger("whoknows.proxy")
 
 ENABLE_OPTION = "whoknows_leaks"
 SCANNED_KEY = "whoknows.leaks_scanned"  # flow metadata: this request was searched (once is enough)
+# flow metadata: the values found in this request ([FoundValue]), for `company_sightings`
+FOUND_KEY = "whoknows.leaks_found"
 # A compressed body is decoded to be searched only up to this size, and then only as far as the
 # scan reads (64 KB); bigger compressed uploads are searched in URL and headers only.
 MAX_DECODED_BODY = 1024 * 1024
@@ -206,6 +208,7 @@ class Leaks:
         if not matches:
             return
         found = [FoundValue(m.value_id.kind, m.value_id.ref, m.encoding, m.form, m.where) for m in matches]
+        flow.metadata[FOUND_KEY] = found
         own = context.request_site == page
         company = None if own else tracker_owner(request.host)
         self.pending.record(classify(page, context.request_site, request.host, request.method,

@@ -4,7 +4,8 @@ Last in the chain: it reads what the other addons decided from the flow's metada
 in `whoknows.observations.Observations` (live counters in memory):
 - `request`: a request to a third party (its site is not the page's): blocked or allowed
   (`proxy_addons.blocking`'s decision), with the owning company where known
-  (`whoknows.directory.tracker_owner`) and whether it is a tracker; the tracking parameters the
+  and its category (`whoknows.tracker_companies.tracker_domain`, else
+  `whoknows.directory.tracker_owner`) and whether it is a tracker; the tracking parameters the
   params addon removed (`flow.metadata["whoknows.removed_params"]`);
 - `responseheaders` (after the cookie addon's): every `Set-Cookie` line and what the cookie
   addon made of it (`flow.metadata["whoknows.cookies"]`): asked and granted lifetimes, removed
@@ -42,6 +43,7 @@ from proxy_addons.cookies import CookieDecision
 from proxy_addons.cookies import builtin_tracker
 from proxy_addons.params import REMOVED_KEY
 from whoknows.directory import tracker_owner
+from whoknows.tracker_companies import tracker_domain
 from whoknows.observations import DEFAULT_FLUSH_INTERVAL
 from whoknows.observations import CookieSeen
 from whoknows.observations import Flusher
@@ -74,7 +76,7 @@ def parse_interval(text: str) -> float:
     return seconds
 
 
-def _ledger_name(name: str) -> str:
+def ledger_name(name: str) -> str:
     """A name from the wire as the ledger can keep it: valid Unicode, at most `MAX_NAME_CHARS`.
 
     mitmproxy keeps header bytes that are not UTF-8 as lone surrogates, which SQLite refuses (the
@@ -136,10 +138,13 @@ class Observation:
             blocked = (flow.response is not None and decision is not None
                        and decision.action in BLOCKING_ACTIONS)
             tracker = bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host)
+            entry = tracker_domain(host)
             self.observations.third_party(site, context.request_site or host, blocked=blocked,
-                                          owner=tracker_owner(host), tracker=tracker)
+                                          owner=tracker_owner(host),
+                                          category=entry.category if entry is not None else None,
+                                          tracker=tracker)
         for name in flow.metadata.get(REMOVED_KEY, ()):
-            self.observations.parameter(site, _ledger_name(name), context.request_site)
+            self.observations.parameter(site, ledger_name(name), context.request_site)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
@@ -155,7 +160,7 @@ class Observation:
             if outcome.malformed:  # no browser stores it: nothing was set
                 continue
             self.observations.cookie(site, CookieSeen(
-                _ledger_name(outcome.name), setter, decision.third_party, outcome.asked_lifetime_seconds,
+                ledger_name(outcome.name), setter, decision.third_party, outcome.asked_lifetime_seconds,
                 outcome.granted_lifetime_seconds, outcome.removed, outcome.shortened,
                 "paused" if decision.paused else str(decision.mode), owner))
 

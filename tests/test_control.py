@@ -85,8 +85,12 @@ UNTOUCHED = {"site": "vendor.test", "paused": False, "cookie_mode": None, "allow
 
 
 def browse_vendor(observations: Observations) -> None:
-    observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc", tracker=True)
-    observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc", tracker=True)
+    observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc", tracker=True,
+                             category="advertising")
+    observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc", tracker=True,
+                             category="advertising")
+    observations.third_party("vendor.test", "pixel.test", blocked=False, owner="Tracker Inc", tracker=True,
+                             category="advertising")
     observations.third_party("vendor.test", "cdn.test", blocked=False)
     observations.cookie("vendor.test", CookieSeen("sid", "vendor.test", False, 400 * 86400, 7 * 86400,
                                                   False, True, "cap:7"))
@@ -346,9 +350,15 @@ def test_site_state_combines_settings_alias_and_live_counters(api, token, observ
         "site": "vendor.test",
         "protection": True,
         "blocked": {"total": 2, "third_parties": [
-            {"domain": "tracker.test", "company": "Tracker Inc", "blocked": 2, "allowed": 0},
-            {"domain": "cdn.test", "company": None, "blocked": 0, "allowed": 1},
+            {"domain": "tracker.test", "company": "Tracker Inc", "category": "advertising", "blocked": 2,
+             "allowed": 0},
+            {"domain": "cdn.test", "company": None, "category": None, "blocked": 0, "allowed": 1},
+            {"domain": "pixel.test", "company": "Tracker Inc", "category": "advertising", "blocked": 0,
+             "allowed": 1},
         ]},
+        # What the popup groups by: the company's third parties added up, unknown ones left out.
+        "companies": [{"company": "Tracker Inc", "category": "advertising", "blocked": 2, "reached": 1,
+                       "domains": ["tracker.test", "pixel.test"]}],
         "cookies": {"removed": 1, "rewritten": 1},
         "parameters_stripped": 2,
         "leaks": 0,
@@ -362,6 +372,7 @@ def test_a_site_never_seen_has_zero_counters_and_the_defaults(api, token):
     state = call(api, "GET", f"{API}/site?site=https://www.shop.test/", token=token).json()
     assert state["site"] == "shop.test" and state["protection"] is True
     assert state["blocked"] == {"total": 0, "third_parties": []}
+    assert state["companies"] == []
     assert state["alias"] is None
     assert state["settings"] == {"paused": False, "cookie_mode": None, "allowed_third_parties": []}
     with open_ledger() as ledger:

@@ -111,7 +111,7 @@ def test_a_v1_ledger_migrates_forward_keeping_its_data_and_merging_what_is_one_f
     path = tmp_path / "ledger.db"
     _make_v1_ledger(path)
     with open_ledger(path) as ledger:
-        assert ledger.schema_version() == SCHEMA_VERSION == 5
+        assert ledger.schema_version() == SCHEMA_VERSION
         told = ledger.query(
             "SELECT value, first_seen, last_seen, evidence FROM disclosures WHERE source = 'told' AND kind = 'phone'")
         assert len(told) == 1  # the three spellings became one fact with the widest dates
@@ -182,3 +182,43 @@ def test_two_processes_opening_a_new_ledger_at_once_both_succeed(tmp_path):
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
     with open_ledger(path) as ledger:
         assert ledger.schema_version() == SCHEMA_VERSION
+
+
+def test_the_migration_that_widens_the_kinds_of_request_keeps_every_request_and_what_refers_to_them(tmp_path):
+    """Issue 14's migration rebuilds `rights_requests` (a CHECK cannot change in place): requests keep
+    their ids, and a row of another table that refers to one (foreign keys on, ON DELETE CASCADE)
+    survives the rebuild."""
+    widening = next(i for i, script in enumerate(ledger_module.MIGRATIONS) if "rights_requests_widened" in script)
+    path = tmp_path / "ledger.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for script in ledger_module.MIGRATIONS[:widening]:
+        for statement in ledger_module._statements(script):
+            db.execute(statement)
+    db.execute(f"PRAGMA user_version = {widening}")
+    db.execute("INSERT INTO vendors (id, domain, created_at) VALUES (1, 'shop.example', '2024-01-01T00:00:00Z')")
+    db.execute("INSERT INTO rights_requests (id, vendor_id, kind, lang, contact, sent_on, due_on, answered_on) "
+               "VALUES (7, 1, 'access', 'es', 'dpo@shop.example', '2024-01-10', '2024-02-12', NULL)")
+    db.execute("CREATE TABLE request_notes (request_id INTEGER NOT NULL REFERENCES rights_requests(id) "
+               "ON DELETE CASCADE, note TEXT)")
+    db.execute("INSERT INTO request_notes VALUES (7, 'sent by post too')")
+    # the export that answered it (issue 14's data_exports, migrated before: ON DELETE SET NULL)
+    db.execute("INSERT INTO data_exports (vendor_id, request_id, source_name, digest, received_on, read_at, "
+               "files_read, bytes_read) VALUES (1, 7, 'export.zip', 'abc', '2024-02-01', '2024-02-01T00:00:00Z', 1, 10)")
+    db.close()
+    with open_ledger(path) as ledger:
+        assert ledger.schema_version() == SCHEMA_VERSION
+        assert [tuple(r) for r in ledger.query("SELECT id, kind, lang, contact, sent_on, due_on FROM rights_requests")] == [
+            (7, "access", "es", "dpo@shop.example", "2024-01-10", "2024-02-12")]
+        assert [tuple(r) for r in ledger.query("SELECT * FROM request_notes")] == [(7, "sent by post too")]
+        assert [r[0] for r in ledger.query("SELECT request_id FROM data_exports")] == [7]
+        assert {r["table"] for r in ledger.query("PRAGMA foreign_key_list(data_exports)")} == {"vendors", "rights_requests"}
+        assert ledger.query("PRAGMA foreign_keys")[0][0] == 1  # back on after migrating
+        with ledger.write() as db:
+            for kind in ("port", "source", "follow-up", "complaint"):
+                db.execute("INSERT INTO rights_requests (vendor_id, kind, lang, sent_on, due_on) "
+                           "VALUES (1, ?, 'en', '2024-03-01', '2024-04-01')", (kind,))
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            with ledger.write() as db:
+                db.execute("INSERT INTO rights_requests (vendor_id, kind, lang, sent_on, due_on) "
+                           "VALUES (1, 'launch', 'en', '2024-03-01', '2024-04-01')")
+        assert ledger.integrity() == "ok"

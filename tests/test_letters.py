@@ -15,14 +15,25 @@ from pathlib import Path
 
 import pytest
 
+from whoknows.data_rights import LABELS
 from whoknows.errors import InputError, WhoknowsError
 from whoknows.letters import (
     KINDS,
     LANGUAGES,
+    AuthorityFacts,
+    EarlierRequest,
+    HeldValue,
+    Missing,
+    SentElsewhere,
+    Sighting,
     VendorFacts,
     long_date,
+    months_after,
     one_month_after,
+    render_complaint,
+    render_follow_up,
     render_request,
+    render_source_request,
     response_deadline,
     to_eml,
 )
@@ -95,6 +106,8 @@ def test_every_identifier_and_correction_appears_in_the_body(kind, lang):
     ("object", ["Article 21(2)", "Article 21(3)", "absolute"],
      ["artículo 21, apartado 2", "artículo 21, apartado 3", "no admite ponderación"]),
     ("rectify", ["Article 16", "Article 19"], ["artículo 16", "artículo 19"]),
+    ("port", ["Article 20(1)", "machine-readable", "Article 20(1)(a) and (b)", "Article 15"],
+     ["artículo 20, apartado 1", "lectura mecánica", "letras a) y b)", "artículo 15"]),
 ])
 def test_each_kind_cites_its_legal_basis_and_the_deadline_rule(kind, en, es):
     for lang, phrases in (("en", en), ("es", es)):
@@ -188,3 +201,176 @@ def test_a_letter_without_a_name_is_signed_by_the_holder_of_the_identifiers():
         "The holder of the identifiers listed above")
     assert render("access", "es", requester_name="  ").body.rstrip().endswith(
         "La persona titular de los identificadores indicados")
+
+
+# -- letters that use the evidence -------------------------------------------------------------
+
+def held(lang: str) -> list:
+    labels = LABELS[lang]
+    return [
+        HeldValue(labels["phone"], "+34 699 000 111", (
+            Sighting("mail", date(2026, 1, 20), ALIAS),
+            Sighting("export", date(2026, 1, 12), "account.zip!orders.json, orders[].shipping.phone"))),
+        HeldValue(labels["address"], "Calle Luna 9, 28004 Madrid", (
+            Sighting("export", date(2026, 1, 12), "account.zip!profile.csv, street"),)),
+        HeldValue(labels["birthday"], "1987-04-23", (
+            Sighting("page", date(2025, 12, 2), "connect.facebook.net"),
+            Sighting("page-blocked", date(2025, 12, 3), "t.tracker.example"),
+            Sighting("leak", date(2025, 12, 4), "partner.example"))),
+        HeldValue(labels["alias"], "news.q7w8@alias.example", (
+            Sighting("foreign-mail", date(2026, 1, 5), "news.example"),)),
+    ]
+
+
+def sent_elsewhere(lang: str) -> list:
+    labels = LABELS[lang]
+    return [
+        SentElsewhere(labels["email"], "alice.martin@home.example", "sha256", "connect.facebook.net",
+                      "Meta Platforms, Inc.", date(2025, 11, 3), date(2026, 1, 8)),
+        SentElsewhere(labels["alias"], ALIAS, "url-plus", "t.tracker.example", None, date(2025, 12, 1),
+                      date(2025, 12, 1)),
+    ]
+
+
+def missing(lang: str) -> list:
+    return [Missing(LABELS[lang]["phone"], "+34 612 34 56 78", date(2025, 10, 2))]
+
+
+EARLIER = EarlierRequest("access", date(2025, 12, 1), date(2026, 1, 2), "privacy@shop.example", date(2026, 1, 12))
+AUTHORITY = AuthorityFacts("Spanish Data Protection Agency", "Agencia Española de Protección de Datos (AEPD)",
+                           ("C/ Jorge Juan, 6", "28001 Madrid", "Spain"), None, "https://www.aepd.es")
+UNANSWERED = EarlierRequest("access", date(2025, 12, 1), date(2026, 1, 2), "privacy@shop.example")
+
+
+def render_evidence_letter(kind: str, lang: str):
+    if kind == "source":
+        return render_source_request(lang, VENDOR, held(lang), IDENTIFIERS, SENT_ON, "Alice Martin")
+    if kind == "follow-up":
+        return render_follow_up(lang, VENDOR, EARLIER, sent_elsewhere(lang), missing(lang), IDENTIFIERS, SENT_ON,
+                                "Alice Martin")
+    return render_complaint(lang, AUTHORITY, VENDOR, UNANSWERED, SENT_ON, IDENTIFIERS, held(lang),
+                            sent_elsewhere(lang), "Alice Martin", "alice.martin@home.example")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("kind", ["source", "follow-up", "complaint"])
+def test_evidence_letter_matches_its_golden_file(kind, lang):
+    text = as_golden_text(render_evidence_letter(kind, lang))
+    path = GOLDEN / f"{kind}.{lang}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_source_request_names_each_value_with_its_evidence_and_earliest_date(lang):
+    flat = " ".join(render_evidence_letter("source", lang).body.split())
+    for value in held(lang):
+        assert f"{value.label}: {value.value}" in flat
+        for sighting in value.sightings:
+            assert sighting.detail in flat and long_date(sighting.on, lang) in flat
+    # the phone was in the export on the 12th before the mail of the 20th: first seen on the 12th
+    assert ("+34 699 000 111 (first seen on 12 January 2026)" if lang == "en"
+            else "+34 699 000 111 (primera constancia: 12 de enero de 2026)") in flat
+    assert ("Article 15(1)(g)" if lang == "en" else "artículo 15, apartado 1, letra g)") in flat
+    assert ("Article 14(3)" if lang == "en" else "artículo 14, apartado 3") in flat
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_follow_up_names_each_gap(lang):
+    letter = render_evidence_letter("follow-up", lang)
+    flat = " ".join(letter.body.split())
+    assert "connect.facebook.net (Meta Platforms, Inc.)" in flat and "t.tracker.example" in flat
+    assert ("as a SHA-256 hash" if lang == "en" else "como hash SHA-256") in flat
+    assert ("URL-encoded" if lang == "en" else "con codificación URL") in flat
+    assert "+34 612 34 56 78" in flat and long_date(date(2025, 10, 2), lang) in flat
+    assert long_date(EARLIER.answered_on, lang) in flat and long_date(EARLIER.sent_on, lang) in flat
+    assert letter.deadline == response_deadline(SENT_ON)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_complaint_goes_to_the_authority_with_the_timeline_and_the_evidence(lang):
+    letter = render_evidence_letter("complaint", lang)
+    assert (letter.to, letter.to_name) == ("https://www.aepd.es", "Spanish Data Protection Agency")
+    assert letter.body.startswith("Spanish Data Protection Agency\nAgencia Española de Protección de Datos (AEPD)\n"
+                                  "C/ Jorge Juan, 6\n28001 Madrid\nSpain\nhttps://www.aepd.es\n")
+    flat = " ".join(letter.body.split())
+    for day in (UNANSWERED.sent_on, UNANSWERED.due_on, SENT_ON):
+        assert long_date(day, lang) in flat
+    assert "+34 699 000 111" in flat and "connect.facebook.net" in flat and "alice.martin@home.example" in flat
+    assert ("Article 77" if lang == "en" else "artículo 77") in flat
+    assert letter.deadline == date(2026, 4, 30)  # three months (Art. 78(2)) from 31 January: 30 April
+
+
+def test_months_after_keeps_to_the_month_s_last_day():
+    assert months_after(date(2026, 1, 31), 3) == date(2026, 4, 30)
+    assert months_after(date(2025, 11, 30), 3) == date(2026, 2, 28)
+    assert months_after(date(2026, 3, 5), 1) == one_month_after(date(2026, 3, 5))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: render_source_request("en", VENDOR, [], IDENTIFIERS, SENT_ON), "at least one value"),
+    (lambda: render_follow_up("en", VENDOR, EARLIER, [], [], IDENTIFIERS, SENT_ON), "at least one gap"),
+    (lambda: render_follow_up("en", VENDOR, UNANSWERED, sent_elsewhere("en"), [], IDENTIFIERS, SENT_ON),
+     "has none recorded"),
+    (lambda: render_complaint("en", AUTHORITY, VENDOR, UNANSWERED, date(2026, 1, 2), IDENTIFIERS),
+     "not overdue yet: its answer is due by 2026-01-02"),
+    (lambda: render_complaint("en", AUTHORITY, VENDOR, EARLIER, SENT_ON, IDENTIFIERS), "was answered on 2026-01-12"),
+    (lambda: render_complaint("fr", AUTHORITY, VENDOR, UNANSWERED, SENT_ON, IDENTIFIERS), "'fr' is not a language"),
+])
+def test_evidence_letters_refuse_what_they_cannot_say(call, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(")):
+        call()
+
+
+# -- requests to tracker companies (issue 12) ----------------------------------------------------
+
+TRACKER = VendorFacts(domain="google.com", name="Google", privacy_contact="data-access-requests@google.com")
+
+
+def render_tracker(kind: str, lang: str):
+    from whoknows.letters import TrackerCookie, TrackerSeen, TrackerValue, render_tracker_request
+
+    labels = LABELS[lang]
+    return render_tracker_request(
+        kind, lang, TRACKER,
+        [TrackerCookie("_ga", ("google-analytics.com",), ("news.example", "shop.example")),
+         TrackerCookie("IDE", ("doubleclick.net",), ("shop.example",))],
+        [TrackerValue(labels["email"], "alice.martin@home.example", "sha256", ("shop.example",))],
+        [TrackerSeen("news.example", ("google-analytics.com",), date(2026, 1, 12), date(2026, 1, 12)),
+         TrackerSeen("shop.example", ("doubleclick.net", "google-analytics.com"), date(2025, 11, 3),
+                     date(2026, 1, 30))],
+        SENT_ON, "Alice Martin")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("kind", ["access", "erase", "object"])
+def test_tracker_letter_matches_its_golden_file(kind, lang):
+    text = as_golden_text(render_tracker(kind, lang))
+    path = GOLDEN / f"tracker-{kind}.{lang}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_tracker_letter_lists_every_cookie_value_and_website_and_says_how_the_data_was_collected(lang):
+    letter = render_tracker("access", lang)
+    flat = " ".join(letter.body.split())
+    for expected in ("_ga", "IDE", "alice.martin@home.example", "SHA-256", "news.example", "shop.example",
+                     "doubleclick.net, google-analytics.com"):
+        assert expected in flat
+    assert ("your domains collected them from my browser" if lang == "en" else
+            "sus dominios los recogieron de mi navegador") in flat
+    assert letter.to == "data-access-requests@google.com" and letter.deadline == date(2026, 3, 2)
+    # The same request to a vendor does not carry the tracker paragraph.
+    assert "collected them from my browser" not in render("access", "en").body
+
+
+def test_a_tracker_letter_is_access_erase_or_object_only():
+    with pytest.raises(InputError, match="access, erase, object"):
+        from whoknows.letters import render_tracker_request
+
+        render_tracker_request("port", "en", TRACKER, [], [], [], SENT_ON)

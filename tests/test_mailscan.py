@@ -265,3 +265,49 @@ def test_a_bad_path_fails_before_any_message_is_read(tmp_path, inbox):
     with pytest.raises(InputError):
         scan_paths([inbox, tmp_path / "missing"])
 
+
+
+# -- your values in mail to an alias (BodyWatch) -----------------------------------------------
+
+def _watch():
+    from whoknows.leakscan import LeakScanner
+    from whoknows.mailscan import BodyWatch
+
+    scanner = LeakScanner([("phone", "+34 600 111 222", "phone"), ("address", "Calle Mayor 5", "street"),
+                           ("name", "Ana García", "name")])
+    return BodyWatch(scanner, [ALIAS])
+
+
+def _found(tmp_path, msg):
+    path = tmp_path / "box.mbox"
+    write_mbox(path, [msg])
+    result = scan_paths([path], _watch())
+    return {(f.value_id, f.place, f.form) for f in result.messages[0].found}
+
+
+def test_values_in_a_base64_html_part_and_the_subject_are_found_never_kept_as_text(tmp_path):
+    msg = message("news@shop.example", ALIAS, subject="Ana García, your deals")
+    msg.set_content("plain part: nothing")
+    msg.add_alternative("<p>Ship to <b>Calle&nbsp;Mayor 5</b>?</p><p>Call +34 (600) 111-222</p>", subtype="html",
+                        cte="base64")
+    found = _found(tmp_path, msg)
+    assert {(value, place) for value, place, _ in found} == {("name", "subject"), ("street", "body"), ("phone", "body")}
+    record = scan_paths([tmp_path / "box.mbox"], _watch()).messages[0]
+    assert "Mayor" not in repr(record) and "García" not in repr(record)
+
+
+def test_attachments_mail_to_other_addresses_and_mail_sent_from_an_alias_are_not_searched(tmp_path):
+    attached = message("news@shop.example", ALIAS)
+    attached.add_attachment(b"Calle Mayor 5", maintype="text", subtype="plain", filename="invoice.txt")
+    assert _found(tmp_path, attached) == set()
+    assert _found(tmp_path, message("friend@friends.example", ME, subject="Ana García")) == set()
+    assert _found(tmp_path, message(f"Me <{ALIAS}>", "shop@shop.example", subject="Ana García")) == set()
+
+
+def test_a_part_in_an_unknown_charset_is_left_out_and_the_rest_is_searched(tmp_path):
+    raw = (f"From: news@shop.example\nTo: {ALIAS}\nSubject: Calle Mayor 5\nMessage-ID: <x@shop.example>\n"
+           "MIME-Version: 1.0\nContent-Type: text/plain; charset=x-no-such-charset\n\n\xff\xfe Ana Garc\xeda\n")
+    path = tmp_path / "odd.eml"
+    path.write_bytes(raw.encode("latin-1"))
+    found = scan_paths([path], _watch()).messages[0].found
+    assert {(f.value_id, f.place) for f in found} >= {("street", "subject")}

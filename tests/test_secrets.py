@@ -286,3 +286,27 @@ def test_a_secret_recorded_but_lost_from_its_store_can_be_restored(whoknows_home
         secrets.get_secret("alias-key")
     assert secrets.restore_secret("alias-key", value) is True
     assert secrets.get_secret("alias-key") == value
+
+
+def test_a_password_of_the_user_is_kept_replaced_and_never_made(whoknows_home):
+    assert secrets.get_password("account-smtp") is None
+    secrets.store_password("account-smtp", "first pässword")
+    assert secrets.get_password("account-smtp") == "first pässword"
+    secrets.store_password("account-smtp", "x" * 100)  # any length; the user changed it
+    assert secrets.get_password("account-smtp") == "x" * 100
+    assert b"x" * 100 not in (whoknows_home / "secret-locations.json").read_bytes()
+    with pytest.raises(ValueError):
+        secrets.get_secret("account-smtp", create=True)  # a password is given, never made up
+    with pytest.raises(ValueError):
+        secrets.store_password("alias-key", "not a password name")
+
+
+def test_a_password_goes_to_the_os_keyring_and_moves_there_from_the_fallback_file(whoknows_home, monkeypatch):
+    secrets.store_password("account-smtp", "in the file first")  # no keyring yet (conftest)
+    assert secrets.secret_location("account-smtp") == "file"
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", PLAINTEXT)
+    assert secrets.move_secrets_to_keyring() == ["account-smtp"]
+    assert base64.b64decode(in_plaintext_keyring("account-smtp")) == b"in the file first"
+    secrets.store_password("account-smtp", "changed")
+    assert secrets.get_password("account-smtp") == "changed"
+    assert not (whoknows_home / secrets.FALLBACK_FILE).exists()

@@ -423,3 +423,156 @@ def test_the_history_of_preferences_travels_and_merges_with_them(ledger, tmp_pat
         assert [tuple(r) for r in older.query(
             "SELECT h.set_at, h.marketing, h.max_per_month FROM preference_history AS h JOIN vendors AS v "
             "ON v.id = h.vendor_id WHERE v.domain = 'shop.example'")] == [("2024-02-01T00:00:00Z", 0, 3)]
+
+
+def _fill_issue_14(ledger, tmp_path) -> None:
+    """An export read in answer to a request (values, categories, a skipped member) and a
+    newsletter to an alias showing an own value."""
+    import io
+    from datetime import date
+
+    from whoknows.export_records import read_vendor_export
+    from whoknows.mail_records import body_watch, store_scan
+    from whoknows.mailscan import scan_paths
+
+    export = tmp_path / "shop-export.zip"
+    with zipfile.ZipFile(export, "w") as archive:
+        archive.writestr("account.json", json.dumps({"email": "ines@example.net", "alias": "me+shop@mail.example",
+                                                     "orders": [{"street": "Calle 1", "ip": "203.0.113.7"}]}))
+        archive.writestr("../escape.txt", "x")
+    request = ledger.query("SELECT id FROM rights_requests WHERE kind = 'access'")[0][0]
+    read_vendor_export(ledger, "shop.example", export, request_id=request, received_on=date(2024, 2, 1))
+    mbox = tmp_path / "news.mbox"
+    mbox.write_bytes(b"From MAILER-DAEMON Mon Mar  4 10:00:00 2024\nFrom: news@shop.example\n"
+                     b"To: me+shop@mail.example\nMessage-ID: <news@shop.example>\nSubject: Hola In\xc3\xa9s Olmedo\n"
+                     b"Date: Mon, 04 Mar 2024 10:00:00 +0000\n\nWrite to ines@example.net\n")
+    store_scan(ledger, scan_paths([mbox], body_watch(ledger)), same_company=lambda a, b: False)
+
+
+def test_issue_14_tables_round_trip_and_merge_idempotently(ledger, tmp_path):
+    _fill(ledger)
+    _fill_issue_5(ledger)
+    _fill_issue_14(ledger, tmp_path)
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert len(document["data_exports"]) == 1 and document["data_exports"][0]["request_kind"] == "access"
+    assert document["data_exports"][0]["skipped"] and len(document["export_findings"]) >= 4
+    assert {(h["kind"], h["place"]) for h in document["mail_value_hits"]} == {("name", "subject"), ("email", "body")}
+    assert "ines@example.net" not in first and "Olmedo" not in first
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        assert _dump(other) == _dump(ledger)
+        summary = import_export(other, read_export(first.encode(), "export.json"))
+        assert all(s["added"] == 0 for s in summary.values())
+        assert _dump(other) == _dump(ledger)
+
+
+def test_an_export_already_in_the_ledger_keeps_its_own_findings(ledger, tmp_path):
+    _fill(ledger)
+    _fill_issue_5(ledger)
+    _fill_issue_14(ledger, tmp_path)
+    document = json.loads(export_text(ledger))
+    document["export_findings"] = [f for f in document["export_findings"] if f["finding"] == "category"]
+    with ledger.write() as db:
+        before = db.execute("SELECT count(*) FROM export_findings").fetchone()[0]
+    summary = import_export(ledger, read_export(json.dumps(document).encode(), "export.json"))
+    assert summary["export_findings"]["added"] == 0
+    assert ledger.query("SELECT count(*) FROM export_findings")[0][0] == before
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["export_findings"][0].update(export="0" * 64), "is not in the file's data_exports"),
+    (lambda d: d["export_findings"][0].update(value_ref=None, finding="value"), "a value finding"),
+    (lambda d: d["data_exports"][0].update(request_sent_on="2020-01-01"), "answers a request"),
+    (lambda d: d["mail_value_hits"][0].update(place="header"), "is not one of subject, body"),
+])
+def test_a_bad_issue_14_row_is_refused_before_anything_is_written(ledger, tmp_path, change, message):
+    _fill(ledger)
+    _fill_issue_5(ledger)
+    _fill_issue_14(ledger, tmp_path)
+    document = json.loads(export_text(ledger))
+    change(document)
+    with pytest.raises(WhoknowsError, match=message):
+        read_export(json.dumps(document).encode(), "export.json")
+
+
+def test_company_sightings_and_identifiers_round_trip_and_merge_idempotently(ledger, tmp_path):
+    from whoknows.company_sightings import CompanySightings, write_batch
+
+    _fill(ledger)
+    sightings = CompanySightings(clock=lambda: 1_780_000_000.0)
+    sightings.request("shop.example", "www.google-analytics.com", blocked=False,
+                      pages=[("https://shop.example/cart", "referer")])
+    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True)
+    sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
+    sightings.values("shop.example", "www.google-analytics.com", [("email", "a•••@x.org [me:1]", "sha256")])
+    write_batch(ledger, sightings.take())
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert [(row["domain"], row["blocked_requests"], row["reached_requests"])
+            for row in document["company_sightings"]] == [("doubleclick.net", 1, 0), ("google-analytics.com", 0, 1)]
+    assert {row["kind"]: row["qualifier"] for row in document["company_identifiers"]} == {
+        "cookie": "", "page": "referer", "value": "email sha256"}
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        import_export(other, read_export(first.encode(), "export.json"))  # twice: nothing doubles
+        assert export_text(other) == first
+        assert _dump(other) == _dump(ledger)
+    document["company_sightings"][0]["day"] = "2026-13-01"
+    with pytest.raises(WhoknowsError, match=r"company_sightings\[0\]\.day"):
+        read_export(json.dumps(document).encode(), "export.json")
+
+
+def _fill_intents(ledger) -> None:
+    """Issue 15: an intent to two vendors, one message sent, and an answer from scanned mail."""
+    from datetime import date
+
+    from whoknows.aliases import get_or_create, parse_setup, save_setup
+    from whoknows.intent_records import create_intent, mark_delivered
+    from whoknows.intents import make_intent
+    from whoknows.mail_records import store_scan
+    from whoknows.mailscan import ScanResult, read_message
+
+    save_setup(ledger, parse_setup(base="me@mail.example"))
+    for vendor in ("shop.example", "tv.example"):
+        get_or_create(ledger, vendor)
+    record = create_intent(ledger, make_intent("a 4K monitor", "2099-01-31", "es", date(2026, 1, 1), "monitors",
+                                               "300 EUR"),
+                           [("shop.example", "sales@shop.example"), ("tv.example", "hi@tv.example")])
+    mark_delivered(ledger, record.messages[0], "sent")
+    reply = (f"From: sales@shop.example\nTo: {record.messages[0].alias}\nMessage-ID: <re@shop.example>\n"
+             f"Date: Mon, 04 Mar 2030 10:00:00 +0000\nIn-Reply-To: {record.messages[0].message_id}\n\nx").encode()
+    store_scan(ledger, ScanResult(messages=[read_message(reply)[0]]), same_company=lambda a, b: False)
+
+
+def test_intents_travel_with_their_messages_and_answers_and_merge_idempotently(ledger, tmp_path):
+    _fill_intents(ledger)
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert (len(document["intents"]), len(document["intent_messages"]), len(document["intent_answers"])) == (1, 2, 1)
+    assert document["intent_answers"][0]["matched_by"] == "in-reply-to"
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        assert all(s["added"] == 0 for s in import_export(other, read_export(first.encode(), "x")).values())
+        # a message sent in the file but unsent here becomes sent; nothing becomes unsent again
+        with other.write() as db:
+            db.execute("UPDATE intent_messages SET state = 'unsent', state_changed_at = NULL")
+        import_export(other, read_export(first.encode(), "x"))
+        assert export_text(other) == first
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["intent_messages"][0].update(intent="0" * 32), "is not in the file's intents"),
+    (lambda d: d["intent_answers"][0].update(message="<ghost@x>"), "is not in the file's mail_messages"),
+    (lambda d: d["intent_answers"][0].update(intent_message="<ghost@x>"), "is not in the file's intent_messages"),
+    (lambda d: d["intents"][0].update(budget_currency=None), "budget amount without a currency"),
+    (lambda d: d["intent_messages"][0].update(state="lost"), "is not one of unsent, written, sent"),
+], ids=["dangling intent", "dangling mail", "dangling intent message", "half a budget", "bad state"])
+def test_a_bad_intent_row_is_refused_before_anything_is_written(ledger, change, message):
+    _fill_intents(ledger)
+    document = json.loads(export_text(ledger))
+    change(document)
+    with pytest.raises(WhoknowsError, match=message):
+        read_export(json.dumps(document).encode(), "x")

@@ -84,15 +84,21 @@ def test_vendor_record_of_an_unknown_vendor(ledger):
         vendor_record(ledger, "nope.example")
 
 
-def test_forget_removes_the_vendor_and_everything_linked_only_for_that_vendor(ledger):
+def test_forget_removes_the_vendor_and_everything_linked_only_for_that_vendor(ledger, tmp_path):
+    from whoknows.export_records import read_vendor_export
+
     for domain in ("shop.example", "keep.example"):
         record_disclosures(ledger, domain, [("name", "Ana")])
         _alias(ledger, domain, f"me+{domain}@mail.example")
         _observe(ledger, domain, "cookie", "sid", 1)
         set_preferences(ledger, domain, {"notes": "x"})
+        (tmp_path / f"{domain}.json").write_text('{"email": "me+%s@mail.example", "city": "Madrid"}' % domain)
+        read_vendor_export(ledger, domain, tmp_path / f"{domain}.json")
     counts = forget_vendor(ledger, "shop.example")
-    assert counts == {"aliases": 1, "disclosures": 1, "preferences": 1, "observations": 1}
-    for table in ("aliases", "disclosures", "preferences", "observations"):
+    assert counts == {"aliases": 1, "disclosures": 1, "preferences": 1, "observations": 1, "data_exports": 1}
+    assert {r[0] for r in ledger.query("SELECT value_ref FROM export_findings WHERE finding = 'value'")} == {
+        "me+keep.example@mail.example"}  # the forgotten export's findings went with it
+    for table in ("aliases", "disclosures", "preferences", "observations", "data_exports"):
         assert ledger.query(f"SELECT count(*) FROM {table}")[0][0] == 1, table
     assert [r[0] for r in ledger.query("SELECT domain FROM vendors")] == ["keep.example"]
     with pytest.raises(NotFoundError):

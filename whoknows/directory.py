@@ -9,7 +9,8 @@ Two data files, both shipped in `whoknows/data/` and read lazily, once per proce
   (`polizei.nrw`, `gov.uk`) is not in the directory at all: an unknown company is better than a
   wrong one when you are about to send it a privacy request.
 - `builtin-trackers.txt`: the built-in filter list, whose `! owner: NAME` comment lines say who
-  runs the domains of the filters below them (one source of truth: the list is the mapping).
+  runs the domains of the filters below them (the tracker data's build reads them; `tracker_owner`
+  names companies as the tracker data does).
 
 `lookup` is for what a user typed (bad input raises `InputError`); `same_company` and
 `tracker_owner` take what arrives in mail headers and traffic, and say False / None to anything
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from .errors import InputError, WhoknowsError
 from .sites import host_of, normalise_vendor
+from .tracker_companies import tracker_domain
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 COMPANIES_FILE = DATA_DIR / "companies.json.gz"
@@ -162,21 +164,20 @@ def tracker_owners() -> dict[str, str]:
 
 @functools.lru_cache(maxsize=4096)
 def tracker_owner(host_or_domain: str) -> str | None:
-    """Who runs a tracker host: "Meta" for `connect.facebook.net`, "Google" for `ssl.google-analytics.com`.
+    """Who runs a tracker host, by the one name whoknows shows for a company: "Google" for
+    `ssl.google-analytics.com`, "Meta Platforms, Inc." for `connect.facebook.net`.
 
-    Checks the host and each of its parent domains against the built-in list's owners, then falls
-    back to the company directory (the company's name). None when neither knows the host, or it is
-    not a host name at all (an IP address, garbage).
+    The shipped tracker data first (`tracker_companies.tracker_domain`: its company's name; the
+    built-in list's hosts are in it, attributed as the list says), then the company directory
+    (the company's name). None when neither knows the host, or it is not a host name at all (an IP
+    address, garbage).
     """
     try:
         host = host_of(host_or_domain).lower().rstrip(".")
     except InputError:
         return None
-    owners = tracker_owners()
-    labels = host.split(".")
-    for start in range(len(labels)):
-        owner = owners.get(".".join(labels[start:]))
-        if owner is not None:
-            return owner
+    entry = tracker_domain(host)
+    if entry is not None:
+        return entry.company.name
     row = _row_quietly(host)
     return None if row is None else _directory().company(row).name

@@ -393,8 +393,17 @@ _LEAK_FROM = """
 
 
 def _leak_row(row) -> dict:
+    """A leak as shown: its recipient's company by the one name whoknows shows for it and its
+    category, from the tracker data as it is now (the name stored at the time is kept when the
+    data does not know the host)."""
+    from .tracker_companies import tracker_domain
+
     record = dict(row)
     record["blocked"] = bool(record["blocked"])
+    entry = tracker_domain(record["recipient_host"])
+    if entry is not None:
+        record["company"] = entry.company.name
+    record["category"] = entry.category if entry is not None else None
     return record
 
 

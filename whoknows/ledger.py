@@ -35,6 +35,9 @@ ALIAS_STATES = ("active", "retired", "disabled")
 # What the proxy observes on a vendor's pages (issue: the proxy): third parties contacted, cookies set,
 # tracking parameters stripped. One row per (site, kind, subject), counted.
 OBSERVATION_KINDS = ("third-party", "cookie", "parameter")
+# What a tracker company got to hold (issue 12, whoknows.company_sightings): a cookie's name, one of
+# your values (by reference), a page URL (redacted).
+COMPANY_IDENTIFIER_KINDS = ("cookie", "value", "page")
 
 
 def _sql_list(values) -> str:
@@ -269,6 +272,153 @@ MIGRATIONS: list[str] = [
     INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes)
         SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes FROM preferences;
     """,
+    # issue 14 (helper `findings`): what a vendor says it holds and what its mail shows.
+    # `data_exports`: one row per export read (whoknows.export_records), identified per vendor by a
+    # digest of its bytes, so reading it again replaces its findings; `export_findings`: the user's
+    # values (by reference, as in `leaks`) and the categories of data found in it, with the file and
+    # field where each was, never a copy. `mail_value_hits` (whoknows.mail_records): the user's
+    # values found in mail that reached an alias, charged to the vendor that sent it; no bodies.
+    """
+    CREATE TABLE data_exports (
+        id INTEGER PRIMARY KEY,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        request_id INTEGER REFERENCES rights_requests(id) ON DELETE SET NULL,  -- the request it answers
+        source_name TEXT NOT NULL,            -- the export's file or folder name, without its path
+        digest TEXT NOT NULL,                 -- sha256 of the file, or of a folder's names and sizes
+        received_on TEXT NOT NULL,            -- YYYY-MM-DD: when the vendor handed it over
+        read_at TEXT NOT NULL,
+        files_read INTEGER NOT NULL CHECK (files_read >= 0),
+        bytes_read INTEGER NOT NULL CHECK (bytes_read >= 0),
+        skipped TEXT,                         -- JSON list of [file, reason]: members not read
+        UNIQUE (vendor_id, digest)
+    );
+    CREATE TABLE export_findings (
+        id INTEGER PRIMARY KEY,
+        export_id INTEGER NOT NULL REFERENCES data_exports(id) ON DELETE CASCADE,
+        finding TEXT NOT NULL CHECK (finding IN ('value', 'category')),
+        category TEXT,                        -- category: contact, postal-address, ip-address...
+        kind TEXT,                            -- value: its kind (email, phone, alias...)
+        value_ref TEXT,                       -- value: an alias address, or a masked own value and its tag
+        encoding TEXT,                        -- value: plain, sha256... (as in leaks)
+        form TEXT,                            -- value: typed, e164... (as in leaks)
+        basis TEXT,                           -- category: field name, or value: SHAPE (what showed it)
+        sample TEXT,                          -- category seen by a value's shape: a masked example
+        file TEXT NOT NULL,                   -- the path inside the export (a.zip!inner.zip!x.json)
+        field TEXT NOT NULL,                  -- the first place: a JSON path, a column, an element
+        count INTEGER NOT NULL CHECK (count >= 1),
+        CHECK ((finding = 'value') = (value_ref IS NOT NULL AND kind IS NOT NULL)),
+        CHECK ((finding = 'category') = (category IS NOT NULL))
+    );
+    CREATE INDEX export_findings_by_export ON export_findings(export_id);
+    CREATE TABLE mail_value_hits (
+        message_id INTEGER NOT NULL REFERENCES mail_messages(id) ON DELETE CASCADE,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- who sent it, so holds it
+        alias TEXT NOT NULL,                  -- the alias the message reached
+        kind TEXT NOT NULL,
+        value_ref TEXT NOT NULL,              -- as in leaks: an alias address, or a masked own value
+        encoding TEXT NOT NULL,
+        form TEXT NOT NULL,
+        place TEXT NOT NULL CHECK (place IN ('subject', 'body')),
+        PRIMARY KEY (message_id, vendor_id, value_ref, encoding, form, place)
+    ) WITHOUT ROWID;
+    CREATE INDEX mail_value_hits_by_vendor ON mail_value_hits(vendor_id);
+    """,
+    # Issue 14 (follow-ups that use the evidence): more kinds of request (whoknows.data_rights):
+    # portability (Art. 20), where data came from (Art. 15(1)(g)), a follow-up naming what an
+    # answer left out, and a complaint to a supervisory authority (Art. 77). SQLite cannot change
+    # a CHECK in place: the table is rebuilt (SQLite's own procedure: `_migrate` runs migrations
+    # with foreign keys off and checks them before it commits).
+    """
+    CREATE TABLE rights_requests_widened (
+        id INTEGER PRIMARY KEY,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('access', 'erase', 'object', 'rectify', 'port', 'source',
+            'follow-up', 'complaint')),
+        lang TEXT NOT NULL,
+        contact TEXT,                         -- where it was addressed (a complaint: the authority)
+        sent_on TEXT NOT NULL,                -- YYYY-MM-DD: the letter's date
+        due_on TEXT NOT NULL,                 -- when an answer is due (letters.py)
+        answered_on TEXT,                     -- NULL: no answer recorded yet
+        UNIQUE (vendor_id, kind, sent_on)     -- the same request made again that day is one
+    );
+    INSERT INTO rights_requests_widened (id, vendor_id, kind, lang, contact, sent_on, due_on, answered_on)
+        SELECT id, vendor_id, kind, lang, contact, sent_on, due_on, answered_on FROM rights_requests;
+    DROP TABLE rights_requests;
+    ALTER TABLE rights_requests_widened RENAME TO rights_requests;
+    """,
+    # issue 12 (companies): what each tracker company saw of you, as aggregates that stay small
+    # over a year (whoknows.company_sightings writes both). `company_sightings`: requests per page
+    # site, company (its id in the shipped tracker data), tracker domain and UTC day, blocked or
+    # reached. `company_identifiers`: what a company got to hold per page site and domain, with the
+    # first and last day: names of the cookies it set (never their values), your values it was
+    # sent (by reference, as in `leaks`) and page URLs it learned (redacted: no parameter values).
+    f"""
+    CREATE TABLE company_sightings (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        company TEXT NOT NULL,                -- company id in the tracker data ('google')
+        domain TEXT NOT NULL,                 -- its tracker domain contacted ('google-analytics.com')
+        day TEXT NOT NULL,                    -- YYYY-MM-DD, UTC
+        blocked INTEGER NOT NULL DEFAULT 0 CHECK (blocked >= 0),
+        reached INTEGER NOT NULL DEFAULT 0 CHECK (reached >= 0),
+        PRIMARY KEY (company, vendor_id, domain, day)
+    ) WITHOUT ROWID;
+    CREATE INDEX company_sightings_by_site ON company_sightings(vendor_id, company);
+    CREATE TABLE company_identifiers (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        company TEXT NOT NULL,
+        domain TEXT NOT NULL,                 -- the tracker domain that set / received it
+        kind TEXT NOT NULL CHECK (kind IN ({_sql_list(COMPANY_IDENTIFIER_KINDS)})),
+        name TEXT NOT NULL,                   -- cookie name, value reference, or redacted page URL
+        qualifier TEXT NOT NULL DEFAULT '',   -- value: 'KIND ENCODING'; page: 'referer' | 'parameter'
+        count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+        first_day TEXT NOT NULL,
+        last_day TEXT NOT NULL,
+        PRIMARY KEY (company, vendor_id, domain, kind, name, qualifier)
+    ) WITHOUT ROWID;
+    """,
+    # Intentcasting (issue 15, item 1; whoknows.intent_records writes all three): what the user
+    # announced (`intents`), the one message per chosen vendor, from that vendor's alias, with the
+    # Message-ID answers are matched by (`intent_messages`), and the scanned mail matched to each
+    # message (`intent_answers`: a reference to the scanned message and its sender, never a body).
+    """
+    CREATE TABLE intents (
+        id INTEGER PRIMARY KEY,
+        uid TEXT NOT NULL UNIQUE,             -- random: the intent across ledgers (export, import)
+        what TEXT NOT NULL,                   -- what the user wants, in their words
+        category TEXT,
+        budget_amount TEXT,                   -- a decimal, as text (no float rounding); NULL: none given
+        budget_currency TEXT,                 -- ISO 4217, with budget_amount
+        until TEXT NOT NULL,                  -- YYYY-MM-DD: the last day the intent holds
+        lang TEXT NOT NULL CHECK (lang IN ('en', 'es')),
+        created_at TEXT NOT NULL,
+        CHECK ((budget_amount IS NULL) = (budget_currency IS NULL))
+    );
+    CREATE TABLE intent_messages (
+        id INTEGER PRIMARY KEY,
+        intent_id INTEGER NOT NULL REFERENCES intents(id) ON DELETE CASCADE,
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,                  -- From: the vendor's alias when the intent was made
+        recipient TEXT NOT NULL,              -- To: the vendor's address
+        message_id TEXT NOT NULL UNIQUE,      -- <...@alias domain>: what answers refer to
+        state TEXT NOT NULL CHECK (state IN ('unsent', 'written', 'sent')),
+        state_changed_at TEXT,                -- when it was last written (.eml) or sent (SMTP)
+        UNIQUE (intent_id, vendor_id)
+    );
+    CREATE TABLE intent_answers (
+        intent_message_id INTEGER NOT NULL REFERENCES intent_messages(id) ON DELETE CASCADE,
+        mail_message_id INTEGER NOT NULL REFERENCES mail_messages(id) ON DELETE CASCADE,
+        matched_by TEXT NOT NULL CHECK (matched_by IN ('in-reply-to', 'references', 'alias')),
+        sender TEXT NOT NULL,                 -- the From address
+        listed INTEGER NOT NULL CHECK (listed IN (0, 1)),  -- List-Id or List-Unsubscribe: a mailing
+        PRIMARY KEY (intent_message_id, mail_message_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX intent_answers_by_mail ON intent_answers(mail_message_id);
+    """,
+    # issue 12 (companies): `whoknows companies` counts each company's distinct cookie names and
+    # values; this index lets it read them in order instead of sorting every identifier row.
+    """
+    CREATE INDEX company_identifiers_by_kind ON company_identifiers(kind, company, name, qualifier);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -464,13 +614,25 @@ class Ledger:
     def _migrate(self) -> None:
         if self.schema_version() == SCHEMA_VERSION:
             return
-        with self.write() as db:
-            self._refuse_newer_schema()  # another, newer whoknows may have migrated meanwhile
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            for target in range(version, SCHEMA_VERSION):
-                for statement in _statements(MIGRATIONS[target]):
-                    db.execute(statement)
-                db.execute(f"PRAGMA user_version = {target + 1}")
+        # Foreign keys off while migrating (a no-op inside a transaction, so before it): a migration
+        # that rebuilds a table (to change a CHECK) drops the old one, and with foreign keys on
+        # that drop would first delete, and cascade to, every row referencing it. What the
+        # migrations leave is checked before they commit.
+        self.db.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with self.write() as db:
+                self._refuse_newer_schema()  # another, newer whoknows may have migrated meanwhile
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                for target in range(version, SCHEMA_VERSION):
+                    for statement in _statements(MIGRATIONS[target]):
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version = {target + 1}")
+                broken = db.execute("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise WhoknowsError(f"migrating the ledger {self.path} would break {len(broken)} references "
+                                        f"(first in table {broken[0][0]}); it was left as it was")
+        finally:
+            self.db.execute("PRAGMA foreign_keys = ON")
 
     def integrity(self) -> str:
         """'ok', or SQLite's description of the damage."""
@@ -502,6 +664,10 @@ class Ledger:
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+    def clear_setting(self, key: str) -> None:
+        with self.write() as db:
+            db.execute("DELETE FROM settings WHERE key = ?", (key,))
 
 
 def vendor_ids(db: sqlite3.Connection, sites: Iterable[str], when: str | None = None) -> dict[str, int]:

@@ -35,7 +35,7 @@ from email.utils import format_datetime
 from .errors import InputError, WhoknowsError
 from .sites import display_domain
 
-KINDS = ("access", "erase", "object", "rectify")
+KINDS = ("access", "erase", "object", "rectify", "port")
 LANGUAGES = ("en", "es")
 WIDTH = 72
 
@@ -166,12 +166,14 @@ _SUBJECTS = {
         "erase": "Request for erasure of personal data (Article 17 GDPR)",
         "object": "Objection to processing for direct marketing (Article 21 GDPR)",
         "rectify": "Request for rectification of personal data (Article 16 GDPR)",
+        "port": "Request for data portability (Article 20 GDPR)",
     },
     "es": {
         "access": "Solicitud de acceso a datos personales (artículo 15 del RGPD)",
         "erase": "Solicitud de supresión de datos personales (artículo 17 del RGPD)",
         "object": "Oposición al tratamiento con fines de mercadotecnia directa (artículo 21 del RGPD)",
         "rectify": "Solicitud de rectificación de datos personales (artículo 16 del RGPD)",
+        "port": "Solicitud de portabilidad de datos (artículo 20 del RGPD)",
     },
 }
 
@@ -194,6 +196,11 @@ _INTROS = {
             "inaccurate personal data it holds about me, and to complete the incomplete data, "
             "as set out below."
         ),
+        "port": (
+            "Under Article 20(1) of {gdpr}, I ask {vendor} to provide me with the personal data "
+            "concerning me that I have provided to it, in a structured, commonly used and "
+            "machine-readable format."
+        ),
     },
     "es": {
         "access": (
@@ -213,6 +220,11 @@ _INTROS = {
             "Conforme al artículo 16 del {gdpr}, les solicito que {vendor} rectifique sin dilación "
             "indebida los datos personales inexactos que tiene sobre mí y complete los "
             "incompletos, según se indica a continuación."
+        ),
+        "port": (
+            "Conforme al artículo 20, apartado 1, del {gdpr}, les solicito que {vendor} me "
+            "facilite los datos personales que me incumben y que le he facilitado, en un formato "
+            "estructurado, de uso común y lectura mecánica."
         ),
     },
 }
@@ -333,6 +345,37 @@ _OBJECT = {
     ],
 }
 
+_PORT = {
+    "en": [
+        "This covers the data I provided actively (such as account, contact and order details) "
+        "and the data observed from my use of your services and devices (such as activity and "
+        "usage records), as the guidelines on the right to data portability (WP 242 rev.01), "
+        "endorsed by the European Data Protection Board, explain.",
+        "Please send the data electronically, since I make this request electronically, in a "
+        "format such as JSON, CSV or XML, with a description of any field whose meaning is not "
+        "evident.",
+        "This right applies where the processing is based on my consent or on a contract with me "
+        "and is carried out by automated means (Article 20(1)(a) and (b)). If you consider that "
+        "it does not apply to some of the data, please tell me which data and why; my right of "
+        "access to all of them under Article 15 remains.",
+    ],
+    "es": [
+        "La solicitud comprende los datos que he facilitado activamente (como los de mi cuenta, "
+        "de contacto y de mis pedidos) y los observados a partir del uso de sus servicios y "
+        "dispositivos (como los registros de actividad y de uso), según explican las directrices "
+        "sobre el derecho a la portabilidad de los datos (WP 242 rev.01), refrendadas por el "
+        "Comité Europeo de Protección de Datos.",
+        "Les ruego que me envíen los datos por medios electrónicos, puesto que presento esta "
+        "solicitud por esa vía, en un formato como JSON, CSV o XML, con una descripción de los "
+        "campos cuyo significado no sea evidente.",
+        "Este derecho se aplica cuando el tratamiento se basa en mi consentimiento o en un "
+        "contrato conmigo y se efectúa por medios automatizados (artículo 20, apartado 1, letras "
+        "a) y b)). Si consideran que no se aplica a parte de los datos, les ruego que me indiquen "
+        "a qué datos y por qué; mi derecho de acceso a todos ellos conforme al artículo 15 se "
+        "mantiene.",
+    ],
+}
+
 _RECTIFY = {
     "en": {
         "intro": "The corrections:",
@@ -362,47 +405,168 @@ def render_request(
     sent_on: date,
     requester_name: str | None = None,
     corrections: Sequence[tuple[str, str] | tuple[str, str, str]] | None = None,
+    tracked: bool = False,
 ) -> Letter:
-    """A GDPR request of `kind` (access, erase, object, rectify) in `lang` (en, es).
+    """A GDPR request of `kind` (access, erase, object, rectify, port) in `lang` (en, es).
 
     `identifiers`: (label, value) pairs, all listed in the letter. `corrections` (rectify only):
-    (what, correct value) or (what, value you hold, correct value). Raises InputError for a kind,
-    language, identifier or correction that cannot be used, WhoknowsError when the vendor has no
-    privacy contact.
+    (what, correct value) or (what, value you hold, correct value). `tracked`: the addressee is a
+    tracker company that collected the data from the person's browser (`render_tracker_request`).
+    Raises InputError for a kind, language, identifier or correction that cannot be used,
+    WhoknowsError when the vendor has no privacy contact.
     """
     if kind not in KINDS:
         raise InputError(f"{kind!r} is not a kind of request; use one of {', '.join(KINDS)}")
-    if lang not in LANGUAGES:
-        raise InputError(f"{lang!r} is not a language letters are written in; use {' or '.join(LANGUAGES)}")
-    if not vendor.privacy_contact or not vendor.privacy_contact.strip():
-        raise WhoknowsError(
-            f"no privacy contact is known for {vendor.domain}: find the vendor's privacy or "
-            "data-protection address (its privacy policy names one) and record it first"
-        )
+    name = _vendor_name(lang, vendor)
     items = _identifiers(identifiers)
     changes = _corrections(kind, corrections)
     words = _COMMON[lang]
-    name = vendor.name.strip() if vendor.name and vendor.name.strip() else display_domain(vendor.domain)
     deadline = response_deadline(sent_on)
-    signature = " ".join(requester_name.split()) if requester_name and requester_name.strip() else None
+    signature = _signature(requester_name)
 
     blocks: list[str] = [_addressee(vendor, name, words), words["date"].format(date=long_date(sent_on, lang))]
     blocks.append(words["salutation"])
     blocks.append(_fill(_INTROS[lang][kind].format(gdpr=words["gdpr"], vendor=name)))
+    if tracked:
+        blocks.append(_fill(_TRACKED[lang]["collected"]))
     if kind == "rectify":
         blocks.append(_RECTIFY[lang]["intro"] + "\n" + "\n".join(_bullet(c) for c in _change_lines(changes, lang)))
-    blocks.append(words["identifiers"] + "\n" + "\n".join(_bullet(f"{label}: {value}") for label, value in items))
+    blocks.append(_identifier_block(items, words))
     blocks += _middle(kind, lang)
-    due = long_date(deadline, lang).replace(" ", _NBSP)
-    blocks.append(_fill(words["deadline"].format(deadline=due)))
-    blocks.append(_fill(words["identity"]))
-    blocks.append(_fill(words["refusal"]))
-    blocks.append(words["closing"] + "\n" + (signature or words["anonymous"]))
+    blocks += _ending(lang, deadline, signature)
     return Letter(
         kind=kind, lang=lang, subject=_SUBJECTS[lang][kind], body="\n\n".join(blocks) + "\n",
         to=vendor.privacy_contact.strip(), to_name=name, deadline=deadline, sent_on=sent_on,
         requester_name=signature,
     )
+
+
+# -- requests to tracker companies ---------------------------------------------------------------
+# A tracker company was never given anything by the person: its domains, embedded in websites,
+# collected it from the browser. The letter says so and lists what the ledger holds about it: the
+# cookies its domains set (by name: whoknows keeps no cookie values), the person's values they were
+# sent, and the websites and dates on which they saw the browser.
+
+TRACKER_KINDS = ("access", "erase", "object")
+
+_TRACKED = {
+    "en": {
+        "collected": (
+            "I have not given you these data myself: your domains collected them from my browser on "
+            "the websites that embed them. Below are the cookies they set, the personal data of mine "
+            "they were sent, and the websites and dates on which my records show them. I do not "
+            "know the values of those cookies: please use their names, the websites and the dates "
+            "to find the identifiers you assigned to my browser and everything linked to them."
+        ),
+        "cookie": "Cookie", "website": "Website",
+        "cookie_value": "{name}, set by {domains} on {sites}",
+        "value": "{value}, received {encoding} on {sites}",
+        "seen": "{site}, requests to {domains} {when}",
+        "on": "on {first}", "between": "from {first} to {last}",
+    },
+    "es": {
+        "collected": (
+            "No les he facilitado yo estos datos: sus dominios los recogieron de mi navegador en los "
+            "sitios web que los integran. A continuación figuran las cookies que instalaron, los "
+            "datos personales míos que recibieron y los sitios web y fechas en que mis registros los "
+            "muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
+            "los sitios web y las fechas para localizar los identificadores que asignaron a mi "
+            "navegador y todo lo vinculado a ellos."
+        ),
+        "cookie": "Cookie", "website": "Sitio web",
+        "cookie_value": "{name}, instalada por {domains} en {sites}",
+        "value": "{value}, que recibieron {encoding} en {sites}",
+        "seen": "{site}, solicitudes a {domains} {when}",
+        "on": "el {first}", "between": "del {first} al {last}",
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrackerCookie:
+    """A cookie a tracker company's domains set, by name (its value is never known)."""
+
+    name: str
+    domains: tuple[str, ...]  # its domains that set it
+    sites: tuple[str, ...]  # the websites on whose pages it was set
+
+
+@dataclass(frozen=True)
+class TrackerValue:
+    """One of the person's values a tracker company's domains were sent."""
+
+    label: str  # "Email address", in the letter's language
+    value: str  # the value itself (decrypted for the letter)
+    encoding: str  # as the leak scanner names it: plain, sha256...
+    sites: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrackerSeen:
+    """A website on whose pages a tracker company's domains received requests from the browser."""
+
+    site: str
+    domains: tuple[str, ...]
+    first_seen: date
+    last_seen: date
+
+
+def render_tracker_request(kind: str, lang: str, company: VendorFacts, cookies: Sequence[TrackerCookie],
+                           values: Sequence[TrackerValue], seen: Sequence[TrackerSeen], sent_on: date,
+                           requester_name: str | None = None) -> Letter:
+    """A GDPR request of `kind` (access, erase, object) to a tracker company, in `lang` (en, es):
+    the letter to a vendor, saying how the company got the data, with the cookies, values and
+    websites as its identifiers. InputError for another kind or nothing to list."""
+    if kind not in TRACKER_KINDS:
+        raise InputError(f"a request to a tracker company is one of {', '.join(TRACKER_KINDS)}, not {kind!r}")
+    _check_lang(lang)
+    words = _TRACKED[lang]
+    items = [(words["cookie"], words["cookie_value"].format(name=c.name, domains=", ".join(c.domains),
+                                                             sites=", ".join(c.sites))) for c in cookies]
+    items += [(v.label, words["value"].format(value=v.value, encoding=_encoding(v.encoding, lang),
+                                              sites=", ".join(v.sites))) for v in values]
+    for s in seen:
+        first, last = long_date(s.first_seen, lang), long_date(s.last_seen, lang)
+        when = words["on"].format(first=first) if first == last else words["between"].format(first=first, last=last)
+        items.append((words["website"], words["seen"].format(site=s.site, domains=", ".join(s.domains), when=when)))
+    return render_request(kind, lang, company, items, sent_on, requester_name, tracked=True)
+
+
+def _vendor_name(lang: str, vendor: VendorFacts) -> str:
+    """The name a letter to `vendor` uses; InputError for a language letters are not written in,
+    WhoknowsError when the vendor has no privacy contact."""
+    _check_lang(lang)
+    if not vendor.privacy_contact or not vendor.privacy_contact.strip():
+        raise WhoknowsError(
+            f"no privacy contact is known for {vendor.domain}: find the vendor's privacy or "
+            "data-protection address (its privacy policy names one) and record it first"
+        )
+    return vendor.name.strip() if vendor.name and vendor.name.strip() else display_domain(vendor.domain)
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGUAGES:
+        raise InputError(f"{lang!r} is not a language letters are written in; use {' or '.join(LANGUAGES)}")
+
+
+def _signature(requester_name: str | None) -> str | None:
+    return " ".join(requester_name.split()) if requester_name and requester_name.strip() else None
+
+
+def _identifier_block(items: list[tuple[str, str]], words: dict) -> str:
+    return words["identifiers"] + "\n" + "\n".join(_bullet(f"{label}: {value}") for label, value in items)
+
+
+def _ending(lang: str, deadline: date, signature: str | None, identity: bool = True) -> list[str]:
+    """The deadline of Art. 12(3), identity (Art. 12(6)), refusal (Art. 12(4)) and the closing."""
+    words = _COMMON[lang]
+    due = long_date(deadline, lang).replace(" ", _NBSP)
+    blocks = [_fill(words["deadline"].format(deadline=due))]
+    if identity:
+        blocks.append(_fill(words["identity"]))
+    blocks.append(_fill(words["refusal"]))
+    blocks.append(words["closing"] + "\n" + (signature or words["anonymous"]))
+    return blocks
 
 
 def _identifiers(identifiers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -457,6 +621,8 @@ def _middle(kind: str, lang: str) -> list[str]:
         return [_numbered(paragraphs[:5])] + [_fill(p) for p in paragraphs[5:]]
     if kind == "object":
         return [_fill(p) for p in _OBJECT[lang]]
+    if kind == "port":
+        return [_fill(p) for p in _PORT[lang]]
     words = _RECTIFY[lang]
     return [_fill(recipients.format(what=words["what"])), _fill(words["confirm"])]
 
@@ -504,6 +670,425 @@ def _numbered(parts: list) -> str:
     return "\n".join(lines)
 
 
+# -- letters that use the evidence -------------------------------------------------------------
+# What the ledger shows, handed over as plain facts (the CLI gathers them: whoknows.data_rights),
+# worded here in the letter's language: a value a vendor holds that it was never given (a source
+# request, Art. 15(1)(g) and 14), what an answer left out (a follow-up), and an unanswered request
+# (a complaint to a supervisory authority, Art. 77).
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """Where and when a value was seen: `where` is `export` (the vendor's data export: `detail`
+    names the file and field), `mail` (its mail: `detail` names the address it reached), `page` or
+    `page-blocked` (its pages sent it, or tried to: `detail` names the recipient), `leak` (another
+    site's pages sent it to the vendor: `detail` names that site) or `foreign-mail` (it wrote to an
+    alias made for another vendor: `detail` names that vendor)."""
+
+    where: str
+    on: date
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class HeldValue:
+    """A value the vendor holds that it was never given, with every place it was seen."""
+
+    label: str  # what it is, in the letter's language ("Telephone number")
+    value: str
+    sightings: tuple[Sighting, ...]
+
+    @property
+    def earliest(self) -> date:
+        return min(s.on for s in self.sightings)
+
+
+@dataclass(frozen=True)
+class SentElsewhere:
+    """The proxy saw the vendor's pages send one of the user's values to a third party."""
+
+    label: str  # in the letter's language
+    value: str
+    encoding: str  # the leak's encoding (plain, url, base64, md5, sha1, sha256 and their variants)
+    recipient: str  # the host it went to
+    company: str | None
+    first_seen: date
+    last_seen: date
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A value the user gave the vendor that its answer does not contain."""
+
+    label: str
+    value: str
+    given_on: date
+
+
+@dataclass(frozen=True)
+class EarlierRequest:
+    """The request a follow-up or a complaint is about."""
+
+    kind: str  # one of KINDS, or `source`
+    sent_on: date
+    due_on: date
+    contact: str | None = None
+    answered_on: date | None = None
+
+
+@dataclass(frozen=True)
+class AuthorityFacts:
+    """Where a complaint goes (`whoknows.authorities.Authority`, as plain facts)."""
+
+    name: str
+    own_name: str | None
+    address: tuple[str, ...] | None
+    email: str | None
+    web: str
+
+
+def months_after(day: date, months: int) -> date:
+    """`one_month_after` applied `months` times from the same start (31 January + 3 months = 30 April)."""
+    year, month = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+_ENCODINGS = {
+    "en": {"plain": "as plain text", "url": "URL-encoded", "base64": "base64-encoded", "md5": "as an MD5 hash",
+           "sha1": "as a SHA-1 hash", "sha256": "as a SHA-256 hash"},
+    "es": {"plain": "en texto plano", "url": "con codificación URL", "base64": "con codificación base64",
+           "md5": "como hash MD5", "sha1": "como hash SHA-1", "sha256": "como hash SHA-256"},
+}
+
+
+def _encoding(encoding: str, lang: str) -> str:
+    family = encoding.split("-")[0]  # sha256-upper is SHA-256, url-plus is URL-encoding
+    family = "base64" if family.startswith("base64") else "plain" if family == "casefold" else family
+    return _ENCODINGS[lang].get(family, encoding)
+
+
+_EVIDENCE = {
+    "en": {
+        "export": "in the data export {you} sent me ({detail})",
+        "mail": "in {your} email to my address {detail}",
+        "page": "in what {your} pages sent to {detail}",
+        "page-blocked": "in what {your} pages tried to send to {detail} (I blocked it)",
+        "leak": "in what pages of {detail} sent {you}",
+        "foreign-mail": "in {your} email to the address I gave only to {detail}",
+        "seen_on": "{where}, {on}",
+        "held": "{label}: {value} (first seen on {earliest}): {sightings}",
+        "sent": ("On {first} {your} pages sent my {what} ({value}) {encoding} to {recipient}{company}"
+                 "{until}."),
+        "until": "; last seen on {last}",
+        "you": {"you": "you", "your": "your"},
+        "it": {"you": "it", "your": "its"},
+        "missing": "{label}: {value}, which I gave you on {given}, is not in your answer.",
+        "no_recipients": "Your answer names no recipient of my data, but:",
+    },
+    "es": {
+        "export": "en la exportación de datos que me {you} ({detail})",
+        "mail": "en su correo electrónico a mi dirección {detail}",
+        "page": "en lo que sus páginas enviaron a {detail}",
+        "page-blocked": "en lo que sus páginas intentaron enviar a {detail} (lo bloqueé)",
+        "leak": "en lo que páginas de {detail} {to_you} enviaron",
+        "foreign-mail": "en su correo electrónico a la dirección que solo di a {detail}",
+        "seen_on": "{where}, el {on}",
+        "held": "{label}: {value} (primera constancia: {earliest}): {sightings}",
+        "sent": ("El {first} sus páginas enviaron mi {what} ({value}) {encoding} a {recipient}{company}"
+                 "{until}."),
+        "until": "; la última vez, el {last}",
+        "you": {"you": "enviaron", "your": "sus", "to_you": "les"},
+        "it": {"you": "envió", "your": "sus", "to_you": "le"},
+        "missing": "{label}: {value}, que les facilité el {given}, no figura en su respuesta.",
+        "no_recipients": "Su respuesta no menciona ningún destinatario de mis datos, pero:",
+    },
+}
+
+
+def _held_line(held: HeldValue, lang: str, voice: str = "you") -> str:
+    """`voice`: `you` in a letter to the vendor, `it` in one about the vendor (a complaint)."""
+    words = _EVIDENCE[lang]
+    sightings = "; ".join(
+        words["seen_on"].format(where=words[s.where].format(detail=s.detail, **words[voice]), on=long_date(s.on, lang))
+        for s in sorted(held.sightings, key=lambda s: (s.on, s.where, s.detail)))
+    return words["held"].format(label=held.label, value=held.value, earliest=long_date(held.earliest, lang),
+                                sightings=sightings)
+
+
+def _sent_line(sent: SentElsewhere, lang: str, voice: str = "you") -> str:
+    words = _EVIDENCE[lang]
+    until = "" if sent.last_seen == sent.first_seen else words["until"].format(last=long_date(sent.last_seen, lang))
+    return words["sent"].format(
+        first=long_date(sent.first_seen, lang), what=sent.label[:1].lower() + sent.label[1:], value=sent.value,
+        encoding=_encoding(sent.encoding, lang), recipient=sent.recipient,
+        company=f" ({sent.company})" if sent.company else "", until=until, **words[voice])
+
+
+def _missing_line(missing: Missing, lang: str) -> str:
+    return _EVIDENCE[lang]["missing"].format(label=missing.label, value=missing.value,
+                                             given=long_date(missing.given_on, lang))
+
+
+_SOURCE = {
+    "en": {
+        "subject": "Request for the source of personal data (Articles 15(1)(g) and 14 GDPR)",
+        "intro": (
+            "Under Article 15 of {gdpr}, I am exercising my right of access with regard to the "
+            "following personal data concerning me, which {vendor} holds although I never gave "
+            "them to it:"
+        ),
+        "asks": [
+            "For each of these data, please tell me:",
+            ("1.", "all the information you have about their source (Article 15(1)(g)): from whom and "
+                   "from where you obtained them, when, and whether they came from publicly "
+                   "accessible sources (Article 14(2)(f));"),
+            ("2.", "the purposes and the legal basis for which you process them (Article 14(1)(c));"),
+            ("3.", "the recipients or categories of recipients to whom you have disclosed them "
+                   "(Article 14(1)(e))."),
+        ],
+        "article14": (
+            "Article 14(3) required you to give me this information within a reasonable period "
+            "after obtaining the data, and at the latest within one month; I have no record of "
+            "receiving it."
+        ),
+    },
+    "es": {
+        "subject": "Solicitud sobre el origen de datos personales (artículos 15, apartado 1, letra g), y 14 del RGPD)",
+        "intro": (
+            "Conforme al artículo 15 del {gdpr}, ejerzo mi derecho de acceso respecto de los "
+            "siguientes datos personales que me conciernen, que {vendor} tiene aunque yo nunca "
+            "se los facilité:"
+        ),
+        "asks": [
+            "Respecto de cada uno de estos datos, les ruego que me indiquen:",
+            ("1.", "toda la información disponible sobre su origen (artículo 15, apartado 1, letra g)): "
+                   "de quién y de dónde los obtuvieron, cuándo, y si proceden de fuentes de acceso "
+                   "público (artículo 14, apartado 2, letra f));"),
+            ("2.", "los fines y la base jurídica del tratamiento (artículo 14, apartado 1, letra c));"),
+            ("3.", "los destinatarios o las categorías de destinatarios a los que los hayan comunicado "
+                   "(artículo 14, apartado 1, letra e))."),
+        ],
+        "article14": (
+            "El artículo 14, apartado 3, les obligaba a facilitarme esta información dentro de un "
+            "plazo razonable una vez obtenidos los datos y, a más tardar, dentro de un mes; no me "
+            "consta haberla recibido."
+        ),
+    },
+}
+
+
+def render_source_request(lang: str, vendor: VendorFacts, held: Sequence[HeldValue],
+                          identifiers: Sequence[tuple[str, str]], sent_on: date,
+                          requester_name: str | None = None) -> Letter:
+    """Where did you get these? A letter naming each value `vendor` holds that it was never given,
+    with where and when it was seen (Art. 15(1)(g), 14). InputError when `held` is empty."""
+    name = _vendor_name(lang, vendor)
+    if not held:
+        raise InputError("a source request needs at least one value the vendor holds that it was never given")
+    words, text = _COMMON[lang], _SOURCE[lang]
+    deadline = response_deadline(sent_on)
+    blocks = [_addressee(vendor, name, words), words["date"].format(date=long_date(sent_on, lang)),
+              words["salutation"],
+              _fill(text["intro"].format(gdpr=words["gdpr"], vendor=name)) + "\n"
+              + "\n".join(_bullet(_held_line(h, lang)) for h in sorted(held, key=lambda h: (h.earliest, h.label))),
+              _numbered(text["asks"]), _fill(text["article14"]), _identifier_block(_identifiers(identifiers), words)]
+    blocks += _ending(lang, deadline, _signature(requester_name))
+    return Letter(kind="source", lang=lang, subject=text["subject"], body="\n\n".join(blocks) + "\n",
+                  to=vendor.privacy_contact.strip(), to_name=name, deadline=deadline, sent_on=sent_on,
+                  requester_name=_signature(requester_name))
+
+
+_REQUEST_NAMES = {
+    "en": {"access": "a request of access (Article 15)", "erase": "a request for erasure (Article 17)",
+           "object": "an objection to direct marketing (Article 21)",
+           "rectify": "a request for rectification (Article 16)", "port": "a request for data portability (Article 20)",
+           "source": "a request for the source of my data (Article 15(1)(g))"},
+    "es": {"access": "una solicitud de acceso (artículo 15)", "erase": "una solicitud de supresión (artículo 17)",
+           "object": "una oposición a la mercadotecnia directa (artículo 21)",
+           "rectify": "una solicitud de rectificación (artículo 16)",
+           "port": "una solicitud de portabilidad (artículo 20)",
+           "source": "una solicitud sobre el origen de mis datos (artículo 15, apartado 1, letra g))"},
+}
+
+_FOLLOW_UP = {
+    "en": {
+        "subject": "Your answer to my request of {sent} is incomplete (Article 15 GDPR)",
+        "intro": (
+            "On {sent} I made {request} under {gdpr}, which {vendor} answered on {answered}. The "
+            "answer leaves out what I know you hold or have done:"
+        ),
+        "ask": (
+            "Article 15(1)(c) entitles me to know the recipients to whom my personal data have "
+            "been disclosed, and Article 15(3) to a copy of all the personal data you process "
+            "about me. Please complete your answer: for each point above, send me the missing "
+            "data or information, or explain why it is missing."
+        ),
+    },
+    "es": {
+        "subject": "Su respuesta a mi solicitud del {sent} está incompleta (artículo 15 del RGPD)",
+        "intro": (
+            "El {sent} presenté {request} conforme al {gdpr}, a la que {vendor} respondió el "
+            "{answered}. La respuesta omite lo que sé que tienen o han hecho:"
+        ),
+        "ask": (
+            "El artículo 15, apartado 1, letra c), me reconoce el derecho a conocer los "
+            "destinatarios a los que se han comunicado mis datos personales, y el artículo 15, "
+            "apartado 3, a obtener una copia de todos los datos personales que tratan sobre mí. "
+            "Les ruego que completen su respuesta: para cada punto anterior, envíenme los datos o "
+            "la información que faltan, o expliquen por qué faltan."
+        ),
+    },
+}
+
+
+def render_follow_up(lang: str, vendor: VendorFacts, earlier: EarlierRequest,
+                     sent_elsewhere: Sequence[SentElsewhere], missing: Sequence[Missing],
+                     identifiers: Sequence[tuple[str, str]], sent_on: date,
+                     requester_name: str | None = None) -> Letter:
+    """A follow-up to an answered request naming each gap: recipients the proxy saw its pages send
+    the user's values to, which the answer does not name, and values given that it does not contain.
+    InputError when there is no gap or the earlier request has no recorded answer."""
+    name = _vendor_name(lang, vendor)
+    if not sent_elsewhere and not missing:
+        raise InputError("a follow-up needs at least one gap in the answer")
+    if earlier.answered_on is None:
+        raise InputError("a follow-up is about an answer: the request has none recorded")
+    words, text, evidence = _COMMON[lang], _FOLLOW_UP[lang], _EVIDENCE[lang]
+    deadline = response_deadline(sent_on)
+    gaps = []
+    if sent_elsewhere:
+        ordered = sorted(sent_elsewhere, key=lambda s: (s.first_seen, s.recipient, s.label, s.value))
+        gaps.append(_fill(evidence["no_recipients"], "- ", "  ") + "\n"
+                    + "\n".join(_fill(_sent_line(s, lang), "  - ", "    ") for s in ordered))
+    gaps += [_bullet(_missing_line(m, lang)) for m in sorted(missing, key=lambda m: (m.given_on, m.label))]
+    intro = text["intro"].format(sent=long_date(earlier.sent_on, lang), request=_REQUEST_NAMES[lang][earlier.kind],
+                                 gdpr=words["gdpr"], vendor=name, answered=long_date(earlier.answered_on, lang))
+    blocks = [_addressee(vendor, name, words), words["date"].format(date=long_date(sent_on, lang)),
+              words["salutation"], _fill(intro) + "\n" + "\n".join(gaps), _fill(text["ask"]),
+              _identifier_block(_identifiers(identifiers), words)]
+    blocks += _ending(lang, deadline, _signature(requester_name), identity=False)
+    return Letter(kind="follow-up", lang=lang, subject=text["subject"].format(sent=long_date(earlier.sent_on, lang)),
+                  body="\n\n".join(blocks) + "\n", to=vendor.privacy_contact.strip(), to_name=name,
+                  deadline=deadline, sent_on=sent_on, requester_name=_signature(requester_name))
+
+
+_COMPLAINT = {
+    "en": {
+        "subject": "Complaint under Article 77 GDPR against {vendor}: no answer to my request",
+        "intro": (
+            "Under Article 77 of {gdpr}, I lodge a complaint against {vendor}, which has not "
+            "answered {request} that I made to it."
+        ),
+        "controller": "The controller:",
+        "web": "Website: {domain}",
+        "contact": "Privacy contact: {contact}",
+        "postal": "Postal address: {address}",
+        "timeline": "What happened:",
+        "sent": "{sent}: I sent my request to {contact}.",
+        "due": "{due}: the period of Article 12(3) for answering it ended.",
+        "today": ("{today}: I have received no answer, no notice of an extension under Article 12(3) "
+                  "and no reasons for not acting under Article 12(4)."),
+        "evidence": "What I have recorded about the controller's processing of my data:",
+        "held": "It holds data about me that I never gave it:",
+        "sent_elsewhere": "Its pages sent my data to third parties:",
+        "identifiers": "The identifiers under which it holds my data:",
+        "ask": (
+            "I ask the authority to handle this complaint, to order the controller to comply with "
+            "my request (Article 58(2)(c)), and to inform me of the progress and the outcome of "
+            "the complaint (Article 77(2)). I can provide a copy of my request and proof that it "
+            "was sent."
+        ),
+        "reach": "You can reach me at {address}.",
+        "closing": "Yours faithfully,",
+        "anonymous": "The complainant",
+    },
+    "es": {
+        "subject": "Reclamación conforme al artículo 77 del RGPD contra {vendor}: falta de respuesta a mi solicitud",
+        "intro": (
+            "Conforme al artículo 77 del {gdpr}, presento una reclamación contra {vendor}, que no "
+            "ha respondido a {request} que le dirigí."
+        ),
+        "controller": "El responsable del tratamiento:",
+        "web": "Sitio web: {domain}",
+        "contact": "Contacto de privacidad: {contact}",
+        "postal": "Dirección postal: {address}",
+        "timeline": "Los hechos:",
+        "sent": "{sent}: envié mi solicitud a {contact}.",
+        "due": "{due}: venció el plazo del artículo 12, apartado 3, para responderla.",
+        "today": ("{today}: no he recibido respuesta, ni aviso de prórroga conforme al artículo 12, "
+                  "apartado 3, ni los motivos para no actuar conforme al artículo 12, apartado 4."),
+        "evidence": "Lo que he registrado sobre el tratamiento de mis datos por el responsable:",
+        "held": "Tiene datos sobre mí que nunca le facilité:",
+        "sent_elsewhere": "Sus páginas enviaron mis datos a terceros:",
+        "identifiers": "Los identificadores con los que tiene mis datos:",
+        "ask": (
+            "Solicito a la autoridad que tramite esta reclamación, que ordene al responsable "
+            "atender mi solicitud (artículo 58, apartado 2, letra c)) y que me informe del curso y "
+            "del resultado de la reclamación (artículo 77, apartado 2). Puedo aportar una copia de "
+            "mi solicitud y la prueba de su envío."
+        ),
+        "reach": "Pueden contactarme en {address}.",
+        "closing": "Atentamente,",
+        "anonymous": "La persona reclamante",
+    },
+}
+
+
+def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, earlier: EarlierRequest,
+                     today: date, identifiers: Sequence[tuple[str, str]],
+                     held: Sequence[HeldValue] = (), sent_elsewhere: Sequence[SentElsewhere] = (),
+                     requester_name: str | None = None, reply_to: str | None = None) -> Letter:
+    """A complaint to a supervisory authority (Art. 77) about a request left unanswered past its
+    due date, with the timeline and what the ledger holds about the vendor. The authority must
+    inform the complainant within three months (Art. 78(2)): that is the letter's deadline.
+    InputError when the request is not overdue on `today` or was answered."""
+    _check_lang(lang)
+    if earlier.answered_on is not None:
+        raise InputError(f"the request was answered on {earlier.answered_on.isoformat()}: a complaint about "
+                         "no answer does not apply")
+    if today <= earlier.due_on:
+        raise InputError(f"the request is not overdue yet: its answer is due by {earlier.due_on.isoformat()}")
+    words, text = _COMMON[lang], _COMPLAINT[lang]
+    name = vendor.name.strip() if vendor.name and vendor.name.strip() else display_domain(vendor.domain)
+    signature = _signature(requester_name)
+    addressee = [authority.name] + ([authority.own_name] if authority.own_name and authority.own_name != authority.name
+                                    else []) + list(authority.address or ()) + [authority.email or authority.web]
+    controller = [name, text["web"].format(domain=display_domain(vendor.domain))]
+    if earlier.contact or vendor.privacy_contact:
+        controller.append(text["contact"].format(contact=earlier.contact or vendor.privacy_contact))
+    postal = ", ".join(line.strip() for line in (vendor.postal_address or "").splitlines() if line.strip())
+    if postal:
+        controller.append(text["postal"].format(address=postal))
+    timeline = [text["sent"].format(sent=long_date(earlier.sent_on, lang), contact=earlier.contact or name),
+                text["due"].format(due=long_date(earlier.due_on, lang)),
+                text["today"].format(today=long_date(today, lang))]
+    blocks = ["\n".join(addressee), words["date"].format(date=long_date(today, lang)), words["salutation"],
+              _fill(text["intro"].format(gdpr=words["gdpr"], vendor=name, request=_REQUEST_NAMES[lang][earlier.kind])),
+              text["controller"] + "\n" + "\n".join(_bullet(line) for line in controller),
+              text["timeline"] + "\n" + "\n".join(_bullet(line) for line in timeline)]
+    evidence = []
+    if held:
+        evidence.append(_fill(text["held"], "- ", "  ") + "\n" + "\n".join(
+            _fill(_held_line(h, lang, "it"), "  - ", "    ")
+            for h in sorted(held, key=lambda h: (h.earliest, h.label))))
+    if sent_elsewhere:
+        evidence.append(_fill(text["sent_elsewhere"], "- ", "  ") + "\n" + "\n".join(
+            _fill(_sent_line(s, lang, "it"), "  - ", "    ")
+            for s in sorted(sent_elsewhere, key=lambda s: (s.first_seen, s.recipient, s.label, s.value))))
+    if evidence:
+        blocks.append(text["evidence"] + "\n" + "\n".join(evidence))
+    items = _identifiers(identifiers)
+    blocks.append(text["identifiers"] + "\n" + "\n".join(_bullet(f"{label}: {value}") for label, value in items))
+    blocks.append(_fill(text["ask"]))
+    if reply_to:
+        blocks.append(text["reach"].format(address=reply_to))
+    blocks.append(text["closing"] + "\n" + (signature or text["anonymous"]))
+    return Letter(kind="complaint", lang=lang, subject=text["subject"].format(vendor=name),
+                  body="\n\n".join(blocks) + "\n", to=authority.email or authority.web, to_name=authority.name,
+                  deadline=months_after(today, 3), sent_on=today, requester_name=signature)
+
+
 # -- the message -------------------------------------------------------------------------------
 
 
@@ -547,6 +1132,8 @@ def _address(text: str, display_name: str, what: str) -> Address:
 
 
 __all__ = [
-    "KINDS", "LANGUAGES", "Letter", "VendorFacts", "email_address", "long_date", "one_month_after",
-    "render_request", "response_deadline", "to_eml",
+    "AuthorityFacts", "EarlierRequest", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
+    "Sighting", "VendorFacts", "email_address", "long_date", "months_after", "one_month_after",
+    "render_complaint", "render_follow_up", "render_request", "render_source_request", "response_deadline",
+    "to_eml",
 ]

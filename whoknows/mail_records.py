@@ -2,7 +2,8 @@
 
 `store_scan` takes a `mailscan.ScanResult` and keeps, per message, only what later questions need:
 its identity (Message-ID, else a hash), date, the sender's registrable domain and whether it is
-marketing (`mail_messages`); and, for each alias it reached, who sent it and the verdict
+marketing (`mail_messages`); the answers to intents it finds (`whoknows.intent_records`, by
+In-Reply-To, References or alias); and, for each alias it reached, who sent it and the verdict
 (`mail_alias_hits`: vendor, foreign, unknown). No bodies, no subjects, and no address of the
 user's other than the aliases (the recipients of ordinary mail are the user's real addresses,
 which the ledger keeps only encrypted).
@@ -10,6 +11,12 @@ which the ledger keeps only encrypted).
 Mail from someone else to a vendor's alias (a foreign sender) is evidence that the vendor shared
 or leaked the alias: the sender's site gets a disclosure of the alias, source `mail`, first seen
 at the earliest such message, with evidence naming the alias's vendor.
+
+Your values found in the subject or body of a message that reached an alias (`mailscan.BodyWatch`)
+are kept as `mail_value_hits`: the message, the vendor that holds the value (the alias's vendor when
+it sent the message, the sender's site when someone else did), the alias, and the value by
+reference with its encoding and place; never the text. `whoknows.findings` compares them with what
+each vendor was given.
 
 Re-scanning is idempotent: a message already in the ledger adds no row, its hits are inserted
 only if new (an alias made after the first scan is still picked up), and disclosures keep the
@@ -26,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .disclosures import record_seen_disclosure
+from .intent_records import record_answers
 from .ledger import Ledger, now, stamp, vendor_ids
 from .mailscan import AliasHit, ScanResult, attribute
 from .preferences import Stated, history
@@ -41,7 +49,9 @@ class StoredScan:
     duplicates: int = 0  # the same message more than once in this scan
     new_hits: int = 0
     foreign_hits: int = 0
+    new_value_hits: int = 0  # your values newly found in mail to an alias
     undated: int = 0
+    intent_answers: int = 0  # new matches of scanned mail to intents (whoknows.intent_records)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (where, why)
 
 
@@ -53,6 +63,20 @@ def alias_vendors(ledger: Ledger) -> dict[str, str]:
     """Every alias address (any state: a retired alias still receives mail) -> its vendor."""
     rows = ledger.query("SELECT a.address, v.domain FROM aliases AS a JOIN vendors AS v ON v.id = a.vendor_id")
     return {row[0]: row[1] for row in rows}
+
+
+def body_watch(ledger: Ledger):
+    """A `mailscan.BodyWatch` for your values (`me.watched_values`, with this machine's key) in
+    mail to your aliases; None when there are no aliases (no mail to search)."""
+    from .leakscan import LeakScanner
+    from .me import load_keys, watched_values
+    from .mailscan import BodyWatch
+
+    aliases = alias_vendors(ledger)
+    if not aliases:
+        return None
+    watched, _ = watched_values(ledger, load_keys(create=False))
+    return BodyWatch(LeakScanner(watched), aliases)
 
 
 def _default_same_company(vendor: str, site: str) -> bool:
@@ -80,7 +104,29 @@ def store_scan(ledger: Ledger, result: ScanResult,
         stored.known_messages = stored.read - stored.new_messages
         if hits:
             _store_hits(db, hits, senders, stored)
+            _store_value_hits(db, hits, {m.identity: m.found for m in result.messages if m.found}, stored)
+        stored.intent_answers = record_answers(db, result.messages)
     return stored
+
+
+def _store_value_hits(db, hits: list[AliasHit], found: Mapping[str, tuple], stored: StoredScan) -> None:
+    """Your values in a message that reached an alias are held by whoever sent it: the alias's
+    vendor (or its company), or the foreign sender's site; a sender with no site is left out."""
+    holders = {}
+    for hit in hits:
+        if hit.identity in found and hit.verdict != "unknown":
+            holders[(hit.identity, hit.alias)] = hit.vendor if hit.verdict == "vendor" else hit.sender_site
+    if not holders:
+        return
+    ids = vendor_ids(db, set(holders.values()))
+    for (identity, alias), holder in sorted(holders.items()):
+        message_id = db.execute("SELECT id FROM mail_messages WHERE identity = ?", (identity,)).fetchone()[0]
+        for value in found[identity]:
+            stored.new_value_hits += db.execute(
+                "INSERT INTO mail_value_hits (message_id, vendor_id, alias, kind, value_ref, encoding, form, place) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (message_id, ids[holder], alias, value.kind, getattr(value.value_id, "ref", str(value.value_id)),
+                 value.encoding, value.form, value.place)).rowcount
 
 
 def _store_hits(db, hits: list[AliasHit], senders: Mapping[str, str], stored: StoredScan) -> None:
@@ -144,6 +190,18 @@ def _alias_mail(row) -> AliasMail:
 def alias_summary(ledger: Ledger) -> list[AliasMail]:
     """Per alias, over every scan so far: messages, from the vendor, from others, who, since when."""
     return [_alias_mail(row) for row in ledger.query(_ALIAS_SUMMARY.format(where=""))]
+
+
+def vendor_mail_values(db, vendor_id: int) -> list[dict]:
+    """Your values found in mail the vendor sent to an alias: one entry per (value, message), oldest
+    first (in the caller's read transaction)."""
+    rows = db.execute(
+        "SELECT h.kind, h.value_ref, m.identity, m.sent_at, m.scanned_at, h.alias, "
+        "group_concat(DISTINCT h.place) AS places, group_concat(DISTINCT h.encoding) AS encodings "
+        "FROM mail_value_hits AS h JOIN mail_messages AS m ON m.id = h.message_id WHERE h.vendor_id = ? "
+        "GROUP BY h.value_ref, m.id ORDER BY coalesce(m.sent_at, m.scanned_at), h.value_ref", (vendor_id,))
+    return [{"kind": r[0], "value": r[1], "message": r[2], "sent_at": r[3], "scanned_at": r[4], "alias": r[5],
+             "places": sorted(r[6].split(",")), "encodings": sorted(r[7].split(","))} for r in rows]
 
 
 def vendor_alias_mail(db, vendor_id: int) -> list[AliasMail]:
@@ -246,6 +304,6 @@ def _breaches(vendor: str, entries: list[Stated], seen: list[tuple[str, bool]]) 
 
 
 __all__ = [
-    "AliasMail", "PreferenceBreach", "StoredScan", "alias_summary", "alias_vendors", "check_preferences",
-    "store_scan", "vendor_alias_mail",
+    "AliasMail", "PreferenceBreach", "StoredScan", "alias_summary", "alias_vendors", "body_watch", "check_preferences",
+    "store_scan", "vendor_alias_mail", "vendor_mail_values",
 ]

@@ -39,7 +39,9 @@ from .sites import site_of
 
 RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
 MARKETING_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-_WANTED = frozenset({"message-id", "date", "from", "list-unsubscribe", "precedence", *RECIPIENT_HEADERS})
+_WANTED = frozenset({"message-id", "date", "from", "list-unsubscribe", "list-id", "precedence", "in-reply-to",
+                     "references", *RECIPIENT_HEADERS})
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _HEAD_BYTES = 4096  # what is read of a file to tell what it is
@@ -55,12 +57,30 @@ class MailRecord(NamedTuple):
     sender_site: str | None  # its registrable domain (None for an IP literal or a bare host)
     marketing: bool  # List-Unsubscribe, or Precedence: bulk, list or junk
     source: str  # the file, with `#key` for a message inside an mbox or Maildir
+    found: tuple["ValueInMail", ...] = ()  # your values in its subject or body (`BodyWatch`), never the text
+    # The messages it answers (whoknows.intent_records matches answers to intents by them):
+    in_reply_to: tuple[str, ...] = ()  # the Message-IDs in In-Reply-To, `<...>` as written
+    references: tuple[str, ...] = ()  # the Message-IDs in References
+    listed: bool = False  # List-Id or List-Unsubscribe: sent to a mailing list the sender keeps
 
     def as_dict(self) -> dict:
         record = self._asdict()
         record["date"] = self.date.strftime("%Y-%m-%dT%H:%M:%SZ") if self.date else None
-        record["recipients"] = list(self.recipients)
+        for key in ("recipients", "in_reply_to", "references"):
+            record[key] = list(record[key])
+        record["found"] = [value._asdict() for value in self.found]
         return record
+
+
+class ValueInMail(NamedTuple):
+    """One of your values in a message that reached an alias: which (the scanner's value id), how
+    encoded, and where (`subject` or `body`). The text around it is not kept."""
+
+    kind: str
+    value_id: object
+    encoding: str
+    form: str
+    place: str
 
 
 class Skipped(NamedTuple):
@@ -79,12 +99,13 @@ class ScanResult:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def scan_paths(paths: Iterable[str | os.PathLike]) -> ScanResult:
+def scan_paths(paths: Iterable[str | os.PathLike], watch: "BodyWatch | None" = None) -> ScanResult:
     """Read every message under `paths` (mbox files, Maildirs, `.eml` files, folders of them).
 
     A path that does not exist or cannot be read raises (InputError / WhoknowsError) before any
     message is read, naming it. Messages are identified by Message-ID (or a hash of their bytes)
-    and counted once however many times they appear.
+    and counted once however many times they appear. With `watch`, the subject and body of each
+    message that reached an alias are searched for your values (`MailRecord.found`).
     """
     sources = [(Path(path), _open_source(Path(path))) for path in paths]
     result = ScanResult()
@@ -92,7 +113,7 @@ def scan_paths(paths: Iterable[str | os.PathLike]) -> ScanResult:
     for path, source in sources:
         read_before, skipped_before = len(result.messages) + result.duplicates, len(result.skipped)
         for where, raw in source:
-            _take(result, seen, where, raw)
+            _take(result, seen, where, raw, watch)
         if path.is_dir() or len(result.messages) + result.duplicates > read_before:
             continue
         skipped = result.skipped[skipped_before:]
@@ -101,7 +122,8 @@ def scan_paths(paths: Iterable[str | os.PathLike]) -> ScanResult:
     return result
 
 
-def _take(result: ScanResult, seen: set[str], where: str, raw: bytes | Exception) -> None:
+def _take(result: ScanResult, seen: set[str], where: str, raw: bytes | Exception,
+          watch: "BodyWatch | None" = None) -> None:
     if isinstance(raw, Exception):
         result.skipped.append(Skipped(where, f"unreadable: {raw}"))
         return
@@ -115,6 +137,8 @@ def _take(result: ScanResult, seen: set[str], where: str, raw: bytes | Exception
         return
     seen.add(record.identity)
     result.undated += undated
+    if watch is not None:
+        record = record._replace(found=watch.values_in(record, raw))
     result.messages.append(record)
 
 
@@ -225,6 +249,9 @@ def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
         sender_site=site_of(sender.rpartition("@")[2]),
         marketing=_is_marketing(fields),
         source=source,
+        in_reply_to=_message_ids(fields.get("in-reply-to", [])),
+        references=_message_ids(fields.get("references", [])),
+        listed=bool(fields.get("list-id") or fields.get("list-unsubscribe")),
     )
     return record, date is None
 
@@ -241,6 +268,11 @@ def _addresses(values: list[str]) -> list[str]:
             continue
         out.append(address.strip().lower())
     return out
+
+
+def _message_ids(values: list[str]) -> tuple[str, ...]:
+    """The `<...>` Message-IDs in header values, in order, once each."""
+    return tuple(dict.fromkeys(found for value in values for found in _MESSAGE_ID.findall(value)))
 
 
 def _identity(message_ids: list[str], raw: bytes) -> str:
@@ -268,6 +300,97 @@ def _is_marketing(fields: Mapping[str, list[str]]) -> bool:
     if fields.get("list-unsubscribe"):
         return True
     return any(value.lower() in MARKETING_PRECEDENCE for value in fields.get("precedence", []))
+
+
+# -- your values in what a vendor writes to you -------------------------------------------------
+
+MAX_BODY_TEXT = 1024 * 1024  # of each text part, searched; a newsletter is far smaller
+_BODY_WINDOW = 64 * 1024
+_BODY_OVERLAP = 256  # windows overlap by the longest pattern
+_TAG = re.compile(r"<[^>]*>")
+# A phone written for people to read in a newsletter ("600 111 222", "+34 (600) 111-222"): also
+# searched compacted, as the leak scanner knows phones in the forms trackers send.
+_PHONE_RUN = re.compile(r"(?<![\w+])\+?[\d(][\d ()./-]{5,}\d(?!\w)")
+_PHONE_MARKS = re.compile(r"[\s()./-]")
+
+
+class BodyWatch:
+    """Searches the subject and text of each message that reached one of `aliases` (and was not
+    sent from one) for the values `scanner` (a `leakscan.LeakScanner`) watches.
+
+    A newsletter that greets you by a name or shows an address you never gave the vendor is
+    evidence of what it holds. Text parts (plain and HTML, decoded from their transfer encoding and
+    charset; HTML tags dropped and entities undone; white space collapsed) are searched, the first
+    `MAX_BODY_TEXT` of each;
+    nothing of the text is kept, only which value was found, how and where."""
+
+    def __init__(self, scanner, aliases: Iterable[str]):
+        self.scanner = scanner
+        self.aliases = frozenset(address.lower() for address in aliases)
+
+    def values_in(self, record: MailRecord, raw: bytes) -> tuple[ValueInMail, ...]:
+        if self.scanner is None or not self.scanner.pattern_count or record.sender in self.aliases:
+            return ()
+        if not any(recipient in self.aliases for recipient in record.recipients):
+            return ()
+        places = []
+        for place, text in message_texts(raw):
+            for start in range(0, max(len(text), 1), _BODY_WINDOW - _BODY_OVERLAP):
+                window = text[start:start + _BODY_WINDOW]
+                places.append((place, window))
+                places += [(place, _PHONE_MARKS.sub("", run.group().replace("(0)", "")))
+                           for run in _PHONE_RUN.finditer(window)]
+        found = {}
+        for match in self.scanner.scan_texts(places):
+            value = ValueInMail(match.kind, match.value_id, match.encoding, match.form, match.where)
+            found.setdefault((match.value_id, match.encoding, match.form, match.where), value)
+        return tuple(found.values())
+
+
+def message_texts(raw: bytes) -> list[tuple[str, str]]:
+    """(`subject`, text) and (`body`, text) of each text part of a raw message, decoded; a part
+    that cannot be decoded is left out (the rest is still searched).
+
+    Parsed with the stdlib's legacy (compat32) message API: the modern one parses every header it
+    is asked about into objects, which made a scan ten times slower (bench/bench_mailscan.py)."""
+    from email.errors import HeaderParseError
+    from email.header import decode_header, make_header
+    from email.parser import BytesParser
+    from html import unescape
+
+    try:
+        message = BytesParser().parsebytes(raw)
+    except Exception:  # the stdlib parser is lenient; anything it raises means: no text to search
+        return []
+    texts = []
+    subject = next((value for name, value in message.raw_items() if name.lower() == "subject"), None)
+    if subject:
+        # raw UTF-8 in the header (kept by the parser as surrogates), then encoded words (=?utf-8?q?...?=)
+        subject = str(subject).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        try:
+            subject = str(make_header(decode_header(subject)))
+        except (LookupError, ValueError, UnicodeError, HeaderParseError):
+            pass
+        texts.append(("subject", " ".join(subject.split())[:MAX_BODY_TEXT]))
+    for part in message.walk():
+        if part.get_content_maintype() != "text" or str(part.get("content-disposition", "")).lower().startswith(
+                "attachment"):
+            continue
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            continue
+        payload = payload[:MAX_BODY_TEXT * 4]
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            text = payload.decode(charset, "replace")
+        except LookupError:  # a charset Python does not know: that part is left out
+            continue
+        text = text[:MAX_BODY_TEXT]
+        if part.get_content_subtype() == "html":
+            text = unescape(_TAG.sub(" ", text))
+        # as a reader sees it: a line break, a run of spaces or a no-break space between two words is one space
+        texts.append(("body", " ".join(text.split())))
+    return texts
 
 
 # -- attribution -------------------------------------------------------------------------------
@@ -392,6 +515,7 @@ def monthly_counts(messages: Iterable[MailRecord], hits: Iterable[AliasHit] = ()
 
 
 __all__ = [
-    "AliasHit", "AliasSummary", "MailRecord", "MalformedMessage", "ScanResult", "Skipped", "VERDICTS",
-    "VendorMonth", "attribute", "monthly_counts", "read_message", "scan_paths", "summarise",
+    "AliasHit", "AliasSummary", "BodyWatch", "MAX_BODY_TEXT", "MailRecord", "MalformedMessage", "ScanResult",
+    "Skipped", "VERDICTS", "ValueInMail", "VendorMonth", "attribute", "message_texts", "monthly_counts",
+    "read_message", "scan_paths", "summarise",
 ]

@@ -17,6 +17,7 @@ fields say what was seen last.
 
 Subjects and details, by kind:
 - `third-party`: the third party's site (`cdn.test`); detail `owner` (company, when known),
+  `category` (the tracker data's: advertising, site_analytics...; absent when unknown),
   `tracker` (the blocking addon's mark or a built-in list entry), counters `blocked` and `allowed`
   (requests answered by the proxy / let through).
 - `cookie`: `NAME@SITE` (`sid@vendor.test`, `uid@tracker.test`; a nameless cookie is `@SITE`);
@@ -133,10 +134,14 @@ class Observations:
     # -- recording (the request path) ----------------------------------------------------------
 
     def third_party(self, site: str, third_party_site: str, *, blocked: bool,
-                    owner: str | None = None, tracker: bool = False) -> None:
-        """A request from a page of `site` to `third_party_site`, answered by the proxy or let through."""
+                    owner: str | None = None, tracker: bool = False, category: str | None = None) -> None:
+        """A request from a page of `site` to `third_party_site`, answered by the proxy or let through;
+        `owner` its company's name and `category` what it does (the tracker data's), when known."""
         counters = {"blocked": 1} if blocked else {"allowed": 1}
-        self._record(site, THIRD_PARTY, third_party_site, counters, {"owner": owner, "tracker": tracker})
+        latest = {"owner": owner, "tracker": tracker}
+        if category is not None:  # (unknown: left out, so an older row's category is not erased)
+            latest["category"] = category
+        self._record(site, THIRD_PARTY, third_party_site, counters, latest)
 
     def cookie(self, site: str, seen: CookieSeen) -> None:
         """A `Set-Cookie` line in a response to a request made by a page of `site`."""

@@ -30,6 +30,10 @@ Never losing a secret
   `--with-secrets`) stores a secret where a new one would go, and never over a different value
   already here (SecretConflict): a restore cannot lose a key either.
 - Secrets never go to the ledger, logs or argv; errors name secrets, never show them.
+
+Passwords of the user's own accounts (the SMTP account intents are sent through, issue 15) live in
+the same stores under names starting with `account-`: text the user gave (`store_password`), of any
+length, never made at random, replaced when the user gives a new one, and not in backups.
 """
 
 import base64
@@ -59,6 +63,8 @@ RESTORE_HINT = (
 )
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+ACCOUNT_PREFIX = "account-"  # names of the user's own passwords: any length (see the docstring)
+MAX_PASSWORD_BYTES = 4096
 
 
 # -- the two kinds of store -------------------------------------------------------------------------
@@ -93,7 +99,7 @@ class _FileStore:
 
     def get(self, name: str) -> bytes | None:
         value = _read_json(fallback_path()).get("secrets", {}).get(name)
-        return None if value is None else _decode(value, f"{name} in {fallback_path()}")
+        return None if value is None else _decode(value, f"{name} in {fallback_path()}", _is_account(name))
 
     def set(self, name: str, value: bytes) -> None:
         path = fallback_path()
@@ -143,7 +149,7 @@ class _KeyringStore:
                 f"cannot read the secret {name!r} from the keyring {self.spec}: {exc}; "
                 "whoknows will not make a new one (it would lose the old one)"
             ) from None
-        return None if value is None else _decode(value, f"{name} in {self.spec}")
+        return None if value is None else _decode(value, f"{name} in {self.spec}", _is_account(name))
 
     def set(self, name: str, value: bytes) -> None:
         try:
@@ -164,12 +170,16 @@ def _store(spec: str):
     return _FileStore() if spec in (FILE_STORE, *NO_KEYRING_BACKENDS) else _KeyringStore(spec)
 
 
-def _decode(value: str, where: str) -> bytes:
+def _is_account(name: str) -> bool:
+    return name.startswith(ACCOUNT_PREFIX)
+
+
+def _decode(value: str, where: str, any_length: bool = False) -> bytes:
     try:
         raw = base64.b64decode(value, validate=True)
     except (ValueError, TypeError):
-        raw = b""
-    if len(raw) != SECRET_BYTES:
+        raw = None
+    if raw is None or (not any_length and len(raw) != SECRET_BYTES):
         raise WhoknowsError(f"the secret {where} is damaged (not {SECRET_BYTES} bytes of base64)")
     return raw
 
@@ -281,6 +291,8 @@ def get_secret(name: str, create: bool = False) -> bytes:
     be read (never silently replaced).
     """
     _check_name(name)
+    if create and _is_account(name):
+        raise ValueError(f"{name!r} is a password the user gives (store_password), never made")
     recorded = _locations().get(name)
     spec = _env_spec() or recorded
     if spec is not None:  # the fast path: no keyring discovery, no lock
@@ -387,6 +399,42 @@ def restore_secret(name: str, value: bytes, check_only: bool = False) -> bool:
             raise WhoknowsError(f"{store.describe()} did not keep the secret {name!r}; it was not restored")
         _record(name, target)
         return True
+
+
+def store_password(name: str, password: str) -> str:
+    """Keep the user's password `name` (`account-...`) where a new secret would go, replacing an
+    older one (the user changed it); returns where it went (a store's description)."""
+    _check_name(name)
+    if not _is_account(name):
+        raise ValueError(f"a password's name starts with {ACCOUNT_PREFIX!r}: {name!r}")
+    value = password.encode("utf-8")
+    if not value or len(value) > MAX_PASSWORD_BYTES:
+        raise WhoknowsError(f"a password is 1 to {MAX_PASSWORD_BYTES} bytes")
+    with _lock():
+        recorded = _locations().get(name)
+        target = _chosen_spec(name)
+        store = _store(target)
+        store.set(name, value)
+        if store.get(name) != value:
+            raise WhoknowsError(f"{store.describe()} did not keep the password {name!r}; it was not stored")
+        if recorded is not None and recorded != target:
+            _store(recorded).delete(name)  # no stale copy left behind
+        _record(name, target)
+        return store.describe()
+
+
+def get_password(name: str) -> str | None:
+    """The user's password `name` (`account-...`), or None when none was stored here."""
+    if not _is_account(name):
+        raise ValueError(f"a password's name starts with {ACCOUNT_PREFIX!r}: {name!r}")
+    try:
+        value = get_secret(name)
+    except NotFoundError:
+        return None
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WhoknowsError(f"the stored password {name!r} is damaged (not UTF-8); store it again") from None
 
 
 def secret_location(name: str) -> str | None:

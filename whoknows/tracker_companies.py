@@ -183,6 +183,31 @@ def company(name_or_domain: str) -> TrackerCompany | None:
     return None
 
 
+def company_by_id(company_id: str) -> TrackerCompany | None:
+    """A company by its exact id, as the ledger keeps it ("google", "tracker:xyz")."""
+    data = _data()
+    row = data.by_id.get(company_id) if isinstance(company_id, str) else None
+    return None if row is None else data.company(row)
+
+
+def company_category(company_id: str) -> str | None:
+    """What a company does, in one word: the category most of its tracker domains have in the data
+    (ties: the first by name; Google: advertising). None for a company with no tracker domain."""
+    return _company_categories().get(company_id)
+
+
+@functools.cache
+def _company_categories() -> dict[str, str]:
+    data = _data()
+    tallies: dict[int, dict[str, int]] = {}
+    for packed in data.domains.values():
+        row, category = divmod(packed, CATEGORY_SLOTS)
+        tally = tallies.setdefault(row, {})
+        name = data.categories[category]
+        tally[name] = tally.get(name, 0) + 1
+    return {data.rows[row][0]: min(tally, key=lambda name: (-tally[name], name)) for row, tally in tallies.items()}
+
+
 def counts() -> dict[str, int]:
     """How many companies, tracker domains and first-party sites the shipped data holds."""
     data = _data()

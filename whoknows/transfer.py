@@ -13,9 +13,15 @@ merges as they do: the ledger's wins whole. Issue 5's tables travel too: `me_val
 own values, exported as they are stored: AES-GCM ciphertext with its keyed lookup hash and key id,
 never plaintext; the key is a secret, so they can be read again only where the same `me-key` is),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
-message by identity) and `rights_requests`. So do the per-site settings (`whoknows.site_settings`):
-`site_settings` (a site's paused flag and cookie mode, by the site's domain) and `site_third_parties`
-(a site and a third party allowed on its pages, both by domain).
+message by identity) and `rights_requests`. Issue 14's tables travel too: `data_exports` (an
+export read, named by its vendor and digest; the request it answers by kind and date),
+`export_findings` (naming their export by vendor and digest) and `mail_value_hits` (naming their
+message by identity); an export already in the ledger keeps its own findings whole (as preferences
+do). Intents (issue 15) travel whole: `intents` (by a random uid), `intent_messages` (by
+Message-ID; a message delivered in either ledger stays delivered) and `intent_answers` (naming the
+intent message by Message-ID and the scanned message by identity). So do the per-site settings
+(`whoknows.site_settings`): `site_settings` (a site's paused flag and cookie mode, by the site's
+domain) and `site_third_parties` (a site and a third party allowed on its pages, both by domain).
 
 The keys are secrets and stay out of a plain export: without them an import brings back aliases that
 cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
@@ -54,10 +60,13 @@ from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
 from .cookies import MODE_SPELLING, parse_cookie_mode
+from .data_rights import KINDS as REQUEST_KINDS
 from .errors import InputError, WhoknowsError
 from .ledger import (
-    ALIAS_STATES, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger, json_text,
+    ALIAS_STATES, COMPANY_IDENTIFIER_KINDS, DISCLOSURE_KINDS, DISCLOSURE_SOURCES, OBSERVATION_KINDS, Ledger,
+    json_text,
 )
+from .data_rights import KINDS as RIGHTS_KINDS
 from .me import KINDS as ME_KINDS
 from .preferences import CHANNELS
 from .sealing import check_section
@@ -104,13 +113,42 @@ _EXPORT_SQL = {
     "rights_requests": "SELECT v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
                        "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
                        "ORDER BY v.domain, r.kind, r.sent_on",
+    "data_exports": "SELECT v.domain AS vendor, e.digest, r.kind AS request_kind, r.sent_on AS request_sent_on, "
+                    "e.source_name, e.received_on, e.read_at, e.files_read, e.bytes_read, e.skipped "
+                    "FROM data_exports AS e JOIN vendors AS v ON v.id = e.vendor_id "
+                    "LEFT JOIN rights_requests AS r ON r.id = e.request_id ORDER BY v.domain, e.digest",
+    "export_findings": "SELECT v.domain AS vendor, e.digest AS export, f.finding, f.category, f.kind, f.value_ref, "
+                       "f.encoding, f.form, f.basis, f.sample, f.file, f.field, f.count "
+                       "FROM export_findings AS f JOIN data_exports AS e ON e.id = f.export_id "
+                       "JOIN vendors AS v ON v.id = e.vendor_id ORDER BY v.domain, e.digest, f.finding, f.file, "
+                       "f.field, f.category, f.basis, f.kind, f.value_ref, f.encoding, f.form, f.sample, f.count",
+    "mail_value_hits": "SELECT m.identity AS message, v.domain AS vendor, h.alias, h.kind, h.value_ref, h.encoding, "
+                       "h.form, h.place FROM mail_value_hits AS h JOIN mail_messages AS m ON m.id = h.message_id "
+                       "JOIN vendors AS v ON v.id = h.vendor_id "
+                       "ORDER BY m.identity, v.domain, h.value_ref, h.encoding, h.form, h.place",
+    # (`blocked` is a yes/no elsewhere in the file: here the counts have names of their own.)
+    "company_sightings": "SELECT v.domain AS vendor, s.company, s.domain, s.day, s.blocked AS blocked_requests, "
+                         "s.reached AS reached_requests FROM company_sightings AS s "
+                         "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain, s.company, s.domain, s.day",
+    "company_identifiers": "SELECT v.domain AS vendor, i.company, i.domain, i.kind, i.name, i.qualifier, i.count, "
+                           "i.first_day, i.last_day FROM company_identifiers AS i "
+                           "JOIN vendors AS v ON v.id = i.vendor_id "
+                           "ORDER BY v.domain, i.company, i.domain, i.kind, i.name, i.qualifier",
+    "intents": "SELECT uid, what, category, budget_amount, budget_currency, until, lang, created_at FROM intents "
+               "ORDER BY uid",
+    "intent_messages": "SELECT i.uid AS intent, v.domain AS vendor, m.alias, m.recipient, m.message_id, m.state, "
+                       "m.state_changed_at FROM intent_messages AS m JOIN intents AS i ON i.id = m.intent_id "
+                       "JOIN vendors AS v ON v.id = m.vendor_id ORDER BY m.message_id",
+    "intent_answers": "SELECT im.message_id AS intent_message, mm.identity AS message, a.matched_by, a.sender, "
+                      "a.listed FROM intent_answers AS a JOIN intent_messages AS im ON im.id = a.intent_message_id "
+                      "JOIN mail_messages AS mm ON mm.id = a.mail_message_id ORDER BY im.message_id, mm.identity",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
 # holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
 NOT_EXPORTED: dict[str, str] = {}
-_JSON_COLUMNS = {"evidence", "detail", "channels"}
-_BOOL_COLUMNS = {"marketing", "blocked", "paused"}
+_JSON_COLUMNS = {"evidence", "detail", "channels", "skipped"}
+_BOOL_COLUMNS = {"marketing", "blocked", "paused", "listed"}
 
 
 # -- export ------------------------------------------------------------------------------------
@@ -181,6 +219,11 @@ def _csv_cell(key: str, value) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     else:
         text = str(value)
+    return spreadsheet_safe(text)
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading `'` before what it would run as a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -389,8 +432,43 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "verdict": _one_of(("vendor", "foreign", "unknown")),
     },
     "rights_requests": {
-        "vendor": _text, "kind": _one_of(("access", "erase", "object", "rectify")), "lang": _text,
+        "vendor": _text, "kind": _one_of(REQUEST_KINDS), "lang": _text,
         "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
+    },
+    "data_exports": {
+        "vendor": _text, "digest": _hex(64), "request_kind": _optional(_one_of(RIGHTS_KINDS)),
+        "request_sent_on": _optional(_day), "source_name": _text, "received_on": _day, "read_at": _timestamp,
+        "files_read": _count, "bytes_read": _count, "skipped": _json_value,
+    },
+    "export_findings": {
+        "vendor": _text, "export": _hex(64), "finding": _one_of(("value", "category")),
+        "category": _optional(_text), "kind": _optional(_text), "value_ref": _optional(_text),
+        "encoding": _optional(_text), "form": _optional(_text), "basis": _optional(_text),
+        "sample": _optional(_string), "file": _string, "field": _string, "count": _positive,
+    },
+    "mail_value_hits": {
+        "message": _text, "vendor": _text, "alias": _text, "kind": _text, "value_ref": _text, "encoding": _text,
+        "form": _text, "place": _one_of(("subject", "body")),
+    },
+    "company_sightings": {
+        "vendor": _text, "company": _text, "domain": _text, "day": _day, "blocked_requests": _count,
+        "reached_requests": _count,
+    },
+    "company_identifiers": {
+        "vendor": _text, "company": _text, "domain": _text, "kind": _one_of(COMPANY_IDENTIFIER_KINDS),
+        "name": _text, "qualifier": _string, "count": _positive, "first_day": _day, "last_day": _day,
+    },
+    "intents": {
+        "uid": _hex(32), "what": _text, "category": _optional(_text), "budget_amount": _optional(_text),
+        "budget_currency": _optional(_text), "until": _day, "lang": _one_of(("en", "es")), "created_at": _timestamp,
+    },
+    "intent_messages": {
+        "intent": _hex(32), "vendor": _text, "alias": _text, "recipient": _text, "message_id": _text,
+        "state": _one_of(("unsent", "written", "sent")), "state_changed_at": _optional(_timestamp),
+    },
+    "intent_answers": {
+        "intent_message": _text, "message": _text, "matched_by": _one_of(("in-reply-to", "references", "alias")),
+        "sender": _string, "listed": _boolean,
     },
 }
 assert set(_FIELDS) == set(TABLES)
@@ -483,7 +561,9 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
 def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     domains = {row["domain"] for row in tables["vendors"]}
     for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
-                  "site_third_parties", "leaks", "mail_alias_hits", "rights_requests"):
+                  "site_third_parties", "leaks", "mail_alias_hits", "rights_requests", "data_exports",
+                  "export_findings", "mail_value_hits", "company_sightings", "company_identifiers",
+                  "intent_messages"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
@@ -499,6 +579,50 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
         if row["message"] not in identities:
             raise WhoknowsError(f"{name}: mail_alias_hits[{index}].message {row['message']!r} is not in the "
                                 "file's mail_messages")
+    for index, row in enumerate(tables["mail_value_hits"]):
+        if row["message"] not in identities:
+            raise WhoknowsError(f"{name}: mail_value_hits[{index}].message {row['message']!r} is not in the "
+                                "file's mail_messages")
+    _check_exports(tables, name)
+    _check_intent_references(tables, identities, name)
+
+
+def _check_exports(tables: dict[str, list[dict]], name: str) -> None:
+    requests = {(row["vendor"], row["kind"], row["sent_on"]) for row in tables["rights_requests"]}
+    exports = set()
+    for index, row in enumerate(tables["data_exports"]):
+        exports.add((row["vendor"], row["digest"]))
+        if (row["request_kind"] is None) != (row["request_sent_on"] is None):
+            raise WhoknowsError(f"{name}: data_exports[{index}] names a request by kind and sent_on, or by neither")
+        if row["request_kind"] is not None and (row["vendor"], row["request_kind"], row["request_sent_on"]) not in requests:
+            raise WhoknowsError(f"{name}: data_exports[{index}] answers a request that is not in the file's "
+                                "rights_requests")
+    for index, row in enumerate(tables["export_findings"]):
+        where = f"{name}: export_findings[{index}]"
+        if (row["vendor"], row["export"]) not in exports:
+            raise WhoknowsError(f"{where}.export {row['export']!r} is not in the file's data_exports")
+        if row["finding"] == "value" and (row["kind"] is None or row["value_ref"] is None or row["category"]):
+            raise WhoknowsError(f"{where}: a value finding has a kind and a value_ref, and no category")
+        if row["finding"] == "category" and (row["category"] is None or row["value_ref"] is not None):
+            raise WhoknowsError(f"{where}: a category finding has a category, and no value_ref")
+
+
+def _check_intent_references(tables: dict[str, list[dict]], identities: set[str], name: str) -> None:
+    uids = {row["uid"] for row in tables["intents"]}
+    for index, row in enumerate(tables["intents"]):
+        if (row["budget_amount"] is None) != (row["budget_currency"] is None):
+            raise WhoknowsError(f"{name}: intents[{index}] has a budget amount without a currency, or the reverse")
+    for index, row in enumerate(tables["intent_messages"]):
+        if row["intent"] not in uids:
+            raise WhoknowsError(f"{name}: intent_messages[{index}].intent {row['intent']!r} is not in the file's intents")
+    message_ids = {row["message_id"] for row in tables["intent_messages"]}
+    for index, row in enumerate(tables["intent_answers"]):
+        if row["intent_message"] not in message_ids:
+            raise WhoknowsError(f"{name}: intent_answers[{index}].intent_message {row['intent_message']!r} is not in "
+                                "the file's intent_messages")
+        if row["message"] not in identities:
+            raise WhoknowsError(f"{name}: intent_answers[{index}].message {row['message']!r} is not in the file's "
+                                "mail_messages")
 
 
 # -- import ---------------------------------------------------------------------------------------
@@ -561,6 +685,44 @@ _MERGE_SQL = {
                        "VALUES (:vendor_id, :kind, :lang, :contact, :sent_on, :due_on, :answered_on) "
                        "ON CONFLICT(vendor_id, kind, sent_on) DO UPDATE SET "
                        "answered_on = coalesce(answered_on, excluded.answered_on)",
+    "data_exports": "INSERT INTO data_exports (vendor_id, request_id, source_name, digest, received_on, read_at, "
+                    "files_read, bytes_read, skipped) VALUES (:vendor_id, (SELECT id FROM rights_requests "
+                    "WHERE vendor_id = :vendor_id AND kind = :request_kind AND sent_on = :request_sent_on), "
+                    ":source_name, :digest, :received_on, :read_at, :files_read, :bytes_read, :skipped) "
+                    "ON CONFLICT(vendor_id, digest) DO NOTHING",
+    "export_findings": "INSERT INTO export_findings (export_id, finding, category, kind, value_ref, encoding, form, "
+                       "basis, sample, file, field, count) SELECT id, :finding, :category, :kind, :value_ref, "
+                       ":encoding, :form, :basis, :sample, :file, :field, :count FROM data_exports "
+                       "WHERE vendor_id = :vendor_id AND digest = :export",
+    "mail_value_hits": "INSERT INTO mail_value_hits (message_id, vendor_id, alias, kind, value_ref, encoding, form, "
+                       "place) SELECT id, :vendor_id, :alias, :kind, :value_ref, :encoding, :form, :place "
+                       "FROM mail_messages WHERE identity = :message ON CONFLICT DO NOTHING",
+    # Counts merge as observations' do (the larger): importing the same file twice changes nothing.
+    "company_sightings": "INSERT INTO company_sightings (vendor_id, company, domain, day, blocked, reached) "
+                         "VALUES (:vendor_id, :company, :domain, :day, :blocked_requests, :reached_requests) "
+                         "ON CONFLICT(company, vendor_id, domain, day) DO UPDATE SET "
+                         "blocked = max(blocked, excluded.blocked), reached = max(reached, excluded.reached)",
+    "company_identifiers": "INSERT INTO company_identifiers (vendor_id, company, domain, kind, name, qualifier, count, "
+                           "first_day, last_day) VALUES (:vendor_id, :company, :domain, :kind, :name, :qualifier, "
+                           ":count, :first_day, :last_day) "
+                           "ON CONFLICT(company, vendor_id, domain, kind, name, qualifier) DO UPDATE SET "
+                           "count = max(count, excluded.count), first_day = min(first_day, excluded.first_day), "
+                           "last_day = max(last_day, excluded.last_day)",
+    "intents": "INSERT INTO intents (uid, what, category, budget_amount, budget_currency, until, lang, created_at) "
+               "VALUES (:uid, :what, :category, :budget_amount, :budget_currency, :until, :lang, :created_at) "
+               "ON CONFLICT(uid) DO NOTHING",
+    # A message delivered in either ledger stays delivered: sent beats written beats unsent.
+    "intent_messages": "INSERT INTO intent_messages (intent_id, vendor_id, alias, recipient, message_id, state, "
+                       "state_changed_at) SELECT id, :vendor_id, :alias, :recipient, :message_id, :state, :state_changed_at "
+                       "FROM intents WHERE uid = :intent ON CONFLICT(message_id) DO UPDATE SET "
+                       "state = CASE WHEN 'sent' IN (state, excluded.state) THEN 'sent' "
+                       "WHEN 'written' IN (state, excluded.state) THEN 'written' ELSE state END, "
+                       "state_changed_at = coalesce(max(state_changed_at, excluded.state_changed_at), state_changed_at, "
+                       "excluded.state_changed_at)",
+    "intent_answers": "INSERT INTO intent_answers (intent_message_id, mail_message_id, matched_by, sender, listed) "
+                      "SELECT im.id, mm.id, :matched_by, :sender, :listed FROM intent_messages AS im, "
+                      "mail_messages AS mm WHERE im.message_id = :intent_message AND mm.identity = :message "
+                      "ON CONFLICT(intent_message_id, mail_message_id) DO NOTHING",
 }
 
 
@@ -593,9 +755,15 @@ def import_export(ledger: Ledger, export: Export,
                                               "recipient_id": vendor_ids.get(row["recipient"])}
                                              for row in export.tables["leaks"]))
         db.executemany(_MERGE_SQL["mail_messages"], export.tables["mail_messages"])
-        for table in ("mail_alias_hits", "rights_requests"):
+        for table in ("mail_alias_hits", "rights_requests", "mail_value_hits", "company_sightings",
+                      "company_identifiers"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
+        _merge_exports(db, export.tables["data_exports"], export.tables["export_findings"], vendor_ids)
+        db.executemany(_MERGE_SQL["intents"], export.tables["intents"])
+        db.executemany(_MERGE_SQL["intent_messages"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
+                                                       for row in export.tables["intent_messages"]))
+        db.executemany(_MERGE_SQL["intent_answers"], export.tables["intent_answers"])
         for table in TABLES:
             summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
         for name, value in (secrets or {}).items():
@@ -613,6 +781,16 @@ def _merge_preference_history(db, rows: list[dict], vendor_ids: dict[str, int], 
     db.execute("INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes) "
                "SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes FROM preferences AS p "
                "WHERE NOT EXISTS (SELECT 1 FROM preference_history AS h WHERE h.vendor_id = p.vendor_id)")
+
+
+def _merge_exports(db, exports: list[dict], findings: list[dict], vendor_ids: dict[str, int]) -> None:
+    """An export already in the ledger (same vendor, same digest) keeps its findings whole; the
+    file's findings go in only for the exports it adds."""
+    had = {(row[0], row[1]) for row in db.execute("SELECT vendor_id, digest FROM data_exports")}
+    db.executemany(_MERGE_SQL["data_exports"], ({**row, "vendor_id": vendor_ids[row["vendor"]]} for row in exports))
+    db.executemany(_MERGE_SQL["export_findings"], (
+        {**row, "vendor_id": vendor_ids[row["vendor"]]} for row in findings
+        if (vendor_ids[row["vendor"]], row["export"]) not in had))
 
 
 def _table_size(db, table: str) -> int:

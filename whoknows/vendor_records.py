@@ -6,9 +6,11 @@ A vendor is its registrable domain (see `sites.normalise_vendor`); every other t
 
 from dataclasses import asdict, dataclass, field
 
-from . import directory
+from . import directory, tracker_companies
 from .disclosures import parse_json
 from .errors import NotFoundError
+from .export_records import vendor_exports
+from .findings import for_vendor
 from .leak_records import vendor_leaks
 from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
@@ -40,7 +42,8 @@ class CompanyInfo:
     countries: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
-    sources: dict[str, str] = field(default_factory=dict)  # field -> "you" | "directory"
+    sources: dict[str, str] = field(default_factory=dict)  # field -> "you" | "directory" | "tracker data"
+    owner: str | None = None  # the company owning the site, by the tracker data (youtube.com: Google)
 
 
 def require_vendor(ledger: Ledger, domain: str) -> int:
@@ -109,6 +112,14 @@ def company_info(domain: str, row) -> CompanyInfo:
         if row[column]:
             setattr(info, attribute, row[column])
             info.sources[attribute] = "you"
+    # A site a tracker company owns says so, and fills in what neither the user nor the directory gave.
+    owner = tracker_companies.site_owner(domain)
+    if owner is not None:
+        info.owner = owner.name
+        for attribute, value in (("name", owner.name), ("privacy_contact", owner.privacy_contact)):
+            if value and not getattr(info, attribute):
+                setattr(info, attribute, value)
+                info.sources[attribute] = "tracker data"
     return info
 
 
@@ -135,6 +146,8 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         observations = {kind: _observations(db, vendor_id, kind, top) for kind in _OBSERVATION_SECTIONS}
         leaks = vendor_leaks(db, vendor_id)
         alias_mail = [entry.to_json() for entry in vendor_alias_mail(db, vendor_id)]
+        exports = vendor_exports(db, vendor_id)
+    findings = [finding.to_json() for finding in for_vendor(ledger, domain)]
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -148,6 +161,8 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "observations": observations,
         "leaks": leaks,
         "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
+        "exports": exports,  # what it says it holds: its data exports read (whoknows.export_records)
+        "findings": findings,  # what it holds that it was never given (whoknows.findings)
     }
 
 
@@ -174,12 +189,25 @@ def _observations(db, vendor_id: int, section: str, top: int | None) -> dict:
         (vendor_id, kind, -1 if top is None else top),
     ):
         detail = parse_json(r["detail"])
-        entries.append({
+        entry = {
             "subject": r["subject"], "count": r["count"],
             "blocked": detail.get("blocked") if isinstance(detail, dict) else None,
             "first_seen": r["first_seen"], "last_seen": r["last_seen"], "detail": detail,
-        })
+        }
+        if kind == "third-party":
+            entry.update(_third_party_company(r["subject"], detail))
+        entries.append(entry)
     return {"distinct": totals[0], "seen": totals[1], "blocked": totals[2], "top": entries}
+
+
+def _third_party_company(site: str, detail) -> dict:
+    """A third party's company (the one name whoknows shows) and category, from the tracker data
+    as it is now; the owner the proxy noted when the data does not know the site."""
+    found = tracker_companies.tracker_domain(site)
+    if found is not None:
+        return {"company": found.company.name, "category": found.category}
+    owner = detail.get("owner") if isinstance(detail, dict) else None
+    return {"company": owner, "category": detail.get("category") if isinstance(detail, dict) else None}
 
 
 def forget_vendor(ledger: Ledger, domain: str) -> dict[str, int]:
@@ -197,5 +225,5 @@ def linked_counts(db, vendor_id: int) -> dict[str, int]:
     """How many rows of each table hang off a vendor."""
     return {
         table: db.execute(f"SELECT count(*) FROM {table} WHERE vendor_id = ?", (vendor_id,)).fetchone()[0]
-        for table in ("aliases", "disclosures", "preferences", "observations")
+        for table in ("aliases", "disclosures", "preferences", "observations", "data_exports")
     }

@@ -125,6 +125,10 @@ def test_json_shape():
         "clean_url": "https://shop.test/",
         "removed_params": ["utm_source"],
         "owner": None,
+        "category": None,
+        "canonical_names": [],
+        "uncloaked_as": None,
+        "cname_note": None,
     }
     assert decision["action"] in ("allow", "exception")
 
@@ -165,3 +169,66 @@ def test_check_uses_the_same_cached_engine_as_the_proxy(whoknows_home):
     assert run("check", "https://tracker.test/x").exit_code == 0
     assert engine_cache.open_engine().from_cache
     assert cache.stat().st_mtime_ns == stamp
+
+
+def test_a_cloaked_first_party_host_is_blocked_as_its_canonical_name():
+    args = ("https://metrics.shop.test/p.gif?uid=1", "--from", "shop.test", "--type", "image",
+            "--cname", "shop.test.tracker.test")
+    decision = check_json(*args)
+    assert (decision["decision"], decision["filter"], decision["uncloaked_as"]) == (
+        "block", "||tracker.test^", "shop.test.tracker.test")
+    result = run("check", *args)
+    assert result.stdout.splitlines()[0] == "block  https://metrics.shop.test/p.gif?uid=1"
+    assert ["uncloaked", "blocked", "as", "shop.test.tracker.test"] in details(result)
+    assert ["cname", "shop.test.tracker.test"] in details(result)
+
+
+def test_a_canonical_name_is_not_looked_at_for_a_third_party_or_when_nothing_lists_it():
+    third_party = check_json("https://metrics.other.test/p.gif", "--from", "shop.test", "--type", "image",
+                             "--cname", "x.tracker.test")
+    assert third_party["decision"] == "allow" and third_party["cname_note"].startswith("not uncloaked")
+    unlisted = check_json("https://metrics.shop.test/p.gif", "--from", "shop.test", "--type", "image",
+                          "--cname", "edge.unlisted.test")
+    assert unlisted["decision"] == "allow" and unlisted["uncloaked_as"] is None
+    assert "no filter matches" in unlisted["cname_note"]
+
+
+def test_a_bad_canonical_name_is_a_one_line_error():
+    result = run("check", "https://metrics.shop.test/", "--cname", "not a host")
+    assert result.exit_code == 2 and "--cname takes a host name" in result.stderr
+
+
+def test_check_names_the_company_and_category_behind_a_tracker():
+    decision = check_json("https://www.google-analytics.com/g/collect", "--from", "shop.example")
+    assert (decision["owner"], decision["category"]) == ("Google", "site_analytics")
+    decision = check_json("https://connect.facebook.net/en_US/fbevents.js", "--from", "shop.example")
+    assert (decision["owner"], decision["category"]) == ("Meta Platforms, Inc.", "advertising")
+    shown = run("check", "https://www.google-analytics.com/g/collect", "--from", "shop.example").stdout
+    assert "owner      Google" in shown and "category   site_analytics" in shown
+
+
+def test_at_least_95_percent_of_the_shipped_tracker_domains_resolve_to_their_company_through_check():
+    # What `check` prints as owner and category (its `attribution`), for a subdomain of every domain
+    # the shipped data holds, against the data's own company and category for that domain.
+    from cli.check import attribution
+    from whoknows import tracker_companies
+
+    data = tracker_companies._data()
+    wrong = []
+    for domain, packed in data.domains.items():
+        row, category = divmod(packed, tracker_companies.CATEGORY_SLOTS)
+        expected = {"owner": data.company(row).name, "category": data.categories[category]}
+        if attribution(f"https://px.{domain}/collect?v=1") != expected:
+            wrong.append(domain)
+    assert len(data.domains) > 6000
+    assert len(wrong) / len(data.domains) <= 0.05, wrong[:20]
+
+
+def test_a_pages_cname_exception_is_named_when_it_keeps_an_uncloaked_request(tmp_path):
+    unbreak = tmp_path / "unbreak.txt"
+    unbreak.write_text("! Title: unbreak\n@@||exempt.test^$cname\n")
+    subscriptions.add_subscription(str(unbreak), name="unbreak")
+    decision = check_json("https://metrics.exempt.test/p.gif", "--from", "exempt.test", "--type", "image",
+                          "--cname", "x.tracker.test")
+    assert decision["decision"] == "allow"
+    assert decision["cname_note"] == "uncloaked, not blocked: the page is exempt (@@||exempt.test^$cname)"

@@ -8,7 +8,9 @@ command, that it made no network attempt at all, except:
 - `lists update`: the subscribed list URLs only (served on loopback, named `lists.test`);
 - `setup --check`: the proxy address it was told to check (loopback only, by design);
 - `extension pair` / `extension status`: the control API's loopback address (they say whether the
-  proxy answers there).
+  proxy answers there);
+- `intent new --send` / `intent send`: the user's own SMTP account, which they asked for (a real
+  SMTP server on loopback, STARTTLS with a test CA), and nothing else.
 `whoknows proxy` runs until stopped, so it runs as its own process under the same recorder, with
 one client request: from start-up to a clean stop it must try to reach only what that request
 asked for (tests/e2e/test_proxy_silence.py does the same with the test sites and a day's work).
@@ -42,6 +44,7 @@ from cli_runner import run
 from sealed_network import Attempt
 from sealed_network import AttemptLog
 from sealed_network import sealed
+from smtp_server import LoopbackSmtp
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = ROOT / "tests" / "support"
@@ -158,7 +161,15 @@ def network(attempts: list[Attempt]) -> list[Attempt]:
     return [a for a in attempts if a.network and not (a.family == "name" and a.loopback)]
 
 
-def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyring_and_no_proxy):
+@pytest.fixture
+def smtp_account(tmp_path, monkeypatch):
+    """The user's SMTP account, on loopback; its certificate is checked against a test CA."""
+    with LoopbackSmtp(tmp_path / "smtp") as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca))
+        yield server
+
+
+def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyring_and_no_proxy, smtp_account):
     from whoknows import control
 
     commands = leaf_commands()
@@ -192,6 +203,11 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("mail", "scan", str(write_mbox(tmp_path / "inbox.mbox", address)))
     step("leaks")
     step("check", "https://www.google-analytics.com/collect?v=1", "--from", "https://shop.example/")
+    # The tracker companies that saw you (issue 12): read from the ledger and the shipped data.
+    step("companies")
+    step("companies", "--csv")
+    step("company", "show", "Google")
+    step("who", "shop.example")
     # Site settings the proxy reads.
     step("site", "pause", "shop.example")
     step("site", "resume", "shop.example")
@@ -201,17 +217,39 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("site", "show", "shop.example")
     step("site", "list")
     # Rights requests: letters are written here, never sent.
-    for kind in ("access", "erase", "object"):
+    for kind in ("access", "erase", "object", "port"):
         step("request", kind, "shop.example", "--out", str(tmp_path / f"{kind}.txt"))
     step("request", "rectify", "shop.example", "--correct", "Postal address", "Calle Mayor 2, Madrid",
          "--out", str(tmp_path / "rectify.txt"))
-    request_id = step.json("requests")[0]["id"]
+    overdue_id = step.json("request", "access", "shop.example", "--date", "2024-01-10")["id"]
+    step("settings", "country", "ES")
+    step("settings")
+    step("request", "complain", str(overdue_id), "--out", str(tmp_path / "complaint.txt"))
+    request_id = [r for r in step.json("requests") if r["kind"] == "access" and not r["overdue"]][0]["id"]
     step("request", "answered", str(request_id))
+    # The vendor's answer: its data export, read (issue 14); it holds a name it was never given.
+    export = tmp_path / "shop-export.json"
+    export.write_text('{"customer": {"name": "Ana P\u00e9rez", "ip": "203.0.113.7"}}', encoding="utf-8")
+    step("request", "answered", str(request_id), "--data", str(export))
+    step("vendor", "data", "shop.example", str(export))
+    step("findings", exit_code=1)
+    step("request", "source", "shop.example", "--out", str(tmp_path / "source.txt"))
+    step("request", "follow-up", str(request_id), "--out", str(tmp_path / "follow-up.txt"))
     step("requests")
     # The browser extension: pairing talks to the control API on loopback, if a proxy runs.
     step("extension", "pair")
     step("extension", "status")
     step("extension", "unpair")
+    # Intents: written as .eml files, then sent through the user's SMTP account (on loopback).
+    step("mail", "account", "--host", "127.0.0.1", "--port", str(smtp_account.port), "--user", smtp_account.user,
+         input=f"{smtp_account.password}\n")
+    step("mail", "account")
+    step("intent", "new", "a bike", "--until", "2099-01-01", "--to", "shop.example=sales@shop.example",
+         "--out", str(tmp_path / "outbox"))
+    step("intent", "new", "a lamp", "--until", "2099-01-01", "--to", "shop.example=sales@shop.example", "--send")
+    step("intent", "send", "1")
+    step("intents")
+    assert len(smtp_account.messages) == 2
     # Filter lists: the defaults replaced by a list on the loopback host, then updated.
     step("lists")
     step("lists", "remove", "EasyPrivacy")
@@ -234,6 +272,8 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
         ("setup",): (set(), {f"127.0.0.1:{proxy_port}"}),
         ("extension", "pair"): (set(), {control_api}),
         ("extension", "status"): (set(), {control_api}),
+        ("intent", "new"): (set(), {f"127.0.0.1:{smtp_account.port}"}),
+        ("intent", "send"): (set(), {f"127.0.0.1:{smtp_account.port}"}),
     }
     unexpected = {}
     for command, attempts in step.attempts.items():

@@ -42,8 +42,12 @@ def test_leaks_lists_each_leak_with_a_sentence_and_blocked_attempts_flagged():
     rows = json.loads(ok("leaks", "--json").stdout)
     assert sorted((r["recipient_host"], r["encoding"], r["blocked"]) for r in rows) == [
         ("connect.facebook.net", "sha256", False), ("tracker.test", "base64", True)]
-    meta = next(r for r in rows if r["company"] == "Meta")
-    assert meta["summary"] == f"shop.example's page sent your email ({ref}) as SHA-256 to connect.facebook.net (Meta)"
+    # The company as the tracker data names it now (the proxy stored "Meta" then), and its category.
+    meta = next(r for r in rows if r["company"] == "Meta Platforms, Inc.")
+    assert meta["category"] == "advertising"
+    assert meta["summary"] == (f"shop.example's page sent your email ({ref}) as SHA-256 to connect.facebook.net "
+                               "(Meta Platforms, Inc.)")
+    assert next(r for r in rows if r["recipient_host"] == "tracker.test")["category"] is None
     blocked = next(r for r in rows if r["blocked"])
     assert blocked["summary"].endswith("to tracker.test (blocked)") and "tried to send" in blocked["summary"]
     table = ok("leaks").stdout
@@ -82,7 +86,7 @@ def test_vendor_show_has_both_sides_of_a_leak():
     assert [l["page"] for l in meta["leaks"]["received"]] == ["shop.example"]
     assert [(d["source"], d["evidence"]["page"]) for d in meta["disclosures"]] == [("leak", "shop.example")]
     text = ok("vendor", "show", "shop.example").stdout
-    assert "its pages sent your data to:" in text and "as SHA-256 to connect.facebook.net (Meta)" in text
+    assert "its pages sent your data to:" in text and "as SHA-256 to connect.facebook.net (Meta Platforms, Inc.)" in text
 
 
 def test_knows_finds_what_the_proxy_learned_by_the_value_itself():

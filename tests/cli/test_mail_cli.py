@@ -99,7 +99,7 @@ def test_scanning_again_in_another_format_adds_nothing_twice(tmp_path, messages)
 def test_the_ledger_keeps_no_body_subject_or_real_address(tmp_path, messages):
     ok("mail", "scan", str(make_mbox(tmp_path / "inbox", messages)))
     with open_ledger() as ledger:
-        dump = "\n".join(ledger.db.iterdump())
+        dump = "\n".join(line for line in ledger.db.iterdump() if line.startswith("INSERT"))  # the rows
     assert "hello" not in dump and "body" not in dump.replace("nobody", "")
     assert "me@mail.example" not in dump and "friend@friends.example" not in dump
 

@@ -35,3 +35,11 @@ def test_a_table_that_fits_is_not_widened():
     alias = ok("alias", "new", "a.example").stdout.strip()
     out = narrow("alias", "list", columns=80)
     assert alias in out and max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_a_reference_in_brackets_is_shown_whole_not_taken_for_markup(tmp_path):
+    ok("me", "add", "phone", "+34 600 111 222")
+    (tmp_path / "data.json").write_text('{"mobile": "+34600111222"}')
+    out = ok("vendor", "data", "shop.example", str(tmp_path / "data.json")).stdout
+    tag = ok("me", "list", "--json").stdout.split('"tag": "')[1][:8]
+    assert f"[me:{tag}]" in out

@@ -11,7 +11,8 @@ from cli_runner import ok, run
 from whoknows import aliases
 from whoknows.leak_records import FoundValue, PendingLeaks, classify, write_batch
 from whoknows.ledger import open_ledger
-from whoknows.me import add_value
+from whoknows.letters import long_date
+from whoknows.me import add_value, list_values
 from whoknows.observations import CookieSeen, Observations
 from whoknows.observations import write_batch as write_observations
 
@@ -205,3 +206,288 @@ def test_a_company_the_directory_knows_but_the_ledger_does_not_gets_the_vendor_a
     ok("vendor", "add", "zalando.de")
     ok("tell", "zalando.de", "name=Alice")
     assert "datenschutz@zalando.de" in ok("request", "access", "zalando.de").stdout
+
+
+# -- portability -------------------------------------------------------------------------------
+
+def test_port_asks_for_the_data_provided_in_a_machine_readable_format_and_is_recorded(shop):
+    result = ok("request", "port", "shop.example", "--date", "2026-03-05", "--lang", "es", "--json")
+    letter = json.loads(result.stdout)
+    assert (letter["kind"], letter["due_on"], letter["new"]) == ("port", "2026-04-06", True)
+    flat = " ".join(letter["body"].split())
+    assert "artículo 20, apartado 1" in flat and "estructurado, de uso común y lectura mecánica" in flat
+    assert "Número de teléfono: +34 600 111 222" in flat
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["kind"], row["article"], row["sent_on"]) == ("port", "Art. 20", "2026-03-05")
+    assert "port (Art. 20)" in run("requests").stdout
+
+
+# -- complaints --------------------------------------------------------------------------------
+
+@pytest.fixture
+def overdue(shop):
+    """shop.example's pages sent the phone to a tracker (and tried to send the alias, blocked); an
+    access request of 10 January 2024 never answered."""
+    with open_ledger() as ledger:
+        [phone] = [v for v in list_values(ledger) if v.kind == "phone"]
+        pending = PendingLeaks()
+        pending.record(classify("shop.example", "facebook.net", "connect.facebook.net", "GET",
+                                "https://connect.facebook.net/tr?ph=", [FoundValue("phone", phone.reference(), "sha256",
+                                                                                   "e164", "url")],
+                                False, company="Meta Platforms, Inc."))
+        pending.record(classify("shop.example", "tracker.example", "t.tracker.example", "GET",
+                                "https://t.tracker.example/p?e=", [FoundValue("alias", shop["current"], "plain",
+                                                                             "typed", "url")], True))
+        write_batch(ledger, pending.take())
+    request_id = json.loads(ok("request", "access", "shop.example", "--date", "2024-01-10", "--json").stdout)["id"]
+    return {**shop, "id": request_id}
+
+
+def test_a_complaint_goes_to_your_country_s_authority_with_the_timeline_and_the_evidence(overdue, tmp_path):
+    ok("settings", "country", "ES")
+    result = ok("request", "complain", str(overdue["id"]), "--name", "Alice Smith", "--from", "alice@home.example",
+                "--date", "2024-03-01")
+    letter = result.stdout
+    assert letter.startswith("Spanish Data Protection Agency\nAgencia Española de Protección de Datos (AEPD)\n"
+                             "C/ Jorge Juan, 6\n28001 Madrid\nSpain\nhttps://www.aepd.es\n")
+    flat = " ".join(letter.split())
+    assert "10 January 2024: I sent my request to privacy@shop.example." in flat
+    assert "12 February 2024: the period of Article 12(3) for answering it ended." in flat
+    assert "1 March 2024: I have received no answer" in flat
+    assert (f"On {long_date(date.today(), 'en')} its pages sent my telephone number (+34 600 111 222) as a SHA-256 "
+            "hash to connect.facebook.net (Meta Platforms, Inc.)") in flat
+    assert "t.tracker.example" not in flat  # blocked: it never reached the tracker
+    assert "- Name: Alice Smith" in letter and "You can reach me at alice@home.example." in flat
+    assert "recorded as request" in result.stderr and "Art. 78(2)" in result.stderr
+    rows = json.loads(ok("requests", "--json").stdout)
+    complaint = [r for r in rows if r["kind"] == "complaint"][0]
+    assert (complaint["vendor"], complaint["contact"], complaint["sent_on"], complaint["due_on"]) == (
+        "shop.example", "https://www.aepd.es", "2024-03-01", "2024-06-01")  # three months (Art. 78(2))
+
+
+def test_a_complaint_in_spanish_by_email_where_the_authority_takes_email(overdue, tmp_path):
+    ok("settings", "country", "DE")
+    out = tmp_path / "complaint.eml"
+    ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example", "--out", str(out))
+    message = email.message_from_bytes(out.read_bytes(), policy=policy.default)
+    assert message["To"].addresses[0].addr_spec == "poststelle@bfdi.bund.de"
+    assert message["From"].addresses[0].addr_spec == "alice@home.example"
+    assert message["Subject"].startswith("Reclamación conforme al artículo 77 del RGPD contra Shop SL")
+    assert "sus páginas enviaron mi número de teléfono" in " ".join(message.get_content().split())
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+
+def test_requests_flags_the_overdue_request_and_names_the_complaint_command(overdue):
+    result = run("requests")
+    assert f"1 overdue ({overdue['id']})" in result.stderr
+    assert f"'whoknows request complain {overdue['id']}'" in result.stderr
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["id"], row["overdue"]) == (overdue["id"], True) and row["days_left"] < 0
+
+
+def test_complaint_refusals_record_nothing(overdue, tmp_path):
+    def refused(*args, code=1):
+        result = run("request", "complain", *args)
+        assert result.exit_code == code, result.stderr
+        assert "complaint" not in [r["kind"] for r in json.loads(ok("requests", "--json").stdout)]  # none recorded
+        return result.stderr
+
+    assert "your country is not set" in refused(str(overdue["id"]))
+    assert "'whoknows settings country CODE'" in refused(str(overdue["id"]))
+    ok("settings", "country", "ES")
+    assert "no request 99 ('whoknows requests' lists them)" in refused("99")
+    assert "is not overdue yet: its answer is due by 2024-02-12" in refused(str(overdue["id"]), "--date", "2024-02-12")
+    assert "takes complaints by the form on its site (https://www.aepd.es)" in refused(
+        str(overdue["id"]), "--from", "a@home.example", "--out", str(tmp_path / "c.eml"), code=2)
+    ok("settings", "country", "IT")
+    assert "needs your address: --from ADDRESS" in refused(str(overdue["id"]), "--out", str(tmp_path / "c.eml"), code=2)
+    assert not (tmp_path / "c.eml").exists()
+    fresh = json.loads(ok("request", "erase", "shop.example", "--json").stdout)["id"]
+    assert f"request {fresh} to shop.example is not overdue yet" in refused(str(fresh))
+    ok("request", "answered", str(overdue["id"]), "--date", "2024-02-20")
+    assert "was answered on 2024-02-20" in refused(str(overdue["id"]))
+
+
+# -- letters from the evidence: source, follow-up ----------------------------------------------
+
+EMAIL, PHONE, STREET = "ana.garcia@example.com", "+34 600 111 222", "Calle Mayor 5"
+
+
+@pytest.fixture
+def answered(tmp_path):
+    """You told shop.example your email only. The proxy saw its pages send your email, hashed, to
+    Meta's pixel (today). An access request made 40 days ago was answered today with an export that
+    holds your email, phone and street, lists no recipients, and lacks the shop's alias."""
+    ok("alias", "setup", "--base", "me@mail.example")
+    for kind, value in (("email", EMAIL), ("phone", PHONE), ("address", STREET)):
+        ok("me", "add", kind, value)
+    alias = json.loads(ok("alias", "new", "shop.example", "--json").stdout)["address"]
+    ok("tell", "shop.example", f"email={EMAIL}")
+    ok("vendor", "add", "shop.example", "--privacy-contact", "privacy@shop.example", "--company", "Shop SL")
+    with open_ledger() as ledger:
+        [email_value] = [v for v in list_values(ledger) if v.kind == "email"]
+        pending = PendingLeaks()
+        pending.record(classify("shop.example", "facebook.net", "connect.facebook.net", "GET",
+                                "https://connect.facebook.net/tr?em=", [FoundValue("email", email_value.reference(),
+                                                                                   "sha256", "normalised", "url")],
+                                False, company="Meta Platforms, Inc."))
+        write_batch(ledger, pending.take())
+    export = tmp_path / "shop-export.json"
+    export.write_text(json.dumps({"customer": {"email": EMAIL, "phone": PHONE},
+                                  "orders": [{"id": 1, "delivery": {"street": STREET}}]}))
+    sent = (date.today() - timedelta(days=40)).isoformat()
+    request_id = json.loads(ok("request", "access", "shop.example", "--date", sent, "--json").stdout)["id"]
+    ok("request", "answered", str(request_id), "--data", str(export))
+    return {"id": request_id, "alias": alias, "export": export, "sent": date.fromisoformat(sent)}
+
+
+def test_source_names_each_value_it_holds_but_was_never_given_with_its_evidence(answered):
+    result = ok("request", "source", "shop.example")
+    flat = " ".join(result.stdout.split())
+    today = long_date(date.today(), "en")
+    assert (f"Telephone number: +34 600 111 222 (first seen on {today}): in the data export you sent me "
+            f"(shop-export.json, customer.phone), {today}") in flat
+    assert f"Postal address: Calle Mayor 5 (first seen on {today})" in flat
+    assert "orders[0].delivery.street" in flat
+    assert "Email address: ana.garcia@example.com (first" not in flat  # told: given, not a finding
+    assert "Article 15(1)(g)" in flat and "Article 14(3)" in flat
+    assert "recorded as request" in result.stderr
+    source = [r for r in json.loads(ok("requests", "--json").stdout) if r["kind"] == "source"][0]
+    assert (source["sent_on"], source["article"]) == (date.today().isoformat(), "Art. 15(1)(g)")
+
+
+def test_source_in_spanish_as_json_lists_the_findings(answered):
+    letter = json.loads(ok("request", "source", "shop.example", "--lang", "es", "--json").stdout)
+    assert {(f["what"], f["value"]) for f in letter["findings"]} == {
+        ("Número de teléfono", PHONE), ("Dirección postal", STREET)}
+    assert "en la exportación de datos que me enviaron (shop-export.json, customer.phone)" in " ".join(
+        letter["body"].split())
+
+
+def test_source_is_refused_when_the_vendor_holds_nothing_it_was_not_given(answered):
+    ok("vendor", "add", "quiet.example", "--privacy-contact", "dpo@quiet.example")
+    ok("tell", "quiet.example", f"email={EMAIL}")
+    result = run("request", "source", "quiet.example")
+    assert result.exit_code == 1
+    assert "the ledger shows no value quiet.example holds that you never gave it" in result.stderr
+    assert "source" not in [r["kind"] for r in json.loads(ok("requests", "--json").stdout)]
+    assert "no vendor nowhere.example in the ledger" in run("request", "source", "nowhere.example").stderr
+
+
+def test_follow_up_names_the_recipient_the_export_omits_and_the_value_missing_from_it(answered):
+    result = ok("request", "follow-up", str(answered["id"]))
+    flat = " ".join(result.stdout.split())
+    today = long_date(date.today(), "en")
+    assert f"On {long_date(answered['sent'], 'en')} I made a request of access (Article 15)" in flat
+    assert f"which Shop SL answered on {today}" in flat
+    assert ("Your answer names no recipient of my data, but: - On " + today + " your pages sent my email address "
+            f"({EMAIL}) as a SHA-256 hash to connect.facebook.net (Meta Platforms, Inc.).") in flat
+    assert f"- Email address: {answered['alias']}, which I gave you on {today}, is not in your answer." in flat
+    assert f"Email address: {EMAIL}, which I gave you" not in flat  # the export has it
+    assert "Telephone number" not in flat.split("Your answer names")[1].split("Article 15(1)(c)")[0]  # not given
+    follow = [r for r in json.loads(ok("requests", "--json").stdout) if r["kind"] == "follow-up"][0]
+    assert (follow["sent_on"], follow["article"]) == (date.today().isoformat(), "Art. 15")
+
+
+def test_follow_up_in_spanish_as_json_lists_the_gaps(answered):
+    letter = json.loads(ok("request", "follow-up", str(answered["id"]), "--lang", "es", "--json").stdout)
+    assert [(g["recipient"], g["value"]) for g in letter["gaps"]["recipients"]] == [("connect.facebook.net", EMAIL)]
+    assert [(g["what"], g["value"]) for g in letter["gaps"]["missing"]] == [
+        ("Dirección de correo electrónico", answered["alias"])]
+    assert "Su respuesta no menciona ningún destinatario de mis datos" in " ".join(letter["body"].split())
+
+
+def test_an_export_that_lists_recipients_and_holds_every_value_leaves_no_gap(answered, tmp_path):
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps({"customer": {"email": EMAIL, "login": answered["alias"]},
+                                "recipients": [{"name": "Meta Platforms", "purpose": "ads"}]}))
+    request_id = json.loads(ok("request", "access", "shop.example", "--date",
+                               (date.today() - timedelta(days=3)).isoformat(), "--json").stdout)["id"]
+    ok("request", "answered", str(request_id), "--data", str(full))
+    result = run("request", "follow-up", str(request_id))
+    assert result.exit_code == 1 and "leaves out nothing the ledger shows" in result.stderr
+
+
+def test_follow_up_refusals_record_nothing(answered):
+    def refused(request_id, message):
+        result = run("request", "follow-up", str(request_id))
+        assert result.exit_code == 1 and message in result.stderr, result.stderr
+        assert "follow-up" not in [r["kind"] for r in json.loads(ok("requests", "--json").stdout)]
+
+    refused(99, "no request 99 ('whoknows requests' lists them)")
+    unanswered = json.loads(ok("request", "access", "shop.example", "--json").stdout)["id"]
+    refused(unanswered, f"request {unanswered} to shop.example has no answer recorded")
+    ok("request", "answered", str(unanswered))
+    refused(unanswered, f"the ledger holds no data export for request {unanswered}")
+    erase = json.loads(ok("request", "erase", "shop.example", "--json").stdout)["id"]
+    refused(erase, f"request {erase} to shop.example is not an access request (erase, Art. 17)")
+
+
+# -- requests to tracker companies (issue 12) ----------------------------------------------------
+
+
+@pytest.fixture
+def tracked():
+    """Google seen on two sites (cookies, a hashed email on one); Meta, which has no privacy email."""
+    from whoknows.company_sightings import CompanySightings
+    from whoknows.company_sightings import write_batch as write_sightings
+
+    with open_ledger() as ledger:
+        email_value, _ = add_value(ledger, "email", "alice@home.example")
+        now = [1_780_000_000.0]  # 2026-05-28
+        sightings = CompanySightings(clock=lambda: now[0])
+        sightings.request("shop.example", "www.google-analytics.com", blocked=False)
+        sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
+        sightings.values("shop.example", "www.google-analytics.com", [("email", email_value.reference(), "sha256")])
+        now[0] += 2 * 86400
+        sightings.request("news.example", "stats.g.doubleclick.net", blocked=False)
+        sightings.cookies("news.example", "stats.g.doubleclick.net", ["IDE"])
+        sightings.request("shop.example", "connect.facebook.net", blocked=False)
+        write_sightings(ledger, sightings.take())
+
+
+def test_a_request_to_a_tracker_company_goes_to_its_privacy_contact_listing_what_it_got(tracked):
+    answer = json.loads(ok("request", "access", "Google", "--date", "2026-06-01", "--json").stdout)
+    assert (answer["to"], answer["company"], answer["vendor"]) == (
+        "data-access-requests@google.com", "Google", "google.com")
+    assert answer["identifiers"] == [["cookie", "IDE"], ["cookie", "_ga"],
+                                     ["Email address", "alice@home.example"],
+                                     ["website", "news.example"], ["website", "shop.example"]]
+    body = " ".join(answer["body"].split())
+    assert "IDE, set by doubleclick.net on news.example" in body
+    assert "alice@home.example, received as a SHA-256 hash on shop.example" in body  # decrypted for the letter
+    assert "shop.example, requests to google-analytics.com on 28 May 2026" in body
+    assert "your domains collected them from my browser" in body
+    # Recorded under the company's own domain, as any request is.
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["vendor"], row["kind"], row["sent_on"]) == ("google.com", "access", "2026-06-01")
+
+
+def test_a_tracker_company_is_named_by_a_domain_or_a_site_and_written_in_spanish(tracked):
+    letter = ok("request", "erase", "doubleclick.net", "--lang", "es", "--date", "2026-06-01").stdout
+    assert letter.startswith("Google\nA la atención del Delegado de Protección de Datos")
+    flat = " ".join(letter.split())
+    assert "sus dominios los recogieron de mi navegador" in flat and "IDE, instalada por doubleclick.net" in flat
+    assert ok("request", "object", "youtube.com", "--date", "2026-06-02").stdout.startswith("Google\n")
+
+
+def test_a_tracker_company_without_a_privacy_email_is_refused_saying_how_to_give_one(tracked):
+    result = run("request", "access", "Meta")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "whoknows: error: no privacy contact is known for Meta Platforms, Inc. (its privacy web form: "
+        "https://www.facebook.com/help/contact/540977946302970): find the privacy or data-protection address its "
+        "privacy policy names and give it with --to ADDRESS (whoknows request access \"Meta Platforms, Inc.\" "
+        "--to ADDRESS)"]
+    assert json.loads(ok("requests", "--json").stdout) == []  # nothing recorded
+    answer = json.loads(ok("request", "access", "Meta", "--to", "dpo@meta.example", "--json").stdout)
+    assert answer["to"] == "dpo@meta.example" and answer["vendor"] == "facebook.com"
+    assert "connect.facebook.net" in answer["body"]
+
+
+def test_a_tracker_company_never_seen_is_refused_and_a_vendor_in_the_ledger_stays_a_vendor(tracked, shop):
+    result = run("request", "access", "Criteo")
+    assert result.exit_code == 1 and "the proxy has not seen Criteo on your sites" in result.stderr
+    # shop.example is a vendor: its own record goes in the letter, not a company's.
+    letter = ok("request", "access", "shop.example").stdout
+    assert "privacy@shop.example" in letter and "collected them from my browser" not in letter

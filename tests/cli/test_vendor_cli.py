@@ -122,6 +122,35 @@ def test_show_is_the_whole_record():
     assert {a["address"] for a in record["aliases"]} == {"me+zalando.de.abc@mail.example", "me+old@mail.example"}
 
 
+def test_show_names_the_company_and_category_of_each_third_party():
+    ok("vendor", "add", "shop.example")
+    _observe("shop.example", "third-party", "google-analytics.com", 5, {"blocked": 5, "owner": "Google"})
+    _observe("shop.example", "third-party", "facebook.net", 2, {"blocked": 2, "owner": "Meta"})  # an older name
+    _observe("shop.example", "third-party", "cdn.test", 1, {"allowed": 1})
+    record = json.loads(ok("vendor", "show", "shop.example", "--json").stdout)
+    assert [(t["subject"], t["company"], t["category"]) for t in record["observations"]["third_parties"]["top"]] == [
+        ("google-analytics.com", "Google", "site_analytics"),
+        ("facebook.net", "Meta Platforms, Inc.", "advertising"),
+        ("cdn.test", None, None)]
+    out = ok("vendor", "show", "shop.example").stdout
+    assert "Google (site_analytics)" in out and "Meta Platforms, Inc. (advertising)" in out
+
+
+def test_show_of_a_site_a_tracker_company_owns_says_so():
+    ok("vendor", "add", "www.youtube.com")
+    record = json.loads(ok("vendor", "show", "youtube.com", "--json").stdout)
+    company = record["company"]
+    assert (company["owner"], company["name"], company["privacy_contact"]) == (
+        "Google", "Google", "data-access-requests@google.com")
+    assert company["sources"] == {"name": "tracker data", "privacy_contact": "tracker data"}
+    out = ok("vendor", "show", "youtube.com").stdout
+    assert "company: Google  [tracker data]" in out and "owned by: Google" in out
+    # What the user says still wins over the data.
+    ok("vendor", "add", "youtube.com", "--company", "Google Ireland Limited")
+    company = json.loads(ok("vendor", "show", "youtube.com", "--json").stdout)["company"]
+    assert (company["name"], company["owner"], company["sources"]["name"]) == ("Google Ireland Limited", "Google", "you")
+
+
 def test_show_has_the_mail_leak_evidence_that_knows_alias_has(tmp_path):
     alias = "me+shop.example.abc@mail.example"
     _alias("shop.example", alias)

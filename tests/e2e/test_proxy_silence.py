@@ -10,7 +10,13 @@ EasyPrivacy and uBO's privacy list, never downloaded by the proxy: only `lists u
 
 Clients send only loopback requests to the local test sites. What the proxy resolved and where it
 connected must then be exactly what those requests asked for and were allowed: the hosts the test
-sites saw, on the sites' two ports. Blocked requests are not resolved at all. Local (AF_UNIX)
+sites saw, on the sites' two ports. Blocked requests are not resolved at all.
+
+One conscious exception, part of serving a request: CNAME uncloaking (`proxy_addons/cname.py`)
+asks a name server what a first-party subdomain the browser requested is an alias of. Here the
+proxy's name server is a DNS server on loopback (`dns_server.LoopbackDns`): the proxy may connect
+to it, and must have asked it about the first-party subdomain requested and nothing else (no
+third party, no page, no blocked host). Local (AF_UNIX)
 sockets, such as a keyring's D-Bus, are not the network: they are reported, not counted.
 
 Below Python: when `strace` is installed (`make test` installs it), the same proxy runs under
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from dns_server import LoopbackDns
 from e2e_proxy import ProxyProcess
 from sealed_network import Attempt
 
@@ -42,6 +49,7 @@ LISTS_CHECK_INTERVAL = 0.5
 DEADLINE = 15.0
 PAGE = "https://vendor.test/shop"
 FROM_PAGE = {"referer": PAGE, "sec-fetch-site": "cross-site", "sec-fetch-dest": "script"}
+FIRST_PARTY_SUBDOMAIN = "www.vendor.test"
 STRACE = shutil.which("strace")
 TRACED_CALLS = "connect,sendto,sendmsg,sendmmsg"
 # An address in strace's output: `sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("1.2.3.4")`
@@ -74,6 +82,8 @@ class Day:
     traced: str | None  # strace's output (None: no strace here)
     asked: set[str]  # the hosts the test sites were asked for (through the proxy)
     site_ports: set[str]  # "127.0.0.1:PORT" of the test sites
+    dns_asked: list[str]  # what the proxy asked its name server (CNAME uncloaking)
+    dns_server: str  # "127.0.0.1:PORT" of that name server
     exit_code: int | None
 
 
@@ -86,6 +96,9 @@ def a_day_of_requests(proxy: ProxyProcess, filters: Path, sites) -> None:
     assert proxy.get("http://vendor.test/shop").status == 200
     assert proxy.get(f"https://cdn.test/lib.js?email={EMAIL}", FROM_PAGE).status == 200  # a leak
     assert proxy.get("https://other.test/widget.js", FROM_PAGE).status == 200
+    sites["vendor.test"].page("/logo.js", "3;", content_type="text/javascript")
+    assert proxy.get(f"https://{FIRST_PARTY_SUBDOMAIN}/logo.js",
+                     {**FROM_PAGE, "sec-fetch-site": "same-site"}).status == 200  # CNAME uncloaking asks
     for url in ("https://tracker.test/t.js", "http://tracker.test/t.js"):
         assert proxy.get(url, FROM_PAGE).headers["x-whoknows-blocked"] == "mine: ||tracker.test^"
     # A background job: the list file changes, the proxy's check rebuilds its engine on its own.
@@ -101,9 +114,11 @@ def day(e2e_dir, site_pki, local_sites, mitm_confdir) -> Day:
     home = e2e_dir / "silent-proxy"
     trace = e2e_dir / "silent-proxy.strace"
     wrapper = (STRACE, "-f", "-qq", "-e", f"trace={TRACED_CALLS}", "-o", str(trace)) if STRACE else ()
+    dns = LoopbackDns(chase=True).start()
+    dns.address(FIRST_PARTY_SUBDOMAIN)
     proxy = ProxyProcess(home, site_pki, local_sites.http_port, local_sites.https_port,
                          sets=(f"whoknows_lists_check_interval={LISTS_CHECK_INTERVAL}",
-                               "whoknows_flush_interval=0.2"),
+                               "whoknows_flush_interval=0.2", f"whoknows_dns_server={dns.server}"),
                          mitm_confdir=mitm_confdir, record_network=True, wrapper=wrapper)
     filters = e2e_dir / "silent-filters.txt"
     filters.write_text("||tracker.test^\n")
@@ -117,21 +132,24 @@ def day(e2e_dir, site_pki, local_sites, mitm_confdir) -> Day:
         exit_code = proxy.stop()  # the final flushes run too
         asked = {received.host for received in local_sites.received()}
         local_sites.reset()
+        dns.stop()
     return Day(proxy.network_attempts(), trace.read_text() if STRACE else None, asked,
-               {f"127.0.0.1:{local_sites.http_port}", f"127.0.0.1:{local_sites.https_port}"}, exit_code)
+               {f"127.0.0.1:{local_sites.http_port}", f"127.0.0.1:{local_sites.https_port}"},
+               dns.asked(), dns.server, exit_code)
 
 
 def test_the_proxy_resolves_and_connects_only_what_its_clients_asked_for(day):
     assert day.exit_code == 0
     network = [a for a in day.attempts if a.network]
     local = sorted({f"{a.call} {a.target}" for a in day.attempts if not a.network})
-    assert day.asked == {"vendor.test", "cdn.test", "other.test"}  # what the allowed requests were
+    assert day.asked == {"vendor.test", "cdn.test", "other.test", FIRST_PARTY_SUBDOMAIN}  # what was allowed
+    assert day.dns_asked == [FIRST_PARTY_SUBDOMAIN]  # the one first-party subdomain, once
     assert [a for a in network if a.refused] == [], f"the proxy tried to leave the machine (local: {local})"
     resolved = {a.target for a in network if a.family == "name" and not a.loopback}
     assert resolved == day.asked, f"names the proxy looked up on its own: {resolved - day.asked} (local: {local})"
     connected = {a.target for a in network if a.family != "name"}
-    assert connected == day.site_ports, (
-        f"connections of the proxy's own: {connected - day.site_ports} (local: {local})")
+    allowed = day.site_ports | {day.dns_server}
+    assert connected == allowed, f"connections of the proxy's own: {connected - allowed} (local: {local})"
     assert "tracker.test" not in {a.target for a in network}  # blocked: not even looked up
     if local:
         print(f"local (AF_UNIX) sockets the proxy used, not the network: {local}")
@@ -144,6 +162,7 @@ def test_below_python_every_connect_and_send_goes_to_the_test_sites(day):
                for line in lines]
     destinations = set().union(*(found for _, found in by_line))
     assert destinations, "strace saw no connection at all: the trace is not working"
-    unexpected = [line for line, found in by_line if not found or found - day.site_ports]
-    assert unexpected == [], f"system calls to elsewhere than the test sites {sorted(day.site_ports)}"
-    assert destinations == day.site_ports
+    allowed = day.site_ports | {day.dns_server}
+    unexpected = [line for line, found in by_line if not found or found - allowed]
+    assert unexpected == [], f"system calls to elsewhere than the test sites and name server {sorted(allowed)}"
+    assert destinations == allowed

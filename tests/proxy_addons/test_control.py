@@ -168,7 +168,7 @@ async def test_a_write_applies_to_this_proxys_live_settings_at_once_and_state_sh
                 request, addon.url, "GET", "/api/v1/site?url=https%3A%2F%2Fvendor.test%2F", auth)
             assert status == 200 and headers["etag"]
             assert json.loads(body)["blocked"] == {"total": 1, "third_parties": [
-                {"domain": "tracker.test", "company": "Tracker Inc", "blocked": 1, "allowed": 0}]}
+                {"domain": "tracker.test", "company": "Tracker Inc", "category": None, "blocked": 1, "allowed": 0}]}
             status, _, body = await asyncio.to_thread(
                 request, addon.url, "POST", "/api/v1/site/protection",
                 {**auth, "Content-Type": "application/json"},

@@ -94,7 +94,8 @@ def test_third_parties_are_counted_blocked_or_allowed_with_their_owner(proxy):
     third = proxy.observation.snapshot("vendor.test")["third_parties"]
     assert (third["distinct"], third["seen"], third["blocked"]) == (2, 3, 2)
     analytics = entries(third)["google-analytics.com"]
-    assert analytics["detail"] == {"owner": "Google", "tracker": True, "blocked": 2, "allowed": 0}
+    assert analytics["detail"] == {"owner": "Google", "category": "site_analytics", "tracker": True,
+                                   "blocked": 2, "allowed": 0}
     assert entries(third)["cdn.test"]["detail"] == {"owner": None, "tracker": False, "blocked": 0,
                                                     "allowed": 1}
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..aliases import alias_for, load_setup
+from ..company_view import group_third_parties
 from ..errors import WhoknowsError
 from ..ledger import open_ledger
 from ..site_settings import SiteSettingsStore, settings_of
@@ -124,6 +125,7 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
     and its live counters (`Observations.snapshot` shape)."""
     third_parties = [
         {"domain": entry.get("subject"), "company": (entry.get("detail") or {}).get("owner"),
+         "category": (entry.get("detail") or {}).get("category"),
          "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed")}
         for entry in _entries(observations, "third_parties")
     ]
@@ -132,6 +134,7 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
         "site": site,
         "protection": None if site is None else not settings.paused,
         "blocked": {"total": sum(tp["blocked"] for tp in third_parties), "third_parties": third_parties},
+        "companies": group_third_parties(third_parties),
         "cookies": {"removed": sum(_counter(c, "blocked") for c in cookies),
                     "rewritten": sum(_counter(c, "shortened") for c in cookies)},
         "parameters_stripped": sum(int(p.get("count") or 0) for p in _entries(observations, "parameters")),

@@ -28,7 +28,7 @@ from ..paths import write_private_file
 from .parser import CATEGORY_COUNT
 
 MAGIC = b"whoknows-filters\n"
-FORMAT_VERSION = 2  # 2: plain `||host^` filters kept as host keys (a dict), not records
+FORMAT_VERSION = 3  # 2: plain `||host^` filters kept as host keys (a dict), not records; 3: `$cname` exceptions
 _HEADER = struct.Struct(">HBB32s")
 
 

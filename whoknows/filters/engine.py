@@ -243,7 +243,7 @@ Index = tuple
 _EMPTY_INDEX: Index = ({}, {}, {}, {})
 
 _HOST_BUCKET_SPLIT = 8  # a host with more filters than this indexes its `||host/path` ones by token
-_TYPE_BITS = tuple(1 << bit for bit in range(13))
+_TYPE_BITS = tuple(1 << bit for bit in range(14))  # T_OTHER .. T_CNAME
 
 
 def _source_keys(record: tuple) -> frozenset | None:

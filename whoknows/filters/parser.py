@@ -61,6 +61,10 @@ T_FONT = 512
 T_WEBSOCKET = 1024
 T_DOCUMENT = 2048
 T_POPUP = 4096
+# uBO's `cname` option: only in exception filters, matched against the page's URL, not a request:
+# `@@||example.com^$cname` lets requests on example.com's pages through that only a canonical name
+# blocked (CNAME uncloaking: `whoknows.cname.exempted`). Never part of T_NETWORK or T_ALL.
+T_CNAME = 8192
 T_NETWORK = 2047  # what a filter with no type option applies to
 T_ALL = T_NETWORK | T_DOCUMENT | T_POPUP
 
@@ -85,6 +89,7 @@ OPTION_TYPES = {
     "websocket": T_WEBSOCKET,
     "other": T_OTHER,
     "popup": T_POPUP,
+    "cname": T_CNAME,
 }
 
 # request type names accepted by `FilterEngine.match` (webRequest, Sec-Fetch-Dest-ish and option names)
@@ -107,7 +112,7 @@ REQUEST_TYPES.update(
 # options whose meaning the engine does not implement: the whole filter is skipped
 _UNSUPPORTED = {
     "csp", "header", "permissions", "rewrite", "urlskip", "uritransform", "replace", "urltransform",
-    "cname", "ipaddress", "method", "inline-script", "inline-font", "popunder", "webrtc",
+    "ipaddress", "method", "inline-script", "inline-font", "popunder", "webrtc",
     "elemhide", "ehide", "generichide", "ghide", "specifichide", "shide", "genericblock",
     "mp4", "redirect-url", "header-rule", "jsonprune", "removeheader", "stealth", "content",
     "extension", "jsinject", "urlblock", "network", "app", "cookie", "hls", "referrerpolicy",
@@ -358,6 +363,8 @@ def _parse_options(text: str, exception: bool) -> _Options:
         if bare in OPTION_TYPES:
             if eq:
                 raise _Skip("malformed")
+            if bare == "cname" and (negated or not exception):
+                raise _Skip("unsupported-option:cname")  # uBO: an exception's option, never negated
             opts.has_type = True
             if negated:
                 opts.types_off |= OPTION_TYPES[bare]

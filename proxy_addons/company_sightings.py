@@ -1,0 +1,95 @@
+"""Company sightings: which tracker company each third-party request went to, and what it got.
+
+Reads what the other addons decided (after `leaks` and `observation` in the chain) and records it
+in `whoknows.company_sightings.CompanySightings` (an in-memory batch; `SightingsFlusher` writes it
+to the ledger on its own thread, never on the request path):
+- `request`: a request from a page to a third party whose host the tracker data attributes to a
+  company: blocked (`proxy_addons.blocking`'s decision) or reached; of a reached one, the page
+  URLs it carried (the Referer as it left, after `signals` trimmed it; parameters holding the
+  page's address) and your values the `leaks` addon found in it (`FOUND_KEY`);
+- `responseheaders` (after the cookie addon's): the names of the cookies a third party's
+  response tried to set (`flow.metadata["whoknows.cookies"]`), kept or removed. Never their values.
+
+Pages are attributed as the observation addon does (`observation.first_party_site`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from mitmproxy import ctx
+from mitmproxy import http
+
+from proxy_addons.blocking import BLOCKING_ACTIONS
+from proxy_addons.blocking import DECISION_KEY
+from proxy_addons.context import context_of
+from proxy_addons.cookies import COOKIES_KEY
+from proxy_addons.cookies import CookieDecision
+from proxy_addons.leaks import FOUND_KEY
+from proxy_addons.mitmproxy_shortcuts import folded_value
+from proxy_addons.observation import FLUSH_OPTION
+from proxy_addons.observation import first_party_site
+from proxy_addons.observation import ledger_name
+from proxy_addons.observation import parse_interval
+from whoknows.company_sightings import CompanySightings
+from whoknows.company_sightings import SightingsFlusher
+from whoknows.company_sightings import pages_learned
+from whoknows.sites import site_of
+from whoknows.tracker_companies import tracker_domain
+
+
+class CompanySightingsAddon:
+    name = "whoknows_company_sightings"
+
+    def __init__(self, sightings: CompanySightings | None = None, open_ledger=None) -> None:
+        if open_ledger is None:
+            from whoknows.ledger import open_ledger
+        self.sightings = sightings if sightings is not None else CompanySightings()
+        self.flusher = SightingsFlusher(self.sightings, open_ledger)
+
+    def configure(self, updated: set[str]) -> None:
+        # The observation addon's option (`whoknows_flush_interval`): one interval for every batch.
+        if FLUSH_OPTION in updated:
+            self.flusher.interval = parse_interval(getattr(ctx.options, FLUSH_OPTION))
+
+    def running(self) -> None:
+        self.flusher.start()
+        # The tracker data takes ~0.1 s to load: not on the first request's path.
+        threading.Thread(target=tracker_domain, args=("warm-up.invalid",), daemon=True).start()
+
+    def done(self) -> None:
+        self.flusher.stop()
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        context = context_of(flow)
+        if context is None or context.page_site is None or context.request_site == context.page_site:
+            return
+        site = first_party_site(context)
+        if site is None:
+            return
+        decision = flow.metadata.get(DECISION_KEY)
+        blocked = flow.response is not None and decision is not None and decision.action in BLOCKING_ACTIONS
+        if blocked:
+            self.sightings.request(site, flow.request.host, blocked=True)
+            return
+        if flow.response is not None:
+            return  # answered by the proxy for another reason: nothing reached the company
+        request = flow.request
+        if self.sightings.company_of(request.host) is None:
+            return
+        pages = pages_learned(request.url, folded_value(request.headers.fields, b"referer"), site, site_of)
+        self.sightings.request(site, request.host, blocked=False, pages=pages)
+        found = flow.metadata.get(FOUND_KEY)
+        if found:
+            self.sightings.values(site, request.host, [(f.kind, f.ref, f.encoding) for f in found])
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
+        if decision is None or not decision.set_cookies or not decision.third_party:
+            return
+        context = context_of(flow)
+        site = first_party_site(context) if context is not None else decision.page_site
+        if site is None:
+            return
+        self.sightings.cookies(site, flow.request.host,
+                               [ledger_name(outcome.name) for outcome in decision.set_cookies if not outcome.malformed])

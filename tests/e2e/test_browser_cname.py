@@ -1,0 +1,73 @@
+"""Chromium through the real proxy, which asks a real DNS server on loopback: a first-party subdomain
+that is a CNAME of a listed tracker's host is blocked by the list entry for that host; a first-party
+subdomain that is no alias loads."""
+
+import pytest
+
+from dns_server import LoopbackDns
+from e2e_browser import new_context
+from e2e_sites import GIF
+
+pytestmark = pytest.mark.slow
+
+CLOAKED = "metrics.vendor.test"
+CANONICAL = "vendor.test.tracker-cdn.test"
+NO_STORE = [("cache-control", "no-store")]
+SHOP = f"""<!doctype html><title>Shop</title><h1>Shop</h1>
+<img id="cloaked" src="https://{CLOAKED}/p.gif?uid=42">
+<img id="plain" src="https://www.vendor.test/logo.gif">
+<script src="https://{CLOAKED}/collect.js"></script>
+<script>window.pageScriptRan = true;</script>"""
+
+
+@pytest.fixture(scope="module")
+def dns():
+    with LoopbackDns(chase=True) as server:  # a recursive resolver, as the system's is
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cname_proxy(start_proxy, e2e_dir, dns):
+    filters = e2e_dir / "cname-filters.txt"
+    filters.write_text("||tracker-cdn.test^\n")
+    proxy = start_proxy(f"whoknows_extra_filters={filters}", f"whoknows_dns_server={dns.server}",
+                        name="cname-proxy")
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def page(browser, cname_proxy):
+    context = new_context(browser, cname_proxy.url)
+    yield context.new_page()
+    context.close()
+
+
+def test_a_cname_cloaked_first_party_host_is_blocked_by_the_entry_for_its_canonical_name(sites, dns, page,
+                                                                                       cname_proxy):
+    dns.reset()
+    dns.alias(CLOAKED, CANONICAL, ttl=60)
+    dns.address(CANONICAL, ttl=60)
+    dns.address("www.vendor.test", ttl=60)
+    sites["vendor.test"].page("/shop", SHOP, headers=NO_STORE)
+    sites["vendor.test"].page("/p.gif", GIF, content_type="image/gif", headers=NO_STORE)
+    sites["vendor.test"].page("/logo.gif", GIF, content_type="image/gif", headers=NO_STORE)
+    sites["vendor.test"].page("/collect.js", "window.collected = true;", content_type="text/javascript",
+                              headers=NO_STORE)
+    answers = {}
+    page.on("response", lambda r: answers.__setitem__(r.url.split("?")[0], (
+        r.status, r.headers.get("x-whoknows-blocked"), r.headers.get("x-whoknows-uncloaked"))))
+    assert page.goto("https://vendor.test/shop").status == 200
+    assert page.evaluate("window.pageScriptRan") is True
+    assert page.evaluate("window.collected") is None  # the cloaked tracker's script never ran
+    sites["vendor.test"].wait_for("/logo.gif")
+    hosts = {(hit.host, hit.path.split("?")[0]) for hit in sites["vendor.test"].received()}
+    assert (CLOAKED, "/p.gif") not in hosts and (CLOAKED, "/collect.js") not in hosts
+    assert ("www.vendor.test", "/logo.gif") in hosts  # the first-party host that is no alias loads
+    blocked = ("extra-filters: ||tracker-cdn.test^", CANONICAL)
+    assert answers[f"https://{CLOAKED}/p.gif"] == (200, *blocked)
+    assert answers[f"https://{CLOAKED}/collect.js"] == (403, *blocked)
+    assert answers["https://www.vendor.test/logo.gif"] == (200, None, None)
+    # Only the first-party subdomains were asked for (and each chain once: cached by its TTL).
+    assert sorted(set(dns.asked())) == [CLOAKED, "www.vendor.test"]
+    assert dns.asked().count(CLOAKED) == 1
