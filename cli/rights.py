@@ -7,17 +7,20 @@ import click
 
 from cli.output import json_option, print_json
 
+_COMPANIES_TOO = (" VENDOR may also be a tracker company the proxy saw ('whoknows companies'): its name, one "
+                  "of its domains or sites; the letter then lists the cookies its domains set, your values "
+                  "they were sent and the websites and dates where they saw you.")
 KINDS = {
-    "access": "Ask for a copy of everything VENDOR holds about you (GDPR Art. 15).",
-    "erase": "Ask VENDOR to erase everything it holds about you (GDPR Art. 17).",
-    "object": "Object to VENDOR using your data for direct marketing (GDPR Art. 21).",
+    "access": "Ask for a copy of everything VENDOR holds about you (GDPR Art. 15)." + _COMPANIES_TOO,
+    "erase": "Ask VENDOR to erase everything it holds about you (GDPR Art. 17)." + _COMPANIES_TOO,
+    "object": "Object to VENDOR using your data for direct marketing (GDPR Art. 21)." + _COMPANIES_TOO,
     "rectify": "Ask VENDOR to correct what it holds about you (GDPR Art. 16); give --correct.",
     "port": ("Ask VENDOR for the data you provided to it, in a structured, commonly used, machine-readable "
              "format (GDPR Art. 20: data portability)."),
 }
 EXAMPLES = {
     "access": ["whoknows request access shop.example",
-               "whoknows request access shop.example --lang es --out access.eml"],
+               "whoknows request access Google --lang es --out access-google.txt"],
     "erase": ['whoknows request erase shop.example --name "Ana Pérez"',
               "whoknows request erase shop.example --out erase.eml"],
     "object": ["whoknows request object shop.example", "whoknows request object shop.example --to dpo@shop.example"],
@@ -61,6 +64,10 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
     if to is not None:
         to = letters.email_address(to, "--to")
     with open_ledger() as ledger:
+        company = _tracker_company(ledger, kind, vendor_name)
+        if company is not None:
+            _make_tracker_request(ledger, company, kind, lang, out, to, signed, sent_on, as_json)
+            return
         domain = resolve_vendor(ledger, vendor_name)
         record, facts = _vendor_facts(ledger, domain, to)
         check_not_a_different_repeat(ledger, domain, kind, lang, facts.privacy_contact, sent_on)
@@ -69,6 +76,63 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
                                         [tuple(c) for c in corrections] or None)
         _deliver(ledger, domain, record, letter, out, as_json, {"identifiers": [list(i) for i in found.items]},
                  found.unresolved)
+
+
+def _tracker_company(ledger, kind: str, text: str):
+    """The tracker company `text` names, for a request to it (access, erase, object): a vendor in
+    the ledger stays a vendor (its own record is what a letter to it lists); anything else that
+    the tracker data knows as a company (its name, a tracker domain, a site it owns) is one."""
+    from whoknows import letters, tracker_companies
+    from whoknows.aliases import resolve_vendor
+    from whoknows.errors import InputError
+
+    if kind not in letters.TRACKER_KINDS:
+        return None
+    try:
+        domain = resolve_vendor(ledger, text)
+    except InputError:
+        domain = None
+    if domain is not None and ledger.vendor_id(domain) is not None:
+        return None
+    return tracker_companies.company(text)
+
+
+def _make_tracker_request(ledger, company, kind: str, lang: str, out: str | None, to: str | None,
+                          signed: str | None, sent_on, as_json: bool) -> None:
+    """A request to a tracker company: to its privacy contact (or --to), listing what the proxy saw
+    it get; recorded under the company's own domain."""
+    from whoknows import letters
+    from whoknows.data_rights import check_not_a_different_repeat, tracker_parts, tracker_request_domain
+    from whoknows.errors import WhoknowsError
+
+    contact = to or company.privacy_contact
+    if not contact:
+        form = f" (its privacy web form: {company.privacy_webform})" if company.privacy_webform else ""
+        raise WhoknowsError(
+            f"no privacy contact is known for {company.name}{form}: find the privacy or data-protection "
+            f"address its privacy policy names and give it with --to ADDRESS "
+            f"(whoknows request {kind} \"{company.name}\" --to ADDRESS)")
+    if to is None:
+        contact = letters.email_address(contact, f"the privacy contact of {company.name} in the tracker data")
+    parts = tracker_parts(ledger, company, lang)
+    if not parts:
+        raise WhoknowsError(f"the proxy has not seen {company.name} on your sites ('whoknows companies' lists the "
+                            "companies it saw): a request needs something to find your data by")
+    domain = tracker_request_domain(company)
+    check_not_a_different_repeat(ledger, domain, kind, lang, contact, sent_on)
+    facts = letters.VendorFacts(domain, company.name, contact, None)
+    letter = letters.render_tracker_request(kind, lang, facts, parts.cookies, parts.values, parts.seen, sent_on,
+                                            signed)
+    record = {"display": company.name}
+    extra = {"company": company.name, "company_id": company.id,
+             "identifiers": [[label, value] for label, value in _letter_identifiers(parts)]}
+    _deliver(ledger, domain, record, letter, out, as_json, extra, parts.unresolved)
+
+
+def _letter_identifiers(parts) -> list[tuple[str, str]]:
+    """What the letter lists, for --json: cookie names, values, websites."""
+    return ([("cookie", c.name) for c in parts.cookies] + [(v.label, v.value) for v in parts.values]
+            + [("website", s.site) for s in parts.seen])
 
 
 def _vendor_facts(ledger, domain: str, to: str | None):
@@ -369,6 +433,8 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
                                                      "email": authority.email, "web": authority.web},
                   "identifiers": [list(i) for i in found.items]},
                  unresolved + found.unresolved, sender=reply_to)
+    if authority.note:
+        click.echo(f"note: {authority.note}", err=True)
 
 
 def _vendor_facts_or_bare(ledger, domain: str, contact: str | None):

@@ -322,3 +322,55 @@ def test_months_after_keeps_to_the_month_s_last_day():
 def test_evidence_letters_refuse_what_they_cannot_say(call, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(")):
         call()
+
+
+# -- requests to tracker companies (issue 12) ----------------------------------------------------
+
+TRACKER = VendorFacts(domain="google.com", name="Google", privacy_contact="data-access-requests@google.com")
+
+
+def render_tracker(kind: str, lang: str):
+    from whoknows.letters import TrackerCookie, TrackerSeen, TrackerValue, render_tracker_request
+
+    labels = LABELS[lang]
+    return render_tracker_request(
+        kind, lang, TRACKER,
+        [TrackerCookie("_ga", ("google-analytics.com",), ("news.example", "shop.example")),
+         TrackerCookie("IDE", ("doubleclick.net",), ("shop.example",))],
+        [TrackerValue(labels["email"], "alice.martin@home.example", "sha256", ("shop.example",))],
+        [TrackerSeen("news.example", ("google-analytics.com",), date(2026, 1, 12), date(2026, 1, 12)),
+         TrackerSeen("shop.example", ("doubleclick.net", "google-analytics.com"), date(2025, 11, 3),
+                     date(2026, 1, 30))],
+        SENT_ON, "Alice Martin")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("kind", ["access", "erase", "object"])
+def test_tracker_letter_matches_its_golden_file(kind, lang):
+    text = as_golden_text(render_tracker(kind, lang))
+    path = GOLDEN / f"tracker-{kind}.{lang}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_tracker_letter_lists_every_cookie_value_and_website_and_says_how_the_data_was_collected(lang):
+    letter = render_tracker("access", lang)
+    flat = " ".join(letter.body.split())
+    for expected in ("_ga", "IDE", "alice.martin@home.example", "SHA-256", "news.example", "shop.example",
+                     "doubleclick.net, google-analytics.com"):
+        assert expected in flat
+    assert ("your domains collected them from my browser" if lang == "en" else
+            "sus dominios los recogieron de mi navegador") in flat
+    assert letter.to == "data-access-requests@google.com" and letter.deadline == date(2026, 3, 2)
+    # The same request to a vendor does not carry the tracker paragraph.
+    assert "collected them from my browser" not in render("access", "en").body
+
+
+def test_a_tracker_letter_is_access_erase_or_object_only():
+    with pytest.raises(InputError, match="access, erase, object"):
+        from whoknows.letters import render_tracker_request
+
+        render_tracker_request("port", "en", TRACKER, [], [], [], SENT_ON)

@@ -1,5 +1,5 @@
 """Data-rights requests: what to put in one (every identifier the ledger links to a vendor), and the
-record of the requests made, with their one-month deadlines (the `rights_requests` table, schema v4).
+record of the requests made, with their one-month deadlines (the `rights_requests` table).
 
 Identifiers a vendor may file the person's data under, from the ledger:
 - its aliases (every state: a retired alias is still in its database);
@@ -10,6 +10,21 @@ Identifiers a vendor may file the person's data under, from the ledger:
 - the names of the cookies it set (the proxy's observations: on its own pages and as a third
   party elsewhere). The proxy keeps cookie names, never their values.
 
+A request to a tracker company (issue 12: `tracker_parts`) lists what the proxy saw it get: the
+names of the cookies its domains set, your values they were sent, the websites and dates; it is
+recorded under the company's own domain (`tracker_request_domain`).
+
+Letters that use the evidence (issue 14), the facts gathered here for `whoknows.letters`:
+- a source request (`held_values`): each value the vendor holds that it was never given
+  (`whoknows.findings`), with where and when it was seen;
+- a follow-up to an answered access request (`answered_request`, `answer_gaps`): the third parties
+  its pages sent your values to before the answer, when the answer's export lists no recipients,
+  and the values it was given that the export lacks;
+- a complaint about a request past its date (`overdue_request`), with what its pages sent to third
+  parties (`sent_elsewhere`) and the findings.
+A complaint is recorded as a request too (kind `complaint`, to the authority, due in the three
+months of Art. 78(2)).
+
 The letter itself is `whoknows.letters` (wording, deadline arithmetic, the .eml).
 """
 
@@ -17,15 +32,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlsplit
 
 from .errors import InputError, NotFoundError, WhoknowsError
 from .findings import Evidence, for_vendor, value_identity
 from .leak_records import vendor_leaks
 from .ledger import Ledger, vendor_ids
-from .letters import EarlierRequest, HeldValue, Missing, SentElsewhere, Sighting
+from .company_view import company_record
+from .letters import (
+    EarlierRequest, HeldValue, Missing, SentElsewhere, Sighting, TrackerCookie, TrackerSeen, TrackerValue,
+)
 from .me import KINDS as OWN_KINDS
 from .me import list_values, load_keys, lookup_hash, reference_tag, tag_of
 from .sites import display_domain
+from .tracker_companies import TrackerCompany
 
 # What can be recorded (the `rights_requests.kind` CHECK, widened by issue 14's migration): the
 # letters to a vendor, a follow-up naming what its answer left out, and a complaint about it to a
@@ -94,6 +114,57 @@ def identifiers_for(ledger: Ledger, domain: str, lang: str) -> Identifiers:
 def _own_values(ledger: Ledger) -> dict[str, str]:
     """Reference tag -> plaintext of every own value this machine can decrypt."""
     return {value.tag: value.value for value in list_values(ledger) if value.value is not None}
+
+
+@dataclass
+class TrackerParts:
+    """What a letter to a tracker company lists (`letters.render_tracker_request`)."""
+
+    cookies: list[TrackerCookie]
+    values: list[TrackerValue]
+    seen: list[TrackerSeen]
+    unresolved: int  # references to own values this machine cannot decrypt
+
+    def __bool__(self) -> bool:
+        return bool(self.cookies or self.values or self.seen)
+
+
+def tracker_parts(ledger: Ledger, company: TrackerCompany, lang: str) -> TrackerParts:
+    """What the ledger holds about a tracker company (`company_view.company_record`), as a letter
+    lists it: the cookies its domains set, your values they were sent (decrypted with this
+    machine's key, as for a vendor), and the websites and dates where they saw your browser."""
+    record = company_record(ledger, company.id)
+    received = record["received"]
+    cookies = [TrackerCookie(c["name"], tuple(c["domains"]), tuple(c["sites"])) for c in received["cookies"]]
+    plaintext = _own_values(ledger) if any(reference_tag(v["value"]) for v in received["values"]) else {}
+    values, unresolved = [], 0
+    for sent in received["values"]:
+        value, tag = sent["value"], reference_tag(sent["value"])
+        if tag is not None:
+            value = plaintext.get(tag)
+            if value is None:
+                unresolved += 1
+                continue
+        label = LABELS[lang].get(sent["kind"], LABELS[lang]["other"])
+        values.append(TrackerValue(label, value, sent["encoding"], tuple(sent["sites"])))
+    seen = [TrackerSeen(s["site"], tuple(s["domains"]), date.fromisoformat(s["first_seen"]),
+                        date.fromisoformat(s["last_seen"])) for s in sorted(record["sites"], key=lambda s: s["site"])]
+    return TrackerParts(cookies, values, seen, unresolved)
+
+
+def tracker_request_domain(company: TrackerCompany) -> str:
+    """The domain a request to a tracker company is recorded under (`whoknows requests` lists it):
+    the company directory's domain for it, else its website's, else its first own site."""
+    from .sites import site_of
+
+    if company.directory_domain:
+        return company.directory_domain
+    website = site_of(urlsplit(company.website).hostname or "") if company.website else None
+    if website:
+        return website
+    if company.sites:
+        return company.sites[0]
+    raise WhoknowsError(f"the tracker data names no domain for {company.name}: a request to it cannot be recorded")
 
 
 def alias_to_send_from(ledger: Ledger, domain: str) -> str | None:

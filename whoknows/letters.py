@@ -1,9 +1,14 @@
 """Data-rights requests: GDPR letters to a vendor, in English or Spanish, ready to send.
 
 `render_request` writes the letter (access, Art. 15; erasure, Art. 17; objection to direct
-marketing, Art. 21(2)-(3); rectification, Art. 16) in this project's own words, addressed to the
-vendor's privacy contact, listing every identifier the vendor may hold (aliases, addresses, phone,
-cookie IDs, account names), with the response deadline of Art. 12(3) as a date. `to_eml` turns it
+marketing, Art. 21(2)-(3); rectification, Art. 16; portability, Art. 20) in this project's own
+words, addressed to the vendor's privacy contact, listing every identifier the vendor may hold
+(aliases, addresses, phone, cookie IDs, account names), with the response deadline of Art. 12(3)
+as a date. The letters that use the evidence take it as plain facts: `render_source_request`
+(where each value it holds but was never given came from, Art. 15(1)(g) and 14),
+`render_follow_up` (what an answer left out) and `render_complaint` (to a supervisory authority,
+Art. 77, about a request left unanswered; the authority's three months of Art. 78(2) are its
+deadline). `to_eml` turns it
 into an RFC 5322 message sent from the vendor's alias, for any mail client or `sendmail`.
 
 The deadline. Art. 12(3) GDPR: the controller acts "without undue delay and in any event within
@@ -405,13 +410,15 @@ def render_request(
     sent_on: date,
     requester_name: str | None = None,
     corrections: Sequence[tuple[str, str] | tuple[str, str, str]] | None = None,
+    tracked: bool = False,
 ) -> Letter:
     """A GDPR request of `kind` (access, erase, object, rectify, port) in `lang` (en, es).
 
     `identifiers`: (label, value) pairs, all listed in the letter. `corrections` (rectify only):
-    (what, correct value) or (what, value you hold, correct value). Raises InputError for a kind,
-    language, identifier or correction that cannot be used, WhoknowsError when the vendor has no
-    privacy contact.
+    (what, correct value) or (what, value you hold, correct value). `tracked`: the addressee is a
+    tracker company that collected the data from the person's browser (`render_tracker_request`).
+    Raises InputError for a kind, language, identifier or correction that cannot be used,
+    WhoknowsError when the vendor has no privacy contact.
     """
     if kind not in KINDS:
         raise InputError(f"{kind!r} is not a kind of request; use one of {', '.join(KINDS)}")
@@ -425,6 +432,8 @@ def render_request(
     blocks: list[str] = [_addressee(vendor, name, words), words["date"].format(date=long_date(sent_on, lang))]
     blocks.append(words["salutation"])
     blocks.append(_fill(_INTROS[lang][kind].format(gdpr=words["gdpr"], vendor=name)))
+    if tracked:
+        blocks.append(_fill(_TRACKED[lang]["collected"]))
     if kind == "rectify":
         blocks.append(_RECTIFY[lang]["intro"] + "\n" + "\n".join(_bullet(c) for c in _change_lines(changes, lang)))
     blocks.append(_identifier_block(items, words))
@@ -435,6 +444,97 @@ def render_request(
         to=vendor.privacy_contact.strip(), to_name=name, deadline=deadline, sent_on=sent_on,
         requester_name=signature,
     )
+
+
+# -- requests to tracker companies ---------------------------------------------------------------
+# A tracker company was never given anything by the person: its domains, embedded in websites,
+# collected it from the browser. The letter says so and lists what the ledger holds about it: the
+# cookies its domains set (by name: whoknows keeps no cookie values), the person's values they were
+# sent, and the websites and dates on which they saw the browser.
+
+TRACKER_KINDS = ("access", "erase", "object")
+
+_TRACKED = {
+    "en": {
+        "collected": (
+            "I have not given you these data myself: your domains collected them from my browser on "
+            "the websites that embed them. Below are the cookies they set, the personal data of mine "
+            "they were sent, and the websites and dates on which my records show them. I do not "
+            "know the values of those cookies: please use their names, the websites and the dates "
+            "to find the identifiers you assigned to my browser and everything linked to them."
+        ),
+        "cookie": "Cookie", "website": "Website",
+        "cookie_value": "{name}, set by {domains} on {sites}",
+        "value": "{value}, received {encoding} on {sites}",
+        "seen": "{site}, requests to {domains} {when}",
+        "on": "on {first}", "between": "from {first} to {last}",
+    },
+    "es": {
+        "collected": (
+            "No les he facilitado yo estos datos: sus dominios los recogieron de mi navegador en los "
+            "sitios web que los integran. A continuación figuran las cookies que instalaron, los "
+            "datos personales míos que recibieron y los sitios web y fechas en que mis registros los "
+            "muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
+            "los sitios web y las fechas para localizar los identificadores que asignaron a mi "
+            "navegador y todo lo vinculado a ellos."
+        ),
+        "cookie": "Cookie", "website": "Sitio web",
+        "cookie_value": "{name}, instalada por {domains} en {sites}",
+        "value": "{value}, que recibieron {encoding} en {sites}",
+        "seen": "{site}, solicitudes a {domains} {when}",
+        "on": "el {first}", "between": "del {first} al {last}",
+    },
+}
+
+
+@dataclass(frozen=True)
+class TrackerCookie:
+    """A cookie a tracker company's domains set, by name (its value is never known)."""
+
+    name: str
+    domains: tuple[str, ...]  # its domains that set it
+    sites: tuple[str, ...]  # the websites on whose pages it was set
+
+
+@dataclass(frozen=True)
+class TrackerValue:
+    """One of the person's values a tracker company's domains were sent."""
+
+    label: str  # "Email address", in the letter's language
+    value: str  # the value itself (decrypted for the letter)
+    encoding: str  # as the leak scanner names it: plain, sha256...
+    sites: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrackerSeen:
+    """A website on whose pages a tracker company's domains received requests from the browser."""
+
+    site: str
+    domains: tuple[str, ...]
+    first_seen: date
+    last_seen: date
+
+
+def render_tracker_request(kind: str, lang: str, company: VendorFacts, cookies: Sequence[TrackerCookie],
+                           values: Sequence[TrackerValue], seen: Sequence[TrackerSeen], sent_on: date,
+                           requester_name: str | None = None) -> Letter:
+    """A GDPR request of `kind` (access, erase, object) to a tracker company, in `lang` (en, es):
+    the letter to a vendor, saying how the company got the data, with the cookies, values and
+    websites as its identifiers. InputError for another kind or nothing to list."""
+    if kind not in TRACKER_KINDS:
+        raise InputError(f"a request to a tracker company is one of {', '.join(TRACKER_KINDS)}, not {kind!r}")
+    _check_lang(lang)
+    words = _TRACKED[lang]
+    items = [(words["cookie"], words["cookie_value"].format(name=c.name, domains=", ".join(c.domains),
+                                                             sites=", ".join(c.sites))) for c in cookies]
+    items += [(v.label, words["value"].format(value=v.value, encoding=_encoding(v.encoding, lang),
+                                              sites=", ".join(v.sites))) for v in values]
+    for s in seen:
+        first, last = long_date(s.first_seen, lang), long_date(s.last_seen, lang)
+        when = words["on"].format(first=first) if first == last else words["between"].format(first=first, last=last)
+        items.append((words["website"], words["seen"].format(site=s.site, domains=", ".join(s.domains), when=when)))
+    return render_request(kind, lang, company, items, sent_on, requester_name, tracked=True)
 
 
 def _vendor_name(lang: str, vendor: VendorFacts) -> str:

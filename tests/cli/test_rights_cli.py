@@ -1,6 +1,7 @@
 """`whoknows request ...` and `whoknows requests`: every identifier the ledger holds goes in the letter."""
 
 import email
+import mailbox
 import json
 from datetime import date, timedelta
 from email import policy
@@ -268,9 +269,11 @@ def test_a_complaint_goes_to_your_country_s_authority_with_the_timeline_and_the_
 def test_a_complaint_in_spanish_by_email_where_the_authority_takes_email(overdue, tmp_path):
     ok("settings", "country", "DE")
     out = tmp_path / "complaint.eml"
-    ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example", "--out", str(out))
+    result = ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example",
+                "--out", str(out))
     message = email.message_from_bytes(out.read_bytes(), policy=policy.default)
     assert message["To"].addresses[0].addr_spec == "poststelle@bfdi.bund.de"
+    assert "the BfDI passes it on" in result.stderr
     assert message["From"].addresses[0].addr_spec == "alice@home.example"
     assert message["Subject"].startswith("Reclamación conforme al artículo 77 del RGPD contra Shop SL")
     assert "sus páginas enviaron mi número de teléfono" in " ".join(message.get_content().split())
@@ -421,3 +424,93 @@ def test_follow_up_refusals_record_nothing(answered):
     refused(unanswered, f"the ledger holds no data export for request {unanswered}")
     erase = json.loads(ok("request", "erase", "shop.example", "--json").stdout)["id"]
     refused(erase, f"request {erase} to shop.example is not an access request (erase, Art. 17)")
+
+
+def test_the_issue_s_story_ends_in_a_source_request_naming_phone_and_street_with_their_evidence(answered, tmp_path):
+    """You told the shop your email only; its export (the fixture) and a newsletter to its alias hold
+    your phone and your street: two findings, and a source request that names both, with both sources."""
+    box = mailbox.mbox(str(tmp_path / "inbox.mbox"))
+    box.add((f"From: Shop News <news@shop.example>\nTo: {answered['alias']}\nDate: Tue, 05 Mar 2024 09:00:00 +0000\n"
+             "Message-ID: <weekly-1@shop.example>\nSubject: Deals for you\n"
+             "Content-Type: text/plain; charset=utf-8\n\n"
+             f"We deliver to {STREET}. Questions? We call you at {PHONE}.\n").encode())
+    box.close()
+    ok("mail", "scan", str(tmp_path / "inbox.mbox"))
+    letter = json.loads(ok("request", "source", "shop.example", "--json").stdout)
+    assert {(f["what"], f["value"], f["first_seen"]) for f in letter["findings"]} == {
+        ("Telephone number", PHONE, "2024-03-05"), ("Postal address", STREET, "2024-03-05")}
+    flat = " ".join(letter["body"].split())
+    for what, value in (("Telephone number", PHONE), ("Postal address", STREET)):
+        entry = flat.split(f"- {what}: {value} (first seen on 5 March 2024): ")[1].split(" - ")[0]
+        assert f"in your email to my address {answered['alias']}, 5 March 2024" in entry
+        assert "in the data export you sent me (shop-export.json, " in entry
+
+
+# -- requests to tracker companies (issue 12) ----------------------------------------------------
+
+
+@pytest.fixture
+def tracked():
+    """Google seen on two sites (cookies, a hashed email on one); Meta, which has no privacy email."""
+    from whoknows.company_sightings import CompanySightings
+    from whoknows.company_sightings import write_batch as write_sightings
+
+    with open_ledger() as ledger:
+        email_value, _ = add_value(ledger, "email", "alice@home.example")
+        now = [1_780_000_000.0]  # 2026-05-28
+        sightings = CompanySightings(clock=lambda: now[0])
+        sightings.request("shop.example", "www.google-analytics.com", blocked=False)
+        sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
+        sightings.values("shop.example", "www.google-analytics.com", [("email", email_value.reference(), "sha256")])
+        now[0] += 2 * 86400
+        sightings.request("news.example", "stats.g.doubleclick.net", blocked=False)
+        sightings.cookies("news.example", "stats.g.doubleclick.net", ["IDE"])
+        sightings.request("shop.example", "connect.facebook.net", blocked=False)
+        write_sightings(ledger, sightings.take())
+
+
+def test_a_request_to_a_tracker_company_goes_to_its_privacy_contact_listing_what_it_got(tracked):
+    answer = json.loads(ok("request", "access", "Google", "--date", "2026-06-01", "--json").stdout)
+    assert (answer["to"], answer["company"], answer["vendor"]) == (
+        "data-access-requests@google.com", "Google", "google.com")
+    assert answer["identifiers"] == [["cookie", "IDE"], ["cookie", "_ga"],
+                                     ["Email address", "alice@home.example"],
+                                     ["website", "news.example"], ["website", "shop.example"]]
+    body = " ".join(answer["body"].split())
+    assert "IDE, set by doubleclick.net on news.example" in body
+    assert "alice@home.example, received as a SHA-256 hash on shop.example" in body  # decrypted for the letter
+    assert "shop.example, requests to google-analytics.com on 28 May 2026" in body
+    assert "your domains collected them from my browser" in body
+    # Recorded under the company's own domain, as any request is.
+    [row] = json.loads(ok("requests", "--json").stdout)
+    assert (row["vendor"], row["kind"], row["sent_on"]) == ("google.com", "access", "2026-06-01")
+
+
+def test_a_tracker_company_is_named_by_a_domain_or_a_site_and_written_in_spanish(tracked):
+    letter = ok("request", "erase", "doubleclick.net", "--lang", "es", "--date", "2026-06-01").stdout
+    assert letter.startswith("Google\nA la atención del Delegado de Protección de Datos")
+    flat = " ".join(letter.split())
+    assert "sus dominios los recogieron de mi navegador" in flat and "IDE, instalada por doubleclick.net" in flat
+    assert ok("request", "object", "youtube.com", "--date", "2026-06-02").stdout.startswith("Google\n")
+
+
+def test_a_tracker_company_without_a_privacy_email_is_refused_saying_how_to_give_one(tracked):
+    result = run("request", "access", "Meta")
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "whoknows: error: no privacy contact is known for Meta Platforms, Inc. (its privacy web form: "
+        "https://www.facebook.com/help/contact/540977946302970): find the privacy or data-protection address its "
+        "privacy policy names and give it with --to ADDRESS (whoknows request access \"Meta Platforms, Inc.\" "
+        "--to ADDRESS)"]
+    assert json.loads(ok("requests", "--json").stdout) == []  # nothing recorded
+    answer = json.loads(ok("request", "access", "Meta", "--to", "dpo@meta.example", "--json").stdout)
+    assert answer["to"] == "dpo@meta.example" and answer["vendor"] == "facebook.com"
+    assert "connect.facebook.net" in answer["body"]
+
+
+def test_a_tracker_company_never_seen_is_refused_and_a_vendor_in_the_ledger_stays_a_vendor(tracked, shop):
+    result = run("request", "access", "Criteo")
+    assert result.exit_code == 1 and "the proxy has not seen Criteo on your sites" in result.stderr
+    # shop.example is a vendor: its own record goes in the letter, not a company's.
+    letter = ok("request", "access", "shop.example").stdout
+    assert "privacy@shop.example" in letter and "collected them from my browser" not in letter

@@ -24,3 +24,27 @@ class Crashing:
         flow.request.headers["sec-gpc"] = "crashed"
         flow.request.path = "/crashed"
         raise RuntimeError("e2e: deliberate bug")
+
+
+# Test doubles of known companies' tracker domains (issue 12): in the proxy under test, hosts under
+# the test sites are attributed as the shipped data attributes the real ones. The sealed network
+# resolves only `*.test`, so the real names cannot be used; the companies, their names and
+# categories are the shipped data's own.
+COMPANY_DOUBLES = {
+    "ga.tracker.test": "www.google-analytics.com",  # Google, site_analytics
+    "ads.tracker.test": "stats.g.doubleclick.net",  # Google, advertising
+    "px.cdn.test": "connect.facebook.net",  # Meta Platforms, Inc., advertising
+}
+
+
+class CompanyDoubles:
+    """Adds `COMPANY_DOUBLES` to the tracker data of this process (before any request)."""
+
+    name = "e2e_company_doubles"
+
+    def __init__(self) -> None:
+        from whoknows import tracker_companies
+
+        data = tracker_companies._data()
+        for double, real in COMPANY_DOUBLES.items():
+            data.domains[double] = data.domains[tracker_companies.tracker_domain(real).domain]
