@@ -3,20 +3,14 @@ nodes and edges and the company view's tables; hostile names stay text; the page
 
 from __future__ import annotations
 
-import json
-import stat
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 
 import pytest
-from click.testing import CliRunner
-
-from cli.main import cli
-from whoknows import company_picture
 from whoknows.company_sightings import Batch, CompanySightings, Counts, write_batch
 from whoknows.company_view import list_companies
 from whoknows.ledger import open_ledger
-from whoknows.report import content_security_policy, default_path, write_report
+from whoknows.report import content_security_policy, write_report
 
 DAY = 1_780_000_000.0  # 2026-05-28 UTC
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -165,43 +159,6 @@ def test_hostile_names_stay_text(whoknows_home, tmp_path):
     assert page.nodes[f"site:{HOSTILE_SITE}"]["label"] == HOSTILE_SITE
     assert page.tables["companies"][1][0] == HOSTILE_COMPANY
     assert page.edges[0]["source"] == f"site:{HOSTILE_SITE}"
-
-
-def test_a_big_ledger_draws_the_companies_seen_most_and_says_what_it_left_out():
-    companies = [{"id": f"c{i}", "company": f"Company {i}", "category": "advertising", "sites": 100 - i,
-                  "blocked": 1, "reached": 0, "cookies": 0, "values": 0, "first_seen": "2026-01-01",
-                  "last_seen": "2026-01-01"} for i in range(company_picture.MAX_COMPANIES + 5)]
-    links = [{"site": f"s{j}.example", "display": f"s{j}.example", "id": f"c{i}", "company": f"Company {i}",
-              "blocked": 1, "reached": 0} for i in range(len(companies)) for j in range(i % 7, 80, 3)]
-    drawn = company_picture.build_picture(companies, links)
-    graph = drawn["graph"]
-    drawn_companies = [n["key"] for n in graph["nodes"] if n["kind"] == "company"]
-    assert sorted(drawn_companies) == sorted(f"c{i}" for i in range(company_picture.MAX_COMPANIES))
-    assert graph["left_out"]["companies"] == 5
-    assert sum(n["kind"] == "site" for n in graph["nodes"]) == company_picture.MAX_SITES
-    assert graph["left_out"]["sites"] == 80 - company_picture.MAX_SITES
-    assert len(drawn["sites"]) == 80  # the table lists them all
-    # The layout is the same every time, and nothing overlaps in a column.
-    assert company_picture.build_picture(companies, links) == drawn
-    for kind in ("site", "company"):
-        column = sorted((n["y"], n["r"]) for n in graph["nodes"] if n["kind"] == kind)
-        assert all(b[0] - a[0] >= a[1] + b[1] for a, b in zip(column, column[1:]))
-    assert all(0 < n["y"] < graph["height"] for n in graph["nodes"])
-
-
-def test_report_command_writes_0600_to_the_data_directory_by_default(ledger, tmp_path):
-    runner = CliRunner()
-    done = runner.invoke(cli, ["report"])
-    assert done.exit_code == 0, done.output
-    assert f"wrote {default_path()}" in done.stdout
-    assert stat.S_IMODE(default_path().stat().st_mode) == 0o600
-    out = tmp_path / "who.html"
-    done = runner.invoke(cli, ["report", "--out", str(out), "--json"])
-    assert done.exit_code == 0, done.output
-    assert json.loads(done.stdout) == {"path": str(out), "companies": 3, "sites": 3, "drawn": {"nodes": 6, "edges": 5}}
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    refused = runner.invoke(cli, ["report", "--out", str(tmp_path)])
-    assert refused.exit_code == 2 and "is a directory" in refused.stderr
 
 
 def test_an_empty_ledger_gives_a_page_that_says_so(whoknows_home, tmp_path):
