@@ -269,9 +269,11 @@ def test_a_complaint_goes_to_your_country_s_authority_with_the_timeline_and_the_
 def test_a_complaint_in_spanish_by_email_where_the_authority_takes_email(overdue, tmp_path):
     ok("settings", "country", "DE")
     out = tmp_path / "complaint.eml"
-    ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example", "--out", str(out))
+    result = ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example",
+                "--out", str(out))
     message = email.message_from_bytes(out.read_bytes(), policy=policy.default)
     assert message["To"].addresses[0].addr_spec == "poststelle@bfdi.bund.de"
+    assert "the BfDI passes it on" in result.stderr
     assert message["From"].addresses[0].addr_spec == "alice@home.example"
     assert message["Subject"].startswith("Reclamación conforme al artículo 77 del RGPD contra Shop SL")
     assert "sus páginas enviaron mi número de teléfono" in " ".join(message.get_content().split())
