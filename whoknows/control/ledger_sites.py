@@ -124,8 +124,7 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
     """The body of `GET /api/v1/site` (see the contract), from a site's settings, its active alias
     and its live counters (`Observations.snapshot` shape)."""
     third_parties = [
-        {"domain": entry.get("subject"), "company": (entry.get("detail") or {}).get("owner"),
-         "category": (entry.get("detail") or {}).get("category"),
+        {"domain": entry.get("subject"), "company": entry.get("company"), "category": entry.get("category"),
          "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed")}
         for entry in _entries(observations, "third_parties")
     ]
