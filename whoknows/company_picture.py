@@ -133,9 +133,12 @@ def summary(companies: list[dict[str, Any]], sites: list[dict[str, Any]]) -> str
     reached = sum(1 for c in companies if c["reached"] > 0)
     if not companies:
         return "No tracker company seen yet: browse through the whoknows proxy, then look again."
-    return (f"{_count(len(companies), 'company', 'companies')} saw you on "
-            f"{len(sites)} of your sites; "
-            f"{reached} of them reached you at least once, the others were blocked every time.")
+    saw = f"{_count(len(companies), 'company', 'companies')} saw you on {len(sites)} of your sites"
+    if reached == len(companies):
+        return f"{saw}; {'it' if reached == 1 else 'all of them'} reached you at least once."
+    if reached == 0:
+        return f"{saw}; {'it never' if len(companies) == 1 else 'none of them'} reached you: blocked every time."
+    return f"{saw}; {reached} of them reached you at least once, the others were blocked every time."
 
 
 def _count(n: int, one: str, many: str) -> str:
