@@ -16,6 +16,7 @@ from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
 from .preferences import get_preferences
 from .sites import display_domain
+from .terms_records import offers_to
 
 # What the user can say about a vendor (vendors table columns); all but `name` override the
 # company directory.
@@ -148,6 +149,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         alias_mail = [entry.to_json() for entry in vendor_alias_mail(db, vendor_id)]
         exports = vendor_exports(db, vendor_id)
     findings = [finding.to_json() for finding in for_vendor(ledger, domain)]
+    terms = [offer.to_json() for offer in offers_to(ledger, domain)]
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -163,6 +165,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
         "exports": exports,  # what it says it holds: its data exports read (whoknows.export_records)
         "findings": findings,  # what it holds that it was never given (whoknows.findings)
+        "personal_terms": terms,  # the terms the proxy proffered it, since when, and whether it agreed
     }
 
 
