@@ -34,6 +34,7 @@ COMMANDS = {
     "me": "cli.me:me",
     "prefs": "cli.prefs:prefs",
     "proxy": "cli.proxy:proxy",
+    "report": "cli.report:report",
     "request": "cli.rights:rights_request",
     "requests": "cli.rights:rights_requests",
     "settings": "cli.settings:settings",

@@ -199,19 +199,9 @@ def _observations(db, vendor_id: int, section: str, top: int | None) -> dict:
             "first_seen": r["first_seen"], "last_seen": r["last_seen"], "detail": detail,
         }
         if kind == "third-party":
-            entry.update(_third_party_company(r["subject"], detail))
+            entry.update(tracker_companies.third_party_attribution(r["subject"], detail))
         entries.append(entry)
     return {"distinct": totals[0], "seen": totals[1], "blocked": totals[2], "top": entries}
-
-
-def _third_party_company(site: str, detail) -> dict:
-    """A third party's company (the one name whoknows shows) and category, from the tracker data
-    as it is now; the owner the proxy noted when the data does not know the site."""
-    found = tracker_companies.tracker_domain(site)
-    if found is not None:
-        return {"company": found.company.name, "category": found.category}
-    owner = detail.get("owner") if isinstance(detail, dict) else None
-    return {"company": owner, "category": detail.get("category") if isinstance(detail, dict) else None}
 
 
 def forget_vendor(ledger: Ledger, domain: str) -> dict[str, int]:

@@ -208,6 +208,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("companies", "--csv")
     step("company", "show", "Google")
     step("who", "shop.example")
+    step("report", "--out", str(tmp_path / "who-knows-me.html"))
     # Site settings the proxy reads.
     step("site", "pause", "shop.example")
     step("site", "resume", "shop.example")
