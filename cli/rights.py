@@ -433,6 +433,8 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
                                                      "email": authority.email, "web": authority.web},
                   "identifiers": [list(i) for i in found.items]},
                  unresolved + found.unresolved, sender=reply_to)
+    if authority.note:
+        click.echo(f"note: {authority.note}", err=True)
 
 
 def _vendor_facts_or_bare(ledger, domain: str, contact: str | None):

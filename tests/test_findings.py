@@ -179,3 +179,19 @@ def test_the_company_view_shows_the_findings_of_the_companys_domains_and_sites(l
     google = company_record(ledger, "Google")["findings"]
     assert sorted((f["vendor"], f["kind"]) for f in google) == [("doubleclick.net", "email"), ("google.com", "phone")]
     assert company_record(ledger, "Meta")["findings"] == []
+
+
+def test_vendor_show_still_shows_the_record_when_the_key_store_cannot_be_read(ledger, tmp_path, monkeypatch):
+    from whoknows import secrets
+    from whoknows.errors import WhoknowsError
+    from whoknows.vendor_records import vendor_record
+
+    record_disclosures(ledger, "shop.example", [("name", "Ana")])
+
+    def locked(*args, **kwargs):
+        raise WhoknowsError("the keyring is locked")
+
+    monkeypatch.setattr(secrets, "get_secret", locked)
+    record = vendor_record(ledger, "shop.example")
+    assert record["disclosures"] and record["findings"] == []
+    assert record["findings_unavailable"] == "the keyring is locked"

@@ -214,6 +214,18 @@ def site_companies(ledger: Ledger, site: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (not r["reached_you"], -(r["reached"] + r["blocked"]), r["company"].casefold()))
 
 
+def site_company_links(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every (site, company) pair the ledger saw, with the requests blocked and reached there: the
+    edges of the picture (`company_picture`). Sites by name, then companies by id."""
+    with ledger.read() as db:
+        rows = db.execute(
+            "SELECT v.domain, s.company, sum(s.blocked), sum(s.reached) FROM company_sightings AS s "
+            "JOIN vendors AS v ON v.id = s.vendor_id GROUP BY v.domain, s.company ORDER BY v.domain, s.company"
+        ).fetchall()
+    return [{"site": site, "display": display_domain(site), "id": company, "company": display_name(company),
+             "blocked": blocked, "reached": reached} for site, company, blocked, reached in rows]
+
+
 def group_third_parties(third_parties: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Third parties grouped by company, for the popup ("Google: 9 blocked, 2 reached").
 
@@ -234,5 +246,5 @@ def group_third_parties(third_parties: Iterable[dict[str, Any]]) -> list[dict[st
 
 __all__ = [
     "SORTS", "category_of", "company_record", "display_name", "group_third_parties", "list_companies",
-    "resolve_company", "site_companies",
+    "resolve_company", "site_companies", "site_company_links",
 ]

@@ -1,5 +1,5 @@
 """Data-rights requests: what to put in one (every identifier the ledger links to a vendor), and the
-record of the requests made, with their one-month deadlines (the `rights_requests` table, schema v4).
+record of the requests made, with their one-month deadlines (the `rights_requests` table).
 
 Identifiers a vendor may file the person's data under, from the ledger:
 - its aliases (every state: a retired alias is still in its database);
@@ -13,6 +13,17 @@ Identifiers a vendor may file the person's data under, from the ledger:
 A request to a tracker company (issue 12: `tracker_parts`) lists what the proxy saw it get: the
 names of the cookies its domains set, your values they were sent, the websites and dates; it is
 recorded under the company's own domain (`tracker_request_domain`).
+
+Letters that use the evidence (issue 14), the facts gathered here for `whoknows.letters`:
+- a source request (`held_values`): each value the vendor holds that it was never given
+  (`whoknows.findings`), with where and when it was seen;
+- a follow-up to an answered access request (`answered_request`, `answer_gaps`): the third parties
+  its pages sent your values to before the answer, when the answer's export lists no recipients,
+  and the values it was given that the export lacks;
+- a complaint about a request past its date (`overdue_request`), with what its pages sent to third
+  parties (`sent_elsewhere`) and the findings.
+A complaint is recorded as a request too (kind `complaint`, to the authority, due in the three
+months of Art. 78(2)).
 
 The letter itself is `whoknows.letters` (wording, deadline arithmetic, the .eml).
 """

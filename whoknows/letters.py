@@ -1,9 +1,14 @@
 """Data-rights requests: GDPR letters to a vendor, in English or Spanish, ready to send.
 
 `render_request` writes the letter (access, Art. 15; erasure, Art. 17; objection to direct
-marketing, Art. 21(2)-(3); rectification, Art. 16) in this project's own words, addressed to the
-vendor's privacy contact, listing every identifier the vendor may hold (aliases, addresses, phone,
-cookie IDs, account names), with the response deadline of Art. 12(3) as a date. `to_eml` turns it
+marketing, Art. 21(2)-(3); rectification, Art. 16; portability, Art. 20) in this project's own
+words, addressed to the vendor's privacy contact, listing every identifier the vendor may hold
+(aliases, addresses, phone, cookie IDs, account names), with the response deadline of Art. 12(3)
+as a date. The letters that use the evidence take it as plain facts: `render_source_request`
+(where each value it holds but was never given came from, Art. 15(1)(g) and 14),
+`render_follow_up` (what an answer left out) and `render_complaint` (to a supervisory authority,
+Art. 77, about a request left unanswered; the authority's three months of Art. 78(2) are its
+deadline). `to_eml` turns it
 into an RFC 5322 message sent from the vendor's alias, for any mail client or `sendmail`.
 
 The deadline. Art. 12(3) GDPR: the controller acts "without undue delay and in any event within

@@ -1,6 +1,7 @@
 """`whoknows request ...` and `whoknows requests`: every identifier the ledger holds goes in the letter."""
 
 import email
+import mailbox
 import json
 from datetime import date, timedelta
 from email import policy
@@ -268,9 +269,11 @@ def test_a_complaint_goes_to_your_country_s_authority_with_the_timeline_and_the_
 def test_a_complaint_in_spanish_by_email_where_the_authority_takes_email(overdue, tmp_path):
     ok("settings", "country", "DE")
     out = tmp_path / "complaint.eml"
-    ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example", "--out", str(out))
+    result = ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example",
+                "--out", str(out))
     message = email.message_from_bytes(out.read_bytes(), policy=policy.default)
     assert message["To"].addresses[0].addr_spec == "poststelle@bfdi.bund.de"
+    assert "the BfDI passes it on" in result.stderr
     assert message["From"].addresses[0].addr_spec == "alice@home.example"
     assert message["Subject"].startswith("Reclamación conforme al artículo 77 del RGPD contra Shop SL")
     assert "sus páginas enviaron mi número de teléfono" in " ".join(message.get_content().split())
@@ -421,6 +424,26 @@ def test_follow_up_refusals_record_nothing(answered):
     refused(unanswered, f"the ledger holds no data export for request {unanswered}")
     erase = json.loads(ok("request", "erase", "shop.example", "--json").stdout)["id"]
     refused(erase, f"request {erase} to shop.example is not an access request (erase, Art. 17)")
+
+
+def test_the_issue_s_story_ends_in_a_source_request_naming_phone_and_street_with_their_evidence(answered, tmp_path):
+    """You told the shop your email only; its export (the fixture) and a newsletter to its alias hold
+    your phone and your street: two findings, and a source request that names both, with both sources."""
+    box = mailbox.mbox(str(tmp_path / "inbox.mbox"))
+    box.add((f"From: Shop News <news@shop.example>\nTo: {answered['alias']}\nDate: Tue, 05 Mar 2024 09:00:00 +0000\n"
+             "Message-ID: <weekly-1@shop.example>\nSubject: Deals for you\n"
+             "Content-Type: text/plain; charset=utf-8\n\n"
+             f"We deliver to {STREET}. Questions? We call you at {PHONE}.\n").encode())
+    box.close()
+    ok("mail", "scan", str(tmp_path / "inbox.mbox"))
+    letter = json.loads(ok("request", "source", "shop.example", "--json").stdout)
+    assert {(f["what"], f["value"], f["first_seen"]) for f in letter["findings"]} == {
+        ("Telephone number", PHONE, "2024-03-05"), ("Postal address", STREET, "2024-03-05")}
+    flat = " ".join(letter["body"].split())
+    for what, value in (("Telephone number", PHONE), ("Postal address", STREET)):
+        entry = flat.split(f"- {what}: {value} (first seen on 5 March 2024): ")[1].split(" - ")[0]
+        assert f"in your email to my address {answered['alias']}, 5 March 2024" in entry
+        assert "in the data export you sent me (shop-export.json, " in entry
 
 
 # -- requests to tracker companies (issue 12) ----------------------------------------------------
