@@ -104,13 +104,20 @@ def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]]) 
                "category": by_id[cid]["category"], "x": COMPANY_X, "y": company_y[cid], "r": radii[cid],
                "sites": by_id[cid]["sites"], "blocked": by_id[cid]["blocked"], "reached": by_id[cid]["reached"]}
               for cid in company_ids]
+    for node in nodes:
+        node["title"] = (f"{node['label']}: {node['companies']} companies present" if node["kind"] == "site" else
+                         f"{node['label']} ({node['category']}): on {node['sites']} of your sites, "
+                         f"{node['blocked']} requests blocked, {node['reached']} reached")
     edges = [{"source": f"site:{link['site']}", "target": f"company:{link['id']}",
               "kind": "reached" if link["reached"] > 0 else "blocked",
               "blocked": link["blocked"], "reached": link["reached"],
-              "x1": SITE_X, "y1": site_y[link["site"]], "x2": COMPANY_X, "y2": company_y[link["id"]]}
+              "x1": SITE_X, "y1": site_y[link["site"]], "x2": COMPANY_X, "y2": company_y[link["id"]],
+              "title": f"{display[link['site']]} – {link['company']}: {link['blocked']} blocked, "
+                       f"{link['reached']} reached"}
              for link in kept]
     all_sites = site_rows(links)
     return {
+        "summary": summary(companies, all_sites),
         "companies": companies,
         "sites": all_sites,
         "graph": {
@@ -121,15 +128,17 @@ def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]]) 
     }
 
 
-def summary(picture: dict[str, Any]) -> str:
+def summary(companies: list[dict[str, Any]], sites: list[dict[str, Any]]) -> str:
     """One sentence: how many companies saw you, on how many sites, how many of them reached you."""
-    companies = picture["companies"]
     reached = sum(1 for c in companies if c["reached"] > 0)
     if not companies:
         return "No tracker company seen yet: browse through the whoknows proxy, then look again."
-    return (f"{_count(len(companies), 'company', 'companies')} saw you on "
-            f"{_count(len(picture['sites']), 'of your sites', 'of your sites')}; "
-            f"{reached} of them reached you at least once, the others were blocked every time.")
+    saw = f"{_count(len(companies), 'company', 'companies')} saw you on {len(sites)} of your sites"
+    if reached == len(companies):
+        return f"{saw}; {'it' if reached == 1 else 'all of them'} reached you at least once."
+    if reached == 0:
+        return f"{saw}; {'it never' if len(companies) == 1 else 'none of them'} reached you: blocked every time."
+    return f"{saw}; {reached} of them reached you at least once, the others were blocked every time."
 
 
 def _count(n: int, one: str, many: str) -> str:
