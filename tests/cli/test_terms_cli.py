@@ -54,3 +54,22 @@ def test_the_listing_and_vendor_show_say_who_was_offered_and_who_agreed():
 def test_vendor_show_says_when_terms_were_never_offered():
     ok("vendor", "add", "new.test")
     assert "personal terms: never offered" in printed("vendor", "show", "new.test")
+
+
+def test_findings_cite_the_terms_offered_before_the_page_sent_the_value():
+    from whoknows.leak_records import FoundValue, PendingLeaks, classify
+    from whoknows.leak_records import write_batch as write_leaks
+    from whoknows.me import add_value
+
+    with open_ledger() as ledger:
+        email, _ = add_value(ledger, "email", "ana@example.org")
+        pending = PendingOffers(clock=lambda: 1772366400.0)  # 2026-03-01
+        pending.offered("shop.test", [find_term("nostalking")])
+        write_batch(ledger, pending.take())
+        leaks = PendingLeaks(clock=lambda: 1772539200.0)  # 2026-03-03
+        leaks.record(classify("shop.test", "tracker.test", "px.tracker.test", "GET", "https://px.tracker.test/p?em=",
+                              [FoundValue("email", email.reference(), "sha256", "normalised", "url")], False))
+        write_leaks(ledger, leaks.take())
+    shown = run("findings", "shop.test").stdout
+    assert ("  - offered our terms (nostalking/1) since 2026-03-01; agreed: never; on 2026-03-03 its pages sent it "
+            "to px.tracker.test, as SHA-256\n") in shown
