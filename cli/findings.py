@@ -61,6 +61,8 @@ def print_findings(findings, with_vendor: bool = True) -> None:
                    f"(first seen {record['first_seen'][:10]})")
         for evidence in record["evidence"]:
             click.echo(f"  - {evidence['summary']}")
+        if record.get("personal_terms"):
+            click.echo(f"  - {record['personal_terms']['summary']}")
 
 
 def print_stored_export(stored) -> None:
@@ -100,7 +102,9 @@ def print_vendor_exports(record: dict) -> None:
             table(None, ["your value", "kind", "where"],
                   [[v["value"], v["kind"], "; ".join(f"{p['file']}: {p['field']}" for p in v["places"][:3])
                     + (" ..." if len(v["places"]) > 3 else "")] for v in export["values"]])
-    if record["findings"]:
+    if record.get("findings_unavailable"):
+        click.echo(f"what it holds that you never gave it: unknown ({record['findings_unavailable']})")
+    elif record["findings"]:
         click.echo("what it holds that you never gave it:")
         print_findings(record["findings"], with_vendor=False)
     else:

@@ -41,6 +41,8 @@ def settings(name, value, unset, as_json):
         country = authorities.get_country(ledger)
     authority = authorities.authority_for(country) if country else None
     current = {"country": country, "authority": authority.name if authority else None}
+    if authority is not None and authority.note:
+        current["note"] = authority.note
     if as_json:
         print_json(current)
         return
@@ -49,3 +51,5 @@ def settings(name, value, unset, as_json):
     else:
         click.echo(f"country: {country} ({authorities.COUNTRIES[country]}); data protection authority: "
                    f"{authority.name} ({authority.contact})")
+        if authority.note:
+            click.echo(f"note: {authority.note}")

@@ -30,6 +30,7 @@ import mitmproxy.addons  # noqa: F401  (defines, through the proxy layers, every
 from mitmproxy import ctx
 from mitmproxy import hooks
 
+from proxy_addons.mitmproxy_shortcuts import forget_hooks
 from proxy_addons.safety import addon_name
 
 # `load` is the Chain's own (it registers the members, which loads them); `done` too (see below).
@@ -61,6 +62,7 @@ class Chain:
                 setattr(self, hook, _dispatcher(calls))
             else:
                 self.__dict__.pop(hook, None)
+        forget_hooks(ctx.master.addons)
 
     def done(self) -> None:
         # `remove` unregisters each member and runs its `done` hook: in member order, as mitmproxy

@@ -16,15 +16,28 @@ through these functions, which give exactly the answers of mitmproxy's own API:
 while `FAST_RESPONSES` says mitmproxy's classes still have the layout it was written for (checked
 at import, against the real `Response.make`); else callers use `Response.make`.
 
+`HookTable` is mitmproxy's `AddonManager` with a table of which addons have which hook: mitmproxy
+walks every addon (and its children) for every event, with a `safecall` context and a look-up per
+addon, although most addons have few hooks; a page load through the proxy fires ~250 events (and
+an `update` after each flow event, which no addon here has), ~17 top-level addons each. The table
+is rebuilt after every change to the addons (`register`, `add`, `remove`, `clear`, a new `chain`)
+and on `forget_hooks()` (an addon that rebinds its hooks, `chain.Chain`). What each hook sees is
+unchanged: the same order, one `safecall` per top-level addon, `AddonHalt` ends the event.
+
 tests/proxy_addons/test_mitmproxy_shortcuts.py checks every function against mitmproxy's own
 types: when an upgrade changes what they do, that file fails, and this module is what to change.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
+import types
 from typing import Any
 
+from mitmproxy import addonmanager
+from mitmproxy import exceptions
+from mitmproxy import hooks
 from mitmproxy import http
 from mitmproxy.net.http import status_codes
 
@@ -151,3 +164,97 @@ def restore_message(message: Any, state: Any) -> None:
 
 
 _HTTP_MESSAGES = frozenset({http.Request, http.Response})
+
+
+class HookTable(addonmanager.AddonManager):
+    """`AddonManager` whose `trigger_event` calls only the addons that have the hook (see the module
+    docstring). `use_hook_table(master)` turns a master's manager into one."""
+
+    _hooks_for: dict[str, list[tuple] | None]
+    _hooks_chain: tuple[int, int]
+
+    def forget_hooks(self) -> None:
+        self.__dict__.pop("_hooks_for", None)
+
+    def _calls(self, name: str) -> list[tuple] | None:
+        """Per top-level addon that has hook `name` (itself or a child), its hook functions in
+        mitmproxy's order; None when an addon has a non-callable attribute of that name (mitmproxy's
+        own `trigger_event` then reports it, on every event, as it always did)."""
+        chain_key = (id(self.chain), len(self.chain))
+        table = self.__dict__.get("_hooks_for")
+        if table is None or self._hooks_chain != chain_key:
+            table = self._hooks_for = {}
+            self._hooks_chain = chain_key
+        try:
+            return table[name]
+        except KeyError:
+            pass
+        calls: list[tuple] | None = []
+        for top in self.chain:
+            functions = []
+            for addon in addonmanager.traverse([top]):
+                function = getattr(addon, name, None)
+                if not function or isinstance(function, types.ModuleType):
+                    continue
+                if not callable(function):
+                    calls = None
+                    break
+                functions.append(function)
+            if calls is None:
+                break
+            if functions:
+                calls.append(tuple(functions))
+        table[name] = calls
+        return calls
+
+    async def trigger_event(self, event: hooks.Hook) -> None:
+        calls = self._calls(event.name)
+        if calls is None:
+            return await super().trigger_event(event)
+        for functions in calls:
+            try:
+                with addonmanager.safecall():
+                    for function in functions:
+                        result = function(*event.args())
+                        if result is not None and inspect.isawaitable(result):
+                            await result
+            except exceptions.AddonHalt:
+                return
+
+    def register(self, addon):
+        try:
+            return super().register(addon)
+        finally:
+            self.forget_hooks()
+
+    def add(self, *addons) -> None:
+        try:
+            super().add(*addons)
+        finally:
+            self.forget_hooks()
+
+    def remove(self, addon) -> None:
+        try:
+            super().remove(addon)
+        finally:
+            self.forget_hooks()
+
+    def clear(self) -> None:
+        try:
+            super().clear()
+        finally:
+            self.forget_hooks()
+
+
+def use_hook_table(master) -> None:
+    """Make `master.addons` a `HookTable` (same object, same addons; before or after they are added)."""
+    if type(master.addons) is addonmanager.AddonManager:
+        master.addons.__class__ = HookTable
+        master.addons.forget_hooks()
+
+
+def forget_hooks(manager) -> None:
+    """Tell `manager` that an addon's hooks changed (nothing to do for mitmproxy's own manager)."""
+    if isinstance(manager, HookTable):
+        manager.forget_hooks()
+

@@ -212,6 +212,7 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
 
     import proxy_addons
     from proxy_addons.chain import Chain
+    from proxy_addons.mitmproxy_shortcuts import use_hook_table
 
     if settings.log_level not in LOG_LEVELS:
         raise InputError(f"log level must be one of {', '.join(LOG_LEVELS)}; got {settings.log_level!r}")
@@ -223,6 +224,7 @@ async def serve(settings: ProxySettings, addons: Sequence | None = None, *,
     opts = mitm_options.Options(listen_host=settings.listen_host, listen_port=settings.listen_port,
                                 confdir=str(confdir))
     master = Master(opts)
+    use_hook_table(master)
     log = termlog.TermLog(out=err)
     port_taken = PortTaken()
     proxyserver_log = logging.getLogger("mitmproxy.addons.proxyserver")

@@ -357,3 +357,30 @@ def test_scan_texts_names_the_place_of_each_value_and_never_joins_two_places():
                                 ("a", "Anna"), ("b", "Lind")])
     assert [(m.kind, m.where, m.encoding) for m in found] == [("email", "orders[1].email", "casefold")]
     assert LeakScanner([]).scan_texts([("x", "al@ex.org")]) == []
+
+
+def test_possible_starts_point_at_every_value_scan_texts_finds_in_the_fields_of_a_text():
+    """A file searched whole (`possible_starts`) and field by field (`scan_texts`): every match of
+    a field starts where the whole-text search points, in every encoding and letter case, next
+    to non-ASCII text, and with a value of non-ASCII letters (the slower lower-casing)."""
+    import base64
+    import hashlib
+
+    for values, expected in (([("email", "ana.garcia@example.com", 1), ("phone", "+34 600 111 222", 2)], {1, 3, 4, 5, 6}),
+                             ([("name", "Ana García", 3), ("email", "ana.garcia@example.com", 1)], {1, 4, 5, 6, 7})):
+        scanner = LeakScanner(values, default_country_code="34")
+        fields = ["Ñandú", "ANA.GARCIA@EXAMPLE.COM", "x", "+34600111222", "ana.garcia%40example.com",
+                  base64.b64encode(b"ana.garcia@example.com").decode(),
+                  hashlib.sha256(b"ana.garcia@example.com").hexdigest().upper(), "ANA GARCÍA", "Straße 600111222"]
+        text, starts = "", []
+        for field in fields:
+            text += '"'
+            starts.append(len(text))
+            text += field + '",'
+        found = scanner.scan_texts(list(enumerate(fields)))
+        assert {m.where for m in found} >= expected
+        possible = scanner.possible_starts(text)
+        for match in found:
+            field = fields[match.where]
+            assert any(starts[match.where] <= p < starts[match.where] + len(field) for p in possible), field
+        assert scanner.possible_starts("nothing here, Ñandú") == []

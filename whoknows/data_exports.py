@@ -46,20 +46,34 @@ Matching reuses `whoknows.leakscan`: the texts of many fields are searched in on
 automaton, each field as its own segment (so a match names its field and cannot span two fields).
 Fields shorter than the shortest pattern are not searched.
 
-Speed and memory (bench/bench_data_exports.py): memory stays flat (~15 MB over the baseline for a
-240 MB export: JSON is streamed by ijson, CSV row by row, fields searched in 256 KB batches), but
-the time is per field in Python (~6 MB/s on a busy 2-core machine, ~10 MB/s idle): a 200 MB export
-takes 20-40 s, not the 10 s goal. The way to the goal is to search each member's raw text first
-(leakscan's automaton runs at C speed) and walk the structure only to name the fields of what was
-found; that needs leakscan to report where in a text a match is (today `Match` has no offset).
+Speed and memory (bench/bench_data_exports.py). The readers of each kind of file hand every field
+to the search, one Python call each (~10 MB/s). JSON and CSV files, the bulk of real exports, are
+read by fast readers instead (`_read_json_fast`, `_read_csv_fast`): the decoded text is searched
+whole, a window at a time, with the automaton (`LeakScanner.possible_starts`, at C speed), and only
+the fields of a record (a JSON value decoded whole by Python's C json, a CSV line) where it found
+something are searched; the other records only give field names (JSON objects with the same keys
+at the same place are counted by their keys once) and the first values of each field (shapes).
+They find exactly what the event-by-event readers find (tests/test_data_exports_equivalence.py compares them
+with the code before them): wherever a file holds something they cannot read that exactly (a
+malformed file, duplicate JSON keys, numbers or escapes yajl reads differently, a capital sigma,
+a CSV with lone carriage returns...), they give the file back and it is read again event by event.
+Memory stays flat: a window of text (1 MB, more for a longer single value) and its decoded records.
+Findings come in the same order as before only file by file: within a file the fast readers find
+values in another order (`values` and `categories` are best read as sets).
 """
 
 from __future__ import annotations
 
 import codecs
+import collections
+import contextlib
 import csv
 import io
 import ipaddress
+import json
+import json.decoder
+import json.scanner
+import operator
 import os
 import re
 import stat
@@ -277,6 +291,7 @@ SHAPES = (
 
 _BATCH_CHARS = 256 * 1024  # per batch: its fields cost ~10x their text in Python objects
 _OVERLAP = 256  # a long field is searched in windows that overlap by this much (longest pattern)
+_REMEMBERED, _REMEMBERED_CHARS = 10_000, 256  # texts whose matches a fast reader keeps, at most this long
 SHAPE_SAMPLE = 64  # values of each generic field checked for value shapes (structured files)
 SHAPE_TEXT_BYTES = 8 * 1024 * 1024  # text and HTML: the first 8 MB of a file are checked whole
 
@@ -303,6 +318,15 @@ class _Findings:
         else:
             self.categories[key] = [category, file, render(path), evidence, sample, 1]
 
+    def merge(self, other: _Findings) -> None:
+        """Add the findings of one file read apart (`other`) as if they had been made here."""
+        for mine, theirs in ((self.values, other.values), (self.categories, other.categories)):
+            for key, entry in theirs.items():
+                if key in mine:
+                    mine[key][-1] += entry[-1]
+                else:
+                    mine[key] = entry
+
 
 _PHONE_START = frozenset("+0123456789(")
 _SPACED_PHONE = re.compile(r"\+?[\d(][\d ()./-]{5,}\d")
@@ -321,12 +345,17 @@ class _FileScan:
     """
 
     def __init__(self, file: str, scanner: LeakScanner | None, findings: _Findings,
-                 render: Callable[[object], str], whole_text: bool = False):
+                 render: Callable[[object], str], whole_text: bool = False, remember: bool = False):
         self.file, self.scanner, self.findings, self.render = file, scanner, findings, render
+        # With `remember`, what the search found in a short text is kept, and the same text in
+        # another field is not searched again (the fast readers: the same address in every order).
+        # A text's matches do not depend on the texts searched with it, but for a capital sigma,
+        # whose lower case does, and the fast readers do not read files that hold one.
+        self.found: dict[str, tuple] | None = {} if remember else None
         self.searching = scanner is not None and scanner.pattern_count > 0
         # the shortest text that can hold a match: shorter fields (most: quantities, prices, states)
         # are not searched (each pattern starts with leakscan's token NUL, not in the text)
-        self.shortest = min(map(len, scanner._automaton.keys())) - 1 if self.searching else 0
+        self.shortest = min(map(len, scanner.folded_patterns())) - 1 if self.searching else 0
         self.whole_text = whole_text
         self.shape_budget = SHAPE_TEXT_BYTES
         self.sampled: dict[str, int] = {}
@@ -348,6 +377,10 @@ class _FileScan:
         if generic not in self.shapes_done:
             self._sample(text, path, generic)
         if len(text) < self.shortest or not self.searching:
+            return
+        if self.found is not None and text in self.found:
+            for match in self.found[text]:
+                self.findings.value(self.file, generic, self.render, path, match)
             return
         self.paths.append(path)
         self.generics.append(generic)
@@ -403,8 +436,16 @@ class _FileScan:
             return
         self.paths, self.generics, self.texts, self.compacted, self.size = [], [], [], [], 0
         # Each field is its own place, so a match names its field and never spans two.
-        for match in self.scanner.scan_texts([*enumerate(texts), *compacted]):
+        matches = self.scanner.scan_texts([*enumerate(texts), *compacted])
+        for match in matches:
             self.findings.value(self.file, generics[match.where], self.render, paths[match.where], match)
+        if self.found is not None and len(self.found) < _REMEMBERED:
+            by_field: dict[int, list] = {}
+            for match in matches:
+                by_field.setdefault(match.where, []).append(match)
+            for where, text in enumerate(texts):
+                if len(text) <= _REMEMBERED_CHARS:
+                    self.found[text] = tuple(by_field.get(where, ()))
 
 
 # -- encodings and kinds of file ------------------------------------------------------------------
@@ -538,7 +579,8 @@ def _read_json(stream, encoding: str, scan_of: Callable) -> None:
     scan = scan_of(_json_render)
     add, names_seen, shapes_done = scan.add, scan.names_seen, scan.shapes_done
     shortest = max(scan.shortest, 1) if scan.searching else 1 << 62
-    smallest_number = 10 ** (shortest - 1)  # an integer with fewer digits cannot hold a match
+    # an integer with fewer digits cannot hold a match (without values, no integer is searched)
+    smallest_number = 10 ** (shortest - 1) if scan.searching else float("inf")
     levels: list = []  # per open container: None for an object, the current index for an array
     try:
         # The hot loop of the module: one pass per event, the common cases first and inline.
@@ -573,8 +615,6 @@ def _read_json(stream, encoding: str, scan_of: Callable) -> None:
 
 def _read_jsonl(text, scan_of: Callable) -> None:
     """One JSON document a line (`.jsonl`, `.ndjson`): line N is `[N]`, as if they were an array."""
-    import json
-
     scan = scan_of(_json_render)
     try:
         for number, line in enumerate(text):
@@ -748,7 +788,550 @@ def _read_text(text, scan_of: Callable) -> None:
         scan.flush()
 
 
+# -- the fast readers: the whole text searched at once, fields looked at only where it points ------
+#
+# The readers above hand every field to the search, one Python call each: ~10 MB/s. The fast
+# readers below search a JSON or CSV file's decoded text whole with `LeakScanner.possible_starts`
+# (the automaton, at C speed) and give the search only the fields of a record (a JSON value decoded
+# whole, a CSV line) where that found something; categories still come from every field name and
+# from the first values of each field. They find exactly what the readers above find: where a file
+# has anything they cannot read exactly so (a malformed file, a quoted CSV line with a hit, duplicate
+# JSON keys, escapes the two JSON parsers read differently, a record over the limit...), they give
+# up (`_Fallback`) and the file is read again by the reader above.
+
+
+class _Fallback(Exception):
+    """The fast reader cannot tell exactly what the reader above would find in this file."""
+
+
+_WINDOW = 1 << 20  # decoded text a fast reader holds at a time (JSON values up to ~half decoded whole)
+_JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_SPACED_KEY = re.compile(r'"[ \t\n\r]+:')
+_KEY_END = re.compile(r'"[ \t\n\r]*:')
+# ijson (yajl) reads an escaped lone surrogate as "?", Python's json as the surrogate itself
+_LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|"
+                             r"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_INFINITIES = (float("inf"), float("-inf"))
+_SPACES = bytes.maketrans(b"\t\n\r", b"   ")
+_SMALLEST_INT, _LARGEST_INT = -1 << 63, (1 << 63) - 1  # what yajl reads as an integer
+
+
+def _compacted(text: str) -> bytes:
+    """`text` (UTF-8) without what `_FileScan.add` drops from a phone number: `(0)` and ` ()./-`
+    (as bytes: str.translate is slow on text that is not ASCII)."""
+    return text.encode("utf-8", "surrogatepass").replace(b"(0)", b"").translate(None, b" ()./-")
+
+
+def _refuse_constant(name):
+    raise _Fallback(f"{name} is not JSON")  # Python's json reads NaN and Infinity, yajl does not
+
+
+class _Hits:
+    """Offsets (in the whole decoded file) where the automaton found something, in order."""
+
+    def __init__(self, scanner: LeakScanner | None):
+        self.scanner = scanner if scanner is not None and scanner.pattern_count else None
+        patterns = scanner.folded_patterns() if self.scanner else []
+        self.longest = max(map(len, patterns), default=0)
+        # the patterns a phone number searched compacted can match: digits only
+        self.digits = sorted({p.strip("\x00").encode() for p in patterns
+                              if p.strip("\x00").isascii() and p.strip("\x00").isdigit()})
+        self.offsets: collections.deque[int] = collections.deque()
+        self.scanned = 0  # offsets before this are all found
+
+    def search(self, text: str, base: int, final: bool) -> None:
+        """Search `text`, which starts at offset `base` of the file and ends where it has been read."""
+        if "Σ" in text:  # its lower case depends on the letters around it: the field's own search may differ
+            raise _Fallback("capital sigma")
+        if self.scanner is None:
+            return
+        start = max(self.scanned - base, 0)
+        offsets = self.offsets
+        while offsets and offsets[-1] >= base + start:  # searched again, with what follows
+            offsets.pop()
+        offsets.extend(sorted(base + start + offset for offset in self.scanner.possible_starts(text[start:])))
+        # a value cut by the end of what was read is found in the next search, which starts here
+        self.scanned = base + len(text) - (0 if final else self.longest)
+
+    def within(self, start: int, end: int) -> bool:
+        """Whether something was found in [start, end) (offsets before `start` are forgotten)."""
+        offsets = self.offsets
+        while offsets and offsets[0] < start:
+            offsets.popleft()
+        return bool(offsets) and offsets[0] < end
+
+
+class _JsonText:
+    """A JSON file's decoded text, a window at a time; `pos` is the reading position in `buf`."""
+
+    def __init__(self, read: Callable[[int], str], hits: _Hits):
+        self.read, self.hits = read, hits
+        self.buf, self.base, self.pos, self.eof = "", 0, 0, False
+        self.spaced_keys = False
+        self.more()
+
+    def more(self) -> None:
+        chunk = self.read(max(_WINDOW, len(self.buf) - self.pos))  # doubles for a value longer than that
+        if not chunk:
+            self.eof = True
+            return
+        self.base += self.pos
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+        self.hits.search(self.buf, self.base, final=False)
+        # a key with white space before its colon is counted by a slower search (`_JsonFast.value`)
+        if not self.spaced_keys:
+            new = self.buf[max(len(self.buf) - len(chunk) - 1, 0):].encode("utf-8", "surrogatepass")
+            self.spaced_keys = b" :" in new.translate(_SPACES)
+
+    def next_char(self) -> str:
+        """The next character that is not whitespace (the position moves to it); "" at the end."""
+        while True:
+            self.pos = _JSON_WHITESPACE.match(self.buf, self.pos).end()
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if self.eof:
+                return ""
+            self.more()
+
+
+class _JsonFast:
+    """Reads a JSON file as `_read_json` does, decoding each value that fits the window whole with
+    Python's json (C) and walking the decoded value; the fields of a value are searched only when the
+    automaton found something in its text. Field names are counted by the keys of each object:
+    objects with the same keys at the same place are counted once each, their keys' categories
+    added up at the end."""
+
+    def __init__(self, text: _JsonText, scan: _FileScan):
+        self.text, self.scan = text, scan
+        decoder = json.JSONDecoder(parse_constant=_refuse_constant)
+        self.scan_once = json.scanner.c_make_scanner(decoder)
+        self.shortest = max(scan.shortest, 1) if scan.searching else 1 << 62
+        self.smallest_number = 10 ** (self.shortest - 1) if scan.searching else float("inf")
+        self.objects: dict[tuple, list] = {}  # (prefix, keys) -> [times seen, [(generic, category)]]
+        self.keys = 0  # keys of the decoded objects, compared with the keys written in their text
+
+    def read(self) -> None:
+        text = self.text
+        if text.next_char() == "":
+            raise _Fallback("no JSON value")
+        self.value("", [])
+        if text.next_char() != "":
+            raise _Fallback("text after the JSON value")
+        self.add_up()
+
+    # -- the text, where values are too large for the window
+
+    def value(self, prefix: str, levels: list) -> None:
+        text = self.text
+        first = text.next_char()
+        while True:
+            if not text.eof and len(text.buf) - text.pos < _WINDOW // 2:
+                text.more()
+            buf, pos = text.buf, text.pos
+            try:
+                node, end = self.scan_once(buf, pos)
+            except StopIteration:  # no value here: a literal cut by the window, or not JSON
+                if not text.eof and len(buf) - pos < 8:
+                    text.more()
+                    continue
+                raise _Fallback("not a JSON value") from None
+            except json.JSONDecodeError as exc:
+                if text.eof:
+                    raise _Fallback("malformed JSON") from None
+                if first == "{":
+                    return self.object(prefix, levels)
+                if first == "[":
+                    return self.array(prefix, levels)
+                if exc.msg.startswith("Unterminated string"):
+                    text.more()
+                    continue
+                raise _Fallback("malformed JSON") from None
+            if end == len(buf) and not text.eof and first not in "{[\"":
+                text.more()  # a number or literal may go on in the next part
+                continue
+            break
+        base = text.base
+        escaped = buf.find("\\", pos, end) >= 0
+        if escaped and _LONE_SURROGATE.search(buf, pos, end):
+            raise _Fallback("lone surrogate")
+        # Searched where the automaton found something in its text, where its text is not its
+        # fields' text (escapes), or where a field may be longer than the search's window.
+        search = escaped or end - pos > DEFAULT_MAX_TEXT or text.hits.within(base + pos, base + end)
+        kind = type(node)
+        if kind is dict or kind is list:
+            found = None
+            if search and not escaped and end - pos <= DEFAULT_MAX_TEXT:
+                found = self.strings_with_hits(buf, pos, end)
+            if search and found is None:  # its parts one by one, to search only those with a hit
+                return self.object(prefix, levels) if kind is dict else self.array(prefix, levels)
+            keys = self.keys
+            # a phone number written with spaces is searched compacted: where one may be, see `scalar`
+            digits = text.hits.digits
+            phones = bool(digits) and any(pattern in compacted for compacted in (_compacted(buf[pos:end]),)
+                                          for pattern in digits)
+            self.walk(node, prefix, levels, found, phones)
+            if self.keys != keys:
+                written = buf.count('":', pos, end)
+                if text.spaced_keys and _SPACED_KEY.search(buf, pos, end):
+                    written = len(_KEY_END.findall(buf, pos, end))
+                if written != self.keys - keys:  # a key written twice in one object
+                    raise _Fallback("keys differ")
+        else:
+            self.scalar(node, prefix, levels, search)
+        text.pos = end
+
+    @staticmethod
+    def yajl_reads(number) -> None:
+        """yajl refuses integers past 64 bits and floats past a double ("overflow"); Python's json
+        reads them."""
+        if type(number) is int and not _SMALLEST_INT <= number <= _LARGEST_INT or type(number) is float and number in _INFINITIES:
+            raise _Fallback("a number yajl cannot hold")
+
+    def object(self, prefix: str, levels: list) -> None:
+        text = self.text
+        levels.append(None)
+        text.pos += 1
+        if text.next_char() == "}":
+            text.pos += 1
+            levels.pop()
+            return
+        while True:
+            if text.next_char() != '"':
+                raise _Fallback("malformed JSON")
+            key = self.key()
+            if text.next_char() != ":":
+                raise _Fallback("malformed JSON")
+            text.pos += 1
+            generic = f"{prefix}.{key}" if prefix else key
+            category = self.category_of(generic, key)
+            if category:
+                self.scan.findings.category(category, self.scan.file, generic, _json_render,
+                                            (generic, tuple(levels)), "field name")
+            self.value(generic, levels)
+            after = text.next_char()
+            text.pos += 1
+            if after == "}":
+                break
+            if after != ",":
+                raise _Fallback("malformed JSON")
+        levels.pop()
+
+    def key(self) -> str:
+        text = self.text
+        while True:
+            try:
+                key, end = json.decoder.scanstring(text.buf, text.pos + 1, True)
+            except json.JSONDecodeError as exc:
+                if exc.msg.startswith("Unterminated string") and not text.eof:
+                    text.more()
+                    continue
+                raise _Fallback("malformed JSON") from None
+            if "\\" in text.buf[text.pos:end] and _LONE_SURROGATE.search(text.buf, text.pos, end):
+                raise _Fallback("lone surrogate")
+            text.pos = end
+            return key
+
+    def array(self, prefix: str, levels: list) -> None:
+        text = self.text
+        item = f"{prefix}.item" if prefix else "item"
+        levels.append(-1)
+        text.pos += 1
+        if text.next_char() == "]":
+            text.pos += 1
+        else:
+            while True:
+                levels[-1] += 1
+                self.value(item, levels)
+                after = text.next_char()
+                text.pos += 1
+                if after == "]":
+                    break
+                if after != ",":
+                    raise _Fallback("malformed JSON")
+        levels.pop()
+
+    # -- a value decoded whole
+
+    def strings_with_hits(self, buf: str, start: int, end: int) -> set[str] | None:
+        """The strings of the JSON text buf[start:end] (which has no escapes) in which the
+        automaton found something; None if it found something outside a string (a number)."""
+        base, found, quotes, previous = self.text.base, set(), 0, start
+        for offset in self.text.hits.offsets:
+            offset -= base
+            if offset >= end:
+                break
+            quotes += buf.count('"', previous, offset)
+            previous = offset
+            if quotes % 2 == 0:
+                return None
+            found.add(buf[buf.rfind('"', start, offset) + 1:buf.find('"', offset)])
+        return found
+
+    def category_of(self, generic: str, key: str) -> str | None:
+        category = self.scan.names_seen.get(generic, "")
+        return self.scan.category_of(generic, key) if category == "" else category
+
+    def scalar(self, node, prefix: str, levels: list, search: bool) -> None:
+        """A string or number as `_read_json` handles it: sampled for shapes while its field is,
+        searched when `search` (otherwise only phone numbers written with spaces, which the
+        automaton cannot see in the text: `_FileScan.add` searches them compacted)."""
+        kind, scan = type(node), self.scan
+        if kind is int or kind is float:
+            self.yajl_reads(node)
+        done = prefix in scan.shapes_done
+        if kind is str:
+            if not done or len(node) >= self.shortest and (search or self.compacted_hit(node)):
+                scan.add((prefix, tuple(levels)), node, prefix)
+        elif kind is int:
+            if not done or (search and node >= self.smallest_number):
+                scan.add((prefix, tuple(levels)), str(node), prefix)
+        elif kind is float:
+            if not done:
+                scan.add((prefix, tuple(levels)), repr(node), prefix)
+
+    def compacted_hit(self, text: str) -> bool:
+        """Whether a phone number written with spaces or dashes, which `_FileScan.add` also
+        searches compacted, holds a pattern of digits once compacted."""
+        if len(text) > 24 or text[0] not in _PHONE_START or text.isdigit() or not _SPACED_PHONE.fullmatch(text):
+            return False
+        compact = _PHONE_PUNCTUATION.sub("", text.replace("(0)", ""))
+        return compact != text and any(digits in compact.encode() for digits in self.text.hits.digits)
+
+    def walk(self, node, prefix: str, levels: list, found: set[str] | None, phones: bool) -> None:
+        """A decoded object or array: its keys' categories, its values sampled for shapes, and
+        searched only where the automaton found something in them (the strings in `found`; no
+        hit in a number), or, with `phones`, where a phone number written with spaces may match
+        once compacted (its text holds a pattern of digits once compacted). An object with the same keys at the same place as one seen before
+        only adds one to how often those keys were seen. (The hot loop of the fast reader.)"""
+        shapes_done, phone_start, scalar = self.scan.shapes_done, _PHONE_START, self.scalar
+        if type(node) is dict:
+            self.keys += len(node)
+            levels.append(None)
+            keys = tuple(node)
+            seen = self.objects.get((prefix, keys))
+            if seen is None:
+                seen = self.first_seen(prefix, keys, levels)
+            else:
+                seen[0] += 1
+            pairs = zip(seen[1], node.values())
+        else:
+            item = f"{prefix}.item" if prefix else "item"
+            levels.append(-1)
+            pairs = ((item, value) for value in node)
+        for generic, value in pairs:
+            if levels[-1] is not None:
+                levels[-1] += 1
+            kind = type(value)
+            if kind is str:
+                if found is not None and value in found:
+                    scalar(value, generic, levels, True)
+                elif generic not in shapes_done or (phones and value[:1] in phone_start):
+                    scalar(value, generic, levels, False)
+            elif kind is dict or kind is list:
+                self.walk(value, generic, levels, found, phones)
+            elif kind is int:
+                if generic not in shapes_done or not _SMALLEST_INT <= value <= _LARGEST_INT:
+                    scalar(value, generic, levels, False)
+            elif kind is float:
+                if generic not in shapes_done or value in _INFINITIES:
+                    scalar(value, generic, levels, False)
+        levels.pop()
+
+    def first_seen(self, prefix: str, keys: tuple, levels: list) -> list:
+        """An object with these keys at this place for the first time: its keys' categories."""
+        generics, categories = [], []
+        for key in keys:
+            generic = f"{prefix}.{key}" if prefix else key
+            category = self.category_of(generic, key)
+            generics.append(generic)
+            categories.append(category)
+            if category:
+                self.scan.findings.category(category, self.scan.file, generic, _json_render, (generic, tuple(levels)),
+                                            "field name")
+        seen = [1, generics, categories]
+        if len(self.objects) < 50_000:
+            self.objects[(prefix, keys)] = seen
+        return seen
+
+    def add_up(self) -> None:
+        """The field names of the objects counted once each (`walk`), counted as often as seen."""
+        categories, file = self.scan.findings.categories, self.scan.file
+        for seen, generics, names in self.objects.values():
+            if seen > 1:
+                for generic, category in zip(generics, names):
+                    if category:
+                        categories[(category, file, generic, "field name")][-1] += seen - 1
+
+
+def _read_json_fast(stream, encoding: str, scan_of: Callable, hits: _Hits) -> None:
+    if encoding == "utf-8":
+        decoder = codecs.getincrementaldecoder("utf-8")()  # strict: yajl refuses what it refuses
+        raw = io.BufferedReader(stream, 65536)
+
+        def read(size: int) -> str:
+            data = raw.read(size)
+            return decoder.decode(data, final=not data)
+    else:
+        read = io.TextIOWrapper(io.BufferedReader(stream), encoding, "replace").read
+    scan = scan_of(_json_render)
+    try:
+        _JsonFast(_JsonText(read, hits), scan).read()
+    finally:
+        scan.flush()
+
+
+def _read_csv_fast(text, scan_of: Callable, hits: _Hits) -> None:
+    """Reads a CSV file as `_read_csv` does, a block of lines at a time. A row's fields are searched
+    only when the automaton found something in its lines (or the row's text is not its fields'
+    text: a doubled quote; or a field may be longer than the search's window); other rows only
+    give the first values of each column (shapes) and new columns. While the lines hold no quote,
+    each line is a row and rows with nothing to do are not even split."""
+    sample = text.read(_HEAD)
+    try:
+        delimiter = csv.Sniffer().sniff(sample[:16384], delimiters=",;\t|").delimiter
+    except csv.Error:
+        first = sample.split("\n", 1)[0]
+        delimiter = max(",;\t|", key=first.count)
+    names: list[str] = []
+    scan = scan_of(lambda i: names[i])
+    add, shapes_done = scan.add, scan.shapes_done
+    shortest = max(scan.shortest, 1) if scan.searching else 1 << 62
+    limit = csv.field_size_limit()
+    count_delimiters = operator.methodcaller("count", delimiter)
+    hit_lines: set[int] = set()  # numbers (from 0) of the lines whose fields are searched
+    sampling: list[int] = []  # the columns still sampled for shapes
+
+    def header(row: list[str]) -> None:
+        for i, cell in enumerate(row):
+            names.append(cell.strip().lstrip("\ufeff") or f"column {i + 1}")
+            scan.field_name(i, cell, names[i])
+            if cell:
+                add(i, cell, names[i])
+        sampling[:] = [i for i, name in enumerate(names) if name not in shapes_done]
+
+    def read_row(row: list[str], search: bool) -> None:
+        if len(row) > len(names):
+            names.extend(f"column {i + 1}" for i in range(len(names), len(row)))
+            sampling[:] = [i for i, name in enumerate(names) if name not in shapes_done]
+        for i, cell in enumerate(row):
+            if (search and len(cell) >= shortest) or (cell and names[i] not in shapes_done):
+                add(i, cell, names[i])
+        if sampling:
+            sampling[:] = [i for i in sampling if names[i] not in shapes_done]
+
+    def row_of(line: str) -> list[str]:  # what csv.reader makes of a line without quotes
+        line = line[:-1] if line.endswith("\r") else line
+        return line.split(delimiter) if line else []
+
+    def mark(block: str | bytes, offsets: Iterable[int], first_line: int) -> None:
+        line, previous, newline = first_line, 0, "\n" if isinstance(block, str) else b"\n"
+        for offset in sorted(offsets):
+            line += block.count(newline, previous, offset)
+            previous = offset
+            hit_lines.add(line)
+
+    def search(block: str, base: int, first_line: int, lines: list[str]) -> None:
+        hits.search(block, base, final=True)
+        mark(block, [offset - base for offset in hits.offsets], first_line)
+        hits.offsets.clear()
+        if hits.digits:
+            # A phone written with spaces or dashes is also searched compacted (`_FileScan.add`),
+            # where only patterns of digits can match it: each is looked for in the compacted text.
+            compacted = _compacted(block)
+            offsets = []
+            for digits in hits.digits:
+                offset = compacted.find(digits)
+                while offset >= 0:
+                    offsets.append(offset)
+                    offset = compacted.find(digits, offset + 1)
+            mark(compacted, offsets, first_line)
+        if '""' in block:  # a doubled quote: the field's text is not the line's
+            mark(block, (m.start() for m in re.finditer('""', block)), first_line)
+        if max(map(len, lines)) > DEFAULT_MAX_TEXT:  # a field the search cuts in windows
+            hit_lines.update(range(first_line, first_line + len(lines)))
+
+    def blocks():
+        """(block of whole lines, its lines, number of its first line), the file's text in order."""
+        pending, base, line = sample, 0, 0
+        while True:
+            chunk = text.read(_WINDOW)
+            data = pending + chunk
+            cut = data.rfind("\n") + 1 if chunk else len(data)
+            block, pending = data[:cut], data[cut:]
+            if len(pending) > limit:
+                raise _Fallback("a line longer than a CSV field may be")
+            if block:
+                if "\x00" in block or block.count("\r") != block.count("\r\n"):
+                    raise _Fallback("NUL or lone carriage returns")  # csv and the line splitting differ
+                lines = block.split("\n")
+                if block.endswith("\n"):
+                    lines.pop()
+                search(block, base, line, lines)
+                yield block, lines, line
+                base += len(block)
+                line += len(lines)
+            if not chunk:
+                return
+
+    started = False
+    parts = blocks()
+    try:
+        for block, lines, first_line in parts:
+            if '"' in block:
+                break
+            longest = max(map(len, lines))
+            if longest > limit:
+                raise _Fallback("a line longer than a CSV field may be")
+            number = 0
+            if not started:
+                header(row_of(lines[0]))
+                started, number = True, 1
+            if max(map(count_delimiters, lines)) >= len(names):  # a row adds columns: each row read
+                for number in range(number, len(lines)):
+                    read_row(row_of(lines[number]), first_line + number in hit_lines)
+                continue
+            while number < len(lines) and sampling:
+                row = row_of(lines[number])
+                if first_line + number in hit_lines or any(i < len(row) and row[i] for i in sampling):
+                    read_row(row, first_line + number in hit_lines)
+                number += 1
+            for line in sorted(n for n in hit_lines if n >= first_line + number):
+                if line - first_line < len(lines):
+                    read_row(row_of(lines[line - first_line]), True)
+            hit_lines.difference_update(range(first_line, first_line + len(lines)))
+        else:
+            return
+
+        # Quotes from here on: csv.reader reads the rest, its line numbers say where each row was.
+        def rest():
+            yield from io.StringIO(block)
+            for more, _, _ in parts:
+                yield from io.StringIO(more)
+
+        rows = csv.reader(rest(), delimiter=delimiter)
+        offset, previous = first_line, 0
+        for row in rows:
+            searched = any(n in hit_lines for n in range(offset + previous, offset + rows.line_num))
+            if searched:
+                hit_lines.difference_update(range(offset + previous, offset + rows.line_num))
+            previous = rows.line_num
+            if not started:
+                header(row)
+                started = True
+            elif searched or sampling or len(row) > len(names):
+                read_row(row, searched)
+    finally:
+        scan.flush()
+
+
 # -- the export ------------------------------------------------------------------------------------
+
+
+def _rewound(handle) -> contextlib.AbstractContextManager:
+    """An open file from its start again, left open (its owner closes it)."""
+    handle.seek(0)
+    return contextlib.nullcontext(handle)
 
 
 def _unsafe_name(name: str) -> str | None:
@@ -770,17 +1353,21 @@ class _Reader:
         self.reading = ExportReading()
         self.total = [0]
         self.members = 0
+        self.given_back: list[tuple[str, str]] = []  # (file, why) the fast reader left to the reader above
 
     def skip(self, file: str, reason: str) -> None:
         self.reading.skipped.append(Skipped(file, reason))
 
-    def read_stream(self, file: str, source, cap: int, depth: int) -> None:
-        """Read one file (a ZIP member or a file of a directory) from a binary stream."""
+    def read_stream(self, file: str, source, cap: int, depth: int,
+                    reopen: Callable[[], contextlib.AbstractContextManager] | None = None) -> None:
+        """Read one file (a ZIP member or a file of a directory) from a binary stream; `reopen`
+        gives the stream again from its start (for a JSON or CSV file the fast reader gave up on)."""
         counter = [0]
-        head = source.read(_HEAD)
         # past what is left of the total, the member is cut off and the total check below raises
-        left = self.limits.max_total - self.total[0] + 1
-        stream = _Capped(head, source, min(cap, self.limits.max_member, left), counter)
+        cap = min(cap, self.limits.max_member, self.limits.max_total - self.total[0] + 1)
+        head = source.read(_HEAD)
+        stream = _Capped(head, source, cap, counter)
+        stack = contextlib.ExitStack()
         try:
             if head.startswith(b"PK\x03\x04") or PurePosixPath(file).suffix.lower() == ".zip":
                 self._read_nested(file, stream, depth)
@@ -793,6 +1380,14 @@ class _Reader:
                 self.skip(file, "binary (not text)")
                 return
             kind = _kind_of(file, head[:4096].decode(encoding, "replace"))
+
+            if kind in ("json", "csv") and reopen is not None and self._read_fast(file, kind, stream, encoding):
+                self.reading.files_read += 1
+                return
+            if reopen is not None and kind in ("json", "csv"):
+                counter[0] = 0  # the bytes of the reading below count, not those of the one given up
+                source = stack.enter_context(reopen())
+                stream = _Capped(source.read(_HEAD), source, cap, counter)
 
             def scan_of(render, whole_text=False):
                 return _FileScan(file, self.scanner, self.findings, render, whole_text)
@@ -813,11 +1408,31 @@ class _Reader:
         except Exception as exc:  # a malformed member: what was read counts, the rest of the export is read
             self.skip(file, f"malformed: {type(exc).__name__}: {str(exc)[:200]}")
         finally:
+            stack.close()
             self.reading.bytes_read += counter[0]
             self.total[0] += counter[0]
             if self.total[0] > self.limits.max_total:
                 raise ExportError(f"the export is larger than the limit of {self.limits.max_total} bytes "
                                   f"uncompressed (reached in {file})")
+
+    def _read_fast(self, file: str, kind: str, stream, encoding: str) -> bool:
+        """Read a JSON or CSV file with its fast reader; False (and nothing kept) where it gave up."""
+        findings = _Findings()
+
+        def scan_of(render, whole_text=False):
+            return _FileScan(file, self.scanner, findings, render, whole_text, remember=True)
+
+        try:
+            if kind == "json":
+                _read_json_fast(stream, encoding, scan_of, _Hits(self.scanner))
+            else:
+                text = io.TextIOWrapper(io.BufferedReader(stream, 65536), encoding, "replace", newline="")
+                _read_csv_fast(text, scan_of, _Hits(self.scanner))
+        except Exception as exc:  # _Fallback, a malformed file, a file cut off: it is read again the exact way
+            self.given_back.append((file, f"{type(exc).__name__}: {str(exc)[:80]}"))
+            return False
+        self.findings.merge(findings)
+        return True
 
     def _read_nested(self, file: str, stream, depth: int) -> None:
         if depth >= self.limits.max_depth:
@@ -864,7 +1479,7 @@ class _Reader:
             try:
                 with archive.open(info) as member:
                     # A member may inflate to more than it declares: the cap is what it declared.
-                    self.read_stream(name, member, info.file_size, depth)
+                    self.read_stream(name, member, info.file_size, depth, lambda info=info: archive.open(info))
             except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, OSError, EOFError,
                     RuntimeError) as exc:
                 self.skip(name, f"malformed: {exc}")
@@ -912,7 +1527,7 @@ class _Reader:
                 self.skip(name, "malformed: truncated or damaged ZIP")
                 return
             handle.seek(0)
-            self.read_stream(name, handle, self.limits.max_member, 0)
+            self.read_stream(name, handle, self.limits.max_member, 0, lambda: _rewound(handle))
 
     def result(self) -> ExportReading:
         reading = self.reading

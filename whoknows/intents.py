@@ -161,8 +161,8 @@ _TEXT = {
         "budget": "Budget: up to {budget}",
         "until": "Until: {until}",
         "ask": ("If you have an offer, please reply to this message by {until}. This address is for "
-                "{vendor} and for this request only: do not add it to a mailing list or a newsletter, "
-                "and do not write to it about this request after {until}."),
+                "{vendor} only: do not add it to a mailing list or a newsletter, and do not write to it "
+                "about this request after {until}."),
         "attached": (f"A machine-readable copy of this request is attached ({JSON_FILENAME}, format "
                      f"{FORMAT} version {VERSION})."),
         "bye": "Thank you.",
@@ -174,8 +174,8 @@ _TEXT = {
         "budget": "Presupuesto: hasta {budget}",
         "until": "Hasta el: {until}",
         "ask": ("Si tiene una oferta, responda a este mensaje hasta el {until}. Esta dirección es solo "
-                "para {vendor} y solo para esta solicitud: no la añada a ninguna lista de correo ni "
-                "boletín, y no escriba a ella sobre esta solicitud después del {until}."),
+                "para {vendor}: no la añada a ninguna lista de correo ni boletín, y no escriba a ella "
+                "sobre esta solicitud después del {until}."),
         "attached": (f"Se adjunta una copia legible por máquina de esta solicitud ({JSON_FILENAME}, "
                      f"formato {FORMAT}, versión {VERSION})."),
         "bye": "Gracias.",

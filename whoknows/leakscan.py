@@ -341,6 +341,7 @@ class LeakScanner:
         for key in sorted(patterns, key=_insertion_order):
             self._automaton.add_word(key, (len(key) - 1, tuple(patterns[key])))
         self.pattern_count = sum(len(targets) for targets in patterns.values())
+        self._ascii_patterns = all(key.isascii() for key in patterns)
         if patterns:
             self._automaton.make_automaton()
 
@@ -370,6 +371,29 @@ class LeakScanner:
         if not self.pattern_count:
             return []
         return self._search([_Segment(where, text, 0, None) for where, text in places])
+
+    def possible_starts(self, text: str) -> list[int]:
+        """Offsets in `text` where a watched value may start: where the automaton finds a pattern
+        in the folded text, before any check. Every match `scan_texts` reports in a part of `text`
+        that follows a character other than a letter or digit (a field of a file, after its quote,
+        separator or line break) starts at one of these offsets, so a large file can be searched
+        whole at the automaton's speed and closely only where this points. Text holding a capital
+        sigma is the exception (its lower case depends on the letters around it)."""
+        if not self.pattern_count:
+            return []
+        if self._ascii_patterns and "\u212a" not in text and "\u0130" not in text:
+            # Patterns of ASCII characters only match text whose letters lowercase to ASCII: the
+            # fold lowercases those, and the (slow) lowercasing of other letters changes nothing
+            # (but for the Kelvin sign and the dotted capital I).
+            folded = _fold("\x00" + text)
+        else:
+            folded = _fold(_lower_aligned("\x00" + text))
+        return [end - length for end, (length, _) in self._automaton.iter(folded)]
+
+    def folded_patterns(self) -> list[str]:
+        """Every pattern as the automaton holds it: folded (letters and digits lowercased, other
+        ASCII characters NUL), each starting with a NUL."""
+        return list(self._automaton.keys()) if self.pattern_count else []
 
     def _segments(self, url, headers, body, content_type) -> list[_Segment]:
         """Every text to search; decoded copies follow their original."""

@@ -44,7 +44,7 @@ from typing import Any
 
 from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
 from .ledger import Ledger, LedgerBusy, json_text, stamp, vendor_ids
-from .tracker_companies import tracker_domain
+from .tracker_companies import third_party_attribution
 
 logger = logging.getLogger("whoknows.observations")
 
@@ -119,17 +119,6 @@ class Tally:
 
     def detail(self, kind: str) -> dict[str, Any]:
         return {**self.latest, **{name: self.counters.get(name, 0) for name in COUNTER_FIELDS[kind]}}
-
-
-def third_party_company(site: str, detail: Mapping[str, Any] | None) -> dict[str, str | None]:
-    """A third party's `company` (the one name whoknows shows) and `category`, from the tracker
-    data as it is now; the owner and category the proxy noted when the data does not know the site
-    (so a live snapshot and the ledger's history name it alike)."""
-    found = tracker_domain(site)
-    if found is not None:
-        return {"company": found.company.name, "category": found.category}
-    detail = detail if isinstance(detail, Mapping) else {}
-    return {"company": detail.get("owner"), "category": detail.get("category")}
 
 
 class Observations:
@@ -210,7 +199,8 @@ class Observations:
         `first_seen`, `last_seen` and `detail` (the same fields the ledger keeps).
 
         Third-party entries tell blocked from allowed requests (`detail.blocked`/`detail.allowed`),
-        and carry `company` and `category` (`third_party_company`); cookie entries the lifetimes
+        and carry `company` and `category` (`tracker_companies.third_party_attribution`); cookie
+        entries the lifetimes
         asked and granted.
         An unknown site has empty sections."""
         with self._lock:
@@ -221,7 +211,7 @@ class Observations:
             rows = sorted((i for i in items if i[0] == kind), key=lambda i: (-i[2], i[1]))
             entries = [{"subject": subject, "count": count, "blocked": detail.get("blocked"),
                         "first_seen": stamp(first), "last_seen": stamp(last), "detail": detail,
-                        **(third_party_company(subject, detail) if kind == THIRD_PARTY else {})}
+                        **(third_party_attribution(subject, detail) if kind == THIRD_PARTY else {})}
                        for _, subject, count, first, last, detail in rows]
             sections[section] = {
                 "distinct": len(rows),

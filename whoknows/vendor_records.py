@@ -8,15 +8,15 @@ from dataclasses import asdict, dataclass, field
 
 from . import directory, tracker_companies
 from .disclosures import parse_json
-from .errors import NotFoundError
+from .errors import NotFoundError, WhoknowsError
 from .export_records import vendor_exports
 from .findings import for_vendor
 from .leak_records import vendor_leaks
 from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
-from .observations import third_party_company
 from .preferences import get_preferences
 from .sites import display_domain
+from .terms_records import offers_to
 
 # What the user can say about a vendor (vendors table columns); all but `name` override the
 # company directory.
@@ -148,7 +148,11 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         leaks = vendor_leaks(db, vendor_id)
         alias_mail = [entry.to_json() for entry in vendor_alias_mail(db, vendor_id)]
         exports = vendor_exports(db, vendor_id)
-    findings = [finding.to_json() for finding in for_vendor(ledger, domain)]
+    try:
+        findings, findings_unavailable = [finding.to_json() for finding in for_vendor(ledger, domain)], None
+    except WhoknowsError as exc:  # the key store cannot be read now: the rest of the record still shows
+        findings, findings_unavailable = [], str(exc)
+    terms = [offer.to_json() for offer in offers_to(ledger, domain)]
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -164,6 +168,8 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
         "exports": exports,  # what it says it holds: its data exports read (whoknows.export_records)
         "findings": findings,  # what it holds that it was never given (whoknows.findings)
+        "personal_terms": terms,  # the terms the proxy proffered it, since when, and whether it agreed
+        "findings_unavailable": findings_unavailable,  # why they could not be worked out, or None
     }
 
 
@@ -196,7 +202,7 @@ def _observations(db, vendor_id: int, section: str, top: int | None) -> dict:
             "first_seen": r["first_seen"], "last_seen": r["last_seen"], "detail": detail,
         }
         if kind == "third-party":
-            entry.update(third_party_company(r["subject"], detail))
+            entry.update(tracker_companies.third_party_attribution(r["subject"], detail))
         entries.append(entry)
     return {"distinct": totals[0], "seen": totals[1], "blocked": totals[2], "top": entries}
 

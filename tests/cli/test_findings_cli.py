@@ -142,3 +142,12 @@ def test_findings_of_an_empty_ledger_and_json_shape():
     result = run("findings")
     assert result.exit_code == 0 and "no value held" in result.stdout
     assert json.loads(printed("findings", "--json")) == {"findings": [], "unmatched_told": 0}
+
+
+def test_company_show_says_what_its_domains_hold_that_you_never_gave_them(alias, tmp_path):
+    (tmp_path / "takeout.json").write_text(json.dumps({"recovery": {"phone": "+34600111222"}}))
+    ok("vendor", "data", "google.com", str(tmp_path / "takeout.json"))
+    shown = printed("company", "show", "Google")
+    assert "what its domains hold that you never gave them:" in shown
+    assert "google.com holds your phone" in shown and "field recovery.phone" in shown
+    assert [f["vendor"] for f in json.loads(printed("company", "show", "Google", "--json"))["findings"]] == ["google.com"]

@@ -1,6 +1,7 @@
 """`whoknows request ...` and `whoknows requests`: every identifier the ledger holds goes in the letter."""
 
 import email
+import mailbox
 import json
 from datetime import date, timedelta
 from email import policy
@@ -268,9 +269,11 @@ def test_a_complaint_goes_to_your_country_s_authority_with_the_timeline_and_the_
 def test_a_complaint_in_spanish_by_email_where_the_authority_takes_email(overdue, tmp_path):
     ok("settings", "country", "DE")
     out = tmp_path / "complaint.eml"
-    ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example", "--out", str(out))
+    result = ok("request", "complain", str(overdue["id"]), "--lang", "es", "--from", "alice@home.example",
+                "--out", str(out))
     message = email.message_from_bytes(out.read_bytes(), policy=policy.default)
     assert message["To"].addresses[0].addr_spec == "poststelle@bfdi.bund.de"
+    assert "the BfDI passes it on" in result.stderr
     assert message["From"].addresses[0].addr_spec == "alice@home.example"
     assert message["Subject"].startswith("Reclamación conforme al artículo 77 del RGPD contra Shop SL")
     assert "sus páginas enviaron mi número de teléfono" in " ".join(message.get_content().split())
@@ -423,6 +426,26 @@ def test_follow_up_refusals_record_nothing(answered):
     refused(erase, f"request {erase} to shop.example is not an access request (erase, Art. 17)")
 
 
+def test_the_issue_s_story_ends_in_a_source_request_naming_phone_and_street_with_their_evidence(answered, tmp_path):
+    """You told the shop your email only; its export (the fixture) and a newsletter to its alias hold
+    your phone and your street: two findings, and a source request that names both, with both sources."""
+    box = mailbox.mbox(str(tmp_path / "inbox.mbox"))
+    box.add((f"From: Shop News <news@shop.example>\nTo: {answered['alias']}\nDate: Tue, 05 Mar 2024 09:00:00 +0000\n"
+             "Message-ID: <weekly-1@shop.example>\nSubject: Deals for you\n"
+             "Content-Type: text/plain; charset=utf-8\n\n"
+             f"We deliver to {STREET}. Questions? We call you at {PHONE}.\n").encode())
+    box.close()
+    ok("mail", "scan", str(tmp_path / "inbox.mbox"))
+    letter = json.loads(ok("request", "source", "shop.example", "--json").stdout)
+    assert {(f["what"], f["value"], f["first_seen"]) for f in letter["findings"]} == {
+        ("Telephone number", PHONE, "2024-03-05"), ("Postal address", STREET, "2024-03-05")}
+    flat = " ".join(letter["body"].split())
+    for what, value in (("Telephone number", PHONE), ("Postal address", STREET)):
+        entry = flat.split(f"- {what}: {value} (first seen on 5 March 2024): ")[1].split(" - ")[0]
+        assert f"in your email to my address {answered['alias']}, 5 March 2024" in entry
+        assert "in the data export you sent me (shop-export.json, " in entry
+
+
 # -- requests to tracker companies (issue 12) ----------------------------------------------------
 
 
@@ -491,3 +514,55 @@ def test_a_tracker_company_never_seen_is_refused_and_a_vendor_in_the_ledger_stay
     # shop.example is a vendor: its own record goes in the letter, not a company's.
     letter = ok("request", "access", "shop.example").stdout
     assert "privacy@shop.example" in letter and "collected them from my browser" not in letter
+
+
+# -- personal terms cited (issue 15) ---------------------------------------------------------------
+
+def _utc_day(moment: float) -> date:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(moment, timezone.utc).date()  # the ledger's days are UTC
+
+
+def _offer_terms(site: str, when: float, agreed: float | None = None) -> None:
+    from whoknows.personal_terms import find_term
+    from whoknows.terms_records import PendingOffers
+    from whoknows.terms_records import write_batch as write_offers
+
+    moments = iter([when, agreed])
+    pending = PendingOffers(clock=lambda: next(moments))
+    pending.offered(site, [find_term("nostalking")])
+    if agreed is not None:
+        pending.agreed(site, [find_term("nostalking")], "header")
+    with open_ledger() as ledger:
+        write_offers(ledger, pending.take())
+
+
+def test_letters_cite_the_terms_offered_and_what_its_pages_sent_after(overdue):
+    import time
+
+    yesterday = time.time() - 86400
+    _offer_terms("shop.example", yesterday)
+    day = long_date(_utc_day(yesterday), "en")
+    for kind in ("access", "erase", "object"):
+        flat = " ".join(ok("request", kind, "shop.example").stdout.split())
+        assert (f"Since {day}, every request my browser made to your website has carried my personal terms, "
+                "“No stalking” (version 1, in the Personal-Terms header)") in flat, kind
+        assert "You have never signalled agreement to them." in flat
+        assert (f"Even so, on {long_date(date.today(), 'en')} your pages sent my telephone number as a SHA-256 hash "
+                "to connect.facebook.net (Meta Platforms, Inc.).") in flat
+    assert "Personal-Terms" not in ok("request", "port", "shop.example").stdout
+    ok("settings", "country", "ES")
+    complaint = " ".join(ok("request", "complain", str(overdue["id"]), "--lang", "es").stdout.split())
+    assert "cada solicitud de mi navegador a su sitio web ha incluido mis términos personales, «Sin acoso»" in complaint
+    assert "Nunca ha indicado que los acepte. Aun así," in complaint
+
+
+def test_a_vendor_that_agreed_before_is_told_so_and_a_leak_before_the_offer_is_not_cited(overdue):
+    import time
+
+    tomorrow = time.time() + 86400  # offered after the leak of today
+    _offer_terms("shop.example", tomorrow, agreed=tomorrow)
+    flat = " ".join(ok("request", "access", "shop.example").stdout.split())
+    assert f"You signalled agreement to them on {long_date(_utc_day(tomorrow), 'en')}." in flat
+    assert "Even so" not in flat

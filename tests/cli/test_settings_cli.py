@@ -13,7 +13,9 @@ def test_the_country_is_not_set_until_you_set_it_and_then_names_its_authority():
     shown = ok("settings", "country", " es ").stdout
     assert shown == "country: ES (Spain); data protection authority: Spanish Data Protection Agency (https://www.aepd.es)\n"
     assert json.loads(ok("settings", "--json").stdout) == {"country": "ES", "authority": "Spanish Data Protection Agency"}
-    assert "poststelle@bfdi.bund.de" in ok("settings", "country", "DE").stdout  # changed, and by email where known
+    germany = ok("settings", "country", "DE").stdout
+    assert "poststelle@bfdi.bund.de" in germany  # changed, and by email where known
+    assert "note: a complaint about a company is handled by the authority of the Land" in germany
     assert json.loads(ok("settings", "country", "EL", "--json").stdout)["country"] == "GR"  # the EU's code for Greece
     ok("settings", "country", "--unset")
     assert json.loads(ok("settings", "--json").stdout)["country"] is None

@@ -113,3 +113,134 @@ def test_state_of_anything_else_goes_through_get_state():
     flow = tflow.tflow()
     assert shortcuts.message_state(None) is None
     assert shortcuts.message_state(flow.client_conn) == flow.client_conn.get_state()
+
+
+# --- HookTable: the same hook calls as mitmproxy's AddonManager, fewer look-ups -----------------
+
+from mitmproxy import exceptions  # noqa: E402
+from mitmproxy import hooks  # noqa: E402
+from mitmproxy import options  # noqa: E402
+from mitmproxy.master import Master  # noqa: E402
+from mitmproxy.proxy import server_hooks  # noqa: E402
+
+from proxy_addons.chain import Chain  # noqa: E402
+
+
+class Recorder:
+    """An addon that notes each hook call in a shared log; `halt`/`fail` on the named hooks."""
+
+    def __init__(self, name, log, *, hooks_=("request", "response", "server_connected"), children=(),
+                 halt=(), fail=(), asynchronous=()):
+        self.name, self.log, self.addons = name, log, list(children)
+        for hook in hooks_:
+            setattr(self, hook, self._make(hook, hook in halt, hook in fail, hook in asynchronous))
+
+    def _make(self, hook, halt, fail, asynchronous):
+        def call(*args):
+            self.log.append((self.name, hook, len(args)))
+            if fail:
+                raise ValueError(f"{self.name} failed on purpose")
+            if halt:
+                raise exceptions.AddonHalt()
+
+        async def call_async(*args):
+            call(*args)
+
+        return call_async if asynchronous else call
+
+
+def _addons(log):
+    return [Recorder("plain", log),
+            Recorder("parent", log, hooks_=("request",),
+                     children=[Recorder("child", log, hooks_=("request", "server_connected"))]),
+            Recorder("none", log, hooks_=()),
+            Recorder("failing", log, fail=("response",)),
+            Recorder("async", log, asynchronous=("request", "response")),
+            Recorder("halting", log, halt=("server_connected",)),
+            Recorder("after-halt", log)]
+
+
+def _events():
+    flow = tflow.tflow(resp=True)
+    data = server_hooks.ServerConnectionHookData(server=flow.server_conn, client=flow.client_conn)
+    from mitmproxy.proxy.layers import http as http_layers
+    return [http_layers.HttpRequestHook(flow), http_layers.HttpResponseHook(flow),
+            server_hooks.ServerConnectedHook(data), http_layers.HttpRequestHook(flow),
+            hooks.UpdateHook([flow]), http_layers.HttpRequestHook(flow)]
+
+
+async def _run(table: bool, change=None) -> list:
+    log: list = []
+    master = Master(options.Options())
+    if table:
+        shortcuts.use_hook_table(master)
+    master.addons.add(*_addons(log))
+    for number, event in enumerate(_events()):
+        await master.addons.trigger_event(event)
+        log.append(("after event", number, 0))
+        if change:
+            change(number, master, log)
+    return log
+
+
+async def test_the_hook_table_makes_the_same_calls_in_the_same_order_as_mitmproxy(caplog):
+    mitmproxy_calls = await _run(table=False)
+    mitmproxy_errors = [r.getMessage() for r in caplog.records if "failed on purpose" in r.getMessage()]
+    caplog.clear()
+    table_calls = await _run(table=True)
+    table_errors = [r.getMessage() for r in caplog.records if "failed on purpose" in r.getMessage()]
+    assert table_calls == mitmproxy_calls
+    # children after their parent, an async hook awaited, a failing hook logged and the next addon
+    # still called, `AddonHalt` ending the event before the addons after it
+    assert ("child", "request", 1) in table_calls and ("async", "response", 1) in table_calls
+    assert ("after-halt", "response", 1) in table_calls
+    assert ("after-halt", "server_connected", 1) not in table_calls
+    assert len(table_errors) == len(mitmproxy_errors) == 1
+
+
+async def test_addons_added_or_removed_after_events_are_seen_or_not_from_the_next_event_on():
+    def change(number, master, log):
+        if number == 1:
+            master.addons.add(Recorder("late", log))
+            master.addons.remove(master.addons.get("plain"))
+        elif number == 3:  # a parent that manages its children (as scripts do), alone
+            parent = master.addons.get("parent")
+            grandchild = Recorder("late-child", log, hooks_=("request",))
+            parent.addons.append(grandchild)
+            master.addons.register(grandchild)
+
+    for table in (False, True):
+        calls = await _run(table, change)
+        last_event = calls[calls.index(("after event", 4, 0)) + 1:]
+        names_in_last_request = [name for name, hook, _ in last_event if hook == "request"]
+        assert "late" in names_in_last_request and "late-child" in names_in_last_request
+        assert calls.count(("plain", "request", 1)) == 1  # before the change only
+    assert await _run(True, change) == await _run(False, change)
+
+
+async def test_a_chain_that_rebinds_its_hooks_is_called_with_the_new_ones():
+    log: list = []
+    master = Master(options.Options())
+    shortcuts.use_hook_table(master)
+    member = Recorder("member", log, hooks_=("request",))
+    master.addons.add(Chain([member]))
+    flow = tflow.tflow()
+    from mitmproxy.proxy.layers import http as http_layers
+    await master.addons.trigger_event(http_layers.HttpRequestHook(flow))
+    member.request = lambda flow: log.append(("replaced", "request", 1))
+    master.addons.get("whoknows_chain").bind_hooks()
+    await master.addons.trigger_event(http_layers.HttpRequestHook(flow))
+    assert log == [("member", "request", 1), ("replaced", "request", 1)]
+
+
+async def test_an_attribute_named_like_a_hook_that_is_not_callable_is_reported_as_mitmproxy_does(caplog):
+    class Odd:
+        name = "odd"
+        request = "not a function"
+
+    master = Master(options.Options())
+    shortcuts.use_hook_table(master)
+    master.addons.add(Odd())
+    from mitmproxy.proxy.layers import http as http_layers
+    await master.addons.trigger_event(http_layers.HttpRequestHook(tflow.tflow()))
+    assert any("not callable" in r.getMessage() for r in caplog.records)

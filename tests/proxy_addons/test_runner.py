@@ -113,6 +113,9 @@ def test_the_whoknows_addons_are_registered_by_name_in_one_chain(settings):
             assert member in chain.members and member not in addons.chain
         # mitmproxy's own sticky cookies would hand back cookies the cookie policy removed.
         assert addons.get("stickycookie") is None and addons.get("proxyauth") is not None
+        # events reach the addons through the table of who has which hook (speed only)
+        from proxy_addons.mitmproxy_shortcuts import HookTable
+        assert isinstance(addons, HookTable)
 
 
 def test_an_option_no_addon_declares_is_an_input_error_that_names_the_way_out(settings):
