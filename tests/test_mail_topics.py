@@ -117,3 +117,19 @@ def test_check_topics_keeps_vocabulary_order_and_refuses_unknown_topics():
     with pytest.raises(ValueError, match="unknown topic 'spam' \\(one of orders, account, offers"):
         check_topics(["orders", "spam"])
     assert list(TOPICS)[:3] == ["orders", "account", "offers"]
+
+
+def test_the_docs_tables_are_the_vocabulary_and_the_rules():
+    from pathlib import Path
+
+    from whoknows.mail_records import RULES
+
+    text = (Path(__file__).parent.parent / "docs" / "preferences.md").read_text()
+    topics = [f"| `{name}` | {what} | {'marketing' if marketing else 'service'} |"
+              for name, (what, marketing) in TOPICS.items()]
+    rules = [f"| `{rule}` | {what} |" for rule, what in RULES.items()]
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("| `") and line.endswith(("| service |", "| marketing |"))] == topics
+    assert all(rule in lines for rule in rules)
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"`--topic`: {', '.join(TOPICS)})" in readme
