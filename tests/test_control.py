@@ -155,7 +155,7 @@ def test_web_pages_are_refused_everywhere_even_with_a_valid_token(api, tokens, t
     code = tokens.new_pairing_code().code
     attempts = [
         ("GET", f"{API}/ping", None), ("GET", f"{API}/site?site=vendor.test", None),
-        ("GET", f"{API}/vendor?site=vendor.test", None),
+        ("GET", f"{API}/vendor?site=vendor.test", None), ("GET", f"{API}/companies", None),
         ("POST", f"{API}/site/protection", {"site": "vendor.test", "paused": True}),
         ("POST", f"{API}/site/cookies", {"site": "vendor.test", "mode": "allow"}),
         ("POST", f"{API}/site/third-party", {"site": "vendor.test", "other": "tracker.test", "allowed": True}),
@@ -479,6 +479,28 @@ def test_the_vendor_record_is_what_vendor_show_prints(api, token):
     with open_ledger() as ledger:
         assert answer.json() == json.loads(json.dumps(vendor_record(ledger, "vendor.test"), default=str))
     assert call(api, "GET", f"{API}/vendor", token=token).status == 400
+
+
+def test_the_company_picture_is_what_the_report_draws_and_needs_the_token(api, token):
+    from whoknows.company_picture import picture
+    from whoknows.company_sightings import CompanySightings, write_batch
+
+    sightings = CompanySightings()
+    sightings.request("vendor.test", "www.google-analytics.com", blocked=False)
+    sightings.request("other.test", "stats.g.doubleclick.net", blocked=True)
+    with open_ledger() as ledger:
+        write_batch(ledger, sightings.take())
+    assert call(api, "GET", f"{API}/companies").status == 401
+    answer = call(api, "GET", f"{API}/companies", token=token)
+    assert answer.status == 200
+    body = answer.json()
+    assert [(c["company"], c["sites"], c["blocked"], c["reached"]) for c in body["companies"]] == [("Google", 2, 1, 1)]
+    assert {(e["source"], e["kind"]) for e in body["graph"]["edges"]} == {
+        ("site:vendor.test", "reached"), ("site:other.test", "blocked")}
+    with open_ledger() as ledger:
+        assert body == json.loads(json.dumps(picture(ledger), default=str))
+    assert call(api, "GET", f"{API}/companies?sort=name", token=token).status == 400
+    assert call(api, "POST", f"{API}/companies", token=token, payload={}).status == 405
 
 
 def test_a_failing_backend_is_a_500_with_one_line_and_no_traceback_for_the_client(tokens, token, caplog):

@@ -214,6 +214,22 @@ def site_companies(ledger: Ledger, site: str) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (not r["reached_you"], -(r["reached"] + r["blocked"]), r["company"].casefold()))
 
 
+def site_company_links(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every (site, company) pair the ledger saw, with the requests blocked and reached there: the
+    edges of the picture (`company_picture`). Sites by name, then companies by id."""
+    with ledger.read() as db:
+        # Grouped in primary-key order (company, vendor_id): one pass, no sort (bench/bench_report.py).
+        rows = db.execute("SELECT company, vendor_id, sum(blocked), sum(reached) FROM company_sightings "
+                          "GROUP BY company, vendor_id").fetchall()
+        domains = dict(db.execute("SELECT id, domain FROM vendors"))
+    names = {company: display_name(company) for company in {row[0] for row in rows}}
+    shown = {vendor_id: display_domain(domains[vendor_id]) for vendor_id in {row[1] for row in rows}}
+    links = [{"site": domains[vendor_id], "display": shown[vendor_id], "id": company,
+              "company": names[company], "blocked": blocked, "reached": reached}
+             for company, vendor_id, blocked, reached in rows]
+    return sorted(links, key=lambda link: (link["site"], link["id"]))
+
+
 def group_third_parties(third_parties: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Third parties grouped by company, for the popup ("Google: 9 blocked, 2 reached").
 
@@ -234,5 +250,5 @@ def group_third_parties(third_parties: Iterable[dict[str, Any]]) -> list[dict[st
 
 __all__ = [
     "SORTS", "category_of", "company_record", "display_name", "group_third_parties", "list_companies",
-    "resolve_company", "site_companies",
+    "resolve_company", "site_companies", "site_company_links",
 ]

@@ -291,6 +291,7 @@ SHAPES = (
 
 _BATCH_CHARS = 256 * 1024  # per batch: its fields cost ~10x their text in Python objects
 _OVERLAP = 256  # a long field is searched in windows that overlap by this much (longest pattern)
+_REMEMBERED, _REMEMBERED_CHARS = 10_000, 256  # texts whose matches a fast reader keeps, at most this long
 SHAPE_SAMPLE = 64  # values of each generic field checked for value shapes (structured files)
 SHAPE_TEXT_BYTES = 8 * 1024 * 1024  # text and HTML: the first 8 MB of a file are checked whole
 
@@ -344,8 +345,13 @@ class _FileScan:
     """
 
     def __init__(self, file: str, scanner: LeakScanner | None, findings: _Findings,
-                 render: Callable[[object], str], whole_text: bool = False):
+                 render: Callable[[object], str], whole_text: bool = False, remember: bool = False):
         self.file, self.scanner, self.findings, self.render = file, scanner, findings, render
+        # With `remember`, what the search found in a short text is kept, and the same text in
+        # another field is not searched again (the fast readers: the same address in every order).
+        # A text's matches do not depend on the texts searched with it, but for a capital sigma,
+        # whose lower case does, and the fast readers do not read files that hold one.
+        self.found: dict[str, tuple] | None = {} if remember else None
         self.searching = scanner is not None and scanner.pattern_count > 0
         # the shortest text that can hold a match: shorter fields (most: quantities, prices, states)
         # are not searched (each pattern starts with leakscan's token NUL, not in the text)
@@ -371,6 +377,10 @@ class _FileScan:
         if generic not in self.shapes_done:
             self._sample(text, path, generic)
         if len(text) < self.shortest or not self.searching:
+            return
+        if self.found is not None and text in self.found:
+            for match in self.found[text]:
+                self.findings.value(self.file, generic, self.render, path, match)
             return
         self.paths.append(path)
         self.generics.append(generic)
@@ -426,8 +436,16 @@ class _FileScan:
             return
         self.paths, self.generics, self.texts, self.compacted, self.size = [], [], [], [], 0
         # Each field is its own place, so a match names its field and never spans two.
-        for match in self.scanner.scan_texts([*enumerate(texts), *compacted]):
+        matches = self.scanner.scan_texts([*enumerate(texts), *compacted])
+        for match in matches:
             self.findings.value(self.file, generics[match.where], self.render, paths[match.where], match)
+        if self.found is not None and len(self.found) < _REMEMBERED:
+            by_field: dict[int, list] = {}
+            for match in matches:
+                by_field.setdefault(match.where, []).append(match)
+            for where, text in enumerate(texts):
+                if len(text) <= _REMEMBERED_CHARS:
+                    self.found[text] = tuple(by_field.get(where, ()))
 
 
 # -- encodings and kinds of file ------------------------------------------------------------------
@@ -794,8 +812,14 @@ _KEY_END = re.compile(r'"[ \t\n\r]*:')
 _LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|"
                              r"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _INFINITIES = (float("inf"), float("-inf"))
+_SPACES = bytes.maketrans(b"\t\n\r", b"   ")
 _SMALLEST_INT, _LARGEST_INT = -1 << 63, (1 << 63) - 1  # what yajl reads as an integer
-_COMPACTED = str.maketrans("", "", " ()./-")  # what `_FileScan.add` drops from a phone number
+
+
+def _compacted(text: str) -> bytes:
+    """`text` (UTF-8) without what `_FileScan.add` drops from a phone number: `(0)` and ` ()./-`
+    (as bytes: str.translate is slow on text that is not ASCII)."""
+    return text.encode("utf-8", "surrogatepass").replace(b"(0)", b"").translate(None, b" ()./-")
 
 
 def _refuse_constant(name):
@@ -810,7 +834,8 @@ class _Hits:
         patterns = scanner.folded_patterns() if self.scanner else []
         self.longest = max(map(len, patterns), default=0)
         # the patterns a phone number searched compacted can match: digits only
-        self.digits = sorted({p.strip("\x00") for p in patterns if p.strip("\x00").isascii() and p.strip("\x00").isdigit()})
+        self.digits = sorted({p.strip("\x00").encode() for p in patterns
+                              if p.strip("\x00").isascii() and p.strip("\x00").isdigit()})
         self.offsets: collections.deque[int] = collections.deque()
         self.scanned = 0  # offsets before this are all found
 
@@ -855,8 +880,9 @@ class _JsonText:
         self.pos = 0
         self.hits.search(self.buf, self.base, final=False)
         # a key with white space before its colon is counted by a slower search (`_JsonFast.value`)
-        new = self.buf[max(len(self.buf) - len(chunk) - 1, 0):]
-        self.spaced_keys = self.spaced_keys or any(space + ":" in new for space in " \t\n\r")
+        if not self.spaced_keys:
+            new = self.buf[max(len(self.buf) - len(chunk) - 1, 0):].encode("utf-8", "surrogatepass")
+            self.spaced_keys = b" :" in new.translate(_SPACES)
 
     def next_char(self) -> str:
         """The next character that is not whitespace (the position moves to it); "" at the end."""
@@ -940,7 +966,11 @@ class _JsonFast:
             if search and found is None:  # its parts one by one, to search only those with a hit
                 return self.object(prefix, levels) if kind is dict else self.array(prefix, levels)
             keys = self.keys
-            self.walk(node, prefix, levels, found)
+            # a phone number written with spaces is searched compacted: where one may be, see `scalar`
+            digits = text.hits.digits
+            phones = bool(digits) and any(pattern in compacted for compacted in (_compacted(buf[pos:end]),)
+                                          for pattern in digits)
+            self.walk(node, prefix, levels, found, phones)
             if self.keys != keys:
                 written = buf.count('":', pos, end)
                 if text.spaced_keys and _SPACED_KEY.search(buf, pos, end):
@@ -1066,12 +1096,13 @@ class _JsonFast:
         if len(text) > 24 or text[0] not in _PHONE_START or text.isdigit() or not _SPACED_PHONE.fullmatch(text):
             return False
         compact = _PHONE_PUNCTUATION.sub("", text.replace("(0)", ""))
-        return compact != text and any(digits in compact for digits in self.text.hits.digits)
+        return compact != text and any(digits in compact.encode() for digits in self.text.hits.digits)
 
-    def walk(self, node, prefix: str, levels: list, found: set[str] | None) -> None:
+    def walk(self, node, prefix: str, levels: list, found: set[str] | None, phones: bool) -> None:
         """A decoded object or array: its keys' categories, its values sampled for shapes, and
         searched only where the automaton found something in them (the strings in `found`; no
-        hit in a number). An object with the same keys at the same place as one seen before
+        hit in a number), or, with `phones`, where a phone number written with spaces may match
+        once compacted (its text holds a pattern of digits once compacted). An object with the same keys at the same place as one seen before
         only adds one to how often those keys were seen. (The hot loop of the fast reader.)"""
         shapes_done, phone_start, scalar = self.scan.shapes_done, _PHONE_START, self.scalar
         if type(node) is dict:
@@ -1095,10 +1126,10 @@ class _JsonFast:
             if kind is str:
                 if found is not None and value in found:
                     scalar(value, generic, levels, True)
-                elif generic not in shapes_done or value[:1] in phone_start:
+                elif generic not in shapes_done or (phones and value[:1] in phone_start):
                     scalar(value, generic, levels, False)
             elif kind is dict or kind is list:
-                self.walk(value, generic, levels, found)
+                self.walk(value, generic, levels, found, phones)
             elif kind is int:
                 if generic not in shapes_done or not _SMALLEST_INT <= value <= _LARGEST_INT:
                     scalar(value, generic, levels, False)
@@ -1193,10 +1224,10 @@ def _read_csv_fast(text, scan_of: Callable, hits: _Hits) -> None:
         line = line[:-1] if line.endswith("\r") else line
         return line.split(delimiter) if line else []
 
-    def mark(block: str, offsets: Iterable[int], first_line: int) -> None:
-        line, previous = first_line, 0
+    def mark(block: str | bytes, offsets: Iterable[int], first_line: int) -> None:
+        line, previous, newline = first_line, 0, "\n" if isinstance(block, str) else b"\n"
         for offset in sorted(offsets):
-            line += block.count("\n", previous, offset)
+            line += block.count(newline, previous, offset)
             previous = offset
             hit_lines.add(line)
 
@@ -1207,7 +1238,7 @@ def _read_csv_fast(text, scan_of: Callable, hits: _Hits) -> None:
         if hits.digits:
             # A phone written with spaces or dashes is also searched compacted (`_FileScan.add`),
             # where only patterns of digits can match it: each is looked for in the compacted text.
-            compacted = block.replace("(0)", "").translate(_COMPACTED)
+            compacted = _compacted(block)
             offsets = []
             for digits in hits.digits:
                 offset = compacted.find(digits)
@@ -1282,6 +1313,8 @@ def _read_csv_fast(text, scan_of: Callable, hits: _Hits) -> None:
         offset, previous = first_line, 0
         for row in rows:
             searched = any(n in hit_lines for n in range(offset + previous, offset + rows.line_num))
+            if searched:
+                hit_lines.difference_update(range(offset + previous, offset + rows.line_num))
             previous = rows.line_num
             if not started:
                 header(row)
@@ -1387,7 +1420,7 @@ class _Reader:
         findings = _Findings()
 
         def scan_of(render, whole_text=False):
-            return _FileScan(file, self.scanner, findings, render, whole_text)
+            return _FileScan(file, self.scanner, findings, render, whole_text, remember=True)
 
         try:
             if kind == "json":

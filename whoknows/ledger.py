@@ -419,6 +419,22 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX company_identifiers_by_kind ON company_identifiers(kind, company, name, qualifier);
     """,
+    # Personal terms (issue 15, item 2; whoknows.terms_records writes it): per vendor (the page's site)
+    # and term version, when the proxy first and last proffered it on a request of the vendor's pages,
+    # and when (and how) the vendor first signalled agreement.
+    """
+    CREATE TABLE terms_offers (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,
+        term TEXT NOT NULL,                   -- the term's id ('nostalking')
+        version INTEGER NOT NULL CHECK (version >= 1),
+        first_offered TEXT NOT NULL,
+        last_offered TEXT NOT NULL,
+        agreed_on TEXT,                       -- NULL: never signalled agreement
+        agreed_by TEXT CHECK (agreed_by IN ('header', 'well-known')),
+        CHECK ((agreed_on IS NULL) = (agreed_by IS NULL)),
+        PRIMARY KEY (vendor_id, term, version)
+    ) WITHOUT ROWID;
+    """,
     # Permission marketing kept to its word (issue 15, item 3; whoknows.preferences and
     # whoknows.mail_records write these). Preferences gain the topics a vendor may write about (a
     # JSON list from whoknows.mail_topics.TOPICS; NULL: not stated), a weekly limit, and the day you

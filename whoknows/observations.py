@@ -44,6 +44,7 @@ from typing import Any
 
 from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
 from .ledger import Ledger, LedgerBusy, json_text, stamp, vendor_ids
+from .tracker_companies import third_party_attribution
 
 logger = logging.getLogger("whoknows.observations")
 
@@ -207,7 +208,8 @@ class Observations:
         for section, kind in SECTIONS.items():
             rows = sorted((i for i in items if i[0] == kind), key=lambda i: (-i[2], i[1]))
             entries = [{"subject": subject, "count": count, "blocked": detail.get("blocked"),
-                        "first_seen": stamp(first), "last_seen": stamp(last), "detail": detail}
+                        "first_seen": stamp(first), "last_seen": stamp(last), "detail": detail,
+                        **(third_party_attribution(subject, detail) if kind == THIRD_PARTY else {})}
                        for _, subject, count, first, last, detail in rows]
             sections[section] = {
                 "distinct": len(rows),

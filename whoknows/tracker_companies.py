@@ -183,6 +183,17 @@ def company(name_or_domain: str) -> TrackerCompany | None:
     return None
 
 
+def third_party_attribution(host: str, detail: object = None) -> dict[str, str | None]:
+    """A third party's company (the one name whoknows shows) and category, from the tracker data
+    as it is now; the owner and category the proxy noted (`detail`) when the data does not know
+    the host. The one way a vendor record and the proxy's live counters name a third party."""
+    found = tracker_domain(host)
+    if found is not None:
+        return {"company": found.company.name, "category": found.category}
+    noted = detail if isinstance(detail, dict) else {}
+    return {"company": noted.get("owner"), "category": noted.get("category")}
+
+
 def company_by_id(company_id: str) -> TrackerCompany | None:
     """A company by its exact id, as the ledger keeps it ("google", "tracker:xyz")."""
     data = _data()

@@ -19,7 +19,9 @@ export read, named by its vendor and digest; the request it answers by kind and 
 message by identity); an export already in the ledger keeps its own findings whole (as preferences
 do). Intents (issue 15) travel whole: `intents` (by a random uid), `intent_messages` (by
 Message-ID; a message delivered in either ledger stays delivered) and `intent_answers` (naming the
-intent message by Message-ID and the scanned message by identity). So do the per-site settings
+intent message by Message-ID and the scanned message by identity). So do the personal terms'
+offers (`terms_offers`, issue 15: by vendor domain, term and version; merged to the earlier first
+offer, the later last one and the earlier agreement). So do the per-site settings
 (`whoknows.site_settings`): `site_settings` (a site's paused flag and cookie mode, by the site's
 domain) and `site_third_parties` (a site and a third party allowed on its pages, both by domain).
 
@@ -69,6 +71,7 @@ from .ledger import (
 from .data_rights import KINDS as RIGHTS_KINDS
 from .me import KINDS as ME_KINDS
 from .mail_topics import TOPICS
+from .personal_terms import AGREEMENT_SOURCES
 from .preferences import CHANNELS
 from .sealing import check_section
 from .sites import normalise_vendor
@@ -144,6 +147,9 @@ _EXPORT_SQL = {
     "intent_answers": "SELECT im.message_id AS intent_message, mm.identity AS message, a.matched_by, a.sender, "
                       "a.listed FROM intent_answers AS a JOIN intent_messages AS im ON im.id = a.intent_message_id "
                       "JOIN mail_messages AS mm ON mm.id = a.mail_message_id ORDER BY im.message_id, mm.identity",
+    "terms_offers": "SELECT v.domain AS vendor, o.term, o.version, o.first_offered, o.last_offered, o.agreed_on, "
+                    "o.agreed_by FROM terms_offers AS o JOIN vendors AS v ON v.id = o.vendor_id "
+                    "ORDER BY v.domain, o.term, o.version",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
@@ -481,6 +487,11 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "intent_message": _text, "message": _text, "matched_by": _one_of(("in-reply-to", "references", "alias")),
         "sender": _string, "listed": _boolean,
     },
+    "terms_offers": {
+        "vendor": _text, "term": _text, "version": _positive, "first_offered": _timestamp,
+        "last_offered": _timestamp, "agreed_on": _optional(_timestamp),
+        "agreed_by": _optional(_one_of(AGREEMENT_SOURCES)),
+    },
 }
 assert set(_FIELDS) == set(TABLES)
 # Fields added after export version 1 was defined (issue 15): a file written before has none of them,
@@ -582,13 +593,16 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
                   "site_third_parties", "leaks", "mail_alias_hits", "rights_requests", "data_exports",
                   "export_findings", "mail_value_hits", "company_sightings", "company_identifiers",
-                  "intent_messages"):
+                  "intent_messages", "terms_offers"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
     for index, row in enumerate(tables["leaks"]):
         if row["recipient"] is not None and row["recipient"] not in domains:
             raise WhoknowsError(f"{name}: leaks[{index}].recipient {row['recipient']!r} is not in the file's vendors")
+    for index, row in enumerate(tables["terms_offers"]):
+        if (row["agreed_on"] is None) != (row["agreed_by"] is None):
+            raise WhoknowsError(f"{name}: terms_offers[{index}] has agreed_on without agreed_by, or the reverse")
     for index, row in enumerate(tables["site_third_parties"]):
         if row["third_party"] == row["vendor"]:
             raise WhoknowsError(f"{name}: site_third_parties[{index}].third_party {row['third_party']!r} is the "
@@ -745,6 +759,16 @@ _MERGE_SQL = {
                       "SELECT im.id, mm.id, :matched_by, :sender, :listed FROM intent_messages AS im, "
                       "mail_messages AS mm WHERE im.message_id = :intent_message AND mm.identity = :message "
                       "ON CONFLICT(intent_message_id, mail_message_id) DO NOTHING",
+    # Offered since the earlier date, until the later; agreed from the earlier agreement (with its way).
+    "terms_offers": "INSERT INTO terms_offers (vendor_id, term, version, first_offered, last_offered, agreed_on, "
+                    "agreed_by) VALUES (:vendor_id, :term, :version, :first_offered, :last_offered, :agreed_on, "
+                    ":agreed_by) ON CONFLICT(vendor_id, term, version) DO UPDATE SET "
+                    "first_offered = min(first_offered, excluded.first_offered), "
+                    "last_offered = max(last_offered, excluded.last_offered), "
+                    "agreed_by = CASE WHEN agreed_on IS NULL OR excluded.agreed_on < agreed_on "
+                    "THEN coalesce(excluded.agreed_by, agreed_by) ELSE agreed_by END, "
+                    "agreed_on = CASE WHEN agreed_on IS NULL OR excluded.agreed_on < agreed_on "
+                    "THEN coalesce(excluded.agreed_on, agreed_on) ELSE agreed_on END",
 }
 
 
@@ -778,7 +802,7 @@ def import_export(ledger: Ledger, export: Export,
                                              for row in export.tables["leaks"]))
         db.executemany(_MERGE_SQL["mail_messages"], export.tables["mail_messages"])
         for table in ("mail_alias_hits", "rights_requests", "mail_value_hits", "company_sightings",
-                      "company_identifiers"):
+                      "company_identifiers", "terms_offers"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
         _merge_exports(db, export.tables["data_exports"], export.tables["export_findings"], vendor_ids)

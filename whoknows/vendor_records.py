@@ -16,6 +16,7 @@ from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
 from .preferences import get_preferences
 from .sites import display_domain
+from .terms_records import offers_to
 
 # What the user can say about a vendor (vendors table columns); all but `name` override the
 # company directory.
@@ -151,6 +152,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         findings, findings_unavailable = [finding.to_json() for finding in for_vendor(ledger, domain)], None
     except WhoknowsError as exc:  # the key store cannot be read now: the rest of the record still shows
         findings, findings_unavailable = [], str(exc)
+    terms = [offer.to_json() for offer in offers_to(ledger, domain)]
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -166,6 +168,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
         "exports": exports,  # what it says it holds: its data exports read (whoknows.export_records)
         "findings": findings,  # what it holds that it was never given (whoknows.findings)
+        "personal_terms": terms,  # the terms the proxy proffered it, since when, and whether it agreed
         "findings_unavailable": findings_unavailable,  # why they could not be worked out, or None
     }
 
@@ -199,19 +202,9 @@ def _observations(db, vendor_id: int, section: str, top: int | None) -> dict:
             "first_seen": r["first_seen"], "last_seen": r["last_seen"], "detail": detail,
         }
         if kind == "third-party":
-            entry.update(_third_party_company(r["subject"], detail))
+            entry.update(tracker_companies.third_party_attribution(r["subject"], detail))
         entries.append(entry)
     return {"distinct": totals[0], "seen": totals[1], "blocked": totals[2], "top": entries}
-
-
-def _third_party_company(site: str, detail) -> dict:
-    """A third party's company (the one name whoknows shows) and category, from the tracker data
-    as it is now; the owner the proxy noted when the data does not know the site."""
-    found = tracker_companies.tracker_domain(site)
-    if found is not None:
-        return {"company": found.company.name, "category": found.category}
-    owner = detail.get("owner") if isinstance(detail, dict) else None
-    return {"company": owner, "category": detail.get("category") if isinstance(detail, dict) else None}
 
 
 def forget_vendor(ledger: Ledger, domain: str) -> dict[str, int]:

@@ -209,6 +209,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("companies", "--csv")
     step("company", "show", "Google")
     step("who", "shop.example")
+    step("report", "--out", str(tmp_path / "who-knows-me.html"))
     # Site settings the proxy reads.
     step("site", "pause", "shop.example")
     step("site", "resume", "shop.example")
@@ -225,6 +226,10 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     overdue_id = step.json("request", "access", "shop.example", "--date", "2024-01-10")["id"]
     step("settings", "country", "ES")
     step("settings")
+    # Personal terms: proffered by the proxy, chosen here (issue 15).
+    step("terms", "offer", "nostalking")
+    step("terms")
+    step("terms", "withdraw", "nostalking")
     step("request", "complain", str(overdue_id), "--out", str(tmp_path / "complaint.txt"))
     request_id = [r for r in step.json("requests") if r["kind"] == "access" and not r["overdue"]][0]["id"]
     step("request", "answered", str(request_id))

@@ -74,3 +74,12 @@ def test_a_letter_to_an_unwritable_place_is_one_clear_error(shop, tmp_path):
     result = run("request", "access", "shop.example", "--out", str(blocker / "letter.txt"))
     assert result.exit_code == 1
     assert result.stderr == f"whoknows: error: cannot write {blocker / 'letter.txt'}: Not a directory\n"
+
+
+def test_the_report_is_0600_even_over_a_world_readable_file(shop, tmp_path):
+    out = tmp_path / "who-knows-me.html"
+    out.write_text("old")
+    os.chmod(out, 0o644)
+    ok("report", "--out", str(out))
+    assert out.read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert _mode(out) == 0o600

@@ -3,7 +3,7 @@
 `ControlAPI.handle(method, target, headers, body) -> Response(status, headers, body)` is the whole
 request handling as a plain function over injected parts, so every rule is tested without sockets:
 - `sites` (a `SiteBackend`, normally `LedgerSites`): site settings read and written, aliases,
-  vendor records;
+  vendor records, the company view's picture;
 - `observations`: a site's live counters (`whoknows.observations.Observations.snapshot` shape),
   or None when nothing observes;
 - `tokens` (a `TokenStore`): the extension's token and the pairing code.
@@ -84,6 +84,7 @@ ROUTES: dict[str, Route] = {
     f"{API_PREFIX}/pair": Route("POST", "_pair", authenticated=False),
     f"{API_PREFIX}/site": Route("GET", "_site"),
     f"{API_PREFIX}/vendor": Route("GET", "_vendor"),
+    f"{API_PREFIX}/companies": Route("GET", "_companies"),
     f"{API_PREFIX}/site/protection": Route("POST", "_protection"),
     f"{API_PREFIX}/site/cookies": Route("POST", "_cookies"),
     f"{API_PREFIX}/site/third-party": Route("POST", "_third_party"),
@@ -264,6 +265,10 @@ class ControlAPI:
         if "site" not in query:
             raise InputError("give site=<domain>")
         return self._answer(200, self.sites.vendor(normalise_vendor(query["site"])))
+
+    def _companies(self, request: Request, payload: None) -> Response:
+        _query(request, set())
+        return self._answer(200, self.sites.companies())
 
     def _protection(self, request: Request, payload: dict) -> Response:
         fields = _fields(payload, {"site": str, "paused": bool})

@@ -1,4 +1,5 @@
-"""The sites the control API reads and writes: settings, aliases and vendor records in the ledger.
+"""The sites the control API reads and writes: settings, aliases, vendor records and the company
+view's picture in the ledger.
 
 `LedgerSites` is the proxy's `SiteBackend`; `site_state` is the body of `GET /api/v1/site`, from a
 site's settings, its alias and the proxy's live counters.
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ..aliases import alias_for, load_setup
+from ..company_picture import picture
 from ..company_view import group_third_parties
 from ..errors import WhoknowsError
 from ..ledger import open_ledger
@@ -31,6 +33,8 @@ class SiteBackend(Protocol):
     def vendor(self, site: str) -> dict: ...
 
     def make_alias(self, site: str) -> str: ...
+
+    def companies(self) -> dict: ...  # company_picture.picture
 
     def set_paused(self, site: str, paused: bool) -> str: ...
 
@@ -63,6 +67,10 @@ class LedgerSites:
     def vendor(self, site: str) -> dict:
         with self._ledger() as ledger:
             return vendor_record(ledger, site)
+
+    def companies(self) -> dict:
+        with self._ledger() as ledger:
+            return picture(ledger)
 
     def make_alias(self, site: str) -> str:
         with self._ledger() as ledger:
@@ -124,8 +132,7 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
     """The body of `GET /api/v1/site` (see the contract), from a site's settings, its active alias
     and its live counters (`Observations.snapshot` shape)."""
     third_parties = [
-        {"domain": entry.get("subject"), "company": (entry.get("detail") or {}).get("owner"),
-         "category": (entry.get("detail") or {}).get("category"),
+        {"domain": entry.get("subject"), "company": entry.get("company"), "category": entry.get("category"),
          "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed")}
         for entry in _entries(observations, "third_parties")
     ]
