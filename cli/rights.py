@@ -29,6 +29,11 @@ EXAMPLES = {
 }
 
 
+# The requests that cite your personal terms (when the proxy proffered them to the vendor): those
+# about what it does with your data. A correction or a copy to take elsewhere is not about that.
+TERMS_CITED_IN = ("access", "erase", "object")
+
+
 def parse_day(value: str | None) -> date:
     from whoknows.errors import InputError
 
@@ -58,7 +63,7 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
     from whoknows import letters
     from whoknows.aliases import resolve_vendor
     from whoknows.ledger import open_ledger
-    from whoknows.data_rights import check_not_a_different_repeat
+    from whoknows.data_rights import check_not_a_different_repeat, terms_cited
 
     sent_on = parse_day(on)
     if to is not None:
@@ -72,8 +77,9 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
         record, facts = _vendor_facts(ledger, domain, to)
         check_not_a_different_repeat(ledger, domain, kind, lang, facts.privacy_contact, sent_on)
         found = _identifiers(ledger, domain, lang, record)
+        terms = terms_cited(ledger, domain, lang) if kind in TERMS_CITED_IN else None
         letter = letters.render_request(kind, lang, facts, found.items, sent_on, signed,
-                                        [tuple(c) for c in corrections] or None)
+                                        [tuple(c) for c in corrections] or None, terms=terms)
         _deliver(ledger, domain, record, letter, out, as_json, {"identifiers": [list(i) for i in found.items]},
                  found.unresolved)
 
@@ -402,7 +408,7 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
         whoknows request complain 3 --lang es --out complaint.txt
     """
     from whoknows import authorities, letters
-    from whoknows.data_rights import as_earlier, held_values, overdue_request, sent_elsewhere
+    from whoknows.data_rights import as_earlier, held_values, overdue_request, sent_elsewhere, terms_cited
     from whoknows.errors import InputError
     from whoknows.ledger import open_ledger
 
@@ -427,7 +433,8 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
         facts_of_authority = letters.AuthorityFacts(authority.name, authority.own_name, authority.address,
                                                     authority.email, authority.web)
         letter = letters.render_complaint(lang, facts_of_authority, facts, as_earlier(request), today, found.items,
-                                          held=held, sent_elsewhere=leaks, requester_name=signed, reply_to=reply_to)
+                                          held=held, sent_elsewhere=leaks, requester_name=signed, reply_to=reply_to,
+                                          terms=terms_cited(ledger, domain, lang))
         _deliver(ledger, domain, record, letter, out, as_json,
                  {"about": request_id, "authority": {"country": authority.country, "name": authority.name,
                                                      "email": authority.email, "web": authority.web},
@@ -467,7 +474,7 @@ def source(vendor_name, lang, out, to, signed, on, as_json):
     """
     from whoknows import letters
     from whoknows.aliases import resolve_vendor
-    from whoknows.data_rights import check_not_a_different_repeat, held_values
+    from whoknows.data_rights import check_not_a_different_repeat, held_values, terms_cited
     from whoknows.errors import WhoknowsError
     from whoknows.ledger import open_ledger
 
@@ -484,7 +491,8 @@ def source(vendor_name, lang, out, to, signed, on, as_json):
                                 "there is nothing to ask the source of ('whoknows findings' lists what there is)")
         check_not_a_different_repeat(ledger, domain, "source", lang, facts.privacy_contact, sent_on)
         found = _identifiers(ledger, domain, lang, record)
-        letter = letters.render_source_request(lang, facts, held, found.items, sent_on, signed)
+        letter = letters.render_source_request(lang, facts, held, found.items, sent_on, signed,
+                                               terms=terms_cited(ledger, domain, lang))
         _deliver(ledger, domain, record, letter, out, as_json,
                  {"findings": [{"what": h.label, "value": h.value, "first_seen": h.earliest.isoformat()} for h in held],
                   "identifiers": [list(i) for i in found.items]},

@@ -215,6 +215,9 @@ def _print_info(info: dict) -> None:
         echo("  kept as long as each site asks; to shorten them all: 'whoknows setup --cookies cap:30'")
         echo("  (or session: they end with the browser session; 'whoknows site cookies SITE MODE' per site)")
     echo(f"Your values sent to another site: {defaults['leak_mode']} ('whoknows site leaks --default MODE')")
+    echo("Your own terms: 'whoknows terms offer nostalking' has the proxy proffer the \"no stalking\" terms")
+    echo("(use what I give you to serve me; do not track me beyond this site or share my data) to every")
+    echo("site, and records which sites agree; 'whoknows terms' shows them. None is proffered until you do.")
     if "check" in info:
         mark = "ok" if info["check"]["ok"] else "FAILED"
         echo(f"\nCheck: {mark}: {info['check']['detail']}")

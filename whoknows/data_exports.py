@@ -291,6 +291,7 @@ SHAPES = (
 
 _BATCH_CHARS = 256 * 1024  # per batch: its fields cost ~10x their text in Python objects
 _OVERLAP = 256  # a long field is searched in windows that overlap by this much (longest pattern)
+_REMEMBERED, _REMEMBERED_CHARS = 10_000, 256  # texts whose matches a fast reader keeps, at most this long
 SHAPE_SAMPLE = 64  # values of each generic field checked for value shapes (structured files)
 SHAPE_TEXT_BYTES = 8 * 1024 * 1024  # text and HTML: the first 8 MB of a file are checked whole
 
@@ -344,8 +345,13 @@ class _FileScan:
     """
 
     def __init__(self, file: str, scanner: LeakScanner | None, findings: _Findings,
-                 render: Callable[[object], str], whole_text: bool = False):
+                 render: Callable[[object], str], whole_text: bool = False, remember: bool = False):
         self.file, self.scanner, self.findings, self.render = file, scanner, findings, render
+        # With `remember`, what the search found in a short text is kept, and the same text in
+        # another field is not searched again (the fast readers: the same address in every order).
+        # A text's matches do not depend on the texts searched with it, but for a capital sigma,
+        # whose lower case does, and the fast readers do not read files that hold one.
+        self.found: dict[str, tuple] | None = {} if remember else None
         self.searching = scanner is not None and scanner.pattern_count > 0
         # the shortest text that can hold a match: shorter fields (most: quantities, prices, states)
         # are not searched (each pattern starts with leakscan's token NUL, not in the text)
@@ -371,6 +377,10 @@ class _FileScan:
         if generic not in self.shapes_done:
             self._sample(text, path, generic)
         if len(text) < self.shortest or not self.searching:
+            return
+        if self.found is not None and text in self.found:
+            for match in self.found[text]:
+                self.findings.value(self.file, generic, self.render, path, match)
             return
         self.paths.append(path)
         self.generics.append(generic)
@@ -426,8 +436,16 @@ class _FileScan:
             return
         self.paths, self.generics, self.texts, self.compacted, self.size = [], [], [], [], 0
         # Each field is its own place, so a match names its field and never spans two.
-        for match in self.scanner.scan_texts([*enumerate(texts), *compacted]):
+        matches = self.scanner.scan_texts([*enumerate(texts), *compacted])
+        for match in matches:
             self.findings.value(self.file, generics[match.where], self.render, paths[match.where], match)
+        if self.found is not None and len(self.found) < _REMEMBERED:
+            by_field: dict[int, list] = {}
+            for match in matches:
+                by_field.setdefault(match.where, []).append(match)
+            for where, text in enumerate(texts):
+                if len(text) <= _REMEMBERED_CHARS:
+                    self.found[text] = tuple(by_field.get(where, ()))
 
 
 # -- encodings and kinds of file ------------------------------------------------------------------
@@ -794,6 +812,7 @@ _KEY_END = re.compile(r'"[ \t\n\r]*:')
 _LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|"
                              r"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _INFINITIES = (float("inf"), float("-inf"))
+_SPACES = bytes.maketrans(b"\t\n\r", b"   ")
 _SMALLEST_INT, _LARGEST_INT = -1 << 63, (1 << 63) - 1  # what yajl reads as an integer
 
 
@@ -861,8 +880,9 @@ class _JsonText:
         self.pos = 0
         self.hits.search(self.buf, self.base, final=False)
         # a key with white space before its colon is counted by a slower search (`_JsonFast.value`)
-        new = self.buf[max(len(self.buf) - len(chunk) - 1, 0):]
-        self.spaced_keys = self.spaced_keys or any(space + ":" in new for space in " \t\n\r")
+        if not self.spaced_keys:
+            new = self.buf[max(len(self.buf) - len(chunk) - 1, 0):].encode("utf-8", "surrogatepass")
+            self.spaced_keys = b" :" in new.translate(_SPACES)
 
     def next_char(self) -> str:
         """The next character that is not whitespace (the position moves to it); "" at the end."""
@@ -1400,7 +1420,7 @@ class _Reader:
         findings = _Findings()
 
         def scan_of(render, whole_text=False):
-            return _FileScan(file, self.scanner, findings, render, whole_text)
+            return _FileScan(file, self.scanner, findings, render, whole_text, remember=True)
 
         try:
             if kind == "json":

@@ -40,11 +40,14 @@ from .leak_records import vendor_leaks
 from .ledger import Ledger, vendor_ids
 from .company_view import company_record
 from .letters import (
-    EarlierRequest, HeldValue, Missing, SentElsewhere, Sighting, TrackerCookie, TrackerSeen, TrackerValue,
+    EarlierRequest, HeldValue, Missing, SentElsewhere, Sighting, TermsCited, TrackerCookie, TrackerSeen,
+    TrackerValue,
 )
 from .me import KINDS as OWN_KINDS
 from .me import list_values, load_keys, lookup_hash, reference_tag, tag_of
+from .personal_terms import OFFER_HEADER, find_term
 from .sites import display_domain
+from .terms_records import earliest_offer
 from .tracker_companies import TrackerCompany
 
 # What can be recorded (the `rights_requests.kind` CHECK, widened by issue 14's migration): the
@@ -305,6 +308,29 @@ def sent_elsewhere(ledger: Ledger, domain: str, lang: str) -> tuple[list[SentEls
                            date.fromisoformat(e["first_seen"][:10]), date.fromisoformat(e["last_seen"][:10]))
              for e in merged.values()]
     return found, len(unresolved)
+
+
+def terms_cited(ledger: Ledger, domain: str, lang: str) -> TermsCited | None:
+    """The person's terms as first proffered to the vendor (`whoknows.terms_records`), in `lang`,
+    with the first value its pages sent a third party on or after that day; None when the proxy
+    never offered it any. Values this machine cannot decrypt are left out, as in `sent_elsewhere`."""
+    offer = earliest_offer(ledger, domain)
+    if offer is None:
+        return None
+    try:
+        term = find_term(f"{offer.term}/{offer.version}")
+    except InputError:  # a term this whoknows no longer ships: cited by its name
+        title, summary = offer.term, ""
+    else:
+        title, summary = term.title[lang], term.summary[lang]
+    since = offer.offered_since
+    try:
+        leaks, _ = sent_elsewhere(ledger, domain, lang)
+    except WhoknowsError:  # the key store cannot be read now: the terms are still worth citing
+        leaks = []
+    after = [leak for leak in leaks if leak.first_seen >= since]
+    first = min(after, key=lambda leak: (leak.first_seen, leak.recipient, leak.label)) if after else None
+    return TermsCited(title, offer.version, summary, OFFER_HEADER, since, offer.agreed_day, first)
 
 
 def request_vendor(ledger: Ledger, request_id: int, on: date) -> str:

@@ -411,12 +411,14 @@ def render_request(
     requester_name: str | None = None,
     corrections: Sequence[tuple[str, str] | tuple[str, str, str]] | None = None,
     tracked: bool = False,
+    terms: TermsCited | None = None,
 ) -> Letter:
     """A GDPR request of `kind` (access, erase, object, rectify, port) in `lang` (en, es).
 
     `identifiers`: (label, value) pairs, all listed in the letter. `corrections` (rectify only):
     (what, correct value) or (what, value you hold, correct value). `tracked`: the addressee is a
     tracker company that collected the data from the person's browser (`render_tracker_request`).
+    `terms`: the person's terms proffered to the vendor, cited after the request itself.
     Raises InputError for a kind, language, identifier or correction that cannot be used,
     WhoknowsError when the vendor has no privacy contact.
     """
@@ -434,6 +436,8 @@ def render_request(
     blocks.append(_fill(_INTROS[lang][kind].format(gdpr=words["gdpr"], vendor=name)))
     if tracked:
         blocks.append(_fill(_TRACKED[lang]["collected"]))
+    if terms is not None:
+        blocks.append(_fill(_terms_text(terms, lang)))
     if kind == "rectify":
         blocks.append(_RECTIFY[lang]["intro"] + "\n" + "\n".join(_bullet(c) for c in _change_lines(changes, lang)))
     blocks.append(_identifier_block(items, words))
@@ -835,6 +839,65 @@ def _missing_line(missing: Missing, lang: str) -> str:
                                              given=long_date(missing.given_on, lang))
 
 
+# -- personal terms --------------------------------------------------------------------------------
+# The person's own terms, proffered by the proxy on every request to the vendor's site
+# (`whoknows.personal_terms`, `whoknows.terms_records`): since when, whether the vendor agreed, and
+# the first time after that its pages sent one of the person's values to a third party.
+
+
+@dataclass(frozen=True)
+class TermsCited:
+    """The person's terms as they were proffered to the vendor, with what its pages did since."""
+
+    title: str  # the term's title, in the letter's language
+    version: int
+    summary: str  # what it says, in the letter's language
+    header: str  # the header they travelled in (`Personal-Terms`)
+    offered_since: date
+    agreed_on: date | None
+    sent_after: SentElsewhere | None = None  # the first value its pages sent a third party since then
+
+
+_TERMS = {
+    "en": {
+        "offered": ("Since {since}, every request my browser made to {site} has carried my personal terms, "
+                    "\u201c{title}\u201d (version {version}, in the {header} header): \u201c{summary}\u201d"),
+        "sent": "Even so, on {first} {your} pages sent my {what} {encoding} to {recipient}{company}.",
+        "you": {"site": "your website", "your": "your", "never": "You have never signalled agreement to them.",
+                "agreed": "You signalled agreement to them on {agreed}."},
+        "it": {"site": "its website", "your": "its", "never": "It has never signalled agreement to them.",
+               "agreed": "It signalled agreement to them on {agreed}."},
+    },
+    "es": {
+        "offered": ("Desde el {since}, cada solicitud de mi navegador a {site} ha incluido mis términos "
+                    "personales, «{title}» (versión {version}, en la cabecera {header}): «{summary}»"),
+        "sent": "Aun así, el {first} {your} páginas enviaron mi {what} {encoding} a {recipient}{company}.",
+        "you": {"site": "su sitio web", "your": "sus", "never": "Nunca han indicado que los acepten.",
+                "agreed": "Indicaron que los aceptaban el {agreed}."},
+        "it": {"site": "su sitio web", "your": "sus", "never": "Nunca ha indicado que los acepte.",
+               "agreed": "Indicó que los aceptaba el {agreed}."},
+    },
+}
+
+
+def _terms_text(terms: TermsCited, lang: str, voice: str = "you") -> str:
+    """One paragraph (not yet wrapped): offered since, agreed or not, and what its pages sent since (when known).
+    `voice`: `you` in a letter to the vendor, `it` in one about it (a complaint)."""
+    words, person = _TERMS[lang], _TERMS[lang][voice]
+    parts = [words["offered"].format(since=long_date(terms.offered_since, lang), title=terms.title,
+                                     version=terms.version, header=terms.header, summary=terms.summary,
+                                     site=person["site"])]
+    parts.append(person["never"] if terms.agreed_on is None
+                 else person["agreed"].format(agreed=long_date(terms.agreed_on, lang)))
+    sent = terms.sent_after
+    if sent is not None:
+        parts.append(words["sent"].format(
+            first=long_date(sent.first_seen, lang), what=sent.label[:1].lower() + sent.label[1:],
+            encoding=_encoding(sent.encoding, lang), recipient=sent.recipient,
+            company=f" ({sent.company})" if sent.company else "", your=person["your"]))
+    return " ".join(parts)
+
+
 _SOURCE = {
     "en": {
         "subject": "Request for the source of personal data (Articles 15(1)(g) and 14 GDPR)",
@@ -885,9 +948,10 @@ _SOURCE = {
 
 def render_source_request(lang: str, vendor: VendorFacts, held: Sequence[HeldValue],
                           identifiers: Sequence[tuple[str, str]], sent_on: date,
-                          requester_name: str | None = None) -> Letter:
+                          requester_name: str | None = None, terms: TermsCited | None = None) -> Letter:
     """Where did you get these? A letter naming each value `vendor` holds that it was never given,
-    with where and when it was seen (Art. 15(1)(g), 14). InputError when `held` is empty."""
+    with where and when it was seen (Art. 15(1)(g), 14), and the person's terms it was offered
+    (`terms`). InputError when `held` is empty."""
     name = _vendor_name(lang, vendor)
     if not held:
         raise InputError("a source request needs at least one value the vendor holds that it was never given")
@@ -897,6 +961,7 @@ def render_source_request(lang: str, vendor: VendorFacts, held: Sequence[HeldVal
               words["salutation"],
               _fill(text["intro"].format(gdpr=words["gdpr"], vendor=name)) + "\n"
               + "\n".join(_bullet(_held_line(h, lang)) for h in sorted(held, key=lambda h: (h.earliest, h.label))),
+              *([_fill(_terms_text(terms, lang))] if terms is not None else []),
               _numbered(text["asks"]), _fill(text["article14"]), _identifier_block(_identifiers(identifiers), words)]
     blocks += _ending(lang, deadline, _signature(requester_name))
     return Letter(kind="source", lang=lang, subject=text["subject"], body="\n\n".join(blocks) + "\n",
@@ -1043,7 +1108,8 @@ _COMPLAINT = {
 def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, earlier: EarlierRequest,
                      today: date, identifiers: Sequence[tuple[str, str]],
                      held: Sequence[HeldValue] = (), sent_elsewhere: Sequence[SentElsewhere] = (),
-                     requester_name: str | None = None, reply_to: str | None = None) -> Letter:
+                     requester_name: str | None = None, reply_to: str | None = None,
+                     terms: TermsCited | None = None) -> Letter:
     """A complaint to a supervisory authority (Art. 77) about a request left unanswered past its
     due date, with the timeline and what the ledger holds about the vendor. The authority must
     inform the complainant within three months (Art. 78(2)): that is the letter's deadline.
@@ -1081,6 +1147,8 @@ def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, 
         evidence.append(_fill(text["sent_elsewhere"], "- ", "  ") + "\n" + "\n".join(
             _fill(_sent_line(s, lang, "it"), "  - ", "    ")
             for s in sorted(sent_elsewhere, key=lambda s: (s.first_seen, s.recipient, s.label, s.value))))
+    if terms is not None:
+        evidence.append(_fill(_terms_text(terms, lang, "it"), "- ", "  "))
     if evidence:
         blocks.append(text["evidence"] + "\n" + "\n".join(evidence))
     items = _identifiers(identifiers)
@@ -1138,7 +1206,7 @@ def _address(text: str, display_name: str, what: str) -> Address:
 
 __all__ = [
     "AuthorityFacts", "EarlierRequest", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
-    "Sighting", "VendorFacts", "email_address", "long_date", "months_after", "one_month_after",
+    "Sighting", "TermsCited", "VendorFacts", "email_address", "long_date", "months_after", "one_month_after",
     "render_complaint", "render_follow_up", "render_request", "render_source_request", "response_deadline",
     "to_eml",
 ]

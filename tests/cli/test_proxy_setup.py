@@ -121,3 +121,8 @@ def test_setup_offers_a_default_cookie_mode_and_sets_it():
 
     bad = run_cli("setup", "--cookies", "forever")
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "unknown cookie mode" in bad.stderr
+
+
+def test_setup_mentions_the_personal_terms_and_how_to_proffer_them(whoknows_home):
+    shown = " ".join(invoke().stdout.split())
+    assert "'whoknows terms offer nostalking' has the proxy proffer the \"no stalking\" terms" in shown
