@@ -24,6 +24,7 @@ once per flow, or replaced by a new object, never mutated: the safety guard
 |                    | user's values that left with this request     |                   |                                          |
 | LEAK_VERDICT       | `whoknows.decision.LeakPart` of a request     | leaks             | observation, tests                       |
 |                    | carrying the user's values                    |                   |                                          |
+| TERMS_OFFERED      | the personal terms this request carried       | personal_terms    | personal_terms (at the response)         |
 | ADDON_ERRORS       | the errors addons raised on this flow         | safety            | tests                                    |
 """
 
@@ -38,7 +39,8 @@ COOKIES = "whoknows.cookies"
 LEAKS_SCANNED = "whoknows.leaks_scanned"
 LEAKS_FOUND = "whoknows.leaks_found"
 LEAK_VERDICT = "whoknows.leak_verdict"
+TERMS_OFFERED = "whoknows.terms_offered"
 ADDON_ERRORS = "whoknows.addon_errors"
 
 ALL = (CONTEXT, CANONICAL_NAMES, FILTER, TRACKER, REMOVED_PARAMS, COOKIES, LEAKS_SCANNED, LEAKS_FOUND,
-       LEAK_VERDICT, ADDON_ERRORS)
+       LEAK_VERDICT, TERMS_OFFERED, ADDON_ERRORS)

@@ -499,6 +499,7 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "vendor": _text, "term": _text, "version": _positive, "first_offered": _timestamp,
         "last_offered": _timestamp, "agreed_on": _optional(_timestamp),
         "agreed_by": _optional(_one_of(AGREEMENT_SOURCES)),
+    },
     "shared_identifiers": {
         "vendor": _text, "cookie_name": _string, "recipient_site": _domain, "recipient_host": _text,
         "action": _one_of(("strip", "block")), "count": _positive, "first_seen": _timestamp,

@@ -30,6 +30,6 @@ def test_each_key_is_named_once_and_documented_with_its_writer():
     assert len(set(flow_state.ALL)) == len(flow_state.ALL)
     table = flow_state.__doc__
     for name in ("CONTEXT", "CANONICAL_NAMES", "FILTER", "TRACKER", "REMOVED_PARAMS", "COOKIES", "LEAKS_SCANNED",
-                 "LEAKS_FOUND", "LEAK_VERDICT", "ADDON_ERRORS"):
+                 "LEAKS_FOUND", "LEAK_VERDICT", "TERMS_OFFERED", "ADDON_ERRORS"):
         assert getattr(flow_state, name) in flow_state.ALL
         assert re.search(rf"^\| {name} +\|", table, re.M), name
