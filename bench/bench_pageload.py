@@ -15,7 +15,11 @@ Parts:
 - names: `*.test` go to 127.0.0.1. Direct, Chromium maps them (`--host-resolver-rules`); through a
   proxy, Chromium lets the proxy resolve them and each proxy runs sealed (bench_proxy_launch.py:
   `*.test` to loopback, every other name refused and reported).
-- cases: direct; plain `mitmdump -q` (mitmproxy's defaults, trusting the test CA upstream); the
+- cases: direct; direct with the trackers whoknows blocks refused by the browser itself (its
+  resolver fails `tags.test` and `adnet.test`, the two hosts whose first request EasyList/EasyPrivacy
+  block, so the browser asks for the same 21 requests the servers see through whoknows, and learns
+  at once that the other 2 fail: what blocking alone wins, with no proxy; the floor whoknows could
+  reach if interception cost nothing; information, not a goal); plain `mitmdump -q` (mitmproxy's defaults, trusting the test CA upstream); the
   whoknows proxy (`proxy_addons.runner`, i.e. `whoknows proxy`, trusting the test CA upstream) with
   EasyList + EasyPrivacy from ../shared/data/filterlists subscribed (bench_proxy.prepare_home; its
   built-in list stays on, and blocks nothing here: the trackers are `*.test` names, blocked by
@@ -69,6 +73,9 @@ from bench_proxy_launch import REFUSED_PREFIX  # noqa: E402
 SITES = HERE / "bench_pageload_sites.py"
 GOALS = {"direct": 0.85, "plain": 0.75}  # whoknows / case, at most
 TRACKER_HOSTS = ("tags.test", "metrics.test", "social.test", "adnet.test", "sync1.test", "sync2.test")
+# The hosts of the requests EasyList/EasyPrivacy block on the page (their first requests: gtm.js and
+# the ad frame); everything else a tracker loads hangs on them.
+BLOCKED_FIRST = ("tags.test", "adnet.test")
 LOAD_TIMEOUT_MS = 20_000
 START_TIMEOUT = 30.0
 
@@ -89,6 +96,7 @@ class Case:
     label: str
     proxy: str | None  # Playwright proxy server; None: direct
     pid: int | None = None  # the proxy's process
+    browser: str = "direct"  # which browser loads it (direct ones: with or without blocked hosts)
     loads: list[Load] = field(default_factory=list)
     warmup: Load | None = None
 
@@ -152,15 +160,17 @@ def start_proxies(workdir: Path, wk_env: dict, test_ca: Path, variants: list[str
             for key, (process, port) in started.items()}
 
 
-def browser_args(trusted: list[Path]) -> list[str]:
+def browser_args(trusted: list[Path], refused: tuple[str, ...] = ()) -> list[str]:
     """e2e_browser's flags, trusting every given CA (the two proxies' and the sites' own, for direct),
-    with `*.test` resolved to loopback when the browser goes direct."""
+    with `*.test` resolved to loopback when the browser goes direct, except the `refused` names
+    (the browser's resolver fails them at once, as for a name that does not exist)."""
     from e2e_browser import chromium_args
     from e2e_pki import spki_sha256_base64
 
     pins = ",".join(spki_sha256_base64(ca) for ca in trusted)
     args = [a for a in chromium_args(trusted[0]) if not a.startswith("--ignore-certificate-errors-spki-list=")]
-    return args + [f"--ignore-certificate-errors-spki-list={pins}", "--host-resolver-rules=MAP *.test 127.0.0.1"]
+    rules = ", ".join([*(f"MAP {name} ~NOTFOUND" for name in refused), "MAP *.test 127.0.0.1"])
+    return args + [f"--ignore-certificate-errors-spki-list={pins}", f"--host-resolver-rules={rules}"]
 
 
 def load_once(browsers: dict, case: Case, page_url: str, control_port: int) -> Load:
@@ -168,7 +178,7 @@ def load_once(browsers: dict, case: Case, page_url: str, control_port: int) -> L
 
     read_counts(control_port)  # whatever came late from the previous load is not this one's
     if case.proxy is None:
-        context = browsers["direct"].new_context()
+        context = browsers[case.browser].new_context()
     else:
         context = new_context(browsers["proxied"], case.proxy)
     context.set_default_navigation_timeout(LOAD_TIMEOUT_MS)
@@ -224,6 +234,8 @@ def print_results(cases: dict[str, Case], expected_requests: int) -> list[str]:
     missed = []
     print("\n  ratio                              median of rounds   quartiles     range         ratio of medians   goal")
     rows = [(ours, cases[key], goal) for key, goal in GOALS.items()]
+    # What blocking alone wins (no proxy), and what interception costs on top of the same blocking.
+    rows += [(cases["direct_blocked"], cases["direct"], None), (ours, cases["direct_blocked"], None)]
     rows += [(case, base, None) for case in cases.values() if case.key.startswith("variant")
              for base in (ours, cases["direct"])]
     for case, base, goal in rows:
@@ -258,6 +270,7 @@ def run(args, workdir: Path) -> int:
     proxies = start_proxies(workdir, wk_env, pki.ca_cert, args.compare)
     cases = {
         "direct": Case("direct", "direct", None),
+        "direct_blocked": Case("direct_blocked", "direct, blocked", None, browser="direct_blocked"),
         "plain": Case("plain", "plain mitmdump", f"http://127.0.0.1:{proxies['plain'][1]}", proxies["plain"][0].pid),
         "whoknows": Case("whoknows", "whoknows", f"http://127.0.0.1:{proxies['whoknows'][1]}",
                          proxies["whoknows"][0].pid),
@@ -270,9 +283,13 @@ def run(args, workdir: Path) -> int:
     with sync_playwright() as playwright:
         # Two browsers, the same flags: one with no proxy at all, one whose contexts each name their
         # proxy (a context of a browser launched with a proxy cannot go direct).
-        flags = browser_args([proxies["whoknows"][2], proxies["plain"][2], pki.ca_cert])
+        trusted = [proxies["whoknows"][2], proxies["plain"][2], pki.ca_cert]
+        flags = browser_args(trusted)
         browsers = {"direct": playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                                          args=flags, timeout=30_000),
+                    "direct_blocked": playwright.chromium.launch(
+                        executable_path=str(CHROMIUM), headless=True, timeout=30_000,
+                        args=browser_args(trusted, refused=BLOCKED_FIRST)),
                     "proxied": playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                                           proxy={"server": "http://per-context"},
                                                           args=flags, timeout=30_000)}
@@ -294,6 +311,11 @@ def run(args, workdir: Path) -> int:
     if min(direct_reached) < sites["requests"]:
         problems.append(f"direct loads reached the servers with {min(direct_reached)} requests, "
                         f"fewer than the page's {sites['requests']}: the page did not load whole")
+    floor, ours = (statistics.median(sum(load.reached.values()) for load in cases[key].loads)
+                   for key in ("direct_blocked", "whoknows"))
+    if floor != ours:
+        problems.append(f"the browser's own blocking let {floor:.0f} requests reach the servers, whoknows "
+                        f"{ours:.0f}: 'direct, blocked' is not the same page as through whoknows")
     for load in cases["whoknows"].loads:
         if any(load.reached[h] for h in TRACKER_HOSTS if h not in ("tags.test", "adnet.test")):
             problems.append(f"a tracker behind a blocked one was reached through whoknows: {load.reached}")

@@ -61,6 +61,8 @@ def print_findings(findings, with_vendor: bool = True) -> None:
                    f"(first seen {record['first_seen'][:10]})")
         for evidence in record["evidence"]:
             click.echo(f"  - {evidence['summary']}")
+        if record.get("personal_terms"):
+            click.echo(f"  - {record['personal_terms']['summary']}")
 
 
 def print_stored_export(stored) -> None:

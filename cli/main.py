@@ -41,6 +41,7 @@ COMMANDS = {
     "setup": "cli.setup:setup",
     "site": "cli.site:site",
     "tell": "cli.disclosures:tell",
+    "terms": "cli.terms:terms",
     "vendor": "cli.vendor:vendor",
     "who": "cli.companies:who",
 }

@@ -40,7 +40,5 @@ def report(out, as_json):
         print_json({"path": str(path), "companies": len(drawn["companies"]), "sites": len(drawn["sites"]),
                     "drawn": {"nodes": len(graph["nodes"]), "edges": len(graph["edges"])}})
         return
-    from whoknows.company_picture import summary
-
-    click.echo(summary(drawn))
+    click.echo(drawn["summary"])
     click.echo(f"wrote {path} (open it in a browser)")

@@ -13,7 +13,10 @@ _COMPANIES_TOO = (" VENDOR may also be a tracker company the proxy saw ('whoknow
 KINDS = {
     "access": "Ask for a copy of everything VENDOR holds about you (GDPR Art. 15)." + _COMPANIES_TOO,
     "erase": "Ask VENDOR to erase everything it holds about you (GDPR Art. 17)." + _COMPANIES_TOO,
-    "object": "Object to VENDOR using your data for direct marketing (GDPR Art. 21)." + _COMPANIES_TOO,
+    "object": ("Object to VENDOR using your data for direct marketing (GDPR Art. 21)." + _COMPANIES_TOO
+               + " With --from-check, the letter lists each of VENDOR's mails that 'whoknows prefs --check' "
+               "finds breaking what you allowed (date, Message-ID, the rule it broke), and cites your withdrawal "
+               "of consent (Art. 7(3)) when you had opted out."),
     "rectify": "Ask VENDOR to correct what it holds about you (GDPR Art. 16); give --correct.",
     "port": ("Ask VENDOR for the data you provided to it, in a structured, commonly used, machine-readable "
              "format (GDPR Art. 20: data portability)."),
@@ -23,10 +26,15 @@ EXAMPLES = {
                "whoknows request access Google --lang es --out access-google.txt"],
     "erase": ['whoknows request erase shop.example --name "Ana Pérez"',
               "whoknows request erase shop.example --out erase.eml"],
-    "object": ["whoknows request object shop.example", "whoknows request object shop.example --to dpo@shop.example"],
+    "object": ["whoknows request object shop.example", "whoknows request object shop.example --from-check"],
     "rectify": ['whoknows request rectify shop.example --correct "Postal address" "Calle Mayor 2, Madrid"'],
     "port": ["whoknows request port shop.example", "whoknows request port shop.example --lang es --out port.eml"],
 }
+
+
+# The requests that cite your personal terms (when the proxy proffered them to the vendor): those
+# about what it does with your data. A correction or a copy to take elsewhere is not about that.
+TERMS_CITED_IN = ("access", "erase", "object")
 
 
 def parse_day(value: str | None) -> date:
@@ -54,28 +62,46 @@ def rights_request():
 
 
 def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: str | None,
-                  signed: str | None, on: str | None, corrections: tuple, as_json: bool) -> None:
+                  signed: str | None, on: str | None, corrections: tuple, as_json: bool,
+                  from_check: bool = False) -> None:
     from whoknows import letters
     from whoknows.aliases import resolve_vendor
     from whoknows.ledger import open_ledger
-    from whoknows.data_rights import check_not_a_different_repeat
+    from whoknows.data_rights import check_not_a_different_repeat, terms_cited
 
     sent_on = parse_day(on)
     if to is not None:
         to = letters.email_address(to, "--to")
     with open_ledger() as ledger:
-        company = _tracker_company(ledger, kind, vendor_name)
+        company = None if from_check else _tracker_company(ledger, kind, vendor_name)
         if company is not None:
             _make_tracker_request(ledger, company, kind, lang, out, to, signed, sent_on, as_json)
             return
         domain = resolve_vendor(ledger, vendor_name)
         record, facts = _vendor_facts(ledger, domain, to)
+        mails = _mails_from_check(ledger, domain, record) if from_check else []
         check_not_a_different_repeat(ledger, domain, kind, lang, facts.privacy_contact, sent_on)
         found = _identifiers(ledger, domain, lang, record)
+        terms = terms_cited(ledger, domain, lang) if kind in TERMS_CITED_IN else None
         letter = letters.render_request(kind, lang, facts, found.items, sent_on, signed,
-                                        [tuple(c) for c in corrections] or None)
-        _deliver(ledger, domain, record, letter, out, as_json, {"identifiers": [list(i) for i in found.items]},
-                 found.unresolved)
+                                        [tuple(c) for c in corrections] or None, terms=terms, marketing_mail=mails)
+        extra = {"identifiers": [list(i) for i in found.items]}
+        if from_check:
+            extra["mails"] = [{"message": m.message, "sent_at": m.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "alias": m.alias, "rules": [b.rule for b in m.broke]} for m in mails]
+        _deliver(ledger, domain, record, letter, out, as_json, extra, found.unresolved)
+
+
+def _mails_from_check(ledger, domain: str, record: dict):
+    """The vendor's mails that break your preferences; WhoknowsError when there is none."""
+    from whoknows.data_rights import marketing_mail
+    from whoknows.errors import WhoknowsError
+
+    mails = marketing_mail(ledger, domain)
+    if not mails:
+        raise WhoknowsError(f"'whoknows prefs --check' finds no mail from {record['display']} that breaks your "
+                            f"preferences: nothing to list ('whoknows request object {domain}' objects without it)")
+    return mails
 
 
 def _tracker_company(ledger, kind: str, text: str):
@@ -269,10 +295,14 @@ def _request_command(kind: str, help_text: str) -> click.Command:
     @_vendor_letter_options
     @click.option("--correct", "corrections", nargs=2, multiple=True, metavar="WHAT VALUE",
                   help="rectify: what to correct and the correct value; repeat for several.")
-    def command(vendor_name, lang, out, to, signed, on, as_json, corrections):
+    @click.option("--from-check", is_flag=True,
+                  help="object: list VENDOR's mails that 'whoknows prefs --check' finds breaking your preferences.")
+    def command(vendor_name, lang, out, to, signed, on, as_json, corrections, from_check):
         if corrections and kind != "rectify":
             raise click.UsageError("--correct goes with 'whoknows request rectify'")
-        _make_request(kind, vendor_name, lang, out, to, signed, on, corrections, as_json)
+        if from_check and kind != "object":
+            raise click.UsageError("--from-check goes with 'whoknows request object'")
+        _make_request(kind, vendor_name, lang, out, to, signed, on, corrections, as_json, from_check)
 
     return command
 
@@ -402,7 +432,7 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
         whoknows request complain 3 --lang es --out complaint.txt
     """
     from whoknows import authorities, letters
-    from whoknows.data_rights import as_earlier, held_values, overdue_request, sent_elsewhere
+    from whoknows.data_rights import as_earlier, held_values, overdue_request, sent_elsewhere, terms_cited
     from whoknows.errors import InputError
     from whoknows.ledger import open_ledger
 
@@ -427,7 +457,8 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
         facts_of_authority = letters.AuthorityFacts(authority.name, authority.own_name, authority.address,
                                                     authority.email, authority.web)
         letter = letters.render_complaint(lang, facts_of_authority, facts, as_earlier(request), today, found.items,
-                                          held=held, sent_elsewhere=leaks, requester_name=signed, reply_to=reply_to)
+                                          held=held, sent_elsewhere=leaks, requester_name=signed, reply_to=reply_to,
+                                          terms=terms_cited(ledger, domain, lang))
         _deliver(ledger, domain, record, letter, out, as_json,
                  {"about": request_id, "authority": {"country": authority.country, "name": authority.name,
                                                      "email": authority.email, "web": authority.web},
@@ -467,7 +498,7 @@ def source(vendor_name, lang, out, to, signed, on, as_json):
     """
     from whoknows import letters
     from whoknows.aliases import resolve_vendor
-    from whoknows.data_rights import check_not_a_different_repeat, held_values
+    from whoknows.data_rights import check_not_a_different_repeat, held_values, terms_cited
     from whoknows.errors import WhoknowsError
     from whoknows.ledger import open_ledger
 
@@ -484,7 +515,8 @@ def source(vendor_name, lang, out, to, signed, on, as_json):
                                 "there is nothing to ask the source of ('whoknows findings' lists what there is)")
         check_not_a_different_repeat(ledger, domain, "source", lang, facts.privacy_contact, sent_on)
         found = _identifiers(ledger, domain, lang, record)
-        letter = letters.render_source_request(lang, facts, held, found.items, sent_on, signed)
+        letter = letters.render_source_request(lang, facts, held, found.items, sent_on, signed,
+                                               terms=terms_cited(ledger, domain, lang))
         _deliver(ledger, domain, record, letter, out, as_json,
                  {"findings": [{"what": h.label, "value": h.value, "first_seen": h.earliest.isoformat()} for h in held],
                   "identifiers": [list(i) for i in found.items]},

@@ -187,6 +187,10 @@ def _print_info(info: dict) -> None:
     echo("")
     echo(f"Listening beyond loopback needs --auth-user; the password is ${PASSWORD_ENV} or the stored")
     echo("secret ('whoknows setup --show-password').")
+    echo("")
+    echo("Your own terms: 'whoknows terms offer nostalking' has the proxy proffer the \"no stalking\" terms")
+    echo("(use what I give you to serve me; do not track me beyond this site or share my data) to every")
+    echo("site, and records which sites agree; 'whoknows terms' shows them. None is proffered until you do.")
     if "check" in info:
         mark = "ok" if info["check"]["ok"] else "FAILED"
         echo(f"\nCheck: {mark}: {info['check']['detail']}")

@@ -140,6 +140,14 @@ def show(vendor_name, as_json):
         _print_record(record)
 
 
+def _terms_line(vendor: str, offers: list[dict]) -> str:
+    from whoknows.terms_records import TermsOffer
+
+    if not offers:
+        return "  personal terms: never offered ('whoknows terms offer nostalking' proffers them to every site)"
+    return "\n".join(f"  personal terms: {TermsOffer(vendor=vendor, **offer).describe()}" for offer in offers)
+
+
 def _print_record(record: dict) -> None:
     from whoknows.disclosures import evidence_summary
 
@@ -168,6 +176,7 @@ def _print_record(record: dict) -> None:
             evidence_summary(d["evidence"])]
            for d in record["disclosures"]])
     click.echo(_preferences_line(record["preferences"]))
+    click.echo(_terms_line(record["vendor"], record["personal_terms"]))
     for section, label in (("third_parties", "third parties"), ("cookies", "cookies"), ("parameters", "tracking parameters")):
         _print_observations(label, record["observations"][section])
     from cli.leaks import print_vendor_leaks
@@ -296,7 +305,7 @@ def data(vendor_name, path, on, as_json):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget(vendor_name, yes):
     """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations,
-    the data exports read and their findings.
+    the data exports read and their findings, what tracker companies saw on its pages.
 
     Only the ledger's rows go: an alias at your mail provider is not touched.
 
@@ -322,7 +331,8 @@ def forget(vendor_name, yes):
 
 
 _SINGULAR = {"aliases": "alias", "disclosures": "disclosure", "preferences": "preferences",
-             "observations": "observation", "data_exports": "data export"}
+             "observations": "observation", "data_exports": "data export",
+             "company_sightings": "company sighting"}
 
 
 def _describe(counts: dict[str, int]) -> str:

@@ -8,7 +8,7 @@ import * as api from "./lib/api.js";
 import { ext } from "./lib/browser.js";
 import { message } from "./lib/messages.js";
 import { loadConfig } from "./lib/settings.js";
-import { cookieModeValue, isWebUrl, siteView, summaryLines } from "./lib/state.js";
+import { companyLine, cookieModeValue, isWebUrl, siteView, summaryLines } from "./lib/state.js";
 import { pickTargetTab, requestedTabId } from "./lib/tabs.js";
 
 const POLL_MS = 1000;
@@ -136,6 +136,12 @@ function draw(state) {
     item.textContent = line;
     return item;
   }));
+  $("companies").replaceChildren(...view.companyGroups.map((group) => {
+    const item = document.createElement("li");
+    item.textContent = companyLine(group);
+    return item;
+  }));
+  $("no-companies").hidden = view.companyGroups.length > 0;
   drawThirdParties(view);
   drawCookieMode(view);
   if ($("alias").value !== (view.alias ?? "")) $("alias").value = view.alias ?? "";

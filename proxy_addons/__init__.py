@@ -37,16 +37,20 @@ def direct_pac_url(host: str, port: int) -> str:
 def whoknows_addons() -> list:
     """Every whoknows addon, in chain order, each guarded by the first one (`safety.Safety`).
 
-    Order matters: `pac` answers the proxy's own URLs before anything else sees them; `cname` finds
+    Order matters: `terms_page` (the personal terms' public text) and `pac` answer the proxy's own
+    URLs before anything else sees them; `cname` finds
     a first-party subdomain's canonical names after `context` says whose page it is and before the
     blocking addon matches them; `frames` reads the cookies addon's tracker verdict; the blocking
     addon (when present) marks tracker requests before `signals` reads the mark; `streaming` comes
-    after every addon that may answer a request at its headers, and before `leaks`;
+    after every addon that may answer a request at its headers, and before `leaks`; `personal_terms`
+    after `signals` (it adds its header to requests the proxy lets through) and before `streaming`;
     `company_sightings` after `leaks` (it reads the values `leaks` found in the request);
     `websocket_memory` drops a WebSocket's past messages after every other addon has seen the
     current one.
     """
     from proxy_addons import pac
+    from proxy_addons import personal_terms
+    from proxy_addons import terms_page
     from proxy_addons import safety
     from proxy_addons import signals
 
@@ -68,8 +72,9 @@ def whoknows_addons() -> list:
 
     guard = safety.Safety()
     frame_memory = FrameMemory()  # the frames addon fills it, the context addon reads it
-    addons = [pac.Pac(), context.Context(frames=frame_memory), cname.Cname(), blocking.Blocking(),
-              params.Params(), cookies.Cookies(), frames.Frames(frame_memory), signals.Signals(),
+    addons = [terms_page.TermsPage(), pac.Pac(), context.Context(frames=frame_memory), cname.Cname(),
+              blocking.Blocking(), params.Params(), cookies.Cookies(), frames.Frames(frame_memory), signals.Signals(),
+              personal_terms.PersonalTerms(),
               streaming.Streaming(), leaks.Leaks(), observation.Observation(),
               company_sightings.CompanySightingsAddon(), control.Control(), upstream_http1.UpstreamHttp1(),
               websocket_memory.WebSocketMemory()]

@@ -15,8 +15,6 @@ Pages are attributed as the observation addon does (`observation.first_party_sit
 
 from __future__ import annotations
 
-import threading
-
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -35,7 +33,22 @@ from whoknows.company_sightings import CompanySightings
 from whoknows.company_sightings import SightingsFlusher
 from whoknows.company_sightings import pages_learned
 from whoknows.sites import site_of
-from whoknows.tracker_companies import tracker_domain
+
+
+# A Cookie header naming more cookies than this is not a browser's: the rest are left out.
+MAX_SENT_COOKIES = 50
+
+
+def cookie_names(header: str | None) -> list[str]:
+    """The names in a `Cookie` header as it leaves (`a=1; b=2` -> a, b), as the ledger keeps names."""
+    if not header:
+        return []
+    names = []
+    for part in header.split(";")[:MAX_SENT_COOKIES]:
+        name = part.partition("=")[0].strip()
+        if name:
+            names.append(ledger_name(name))
+    return names
 
 
 class CompanySightingsAddon:
@@ -53,9 +66,9 @@ class CompanySightingsAddon:
             self.flusher.interval = parse_interval(getattr(ctx.options, FLUSH_OPTION))
 
     def running(self) -> None:
+        # (The tracker data is loaded off the first request's path by the observation addon's
+        # warm-up: `tracker_owner` reads it first. A second loader would parse it twice at once.)
         self.flusher.start()
-        # The tracker data takes ~0.1 s to load: not on the first request's path.
-        threading.Thread(target=tracker_domain, args=("warm-up.invalid",), daemon=True).start()
 
     def done(self) -> None:
         self.flusher.stop()
@@ -77,8 +90,12 @@ class CompanySightingsAddon:
         request = flow.request
         if self.sightings.company_of(request.host) is None:
             return
-        pages = pages_learned(request.url, folded_value(request.headers.fields, b"referer"), site, site_of)
+        fields = request.headers.fields
+        pages = pages_learned(request.url, folded_value(fields, b"referer"), site, site_of)
         self.sightings.request(site, request.host, blocked=False, pages=pages)
+        sent = cookie_names(folded_value(fields, b"cookie"))
+        if sent:
+            self.sightings.cookies(site, request.host, sent, sent=True)
         found = flow.metadata.get(FOUND_KEY)
         if found:
             self.sightings.values(site, request.host, [(f.kind, f.ref, f.encoding) for f in found])

@@ -30,3 +30,26 @@ def test_company_circles_grow_with_sites_up_to_a_cap():
     radii = [company_picture.company_radius(n) for n in (1, 2, 5, 20, 1000)]
     assert radii == sorted(radii) and radii[0] < radii[2]
     assert radii[-1] == company_picture.MAX_RADIUS
+
+
+def test_the_summary_says_how_many_companies_reached_you():
+    def rows(*reached):
+        return [{"reached": n} for n in reached]
+    sites = [{}, {}]
+    assert company_picture.summary(rows(1, 0, 2), sites) == (
+        "3 companies saw you on 2 of your sites; 2 of them reached you at least once, the others were "
+        "blocked every time.")
+    assert company_picture.summary(rows(1, 1), sites) == "2 companies saw you on 2 of your sites; all of them reached you at least once."
+    assert company_picture.summary(rows(0), sites[:1]) == "1 company saw you on 1 of your sites; it never reached you: blocked every time."
+    assert company_picture.summary([], []).startswith("No tracker company seen yet")
+
+
+def test_long_names_are_cut_beside_their_node_and_whole_in_the_tooltip():
+    name = "Very Long Advertising Technology Holdings International"
+    drawn = company_picture.build_picture(
+        [{"id": "long", "company": name, "category": "advertising", "sites": 1, "blocked": 0, "reached": 1}],
+        [{"site": "shop.example", "display": "shop.example", "id": "long", "company": name, "blocked": 0, "reached": 1}])
+    [site, company] = drawn["graph"]["nodes"]
+    assert company["label"] == "Very Long Advertising Techn…" and len(company["label"]) == company_picture.MAX_LABEL
+    assert company["title"].startswith(name) and company["name"] == name
+    assert site["label"] == "shop.example"

@@ -195,3 +195,28 @@ def test_vendor_show_still_shows_the_record_when_the_key_store_cannot_be_read(le
     record = vendor_record(ledger, "shop.example")
     assert record["disclosures"] and record["findings"] == []
     assert record["findings_unavailable"] == "the keyring is locked"
+
+
+def test_a_finding_cites_the_terms_offered_and_the_first_time_its_pages_sent_the_value_after(ledger):
+    """Issue 15: shop.example was offered the no-stalking terms the day before its page sent your
+    hashed email to tracker.example (the leak of `_batch`, on 2023-11-14)."""
+    from whoknows.personal_terms import find_term
+    from whoknows.terms_records import PendingOffers
+    from whoknows.terms_records import write_batch as write_offers
+
+    email = ref(ledger, "email", EMAIL)
+    write_batch(ledger, _batch("shop.example", "tracker.example", email, "email", encoding="sha256"))
+    [finding] = for_vendor(ledger, "shop.example")
+    assert finding.terms is None and "personal_terms" not in finding.to_json()  # never offered: not a word
+    pending = PendingOffers(clock=lambda: 1_700_000_000.0 - 86400)
+    pending.offered("shop.example", [find_term("nostalking")])
+    write_offers(ledger, pending.take())
+    [finding] = for_vendor(ledger, "shop.example")
+    assert finding.to_json()["personal_terms"]["summary"] == (
+        "offered our terms (nostalking/1) since 2023-11-13; agreed: never; on 2023-11-14 its pages sent it to "
+        "tracker.example, as SHA-256")
+    # offered only after the leak: the terms are cited, the earlier leak is not put after them
+    with ledger.write() as db:
+        db.execute("UPDATE terms_offers SET first_offered = '2024-01-01T00:00:00Z'")
+    [finding] = for_vendor(ledger, "shop.example")
+    assert finding.terms_summary() == "offered our terms (nostalking/1) since 2024-01-01; agreed: never"

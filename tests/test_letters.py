@@ -336,7 +336,8 @@ def render_tracker(kind: str, lang: str):
     return render_tracker_request(
         kind, lang, TRACKER,
         [TrackerCookie("_ga", ("google-analytics.com",), ("news.example", "shop.example")),
-         TrackerCookie("IDE", ("doubleclick.net",), ("shop.example",))],
+         TrackerCookie("IDE", ("doubleclick.net",), ("shop.example",)),
+         TrackerCookie("NID", ("google.com",), ("shop.example",), sent=True)],
         [TrackerValue(labels["email"], "alice.martin@home.example", "sha256", ("shop.example",))],
         [TrackerSeen("news.example", ("google-analytics.com",), date(2026, 1, 12), date(2026, 1, 12)),
          TrackerSeen("shop.example", ("doubleclick.net", "google-analytics.com"), date(2025, 11, 3),
@@ -360,7 +361,8 @@ def test_a_tracker_letter_lists_every_cookie_value_and_website_and_says_how_the_
     letter = render_tracker("access", lang)
     flat = " ".join(letter.body.split())
     for expected in ("_ga", "IDE", "alice.martin@home.example", "SHA-256", "news.example", "shop.example",
-                     "doubleclick.net, google-analytics.com"):
+                     "doubleclick.net, google-analytics.com",
+                     "NID, sent to google.com" if lang == "en" else "NID, enviada a google.com"):
         assert expected in flat
     assert ("your domains collected them from my browser" if lang == "en" else
             "sus dominios los recogieron de mi navegador") in flat
@@ -374,3 +376,53 @@ def test_a_tracker_letter_is_access_erase_or_object_only():
         from whoknows.letters import render_tracker_request
 
         render_tracker_request("port", "en", TRACKER, [], [], [], SENT_ON)
+
+
+# -- personal terms cited ------------------------------------------------------------------------
+
+def terms_cited(lang: str, agreed: bool = False):
+    from whoknows.letters import TermsCited
+    from whoknows.personal_terms import find_term
+
+    term = find_term("nostalking")
+    return TermsCited(term.title[lang], term.version, term.summary[lang], "Personal-Terms", date(2025, 10, 20),
+                      date(2025, 10, 22) if agreed else None, sent_elsewhere(lang)[0])
+
+
+def render_with_terms(kind: str, lang: str, agreed: bool = False):
+    terms = terms_cited(lang, agreed)
+    if kind == "source":
+        return render_source_request(lang, VENDOR, held(lang), IDENTIFIERS, SENT_ON, "Alice Martin", terms=terms)
+    if kind == "complaint":
+        return render_complaint(lang, AUTHORITY, VENDOR, UNANSWERED, SENT_ON, IDENTIFIERS, held(lang),
+                                sent_elsewhere(lang), "Alice Martin", "alice.martin@home.example", terms=terms)
+    return render(kind, lang, terms=terms)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("kind", ["access", "erase", "object", "source", "complaint"])
+def test_a_letter_citing_the_personal_terms_matches_its_golden_file(kind, lang):
+    text = as_golden_text(render_with_terms(kind, lang))
+    path = GOLDEN / f"terms-{kind}.{lang}.txt"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {path}; run with UPDATE_GOLDEN=1 and review it"
+    assert text == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang, offered, agreed, sent", [
+    ("en", "Since 20 October 2025, every request my browser made to your website has carried my personal terms,",
+     "You signalled agreement to them on 22 October 2025.",
+     "Even so, on 3 November 2025 your pages sent my email address as a SHA-256 hash to connect.facebook.net"),
+    ("es", "Desde el 20 de octubre de 2025, cada solicitud de mi navegador a su sitio web ha incluido mis "
+           "términos personales,",
+     "Indicaron que los aceptaban el 22 de octubre de 2025.",
+     "Aun así, el 3 de noviembre de 2025 sus páginas enviaron mi dirección de correo electrónico como hash "
+     "SHA-256 a connect.facebook.net"),
+])
+def test_the_terms_sentence_says_since_when_whether_agreed_and_what_was_sent_after(lang, offered, agreed, sent):
+    flat = " ".join(render_with_terms("access", lang, agreed=True).body.split())
+    assert offered in flat and agreed in flat and sent in flat
+    assert "never" not in flat.split(offered)[1].split(".")[1]
+    plain = " ".join(render("access", lang).body.split())
+    assert "Personal-Terms" not in plain  # no terms offered: no sentence

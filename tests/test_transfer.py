@@ -576,3 +576,48 @@ def test_a_bad_intent_row_is_refused_before_anything_is_written(ledger, change, 
     change(document)
     with pytest.raises(WhoknowsError, match=message):
         read_export(json.dumps(document).encode(), "x")
+
+
+def _fill_terms_offers(ledger) -> None:
+    """Issue 15 (personal terms): two vendors offered the terms, one of which agreed."""
+    from whoknows.personal_terms import find_term
+    from whoknows.terms_records import PendingOffers, write_batch
+
+    moments = iter([1772366400.0, 1772452800.0, 1772539200.0])
+    pending = PendingOffers(clock=lambda: next(moments))
+    term = find_term("nostalking")
+    pending.offered("shop.example", [term])
+    pending.offered("quiet.example", [term])
+    pending.agreed("shop.example", [term], "well-known")
+    write_batch(ledger, pending.take())
+
+
+def test_terms_offers_travel_and_merge_to_the_earliest_offer_and_agreement(ledger, tmp_path):
+    _fill_terms_offers(ledger)
+    first = export_text(ledger)
+    rows = json.loads(first)["terms_offers"]
+    assert [(r["vendor"], r["agreed_by"]) for r in rows] == [("quiet.example", None), ("shop.example", "well-known")]
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        assert all(s["added"] == 0 for s in import_export(other, read_export(first.encode(), "x")).values())
+        # a later offer and no agreement here: the file's earlier offer and its agreement win
+        with other.write() as db:
+            db.execute("UPDATE terms_offers SET first_offered = '2026-06-01T00:00:00Z', agreed_on = NULL, "
+                       "agreed_by = NULL")
+        import_export(other, read_export(first.encode(), "x"))
+        assert export_text(other) == first
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["terms_offers"][0].update(vendor="ghost.example"), "is not in the file's vendors"),
+    (lambda d: d["terms_offers"][0].update(agreed_by="header"), "agreed_on without agreed_by"),
+    (lambda d: d["terms_offers"][1].update(agreed_by="a handshake"), "is not one of header, well-known"),
+    (lambda d: d["terms_offers"][0].update(version=0), "terms_offers"),
+], ids=["dangling vendor", "half an agreement", "bad way", "version 0"])
+def test_a_bad_terms_offer_row_is_refused_before_anything_is_written(ledger, change, message):
+    _fill_terms_offers(ledger)
+    document = json.loads(export_text(ledger))
+    change(document)
+    with pytest.raises(WhoknowsError, match=message):
+        read_export(json.dumps(document).encode(), "x")

@@ -45,11 +45,12 @@ def category_of(company_id: str) -> str:
 
 
 def _identifier_counts(db) -> dict[str, dict[str, int]]:
-    """{company: {kind: distinct identifiers}} for cookies and values (by the kind-first index)."""
+    """{company: {kind: distinct identifiers}}: cookies it tried to set, values (by the kind-first index)."""
     counts: dict[str, dict[str, int]] = {}
     for company, kind, number in db.execute(
             "SELECT company, kind, count(*) FROM (SELECT DISTINCT kind, company, name, qualifier "
-            "FROM company_identifiers WHERE kind IN ('cookie', 'value')) GROUP BY company, kind"):
+            "FROM company_identifiers WHERE kind IN ('cookie', 'value') AND (kind = 'value' OR qualifier = '')) "
+            "GROUP BY company, kind"):
         counts.setdefault(company, {})[kind] = number
     return counts
 
@@ -140,7 +141,8 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
         "first_seen": min((s["first_seen"] for s in sites.values()), default=None),
         "last_seen": max((s["last_seen"] for s in sites.values()), default=None),
         "received": {
-            "cookies": _grouped(held, "cookie", lambda row: {"name": row["name"]}),
+            "cookies": _grouped(held, "cookie", lambda row: {"name": row["name"],
+                                                              "how": "sent" if row["qualifier"] else "set"}),
             "values": _grouped(held, "value", _value_fields),
             "pages": _grouped(held, "page", lambda row: {"url": row["name"], "through": row["qualifier"]}),
         },
@@ -218,12 +220,16 @@ def site_company_links(ledger: Ledger) -> list[dict[str, Any]]:
     """Every (site, company) pair the ledger saw, with the requests blocked and reached there: the
     edges of the picture (`company_picture`). Sites by name, then companies by id."""
     with ledger.read() as db:
-        rows = db.execute(
-            "SELECT v.domain, s.company, sum(s.blocked), sum(s.reached) FROM company_sightings AS s "
-            "JOIN vendors AS v ON v.id = s.vendor_id GROUP BY v.domain, s.company ORDER BY v.domain, s.company"
-        ).fetchall()
-    return [{"site": site, "display": display_domain(site), "id": company, "company": display_name(company),
-             "blocked": blocked, "reached": reached} for site, company, blocked, reached in rows]
+        # Grouped in primary-key order (company, vendor_id): one pass, no sort (bench/bench_report.py).
+        rows = db.execute("SELECT company, vendor_id, sum(blocked), sum(reached) FROM company_sightings "
+                          "GROUP BY company, vendor_id").fetchall()
+        domains = dict(db.execute("SELECT id, domain FROM vendors"))
+    names = {company: display_name(company) for company in {row[0] for row in rows}}
+    shown = {vendor_id: display_domain(domains[vendor_id]) for vendor_id in {row[1] for row in rows}}
+    links = [{"site": domains[vendor_id], "display": shown[vendor_id], "id": company,
+              "company": names[company], "blocked": blocked, "reached": reached}
+             for company, vendor_id, blocked, reached in rows]
+    return sorted(links, key=lambda link: (link["site"], link["id"]))
 
 
 def group_third_parties(third_parties: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

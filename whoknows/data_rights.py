@@ -14,6 +14,9 @@ A request to a tracker company (issue 12: `tracker_parts`) lists what the proxy 
 names of the cookies its domains set, your values they were sent, the websites and dates; it is
 recorded under the company's own domain (`tracker_request_domain`).
 
+An objection that lists the vendor's mails that broke what you allowed it (`marketing_mail`, issue
+15: what `prefs --check` found, each mail once with every rule it broke).
+
 Letters that use the evidence (issue 14), the facts gathered here for `whoknows.letters`:
 - a source request (`held_values`): each value the vendor holds that it was never given
   (`whoknows.findings`), with where and when it was seen;
@@ -40,11 +43,14 @@ from .leak_records import vendor_leaks
 from .ledger import Ledger, vendor_ids
 from .company_view import company_record
 from .letters import (
-    EarlierRequest, HeldValue, Missing, SentElsewhere, Sighting, TrackerCookie, TrackerSeen, TrackerValue,
+    BrokenRule, EarlierRequest, HeldValue, MarketingMail, Missing, SentElsewhere, Sighting, TermsCited, TrackerCookie,
+    TrackerSeen, TrackerValue,
 )
 from .me import KINDS as OWN_KINDS
 from .me import list_values, load_keys, lookup_hash, reference_tag, tag_of
+from .personal_terms import OFFER_HEADER, find_term
 from .sites import display_domain
+from .terms_records import earliest_offer
 from .tracker_companies import TrackerCompany
 
 # What can be recorded (the `rights_requests.kind` CHECK, widened by issue 14's migration): the
@@ -135,7 +141,8 @@ def tracker_parts(ledger: Ledger, company: TrackerCompany, lang: str) -> Tracker
     machine's key, as for a vendor), and the websites and dates where they saw your browser."""
     record = company_record(ledger, company.id)
     received = record["received"]
-    cookies = [TrackerCookie(c["name"], tuple(c["domains"]), tuple(c["sites"])) for c in received["cookies"]]
+    cookies = [TrackerCookie(c["name"], tuple(c["domains"]), tuple(c["sites"]), c["how"] == "sent")
+               for c in received["cookies"]]
     plaintext = _own_values(ledger) if any(reference_tag(v["value"]) for v in received["values"]) else {}
     values, unresolved = [], 0
     for sent in received["values"]:
@@ -307,6 +314,29 @@ def sent_elsewhere(ledger: Ledger, domain: str, lang: str) -> tuple[list[SentEls
     return found, len(unresolved)
 
 
+def terms_cited(ledger: Ledger, domain: str, lang: str) -> TermsCited | None:
+    """The person's terms as first proffered to the vendor (`whoknows.terms_records`), in `lang`,
+    with the first value its pages sent a third party on or after that day; None when the proxy
+    never offered it any. Values this machine cannot decrypt are left out, as in `sent_elsewhere`."""
+    offer = earliest_offer(ledger, domain)
+    if offer is None:
+        return None
+    try:
+        term = find_term(f"{offer.term}/{offer.version}")
+    except InputError:  # a term this whoknows no longer ships: cited by its name
+        title, summary = offer.term, ""
+    else:
+        title, summary = term.title[lang], term.summary[lang]
+    since = offer.offered_since
+    try:
+        leaks, _ = sent_elsewhere(ledger, domain, lang)
+    except WhoknowsError:  # the key store cannot be read now: the terms are still worth citing
+        leaks = []
+    after = [leak for leak in leaks if leak.first_seen >= since]
+    first = min(after, key=lambda leak: (leak.first_seen, leak.recipient, leak.label)) if after else None
+    return TermsCited(title, offer.version, summary, OFFER_HEADER, since, offer.agreed_day, first)
+
+
 def request_vendor(ledger: Ledger, request_id: int, on: date) -> str:
     """The vendor of request `request_id`, checked to be answerable on `on` (as `mark_answered`
     checks), without writing anything: so an export that comes with the answer is read first."""
@@ -438,3 +468,29 @@ __all__ = [
     "get_request", "identifiers_for", "list_requests", "mark_answered", "overdue_request", "record_request",
     "answer_gaps", "answered_request", "held_values", "request_vendor", "sent_elsewhere",
 ]
+
+
+def marketing_mail(ledger: Ledger, domain: str) -> list[MarketingMail]:
+    """The vendor's mails that broke what you allowed it (`whoknows prefs --check`), each once with
+    every rule it broke, oldest first: what `request object --from-check` lists (issue 15)."""
+    from datetime import datetime, timezone
+
+    from .mail_records import check_preferences
+
+    breaches, _ = check_preferences(ledger)
+    by_message: dict[str, tuple[object, list[BrokenRule]]] = {}
+    for breach in breaches:
+        if breach.vendor != domain:
+            continue
+        since = date.fromisoformat(breach.since[:10]) if breach.since else None
+        for mail in breach.mails:
+            broken = BrokenRule(
+                breach.rule, since, breach.limit, breach.month or breach.week,
+                breach.messages, mail.topics if breach.rule == "topic" else (), tuple(breach.allowed or ()),
+                breach.duplicate)
+            by_message.setdefault(mail.identity, (mail, []))[1].append(broken)
+    order = {rule: place for place, rule in enumerate(("after-opt-out", "no-marketing", "topic", "max-per-week",
+                                                       "max-per-month", "duplicate"))}
+    return sorted((MarketingMail(datetime.fromisoformat(mail.sent_at.replace("Z", "+00:00")).astimezone(timezone.utc),
+                                 mail.identity, mail.alias, tuple(sorted(broke, key=lambda b: order[b.rule])))
+                   for mail, broke in by_message.values()), key=lambda m: (m.sent_at, m.message))

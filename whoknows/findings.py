@@ -46,6 +46,7 @@ from .ledger import Ledger
 from .me import KINDS as OWN_KINDS
 from .me import MeKeys, list_values, load_keys, lookup_hash, reference_tag, tag_of
 from .sites import display_domain
+from .terms_records import TermsOffer, earliest_offer
 
 EVIDENCE_SOURCES = ("export", "mail", "page", "leak", "foreign-mail")
 _ENCODING_NAMES = {"md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256"}
@@ -90,6 +91,7 @@ class Finding:
     first_seen: str
     evidence: list[Evidence] = field(default_factory=list)
     value: str | None = None  # the plaintext: only with `reveal=True`, for a letter
+    terms: TermsOffer | None = None  # the person's terms as first proffered to the vendor, if ever
 
     def to_json(self) -> dict:
         record = {"vendor": self.vendor, "kind": self.kind, "value": self.value_ref, "first_seen": self.first_seen,
@@ -97,7 +99,23 @@ class Finding:
                   "evidence": [e.to_json() for e in self.evidence]}
         if self.value is not None:
             record["plaintext"] = self.value
+        if self.terms is not None:
+            record["personal_terms"] = {**self.terms.to_json(), "summary": self.terms_summary()}
         return record
+
+    def terms_summary(self) -> str | None:
+        """`offered our terms (nostalking/1) since 2026-03-01; agreed: never; on 2026-03-05 its pages
+        sent it to tracker.example, as SHA-256`: the last part when its pages sent the value to a
+        third party on or after the day the terms were first offered."""
+        if self.terms is None:
+            return None
+        since = self.terms.first_offered[:10]
+        after = [e for e in self.evidence if e.source == "page" and not e.detail.get("blocked") and e.seen[:10] >= since]
+        if not after:
+            return self.terms.describe()
+        first = after[0]  # (evidence is sorted by date)
+        return (f"{self.terms.describe()}; on {first.seen[:10]} its pages sent it to {first.detail['recipient']}"
+                f"{_encoding_phrase(first.detail.get('encoding'))}")
 
     def describe(self) -> str:
         return (f"{display_domain(self.vendor)} holds your {self.kind} {self.value_ref}, never given to it "
@@ -235,6 +253,11 @@ def _compute(ledger: Ledger, vendor_id: int | None, reveal: bool) -> Findings:
             finding.value = plaintext.get(identity[1]) if identity[0] == "me" else identity[1]
         results.append(finding)
     results.sort(key=lambda f: (f.vendor, f.first_seen, f.kind, f.value_ref))
+    offers: dict[str, TermsOffer | None] = {}
+    for finding in results:
+        if finding.vendor not in offers:
+            offers[finding.vendor] = earliest_offer(ledger, finding.vendor)
+        finding.terms = offers[finding.vendor]
     return Findings(results, unmatched)
 
 

@@ -411,12 +411,18 @@ def render_request(
     requester_name: str | None = None,
     corrections: Sequence[tuple[str, str] | tuple[str, str, str]] | None = None,
     tracked: bool = False,
+    terms: TermsCited | None = None,
+    marketing_mail: Sequence[MarketingMail] = (),
 ) -> Letter:
     """A GDPR request of `kind` (access, erase, object, rectify, port) in `lang` (en, es).
 
     `identifiers`: (label, value) pairs, all listed in the letter. `corrections` (rectify only):
     (what, correct value) or (what, value you hold, correct value). `tracked`: the addressee is a
     tracker company that collected the data from the person's browser (`render_tracker_request`).
+    `terms`: the person's terms proffered to the vendor, cited after the request itself.
+    `marketing_mail` (object only): the vendor's mails that broke what the person allowed
+    (`prefs --check`), listed with each rule broken; a withdrawal of consent among them adds
+    Art. 7(3), a duplicate mailing says the objection covers every record.
     Raises InputError for a kind, language, identifier or correction that cannot be used,
     WhoknowsError when the vendor has no privacy contact.
     """
@@ -434,13 +440,21 @@ def render_request(
     blocks.append(_fill(_INTROS[lang][kind].format(gdpr=words["gdpr"], vendor=name)))
     if tracked:
         blocks.append(_fill(_TRACKED[lang]["collected"]))
+    if terms is not None:
+        blocks.append(_fill(_terms_text(terms, lang)))
+    if marketing_mail:
+        if kind != "object":
+            raise InputError("the mails that broke your preferences go in an objection (object) only")
+        blocks += _marketing_mail_blocks(marketing_mail, lang)
     if kind == "rectify":
         blocks.append(_RECTIFY[lang]["intro"] + "\n" + "\n".join(_bullet(c) for c in _change_lines(changes, lang)))
     blocks.append(_identifier_block(items, words))
     blocks += _middle(kind, lang)
     blocks += _ending(lang, deadline, signature)
+    withdrawn = any(broken.rule == "after-opt-out" for mail in marketing_mail for broken in mail.broke)
     return Letter(
-        kind=kind, lang=lang, subject=_SUBJECTS[lang][kind], body="\n\n".join(blocks) + "\n",
+        kind=kind, lang=lang, subject=_MAIL_WORDS[lang]["subject"] if withdrawn else _SUBJECTS[lang][kind],
+        body="\n\n".join(blocks) + "\n",
         to=vendor.privacy_contact.strip(), to_name=name, deadline=deadline, sent_on=sent_on,
         requester_name=signature,
     )
@@ -458,13 +472,15 @@ _TRACKED = {
     "en": {
         "collected": (
             "I have not given you these data myself: your domains collected them from my browser on "
-            "the websites that embed them. Below are the cookies they set, the personal data of mine "
-            "they were sent, and the websites and dates on which my records show them. I do not "
-            "know the values of those cookies: please use their names, the websites and the dates "
-            "to find the identifiers you assigned to my browser and everything linked to them."
+            "the websites that embed them. Below are the cookies they set or were sent, the "
+            "personal data of mine they were sent, and the websites and dates on which my records "
+            "show them. I do not know the values of those cookies: please use their names, the "
+            "websites and the dates to find the identifiers you assigned to my browser and "
+            "everything linked to them."
         ),
         "cookie": "Cookie", "website": "Website",
         "cookie_value": "{name}, set by {domains} on {sites}",
+        "cookie_sent": "{name}, sent to {domains} on {sites}",
         "value": "{value}, received {encoding} on {sites}",
         "seen": "{site}, requests to {domains} {when}",
         "on": "on {first}", "between": "from {first} to {last}",
@@ -472,14 +488,15 @@ _TRACKED = {
     "es": {
         "collected": (
             "No les he facilitado yo estos datos: sus dominios los recogieron de mi navegador en los "
-            "sitios web que los integran. A continuación figuran las cookies que instalaron, los "
-            "datos personales míos que recibieron y los sitios web y fechas en que mis registros los "
-            "muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
+            "sitios web que los integran. A continuación figuran las cookies que instalaron o "
+            "recibieron, los datos personales míos que recibieron y los sitios web y fechas en que "
+            "mis registros los muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
             "los sitios web y las fechas para localizar los identificadores que asignaron a mi "
             "navegador y todo lo vinculado a ellos."
         ),
         "cookie": "Cookie", "website": "Sitio web",
         "cookie_value": "{name}, instalada por {domains} en {sites}",
+        "cookie_sent": "{name}, enviada a {domains} en {sites}",
         "value": "{value}, que recibieron {encoding} en {sites}",
         "seen": "{site}, solicitudes a {domains} {when}",
         "on": "el {first}", "between": "del {first} al {last}",
@@ -492,8 +509,9 @@ class TrackerCookie:
     """A cookie a tracker company's domains set, by name (its value is never known)."""
 
     name: str
-    domains: tuple[str, ...]  # its domains that set it
+    domains: tuple[str, ...]  # its domains that set it (or were sent it)
     sites: tuple[str, ...]  # the websites on whose pages it was set
+    sent: bool = False  # the browser sent it to those domains (rather than they set it)
 
 
 @dataclass(frozen=True)
@@ -526,8 +544,8 @@ def render_tracker_request(kind: str, lang: str, company: VendorFacts, cookies: 
         raise InputError(f"a request to a tracker company is one of {', '.join(TRACKER_KINDS)}, not {kind!r}")
     _check_lang(lang)
     words = _TRACKED[lang]
-    items = [(words["cookie"], words["cookie_value"].format(name=c.name, domains=", ".join(c.domains),
-                                                             sites=", ".join(c.sites))) for c in cookies]
+    items = [(words["cookie"], words["cookie_sent" if c.sent else "cookie_value"].format(
+        name=c.name, domains=", ".join(c.domains), sites=", ".join(c.sites))) for c in cookies]
     items += [(v.label, words["value"].format(value=v.value, encoding=_encoding(v.encoding, lang),
                                               sites=", ".join(v.sites))) for v in values]
     for s in seen:
@@ -835,6 +853,65 @@ def _missing_line(missing: Missing, lang: str) -> str:
                                              given=long_date(missing.given_on, lang))
 
 
+# -- personal terms --------------------------------------------------------------------------------
+# The person's own terms, proffered by the proxy on every request to the vendor's site
+# (`whoknows.personal_terms`, `whoknows.terms_records`): since when, whether the vendor agreed, and
+# the first time after that its pages sent one of the person's values to a third party.
+
+
+@dataclass(frozen=True)
+class TermsCited:
+    """The person's terms as they were proffered to the vendor, with what its pages did since."""
+
+    title: str  # the term's title, in the letter's language
+    version: int
+    summary: str  # what it says, in the letter's language
+    header: str  # the header they travelled in (`Personal-Terms`)
+    offered_since: date
+    agreed_on: date | None
+    sent_after: SentElsewhere | None = None  # the first value its pages sent a third party since then
+
+
+_TERMS = {
+    "en": {
+        "offered": ("Since {since}, every request my browser made to {site} has carried my personal terms, "
+                    "\u201c{title}\u201d (version {version}, in the {header} header): \u201c{summary}\u201d"),
+        "sent": "Even so, on {first} {your} pages sent my {what} {encoding} to {recipient}{company}.",
+        "you": {"site": "your website", "your": "your", "never": "You have never signalled agreement to them.",
+                "agreed": "You signalled agreement to them on {agreed}."},
+        "it": {"site": "its website", "your": "its", "never": "It has never signalled agreement to them.",
+               "agreed": "It signalled agreement to them on {agreed}."},
+    },
+    "es": {
+        "offered": ("Desde el {since}, cada solicitud de mi navegador a {site} ha incluido mis términos "
+                    "personales, «{title}» (versión {version}, en la cabecera {header}): «{summary}»"),
+        "sent": "Aun así, el {first} {your} páginas enviaron mi {what} {encoding} a {recipient}{company}.",
+        "you": {"site": "su sitio web", "your": "sus", "never": "Nunca han indicado que los acepten.",
+                "agreed": "Indicaron que los aceptaban el {agreed}."},
+        "it": {"site": "su sitio web", "your": "sus", "never": "Nunca ha indicado que los acepte.",
+               "agreed": "Indicó que los aceptaba el {agreed}."},
+    },
+}
+
+
+def _terms_text(terms: TermsCited, lang: str, voice: str = "you") -> str:
+    """One paragraph (not yet wrapped): offered since, agreed or not, and what its pages sent since (when known).
+    `voice`: `you` in a letter to the vendor, `it` in one about it (a complaint)."""
+    words, person = _TERMS[lang], _TERMS[lang][voice]
+    parts = [words["offered"].format(since=long_date(terms.offered_since, lang), title=terms.title,
+                                     version=terms.version, header=terms.header, summary=terms.summary,
+                                     site=person["site"])]
+    parts.append(person["never"] if terms.agreed_on is None
+                 else person["agreed"].format(agreed=long_date(terms.agreed_on, lang)))
+    sent = terms.sent_after
+    if sent is not None:
+        parts.append(words["sent"].format(
+            first=long_date(sent.first_seen, lang), what=sent.label[:1].lower() + sent.label[1:],
+            encoding=_encoding(sent.encoding, lang), recipient=sent.recipient,
+            company=f" ({sent.company})" if sent.company else "", your=person["your"]))
+    return " ".join(parts)
+
+
 _SOURCE = {
     "en": {
         "subject": "Request for the source of personal data (Articles 15(1)(g) and 14 GDPR)",
@@ -885,9 +962,10 @@ _SOURCE = {
 
 def render_source_request(lang: str, vendor: VendorFacts, held: Sequence[HeldValue],
                           identifiers: Sequence[tuple[str, str]], sent_on: date,
-                          requester_name: str | None = None) -> Letter:
+                          requester_name: str | None = None, terms: TermsCited | None = None) -> Letter:
     """Where did you get these? A letter naming each value `vendor` holds that it was never given,
-    with where and when it was seen (Art. 15(1)(g), 14). InputError when `held` is empty."""
+    with where and when it was seen (Art. 15(1)(g), 14), and the person's terms it was offered
+    (`terms`). InputError when `held` is empty."""
     name = _vendor_name(lang, vendor)
     if not held:
         raise InputError("a source request needs at least one value the vendor holds that it was never given")
@@ -897,6 +975,7 @@ def render_source_request(lang: str, vendor: VendorFacts, held: Sequence[HeldVal
               words["salutation"],
               _fill(text["intro"].format(gdpr=words["gdpr"], vendor=name)) + "\n"
               + "\n".join(_bullet(_held_line(h, lang)) for h in sorted(held, key=lambda h: (h.earliest, h.label))),
+              *([_fill(_terms_text(terms, lang))] if terms is not None else []),
               _numbered(text["asks"]), _fill(text["article14"]), _identifier_block(_identifiers(identifiers), words)]
     blocks += _ending(lang, deadline, _signature(requester_name))
     return Letter(kind="source", lang=lang, subject=text["subject"], body="\n\n".join(blocks) + "\n",
@@ -1043,7 +1122,8 @@ _COMPLAINT = {
 def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, earlier: EarlierRequest,
                      today: date, identifiers: Sequence[tuple[str, str]],
                      held: Sequence[HeldValue] = (), sent_elsewhere: Sequence[SentElsewhere] = (),
-                     requester_name: str | None = None, reply_to: str | None = None) -> Letter:
+                     requester_name: str | None = None, reply_to: str | None = None,
+                     terms: TermsCited | None = None) -> Letter:
     """A complaint to a supervisory authority (Art. 77) about a request left unanswered past its
     due date, with the timeline and what the ledger holds about the vendor. The authority must
     inform the complainant within three months (Art. 78(2)): that is the letter's deadline.
@@ -1081,6 +1161,8 @@ def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, 
         evidence.append(_fill(text["sent_elsewhere"], "- ", "  ") + "\n" + "\n".join(
             _fill(_sent_line(s, lang, "it"), "  - ", "    ")
             for s in sorted(sent_elsewhere, key=lambda s: (s.first_seen, s.recipient, s.label, s.value))))
+    if terms is not None:
+        evidence.append(_fill(_terms_text(terms, lang, "it"), "- ", "  "))
     if evidence:
         blocks.append(text["evidence"] + "\n" + "\n".join(evidence))
     items = _identifiers(identifiers)
@@ -1092,6 +1174,160 @@ def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, 
     return Letter(kind="complaint", lang=lang, subject=text["subject"].format(vendor=name),
                   body="\n\n".join(blocks) + "\n", to=authority.email or authority.web, to_name=authority.name,
                   deadline=months_after(today, 3), sent_on=today, requester_name=signature)
+
+
+# -- an objection listing the mails that broke the person's preferences (issue 15) --------------
+# `whoknows request object VENDOR --from-check`: what `prefs --check` found, handed over as plain
+# facts (whoknows.data_rights.marketing_mail gathers them). Subjects are not kept by whoknows: each
+# mail is named by its date and Message-ID, which the vendor can find in its own sending records.
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """One rule of the person's preferences a mail broke (whoknows.mail_records.RULES)."""
+
+    rule: str  # max-per-month, max-per-week, no-marketing, topic, after-opt-out, duplicate
+    since: date | None = None  # no-marketing, topic: when said; after-opt-out: the day of the opt-out
+    limit: int | None = None  # max-per-month, max-per-week
+    period: str | None = None  # max-per-month: YYYY-MM; max-per-week: YYYY-Www
+    messages: int = 0  # max-per-*: the messages in that period; duplicate: the copies
+    topics: tuple[str, ...] = ()  # topic: what the mail was about
+    allowed: tuple[str, ...] = ()  # topic: what the person allowed
+    duplicate: str | None = None  # duplicate: two-addresses, sent-twice
+
+
+@dataclass(frozen=True)
+class MarketingMail:
+    """A mail from the vendor and each rule it broke."""
+
+    sent_at: datetime  # UTC
+    message: str  # its Message-ID, or `sha256:...` when it had none
+    alias: str | None  # the alias it reached
+    broke: tuple[BrokenRule, ...]
+
+
+# The topics as a letter names them (the vocabulary is whoknows.mail_topics.TOPICS).
+TOPIC_WORDS = {
+    "en": {"orders": "orders", "account": "my account", "offers": "offers", "newsletter": "newsletters",
+           "events": "events", "surveys": "surveys"},
+    "es": {"orders": "pedidos", "account": "mi cuenta", "offers": "ofertas", "newsletter": "boletines",
+           "events": "eventos", "surveys": "encuestas"},
+}
+
+_MAIL_WORDS = {
+    "en": {
+        "subject": "Objection to direct marketing and withdrawal of consent (Articles 21 and 7(3) GDPR)",
+        "intro": ("Your messages to me show that my choices have not been respected. These are the "
+                  "messages, each with its date (UTC) and Message-ID, and what each did against them:"),
+        "mail": "{when} UTC, message {message}{alias}: {broke}",
+        "alias": ", to {alias}",
+        "no_id": "without Message-ID (reference {ref})",
+        "max-per-month": "one of {messages} messages in {period}, more than the {limit} a month I had agreed to",
+        "max-per-week": ("one of {messages} messages in the week of {period}, more than the {limit} a week I had "
+                         "agreed to"),
+        "no-marketing": "marketing, although I had refused marketing on {since}",
+        "topic": "about {topics}, which I had not agreed to (I had agreed to: {allowed})",
+        "no_topic": "nothing",
+        "after-opt-out": "marketing, after I withdrew my consent on {since}",
+        "two-addresses": "the same mailing, sent to two of my addresses",
+        "sent-twice": "the same mailing, sent to me twice",
+        "and": " and ",
+        "withdrawal": (
+            "On {since} I withdrew my consent to receiving marketing from you. Under Article 7(3) "
+            "GDPR I may withdraw my consent at any time, and withdrawing must be as easy as giving "
+            "it; the processing based on it had to stop then. The messages above sent after that "
+            "day show that it has not."
+        ),
+        "twice": (
+            "The same mailing reaching two of my addresses, or reaching me twice, shows that you hold "
+            "me more than once in your mailing lists. This objection covers every such record and "
+            "every address in it."
+        ),
+    },
+    "es": {
+        "subject": ("Oposición a la mercadotecnia directa y retirada del consentimiento (artículos 21 y 7, "
+                    "apartado 3, del RGPD)"),
+        "intro": ("Sus mensajes muestran que no se han respetado mis decisiones. Estos son los mensajes, "
+                  "cada uno con su fecha (UTC) y su Message-ID, y lo que cada uno hizo en contra de ellas:"),
+        "mail": "{when} UTC, mensaje {message}{alias}: {broke}",
+        "alias": ", a {alias}",
+        "no_id": "sin Message-ID (referencia {ref})",
+        "max-per-month": "uno de {messages} mensajes en {period}, más de los {limit} al mes que había aceptado",
+        "max-per-week": ("uno de {messages} mensajes en la semana del {period}, más de los {limit} a la semana "
+                         "que había aceptado"),
+        "no-marketing": "publicidad, aunque el {since} había rechazado recibirla",
+        "topic": "sobre {topics}, que no había aceptado (había aceptado: {allowed})",
+        "no_topic": "ninguno",
+        "after-opt-out": "publicidad, después de que retirara mi consentimiento el {since}",
+        "two-addresses": "el mismo envío, remitido a dos de mis direcciones",
+        "sent-twice": "el mismo envío, remitido dos veces",
+        "and": " y ",
+        "withdrawal": (
+            "El {since} retiré mi consentimiento para recibir su publicidad. Según el artículo 7, "
+            "apartado 3, del RGPD, puedo retirar mi consentimiento en cualquier momento, y retirarlo "
+            "ha de ser tan fácil como darlo; el tratamiento basado en él debía cesar entonces. Los "
+            "mensajes anteriores enviados después de ese día muestran que no ha cesado."
+        ),
+        "twice": (
+            "Que el mismo envío llegue a dos de mis direcciones, o me llegue dos veces, muestra que "
+            "figuro más de una vez en sus listas de envío. Esta oposición comprende cada uno de esos "
+            "registros y cada dirección que contengan."
+        ),
+    },
+}
+
+
+def _month_name(period: str, lang: str) -> str:
+    year, month = period.split("-")
+    name = _MONTHS[lang][int(month) - 1]
+    return f"{name} {year}" if lang == "en" else f"{name} de {year}"
+
+
+def _kept_whole(text: str) -> str:
+    """A date that wrapping does not split (`_fill` turns the no-break spaces back)."""
+    return text.replace(" ", _NBSP)
+
+
+def _broken_text(broken: BrokenRule, lang: str) -> str:
+    words = _MAIL_WORDS[lang]
+    since = _kept_whole(long_date(broken.since, lang)) if broken.since else ""
+    if broken.rule == "max-per-month":
+        return words["max-per-month"].format(messages=broken.messages,
+                                             period=_kept_whole(_month_name(broken.period, lang)),
+                                             limit=broken.limit)
+    if broken.rule == "max-per-week":
+        year, week = broken.period.split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+        return words["max-per-week"].format(messages=broken.messages, period=_kept_whole(long_date(monday, lang)),
+                                            limit=broken.limit)
+    if broken.rule == "topic":
+        names = TOPIC_WORDS[lang]
+        return words["topic"].format(topics=words["and"].join(names[t] for t in broken.topics),
+                                     allowed=", ".join(names[t] for t in broken.allowed) or words["no_topic"])
+    if broken.rule == "duplicate":
+        return words[broken.duplicate]
+    if broken.rule in ("no-marketing", "after-opt-out"):
+        return words[broken.rule].format(since=since)
+    raise InputError(f"{broken.rule!r} is not a rule a mail can break")
+
+
+def _marketing_mail_blocks(mails: Sequence[MarketingMail], lang: str) -> list[str]:
+    words = _MAIL_WORDS[lang]
+    lines = []
+    for mail in sorted(mails, key=lambda m: (m.sent_at, m.message)):
+        when = _kept_whole(long_date(mail.sent_at.date(), lang)) + mail.sent_at.strftime(", %H:%M")
+        message = (words["no_id"].format(ref=mail.message[:19]) if mail.message.startswith("sha256:")
+                   else mail.message)
+        alias = words["alias"].format(alias=mail.alias) if mail.alias else ""
+        broke = "; ".join(_broken_text(b, lang) for b in mail.broke)
+        lines.append(_bullet(words["mail"].format(when=when, message=message, alias=alias, broke=broke)))
+    blocks = [_fill(words["intro"]) + "\n" + "\n".join(lines)]
+    withdrawals = sorted({b.since for m in mails for b in m.broke if b.rule == "after-opt-out" and b.since})
+    for day in withdrawals:
+        blocks.append(_fill(words["withdrawal"].format(since=_kept_whole(long_date(day, lang)))))
+    if any(b.rule == "duplicate" for m in mails for b in m.broke):
+        blocks.append(_fill(words["twice"]))
+    return blocks
 
 
 # -- the message -------------------------------------------------------------------------------
@@ -1137,8 +1373,8 @@ def _address(text: str, display_name: str, what: str) -> Address:
 
 
 __all__ = [
-    "AuthorityFacts", "EarlierRequest", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
-    "Sighting", "VendorFacts", "email_address", "long_date", "months_after", "one_month_after",
+    "AuthorityFacts", "BrokenRule", "EarlierRequest", "MarketingMail", "TOPIC_WORDS", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
+    "Sighting", "TermsCited", "VendorFacts", "email_address", "long_date", "months_after", "one_month_after",
     "render_complaint", "render_follow_up", "render_request", "render_source_request", "response_deadline",
     "to_eml",
 ]

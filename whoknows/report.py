@@ -18,7 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from .company_picture import picture, summary
+from .company_picture import picture
 from .ledger import Ledger
 from .paths import data_dir, private_file
 
@@ -85,16 +85,8 @@ def _attr(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
-def _node_title(node: dict[str, Any]) -> str:
-    if node["kind"] == "site":
-        return f"{node['label']}: {node['companies']} companies present"
-    return (f"{node['label']} ({node['category']}): on {node['sites']} of your sites, "
-            f"{node['blocked']} requests blocked, {node['reached']} reached")
-
-
 def render_graph(graph: dict[str, Any]) -> str:
     """The graph as inline SVG: edges first (under the nodes), then nodes with their labels."""
-    labels = {node["id"]: node["label"] for node in graph["nodes"]}
     parts = [f'<svg id="graph" role="img" aria-labelledby="graph-title" viewBox="0 0 {graph["width"]} '
              f'{graph["height"]}" width="{graph["width"]}" height="{graph["height"]}" '
              'xmlns="http://www.w3.org/2000/svg"><title id="graph-title">Your sites and the companies '
@@ -104,8 +96,7 @@ def render_graph(graph: dict[str, Any]) -> str:
             f'<line class="edge {edge["kind"]}" data-source="{_attr(edge["source"])}" '
             f'data-target="{_attr(edge["target"])}" data-blocked="{edge["blocked"]}" '
             f'data-reached="{edge["reached"]}" x1="{edge["x1"]}" y1="{edge["y1"]}" x2="{edge["x2"]}" '
-            f'y2="{edge["y2"]}"><title>{escape(labels[edge["source"]])} – {escape(labels[edge["target"]])}: '
-            f'{edge["blocked"]} blocked, {edge["reached"]} reached</title></line>')
+            f'y2="{edge["y2"]}"><title>{escape(edge["title"])}</title></line>')
     for node in graph["nodes"]:
         site = node["kind"] == "site"
         label_x = node["x"] - node["r"] - 6 if site else node["x"] + node["r"] + 6
@@ -113,7 +104,7 @@ def render_graph(graph: dict[str, Any]) -> str:
         extra = "" if site else f' data-sites="{node["sites"]}"'
         parts.append(
             f'<g class="node {node["kind"]}" data-id="{_attr(node["id"])}"{extra}>'
-            f'<title>{escape(_node_title(node))}</title>'
+            f'<title>{escape(node["title"])}</title>'
             f'<circle cx="{node["x"]}" cy="{node["y"]}" r="{node["r"]}"></circle>'
             f'<text x="{label_x}" y="{node["y"]}" dy="0.35em" text-anchor="{anchor}">{escape(node["label"])}</text></g>')
     parts.append("</svg>")
@@ -162,7 +153,7 @@ def render(drawn: dict[str, Any], now: datetime) -> str:
         '<meta name="referrer" content="no-referrer"><meta name="viewport" content="width=device-width">',
         f"<title>whoknows: who knows me</title><style>{STYLE}</style></head><body><main>",
         "<h1>Who knows me</h1>",
-        f'<p class="note" id="summary">{escape(summary(drawn))}</p>',
+        f'<p class="note" id="summary">{escape(drawn['summary'])}</p>',
         f'<p class="note">From the whoknows ledger, {escape(stamp)}.</p>',
         figure,
         "<h2>Companies</h2>",

@@ -16,6 +16,7 @@ from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
 from .preferences import get_preferences
 from .sites import display_domain
+from .terms_records import offers_to
 
 # What the user can say about a vendor (vendors table columns); all but `name` override the
 # company directory.
@@ -151,6 +152,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         findings, findings_unavailable = [finding.to_json() for finding in for_vendor(ledger, domain)], None
     except WhoknowsError as exc:  # the key store cannot be read now: the rest of the record still shows
         findings, findings_unavailable = [], str(exc)
+    terms = [offer.to_json() for offer in offers_to(ledger, domain)]
     company = company_info(domain, row)
     return {
         "vendor": domain,
@@ -166,6 +168,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
         "exports": exports,  # what it says it holds: its data exports read (whoknows.export_records)
         "findings": findings,  # what it holds that it was never given (whoknows.findings)
+        "personal_terms": terms,  # the terms the proxy proffered it, since when, and whether it agreed
         "findings_unavailable": findings_unavailable,  # why they could not be worked out, or None
     }
 
@@ -219,5 +222,5 @@ def linked_counts(db, vendor_id: int) -> dict[str, int]:
     """How many rows of each table hang off a vendor."""
     return {
         table: db.execute(f"SELECT count(*) FROM {table} WHERE vendor_id = ?", (vendor_id,)).fetchone()[0]
-        for table in ("aliases", "disclosures", "preferences", "observations", "data_exports")
+        for table in ("aliases", "disclosures", "preferences", "observations", "data_exports", "company_sightings")
     }

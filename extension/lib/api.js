@@ -117,6 +117,11 @@ export function vendorRequest(config, site) {
   return get(config, "/vendor", { site });
 }
 
+// The picture of who knows you (what `whoknows report` draws), for the "Who knows me" page.
+export function companiesRequest(config) {
+  return get(config, "/companies");
+}
+
 export function protectionRequest(config, site, paused) {
   return post(config, "/site/protection", { site, paused: Boolean(paused) });
 }

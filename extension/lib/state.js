@@ -75,6 +75,19 @@ export function compareThirdParties(a, b) {
     || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0);
 }
 
+// One company's line in the popup, from the proxy's grouping (GET /api/v1/site `companies`).
+function companyGroup(entry) {
+  const item = object(entry);
+  const company = text(item.company);
+  if (company === null) return null;
+  return { company, category: text(item.category), blocked: count(item.blocked), reached: count(item.reached) };
+}
+
+// "Google: 9 blocked, 2 reached"
+export function companyLine(group) {
+  return `${group.company}: ${group.blocked} blocked, ${group.reached} reached`;
+}
+
 export function siteView(state) {
   const data = object(state);
   const site = text(data.site);
@@ -93,6 +106,8 @@ export function siteView(state) {
     blockedTotal: count(blocked.total),
     thirdParties,
     companies: [...new Set(thirdParties.map((party) => party.company).filter(Boolean))].sort(),
+    // As the proxy grouped them: most requests first.
+    companyGroups: (Array.isArray(data.companies) ? data.companies : []).map(companyGroup).filter(Boolean),
     cookiesRemoved: count(cookies.removed),
     cookiesRewritten: count(cookies.rewritten),
     parametersStripped: count(data.parameters_stripped),

@@ -90,6 +90,13 @@ describe("requests", () => {
     assert.deepEqual(JSON.parse(pair.body), { code: "ABCD-EFGH" });
     assert.equal(api.vendorRequest(config, "vendor.test").url, "http://127.0.0.1:8081/api/v1/vendor?site=vendor.test");
   });
+
+  test("the picture of who knows you is a GET with the token", () => {
+    const request = api.companiesRequest(config);
+    assert.equal(request.method, "GET");
+    assert.equal(request.url, "http://127.0.0.1:8081/api/v1/companies");
+    assert.equal(request.headers.Authorization, `Bearer ${config.token}`);
+  });
 });
 
 describe("interpretResponse", () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { NOT_PAIRED, NOT_RUNNING, OK } from "../lib/api.js";
-import { badgeFor, compactCount, cookieModeChoice, cookieModeValue, isWebUrl, siteView, summaryLines } from "../lib/state.js";
+import { badgeFor, companyLine, compactCount, cookieModeChoice, cookieModeValue, isWebUrl, siteView, summaryLines } from "../lib/state.js";
 
 // The shape docs/control-api.md gives for GET /api/v1/site.
 const STATE = {
@@ -17,6 +17,10 @@ const STATE = {
       { domain: "pixel.test", company: "Meta", blocked: 0, allowed: 3 },
     ],
   },
+  companies: [
+    { company: "Meta", category: "advertising", blocked: 5, reached: 3, domains: ["tracker.test", "pixel.test"] },
+    { company: "Alphabet", category: "advertising", blocked: 2, reached: 1, domains: ["ads.test"] },
+  ],
   cookies: { removed: 3, rewritten: 1 },
   parameters_stripped: 2,
   leaks: 0,
@@ -37,6 +41,14 @@ describe("siteView", () => {
     assert.deepEqual(view.cookieMode, { choice: "cap", capDays: 30 });
     assert.equal(view.cookiesRemoved, 3);
     assert.equal(view.parametersStripped, 2);
+  });
+
+  test("companies as the proxy grouped them, in its order, one line each", () => {
+    const view = siteView(STATE);
+    assert.deepEqual(view.companyGroups.map(companyLine), ["Meta: 5 blocked, 3 reached", "Alphabet: 2 blocked, 1 reached"]);
+    const odd = siteView({ site: "x.test", companies: [null, { company: "" }, { company: "<b>X</b>", blocked: "9", reached: -1 }] });
+    assert.deepEqual(odd.companyGroups, [{ company: "<b>X</b>", category: null, blocked: 0, reached: 0 }]);
+    assert.deepEqual(siteView({ site: "x.test", companies: "nope" }).companyGroups, []);
   });
 
   test("a paused site has protection off", () => {

@@ -199,6 +199,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     value_id = step.json("me", "list")[0]["id"]
     step("me", "remove", str(value_id))
     step("prefs", "shop.example", "--no-marketing", "--channel", "post")
+    step("prefs", "shop.example", "--topic", "orders", "--max-per-week", "3", "--opt-out", "2024-01-01")
     step("prefs", "--check")
     step("mail", "scan", str(write_mbox(tmp_path / "inbox.mbox", address)))
     step("leaks")
@@ -222,9 +223,15 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
         step("request", kind, "shop.example", "--out", str(tmp_path / f"{kind}.txt"))
     step("request", "rectify", "shop.example", "--correct", "Postal address", "Calle Mayor 2, Madrid",
          "--out", str(tmp_path / "rectify.txt"))
+    step("request", "object", "shop.example", "--from-check", "--date", "2024-01-09", "--out",
+         str(tmp_path / "object-from-check.txt"))
     overdue_id = step.json("request", "access", "shop.example", "--date", "2024-01-10")["id"]
     step("settings", "country", "ES")
     step("settings")
+    # Personal terms: proffered by the proxy, chosen here (issue 15).
+    step("terms", "offer", "nostalking")
+    step("terms")
+    step("terms", "withdraw", "nostalking")
     step("request", "complain", str(overdue_id), "--out", str(tmp_path / "complaint.txt"))
     request_id = [r for r in step.json("requests") if r["kind"] == "access" and not r["overdue"]][0]["id"]
     step("request", "answered", str(request_id))

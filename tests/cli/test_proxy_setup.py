@@ -103,3 +103,8 @@ def test_commands_that_do_not_run_the_proxy_do_not_import_mitmproxy(argv):
             "print('MITMPROXY' if 'mitmproxy' in sys.modules else 'CLEAN', file=sys.stderr)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stderr.strip().endswith("CLEAN"), result.stderr
+
+
+def test_setup_mentions_the_personal_terms_and_how_to_proffer_them(whoknows_home):
+    shown = " ".join(invoke().stdout.split())
+    assert "'whoknows terms offer nostalking' has the proxy proffer the \"no stalking\" terms" in shown

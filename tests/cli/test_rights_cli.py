@@ -514,3 +514,55 @@ def test_a_tracker_company_never_seen_is_refused_and_a_vendor_in_the_ledger_stay
     # shop.example is a vendor: its own record goes in the letter, not a company's.
     letter = ok("request", "access", "shop.example").stdout
     assert "privacy@shop.example" in letter and "collected them from my browser" not in letter
+
+
+# -- personal terms cited (issue 15) ---------------------------------------------------------------
+
+def _utc_day(moment: float) -> date:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(moment, timezone.utc).date()  # the ledger's days are UTC
+
+
+def _offer_terms(site: str, when: float, agreed: float | None = None) -> None:
+    from whoknows.personal_terms import find_term
+    from whoknows.terms_records import PendingOffers
+    from whoknows.terms_records import write_batch as write_offers
+
+    moments = iter([when, agreed])
+    pending = PendingOffers(clock=lambda: next(moments))
+    pending.offered(site, [find_term("nostalking")])
+    if agreed is not None:
+        pending.agreed(site, [find_term("nostalking")], "header")
+    with open_ledger() as ledger:
+        write_offers(ledger, pending.take())
+
+
+def test_letters_cite_the_terms_offered_and_what_its_pages_sent_after(overdue):
+    import time
+
+    yesterday = time.time() - 86400
+    _offer_terms("shop.example", yesterday)
+    day = long_date(_utc_day(yesterday), "en")
+    for kind in ("access", "erase", "object"):
+        flat = " ".join(ok("request", kind, "shop.example").stdout.split())
+        assert (f"Since {day}, every request my browser made to your website has carried my personal terms, "
+                "“No stalking” (version 1, in the Personal-Terms header)") in flat, kind
+        assert "You have never signalled agreement to them." in flat
+        assert (f"Even so, on {long_date(date.today(), 'en')} your pages sent my telephone number as a SHA-256 hash "
+                "to connect.facebook.net (Meta Platforms, Inc.).") in flat
+    assert "Personal-Terms" not in ok("request", "port", "shop.example").stdout
+    ok("settings", "country", "ES")
+    complaint = " ".join(ok("request", "complain", str(overdue["id"]), "--lang", "es").stdout.split())
+    assert "cada solicitud de mi navegador a su sitio web ha incluido mis términos personales, «Sin acoso»" in complaint
+    assert "Nunca ha indicado que los acepte. Aun así," in complaint
+
+
+def test_a_vendor_that_agreed_before_is_told_so_and_a_leak_before_the_offer_is_not_cited(overdue):
+    import time
+
+    tomorrow = time.time() + 86400  # offered after the leak of today
+    _offer_terms("shop.example", tomorrow, agreed=tomorrow)
+    flat = " ".join(ok("request", "access", "shop.example").stdout.split())
+    assert f"You signalled agreement to them on {long_date(_utc_day(tomorrow), 'en')}." in flat
+    assert "Even so" not in flat
