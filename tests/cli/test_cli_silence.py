@@ -227,6 +227,8 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
         step("request", kind, "shop.example", "--out", str(tmp_path / f"{kind}.txt"))
     step("request", "rectify", "shop.example", "--correct", "Postal address", "Calle Mayor 2, Madrid",
          "--out", str(tmp_path / "rectify.txt"))
+    step("request", "object", "shop.example", "--from-check", "--date", "2024-01-09", "--out",
+         str(tmp_path / "object-from-check.txt"))
     overdue_id = step.json("request", "access", "shop.example", "--date", "2024-01-10")["id"]
     step("settings", "country", "ES")
     step("settings")
