@@ -39,6 +39,7 @@ READ_PICTURE = """() => ({
   edges: [...document.querySelectorAll("#graph line.edge")].map((l) => [l.dataset.source, l.dataset.target,
     l.getAttribute("class"), Number(l.dataset.blocked), Number(l.dataset.reached)]),
   companies: [...document.querySelectorAll("table#companies tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
+  held: [...document.querySelectorAll("table#held tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
   sites: [...document.querySelectorAll("table#sites tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
   drawn: document.querySelector("#graph").getBoundingClientRect().height,
   injected: document.querySelectorAll("main img:not(.masthead img), #graph svg, #graph foreignObject, main script").length
@@ -152,6 +153,9 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
             ["site:vendor.test", "company:meta", "edge reached", 0, 1]]
         assert {row[0]: (row[2], row[3], row[4]) for row in shown["companies"]} == expected
         assert sorted(row[0] for row in shown["sites"]) == ["other.test", "vendor.test"]
+        # What they got to hold: Google the cookie it set, your hashed email and four page addresses
+        # (each site's by Referer and in dl=); Meta its page's address (by Referer).
+        assert shown["held"] == [["Google", "_ga", "email (SHA-256)", "4"], ["Meta Platforms, Inc.", "", "", "1"]]
     assert on_page == from_disk  # the same picture, node for node, cell for cell
     radius = {node_id: r for node_id, _, _, r in from_disk["nodes"]}
     assert radius["company:google"] > radius["company:meta"]
