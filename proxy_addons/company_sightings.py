@@ -8,7 +8,7 @@ to the ledger on its own thread, never on the request path):
   URLs it carried (the Referer as it left, after `signals` trimmed it; parameters holding the
   page's address) and your values the `leaks` addon found in it (`FOUND_KEY`);
 - `responseheaders` (after the cookie addon's): the names of the cookies a third party's
-  response tried to set (`flow.metadata["whoknows.cookies"]`), kept or removed. Never their values.
+  response tried to set (`flow.metadata[flow_state.COOKIES]`), kept or removed. Never their values.
 
 Pages are attributed as the observation addon does (`observation.first_party_site`).
 """

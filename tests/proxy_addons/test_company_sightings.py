@@ -71,6 +71,8 @@ class Proxy:
 def proxy(whoknows_home):
     with open_ledger() as ledger:
         add_value(ledger, "email", EMAIL)
+        # what a company receives is the point here: leak prevention (block by default) only records
+        SiteSettingsStore(ledger).set_default_leak_mode("report")
     running = Proxy()
     with running.tctx:
         running.leaks.running()
