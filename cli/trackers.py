@@ -35,8 +35,6 @@ def trackers(ctx, show_all, as_json):
     \b
         whoknows trackers
         whoknows trackers --json
-        whoknows trackers allow cdn.example
-        whoknows trackers export -o learned.txt --format abp
     """
     if ctx.invoked_subcommand is not None:
         return
