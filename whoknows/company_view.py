@@ -237,20 +237,20 @@ def identifiers_by_company(ledger: Ledger) -> dict[str, dict[str, Any]]:
     names of its cookies (set or sent), your values it was sent (kind and encoding, by reference)
     and how many page URLs it learned. {company id: {"cookies": [..], "values": [..], "pages": N}}."""
     held: dict[str, dict[str, Any]] = {}
-    pages: dict[str, set[str]] = {}
     with ledger.read() as db:
-        rows = db.execute("SELECT DISTINCT company, kind, name, qualifier FROM company_identifiers "
-                          "ORDER BY company, kind, name, qualifier").fetchall()
-    for company, kind, name, qualifier in rows:
+        # All three read the kind-first index in its order: no sort, no temporary table.
+        named = db.execute("SELECT DISTINCT kind, company, name, qualifier FROM company_identifiers "
+                           "WHERE kind IN ('cookie', 'value')").fetchall()
+        pages = db.execute("SELECT company, count(DISTINCT name) FROM company_identifiers WHERE kind = 'page' "
+                           "GROUP BY company").fetchall()
+    for kind, company, name, qualifier in named:
         entry = held.setdefault(company, {"cookies": [], "values": [], "pages": 0})
-        if kind == "cookie" and name not in entry["cookies"]:
-            entry["cookies"].append(name)
-        elif kind == "value":
+        if kind == "value":
             entry["values"].append(_value_fields({"name": name, "qualifier": qualifier}))
-        elif kind == "page":
-            pages.setdefault(company, set()).add(name)
-    for company, urls in pages.items():
-        held[company]["pages"] = len(urls)
+        elif name not in entry["cookies"]:  # set and sent: one name
+            entry["cookies"].append(name)
+    for company, count in pages:
+        held.setdefault(company, {"cookies": [], "values": [], "pages": 0})["pages"] = count
     return held
 
 

@@ -22,6 +22,7 @@ from test_extension import REPO, launch_extension, pair_on_options_page, whoknow
 from whoknows.company_sightings import Batch, Counts, write_batch
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
+from whoknows.site_settings import SiteSettingsStore
 
 pytestmark = pytest.mark.slow
 
@@ -67,6 +68,7 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
     monkeypatch.setenv("WHOKNOWS_HOME", str(home))
     with open_ledger() as ledger:
         add_value(ledger, "email", EMAIL)
+        SiteSettingsStore(ledger).set_default_leak_mode("report")  # as test_browser_companies: what they received
     filters = e2e_dir / "picture-filters.txt"
     filters.write_text("||ads.tracker.test^\n")
     proxy = start_proxy(f"whoknows_extra_filters={filters}", "whoknows_flush_interval=0.2",
