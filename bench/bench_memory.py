@@ -7,8 +7,8 @@ Parts:
   under `tracemalloc` (what the engine's objects hold once loaded, and the peak while loading),
   and, in another fresh process without tracemalloc, the growth of its RSS;
 - where the proxy's memory goes: a fresh process that imports what `whoknows proxy` imports, then
-  loads the engine, the company directory and the Public Suffix List, one at a time, under
-  `tracemalloc` (MB each);
+  loads the engine, the tracker company data, the company directory and the Public Suffix List,
+  one at a time, under `tracemalloc` (MB each);
 - the running proxies: `whoknows proxy` (the real command, `cli.main`) with EasyList + EasyPrivacy
   (+ the built-in list) subscribed as local files in a temp `$WHOKNOWS_HOME`, cache built before,
   and plain `mitmdump`, both sealed off the network as in bench_proxy.py
@@ -115,6 +115,9 @@ def imports():
 def engine():
     from whoknows.filters import engine_cache
     return engine_cache.open_engine().engine
+def trackers():
+    from whoknows import tracker_companies
+    return tracker_companies.tracker_domain("www.google-analytics.com")
 def directory():
     from whoknows import directory
     return directory.tracker_owner("www.google-analytics.com"), directory.lookup("google.com")
@@ -122,7 +125,8 @@ def suffixes():
     import whoknows.sites
     return whoknows.sites.site_of("www.example.co.uk")
 kept = [part("imports (mitmproxy, whoknows, addons)", imports), part("Public Suffix List", suffixes),
-        part("filter engine (the subscribed lists)", engine), part("company directory", directory)]
+        part("filter engine (the subscribed lists)", engine), part("tracker company data", trackers),
+        part("company directory", directory)]
 print(json.dumps(parts))
 """
 

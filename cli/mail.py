@@ -144,7 +144,7 @@ def _print_scan(stored, summary) -> None:
 
 
 def check_command(vendor_name: str | None, check: bool, setting: bool, as_json: bool) -> None:
-    """`whoknows prefs --check [VENDOR]`: vendors over their limit or sending marketing after you said no."""
+    """`whoknows prefs --check [VENDOR]`: what each vendor sent against your preferences (RULES)."""
     if not check:
         raise click.UsageError("missing argument VENDOR (or --check to check every vendor against your mail)")
     if setting:
@@ -164,11 +164,18 @@ def check_command(vendor_name: str | None, check: bool, setting: bool, as_json: 
     if as_json:
         print_json({"vendors_checked": checked, "breaches": [b.to_json() for b in breaches]})
     elif not checked:
-        click.echo("no vendor has a limit or a no to marketing to check ('whoknows prefs VENDOR --max-per-month N')")
+        click.echo("no vendor has a limit, topics, an opt-out or a no to marketing to check "
+                   "('whoknows prefs VENDOR --max-per-month N')")
     elif not breaches:
         click.echo(f"checked {checked} vendors against your scanned mail: all within your preferences")
     else:
-        for breach in breaches:
-            click.echo(breach.describe())
+        from whoknows.sites import display_domain
+
+        vendors = list(dict.fromkeys(b.vendor for b in breaches))
+        for vendor in vendors:
+            mine = [b for b in breaches if b.vendor == vendor]
+            click.echo(f"{display_domain(vendor)}: {len(mine)} breach{'es' if len(mine) > 1 else ''}")
+            for breach in mine:
+                click.echo("  " + breach.describe())
     if breaches:  # for scripts: exit 1 when a breach is reported
         click.get_current_context().exit(1)

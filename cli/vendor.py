@@ -305,7 +305,7 @@ def data(vendor_name, path, on, as_json):
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def forget(vendor_name, yes):
     """Delete VENDOR and everything linked to it: aliases, disclosures, preferences, observations,
-    the data exports read and their findings.
+    the data exports read and their findings, what tracker companies saw on its pages.
 
     Only the ledger's rows go: an alias at your mail provider is not touched.
 
@@ -331,7 +331,8 @@ def forget(vendor_name, yes):
 
 
 _SINGULAR = {"aliases": "alias", "disclosures": "disclosure", "preferences": "preferences",
-             "observations": "observation", "data_exports": "data export"}
+             "observations": "observation", "data_exports": "data export",
+             "company_sightings": "company sighting"}
 
 
 def _describe(counts: dict[str, int]) -> str:

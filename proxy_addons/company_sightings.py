@@ -15,8 +15,6 @@ Pages are attributed as the observation addon does (`observation.first_party_sit
 
 from __future__ import annotations
 
-import threading
-
 from mitmproxy import ctx
 from mitmproxy import http
 
@@ -35,7 +33,6 @@ from whoknows.company_sightings import CompanySightings
 from whoknows.company_sightings import SightingsFlusher
 from whoknows.company_sightings import pages_learned
 from whoknows.sites import site_of
-from whoknows.tracker_companies import tracker_domain
 
 
 class CompanySightingsAddon:
@@ -53,9 +50,9 @@ class CompanySightingsAddon:
             self.flusher.interval = parse_interval(getattr(ctx.options, FLUSH_OPTION))
 
     def running(self) -> None:
+        # (The tracker data is loaded off the first request's path by the observation addon's
+        # warm-up: `tracker_owner` reads it first. A second loader would parse it twice at once.)
         self.flusher.start()
-        # The tracker data takes ~0.1 s to load: not on the first request's path.
-        threading.Thread(target=tracker_domain, args=("warm-up.invalid",), daemon=True).start()
 
     def done(self) -> None:
         self.flusher.stop()

@@ -111,7 +111,8 @@ class Observation:
 
     def running(self) -> None:
         self.flusher.start()
-        # The company directory takes ~0.1 s to load: not on the first request's path.
+        # The tracker data and the company directory take ~0.1 s each to load: not on the first
+        # request's path (`tracker_owner` of an unknown host reads both).
         threading.Thread(target=tracker_owner, args=("warm-up.invalid",), daemon=True).start()
 
     def done(self) -> None:

@@ -42,3 +42,14 @@ def test_the_summary_says_how_many_companies_reached_you():
     assert company_picture.summary(rows(1, 1), sites) == "2 companies saw you on 2 of your sites; all of them reached you at least once."
     assert company_picture.summary(rows(0), sites[:1]) == "1 company saw you on 1 of your sites; it never reached you: blocked every time."
     assert company_picture.summary([], []).startswith("No tracker company seen yet")
+
+
+def test_long_names_are_cut_beside_their_node_and_whole_in_the_tooltip():
+    name = "Very Long Advertising Technology Holdings International"
+    drawn = company_picture.build_picture(
+        [{"id": "long", "company": name, "category": "advertising", "sites": 1, "blocked": 0, "reached": 1}],
+        [{"site": "shop.example", "display": "shop.example", "id": "long", "company": name, "blocked": 0, "reached": 1}])
+    [site, company] = drawn["graph"]["nodes"]
+    assert company["label"] == "Very Long Advertising Techn…" and len(company["label"]) == company_picture.MAX_LABEL
+    assert company["title"].startswith(name) and company["name"] == name
+    assert site["label"] == "shop.example"

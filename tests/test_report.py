@@ -4,6 +4,7 @@ nodes and edges and the company view's tables; hostile names stay text; the page
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from html import escape
 from html.parser import HTMLParser
 
 import pytest
@@ -155,8 +156,10 @@ def test_hostile_names_stay_text(whoknows_home, tmp_path):
     page = parse(html)
     assert "<script>" not in html and "<img" not in html
     assert [tag for tag, _ in page.tags if tag in ("script", "img")] == []
-    assert page.nodes[f"company:{HOSTILE_COMPANY}"]["label"] == HOSTILE_COMPANY  # shown as written
-    assert page.nodes[f"site:{HOSTILE_SITE}"]["label"] == HOSTILE_SITE
+    # Shown as written; long names cut beside their node.
+    assert page.nodes[f"company:{HOSTILE_COMPANY}"]["label"] == HOSTILE_COMPANY[:27] + "…"
+    assert page.nodes[f"site:{HOSTILE_SITE}"]["label"] == HOSTILE_SITE[:27] + "…"
+    assert f"<title>{escape(HOSTILE_SITE)}: 1 companies present</title>" in html  # whole in its tooltip
     assert page.tables["companies"][1][0] == HOSTILE_COMPANY
     assert page.edges[0]["source"] == f"site:{HOSTILE_SITE}"
 

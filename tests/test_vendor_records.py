@@ -95,7 +95,8 @@ def test_forget_removes_the_vendor_and_everything_linked_only_for_that_vendor(le
         (tmp_path / f"{domain}.json").write_text('{"email": "me+%s@mail.example", "city": "Madrid"}' % domain)
         read_vendor_export(ledger, domain, tmp_path / f"{domain}.json")
     counts = forget_vendor(ledger, "shop.example")
-    assert counts == {"aliases": 1, "disclosures": 1, "preferences": 1, "observations": 1, "data_exports": 1}
+    assert counts == {"aliases": 1, "disclosures": 1, "preferences": 1, "observations": 1, "data_exports": 1,
+                      "company_sightings": 0}
     assert {r[0] for r in ledger.query("SELECT value_ref FROM export_findings WHERE finding = 'value'")} == {
         "me+keep.example@mail.example"}  # the forgotten export's findings went with it
     for table in ("aliases", "disclosures", "preferences", "observations", "data_exports"):

@@ -32,11 +32,17 @@ MARGIN = 24
 SITE_ROW = 26
 SITE_RADIUS = 5
 MAX_RADIUS = 24
+MAX_LABEL = 28  # characters of a name beside its node (the column's room); the tooltip has it whole
 
 
 def company_radius(sites: int) -> float:
     """A company's circle: its area grows with the number of your sites it saw."""
     return round(min(MAX_RADIUS, 3 + 5 * math.sqrt(max(sites, 1))), 1)
+
+
+def short_label(name: str) -> str:
+    """A name as it fits beside its node: cut with an ellipsis past `MAX_LABEL` characters."""
+    return name if len(name) <= MAX_LABEL else name[:MAX_LABEL - 1].rstrip() + "…"
 
 
 def picture(ledger: Ledger) -> dict[str, Any]:
@@ -98,15 +104,17 @@ def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]]) 
     site_y = _spread(sites, MARGIN, inner)
     company_y = _spread(company_ids, MARGIN, inner)
     display = {link["site"]: link["display"] for link in kept}
-    nodes = [{"id": f"site:{site}", "kind": "site", "key": site, "label": display[site], "x": SITE_X,
-              "y": site_y[site], "r": SITE_RADIUS, "companies": len(per_site[site])} for site in sites]
-    nodes += [{"id": f"company:{cid}", "kind": "company", "key": cid, "label": by_id[cid]["company"],
-               "category": by_id[cid]["category"], "x": COMPANY_X, "y": company_y[cid], "r": radii[cid],
+    nodes = [{"id": f"site:{site}", "kind": "site", "key": site, "label": short_label(display[site]),
+              "name": display[site], "x": SITE_X, "y": site_y[site], "r": SITE_RADIUS,
+              "companies": len(per_site[site])} for site in sites]
+    nodes += [{"id": f"company:{cid}", "kind": "company", "key": cid, "label": short_label(by_id[cid]["company"]),
+               "name": by_id[cid]["company"], "category": by_id[cid]["category"], "x": COMPANY_X,
+               "y": company_y[cid], "r": radii[cid],
                "sites": by_id[cid]["sites"], "blocked": by_id[cid]["blocked"], "reached": by_id[cid]["reached"]}
               for cid in company_ids]
     for node in nodes:
-        node["title"] = (f"{node['label']}: {node['companies']} companies present" if node["kind"] == "site" else
-                         f"{node['label']} ({node['category']}): on {node['sites']} of your sites, "
+        node["title"] = (f"{node['name']}: {node['companies']} companies present" if node["kind"] == "site" else
+                         f"{node['name']} ({node['category']}): on {node['sites']} of your sites, "
                          f"{node['blocked']} requests blocked, {node['reached']} reached")
     edges = [{"source": f"site:{link['site']}", "target": f"company:{link['id']}",
               "kind": "reached" if link["reached"] > 0 else "blocked",

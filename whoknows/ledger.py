@@ -435,6 +435,30 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (vendor_id, term, version)
     ) WITHOUT ROWID;
     """,
+    # Permission marketing kept to its word (issue 15, item 3; whoknows.preferences and
+    # whoknows.mail_records write these). Preferences gain the topics a vendor may write about (a
+    # JSON list from whoknows.mail_topics.TOPICS; NULL: not stated), a weekly limit, and the day you
+    # withdrew consent to marketing (`opted_out_on`, YYYY-MM-DD); the history keeps them too. Each
+    # scanned message gains what it is about (`topics`, with the signals that said so in
+    # `topic_reasons`; never its subject), a digest of its sender and subject (`subject_key`, to
+    # find a mailing sent twice) and digests of the sets of your addresses each copy reached
+    # (`reached`, to find one sent to two of your addresses; never the addresses). Mail scanned
+    # before has NULLs here until it is scanned again.
+    f"""
+    ALTER TABLE preferences ADD COLUMN topics TEXT;
+    ALTER TABLE preferences ADD COLUMN max_per_week INTEGER CHECK (max_per_week >= 0);
+    ALTER TABLE preferences ADD COLUMN opted_out_on TEXT;
+    ALTER TABLE preference_history ADD COLUMN topics TEXT;
+    ALTER TABLE preference_history ADD COLUMN max_per_week INTEGER CHECK (max_per_week >= 0);
+    ALTER TABLE preference_history ADD COLUMN opted_out_on TEXT;
+    ALTER TABLE mail_messages ADD COLUMN topics TEXT;
+    ALTER TABLE mail_messages ADD COLUMN topic_reasons TEXT;
+    ALTER TABLE mail_messages ADD COLUMN subject_key TEXT;
+    ALTER TABLE mail_messages ADD COLUMN reached TEXT;
+    CREATE INDEX mail_by_subject_key ON mail_messages(subject_key) WHERE subject_key IS NOT NULL;
+    {_json_check_triggers("preferences", "topics")}
+    {_json_check_triggers("mail_messages", "reached")}
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -28,13 +28,15 @@ against its preferences in force when each arrived.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .disclosures import record_seen_disclosure
 from .intent_records import record_answers
-from .ledger import Ledger, now, stamp, vendor_ids
+from .ledger import Ledger, json_text, now, stamp, vendor_ids
+from .mail_topics import is_direct_marketing
 from .mailscan import AliasHit, ScanResult, attribute
 from .preferences import Stated, history
 
@@ -85,6 +87,22 @@ def _default_same_company(vendor: str, site: str) -> bool:
     return same_company(vendor, site)
 
 
+# A message scanned again keeps its row; what an older scan did not record (topics, before issue
+# 15) is filled in, and copies that reached other addresses add their reached.
+_STORE_MESSAGE = """
+    INSERT INTO mail_messages (identity, sent_at, sender_site, marketing, scanned_at, topics, topic_reasons,
+                               subject_key, reached)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(identity) DO UPDATE SET
+        topics = coalesce(mail_messages.topics, excluded.topics),
+        topic_reasons = coalesce(mail_messages.topic_reasons, excluded.topic_reasons),
+        subject_key = coalesce(mail_messages.subject_key, excluded.subject_key),
+        reached = CASE WHEN mail_messages.reached IS NULL THEN excluded.reached ELSE
+            (SELECT json_group_array(value) FROM (SELECT value FROM json_each(mail_messages.reached)
+             UNION SELECT value FROM json_each(excluded.reached))) END
+"""
+
+
 def store_scan(ledger: Ledger, result: ScanResult,
                same_company: Callable[[str, str], bool] = _default_same_company) -> StoredScan:
     """Write a scan to the ledger in one transaction; see the module's docstring."""
@@ -96,10 +114,10 @@ def store_scan(ledger: Ledger, result: ScanResult,
     stamp = now()
     with ledger.write() as db:
         before = db.execute("SELECT count(*) FROM mail_messages").fetchone()[0]
-        db.executemany(
-            "INSERT INTO mail_messages (identity, sent_at, sender_site, marketing, scanned_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT(identity) DO NOTHING",
-            ((m.identity, _stamp(m.date), m.sender_site, int(m.marketing), stamp) for m in result.messages))
+        db.executemany(_STORE_MESSAGE, (
+            (m.identity, _stamp(m.date), m.sender_site, int(m.marketing), stamp, json_text(list(m.topics)),
+             json_text(list(m.topic_reasons)), m.subject_key, json_text(sorted(m.reached)))
+            for m in result.messages))
         stored.new_messages = db.execute("SELECT count(*) FROM mail_messages").fetchone()[0] - before
         stored.known_messages = stored.read - stored.new_messages
         if hits:
@@ -213,97 +231,230 @@ def vendor_alias_mail(db, vendor_id: int) -> list[AliasMail]:
 # A message counts for the vendor whose alias it reached when that vendor sent it (mail from
 # news.shop.example or a sister brand counts for the shop the user knows), else for its sender's site.
 _MESSAGES_BY_VENDOR = """
-    SELECT coalesce(own.vendor, m.sender_site) AS vendor, m.sent_at, m.marketing
+    SELECT coalesce(own.vendor, m.sender_site) AS vendor, m.sent_at, m.marketing, m.identity, m.topics,
+           m.topic_reasons, m.subject_key, m.reached, own.alias
     FROM mail_messages AS m
-    LEFT JOIN (SELECT h.message_id, min(v.domain) AS vendor FROM mail_alias_hits AS h
+    LEFT JOIN (SELECT h.message_id, min(v.domain) AS vendor, min(h.alias) AS alias FROM mail_alias_hits AS h
                JOIN vendors AS v ON v.id = h.vendor_id WHERE h.verdict = 'vendor'
                GROUP BY h.message_id) AS own ON own.message_id = m.id
     WHERE m.sent_at IS NOT NULL AND coalesce(own.vendor, m.sender_site) IS NOT NULL
-    ORDER BY vendor, m.sent_at
+    ORDER BY vendor, m.sent_at, m.identity
 """
 
 
-def _messages_by_vendor(ledger: Ledger, vendors: set[str] | None) -> dict[str, list[tuple[str, bool]]]:
-    """Each vendor's dated messages, oldest first: (date, marketing)."""
-    found: dict[str, list[tuple[str, bool]]] = {}
-    for vendor, sent_at, marketing in ledger.query(_MESSAGES_BY_VENDOR):
-        if vendors is None or vendor in vendors:
-            found.setdefault(vendor, []).append((sent_at, bool(marketing)))
+@dataclass(frozen=True)
+class SeenMail:
+    """One dated message from a vendor, as `prefs --check` judges it (no subject, no body)."""
+
+    sent_at: str
+    bulk: bool  # List-Unsubscribe or Precedence: bulk, list, junk
+    identity: str  # its Message-ID (or a hash of it): what a letter names it by
+    topics: tuple[str, ...]
+    reasons: tuple[str, ...]
+    subject_key: str | None
+    reached: tuple[str, ...]
+    alias: str | None  # the alias it reached, when the vendor wrote to one
+
+    @property
+    def marketing(self) -> bool:
+        return is_direct_marketing(self.topics, self.bulk)
+
+    def to_json(self) -> dict:
+        return {"message": self.identity, "sent_at": self.sent_at, "topics": list(self.topics),
+                "reasons": list(self.reasons), "alias": self.alias, "copies": max(len(self.reached), 1)}
+
+
+def _messages_by_vendor(ledger: Ledger, vendors: set[str] | None) -> dict[str, list[SeenMail]]:
+    """Each vendor's dated messages, oldest first."""
+    found: dict[str, list[SeenMail]] = {}
+    for row in ledger.query(_MESSAGES_BY_VENDOR):
+        if vendors is None or row[0] in vendors:
+            found.setdefault(row[0], []).append(SeenMail(
+                row[1], bool(row[2]), row[3], tuple(json.loads(row[4] or "[]")), tuple(json.loads(row[5] or "[]")),
+                row[6], tuple(json.loads(row[7] or "[]")), row[8]))
     return found
+
+
+# What `prefs --check` reports, and what each means (README, docs/preferences.md).
+RULES = {
+    "max-per-month": "more messages in a calendar month (UTC) than your limit in force",
+    "max-per-week": "more messages in an ISO week (Monday to Sunday, UTC) than your limit in force",
+    "no-marketing": "direct marketing while your no to marketing was in force",
+    "topic": "a message on none of the topics you allow, while you had said which",
+    "after-opt-out": "direct marketing from the day after you withdrew consent (--opt-out DATE)",
+    "duplicate": "the same mailing twice: to two of your addresses, or twice to one",
+}
+# Copies of one mailing (same sender and subject) arrive within this long of each other; a vendor
+# that mails the same subject daily sends a new mailing, not a duplicate.
+DUPLICATE_WINDOW = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
 class PreferenceBreach:
     vendor: str
-    rule: str  # "max-per-month" | "no-marketing"
-    month: str | None  # max-per-month: the month over the limit
+    rule: str  # one of RULES
+    month: str | None  # max-per-month: the month over the limit (YYYY-MM)
     messages: int
-    limit: int | None  # max-per-month: the limit
-    since: str  # when the limit, or the no, came into force
+    limit: int | None  # max-per-month, max-per-week: the limit
+    since: str | None  # when the limit, the no or the topics came into force; after-opt-out: the day of the opt-out
     dates: list[str]
+    week: str | None = None  # max-per-week: the ISO week over the limit (YYYY-Www)
+    allowed: list[str] | None = None  # topic: the topics you allowed
+    duplicate: str | None = None  # duplicate: "two-addresses" or "sent-twice"
+    mails: list[SeenMail] = field(default_factory=list)
 
     def describe(self) -> str:
         from .sites import display_domain
 
-        shown = ", ".join(d[:10] for d in self.dates)
+        name, shown, since = display_domain(self.vendor), ", ".join(d[:10] for d in self.dates), (self.since or "")[:10]
         if self.rule == "max-per-month":
-            return (f"{display_domain(self.vendor)} sent {self.messages} messages in {self.month}, over your "
-                    f"limit of {self.limit} a month (set on {self.since[:10]}): {shown}")
-        return (f"{display_domain(self.vendor)} sent {self.messages} marketing messages after you said no "
-                f"on {self.since[:10]}: {shown}")
+            return (f"{name} sent {self.messages} messages in {self.month}, over your "
+                    f"limit of {self.limit} a month (set on {since}): {shown}")
+        if self.rule == "max-per-week":
+            return (f"{name} sent {self.messages} messages in week {self.week}, over your "
+                    f"limit of {self.limit} a week (set on {since}): {shown}")
+        if self.rule == "topic":
+            each = ", ".join(f"{m.sent_at[:10]} ({'; '.join(m.reasons)})" for m in self.mails)
+            return (f"{name} sent {self.messages} messages on topics you did not allow (you allow: "
+                    f"{', '.join(self.allowed or []) or 'none'}, since {since}): {each}")
+        if self.rule == "after-opt-out":
+            return (f"{name} sent {self.messages} marketing messages after you withdrew consent on {since}: {shown}")
+        if self.rule == "duplicate":
+            how = "to two of your addresses" if self.duplicate == "two-addresses" else "twice to the same address"
+            return f"{name} sent the same mailing {self.messages} times, {how}: {shown}"
+        return (f"{name} sent {self.messages} marketing messages after you said no "
+                f"on {since}: {shown}")
 
     def to_json(self) -> dict:
-        return {**self.__dict__, "summary": self.describe()}
+        return {**self.__dict__, "mails": [m.to_json() for m in self.mails], "summary": self.describe()}
+
+
+def _is_checked(entry: Stated) -> bool:
+    return (entry.max_per_month is not None or entry.max_per_week is not None or entry.marketing is False
+            or entry.topics is not None or entry.opted_out_on is not None)
 
 
 def check_preferences(ledger: Ledger) -> tuple[list[PreferenceBreach], int]:
-    """Vendors that sent more in a month than the limit in force, or marketing while a no to it was
-    in force; and how many vendors have (or had) a limit or a no to check.
+    """What each vendor with a rule to check (a limit, a no to marketing, topics, an opt-out) sent
+    against it, and how many vendors have (or had) one. See `RULES`.
 
     Each message is judged by the vendor's preferences in force when it arrived (the history kept by
     `whoknows.preferences`), so a later change of any preference neither forgives an earlier breach
-    nor makes one of mail that came before a rule. A month's count includes its messages from
-    before the limit was set: "at most N a month" counts the whole month.
+    nor makes one of mail that came before a rule. A month's or week's count includes its messages
+    from before the limit was set: "at most N a month" counts the whole month. An opt-out counts
+    from the day after the day you give (which may be before you recorded it: the vendor knew
+    then), until you say yes to marketing again; marketing it catches is not reported again as
+    sent after a no. Duplicates: one message (same Message-ID) that reached two sets of your
+    addresses; or direct marketing from the same sender with the same subject within
+    `DUPLICATE_WINDOW`, which reached two sets of addresses or one twice.
     """
-    histories = {vendor: entries for vendor, entries in history(ledger).items()
-                 if any(e.max_per_month is not None or e.marketing is False for e in entries)}
+    histories = {vendor: entries for vendor, entries in history(ledger).items() if any(map(_is_checked, entries))}
     breaches: list[PreferenceBreach] = []
     for vendor, seen in _messages_by_vendor(ledger, set(histories)).items():
         breaches += _breaches(vendor, histories[vendor], seen)
-    breaches.sort(key=lambda b: (b.vendor, b.rule, b.month or "", b.since))
+        breaches += _duplicates(vendor, seen)
+    breaches.sort(key=lambda b: (b.vendor, b.rule, b.month or b.week or "", b.since or "", b.dates))
     return breaches, len(histories)
 
 
-def _breaches(vendor: str, entries: list[Stated], seen: list[tuple[str, bool]]) -> list[PreferenceBreach]:
-    over: dict[tuple[str, int, str], tuple[list[str], int]] = {}  # (month, limit, since) -> its dates, how many
-    marketing: dict[str, list[str]] = {}  # since when "no" -> marketing dates
-    month, month_dates = None, []
-    limit, limit_since = None, None  # the limit in force and when it was set (kept by later changes)
+def _opt_outs(entries: list[Stated]) -> list[tuple[str, str | None]]:
+    """(day of the opt-out, when it ended or None) for each opt-out in the history."""
+    periods: list[tuple[str, str | None]] = []
+    current = None
+    for entry in entries:
+        if entry.opted_out_on != current:
+            if current is not None:
+                periods[-1] = (current, entry.set_at)
+            current = entry.opted_out_on
+            if current is not None:
+                periods.append((current, None))
+    return periods
+
+
+def _week(sent_at: str) -> str:
+    year, week, _ = datetime.fromisoformat(sent_at.replace("Z", "+00:00")).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _breaches(vendor: str, entries: list[Stated], seen: list[SeenMail]) -> list[PreferenceBreach]:
+    over: dict[tuple[str, str, int, str], list[SeenMail]] = {}  # (rule, period, limit, since) -> its messages
+    periods = {"max-per-month": (None, []), "max-per-week": (None, [])}  # rule -> (current period, its messages)
+    limits = {"max-per-month": (None, None), "max-per-week": (None, None)}  # rule -> (limit in force, since)
+    marketing: dict[str, list[SeenMail]] = {}  # since when "no" -> marketing
+    off_topic: dict[tuple[str, tuple[str, ...]], list[SeenMail]] = {}  # (since, allowed) -> messages
+    after_opt_out: dict[str, list[SeenMail]] = {}  # day of the opt-out -> marketing after it
+    opt_outs = _opt_outs(entries)
     no_since = None  # when the no to marketing in force was said (None: none in force)
+    allowed, allowed_since = None, None  # the topics in force and when they were set
     position = 0  # entries[:position] came into force before this message
-    for sent_at, is_marketing in seen:  # oldest first
-        while position < len(entries) and entries[position].set_at <= sent_at:
+    for mail in seen:  # oldest first
+        while position < len(entries) and entries[position].set_at <= mail.sent_at:
             entry = entries[position]
-            if entry.max_per_month != limit:
-                limit, limit_since = entry.max_per_month, entry.set_at
+            for rule, stated in (("max-per-month", entry.max_per_month), ("max-per-week", entry.max_per_week)):
+                if stated != limits[rule][0]:
+                    limits[rule] = (stated, entry.set_at)
             no_since = (no_since or entry.set_at) if entry.marketing is False else None
+            if entry.topics != allowed:
+                allowed, allowed_since = entry.topics, entry.set_at
             position += 1
-        if sent_at[:7] != month:
-            month, month_dates = sent_at[:7], []
-        month_dates.append(sent_at)
-        if limit is not None and len(month_dates) > limit:
-            over[(month, limit, limit_since)] = (month_dates, len(month_dates))
-        if is_marketing and no_since is not None:
-            marketing.setdefault(no_since, []).append(sent_at)
-    found = [PreferenceBreach(vendor, "max-per-month", month, count, limit, since, dates[:count])
-             for (month, limit, since), (dates, count) in over.items()]
-    found += [PreferenceBreach(vendor, "no-marketing", None, len(dates), None, since, dates)
-              for since, dates in marketing.items()]
+        for rule, period in (("max-per-month", mail.sent_at[:7]), ("max-per-week", _week(mail.sent_at))):
+            current, members = periods[rule]
+            if period != current:
+                periods[rule] = current, members = period, []
+            members.append(mail)
+            limit, since = limits[rule]
+            if limit is not None and len(members) > limit:
+                over[(rule, period, limit, since)] = list(members)
+        if mail.marketing:
+            opted_out = next((day for day, ended in opt_outs
+                              if mail.sent_at[:10] > day and (ended is None or mail.sent_at < ended)), None)
+            if opted_out is not None:
+                after_opt_out.setdefault(opted_out, []).append(mail)
+            elif no_since is not None:
+                marketing.setdefault(no_since, []).append(mail)
+        if allowed is not None and mail.topics and not set(mail.topics) & set(allowed):
+            off_topic.setdefault((allowed_since, tuple(allowed)), []).append(mail)
+    found = [PreferenceBreach(vendor, rule, period if rule == "max-per-month" else None, len(mails), limit, since,
+                              [m.sent_at for m in mails], week=period if rule == "max-per-week" else None, mails=mails)
+             for (rule, period, limit, since), mails in over.items()]
+    found += [PreferenceBreach(vendor, "no-marketing", None, len(mails), None, since, [m.sent_at for m in mails],
+                               mails=mails) for since, mails in marketing.items()]
+    found += [PreferenceBreach(vendor, "topic", None, len(mails), None, since, [m.sent_at for m in mails],
+                               allowed=list(topics), mails=mails) for (since, topics), mails in off_topic.items()]
+    found += [PreferenceBreach(vendor, "after-opt-out", None, len(mails), None, day, [m.sent_at for m in mails],
+                               mails=mails) for day, mails in after_opt_out.items()]
     return found
 
 
+def _duplicates(vendor: str, seen: list[SeenMail]) -> list[PreferenceBreach]:
+    """Mailings that reached you more than once; see `check_preferences`."""
+    mailings: list[list[SeenMail]] = []
+    last: dict[str, tuple[datetime, list[SeenMail]]] = {}  # subject key -> (latest copy, its mailing)
+    for mail in seen:  # oldest first
+        moment = datetime.fromisoformat(mail.sent_at.replace("Z", "+00:00"))
+        if mail.subject_key is None or not mail.marketing:
+            mailings.append([mail])
+            continue
+        previous = last.get(mail.subject_key)
+        if previous is not None and moment - previous[0] <= DUPLICATE_WINDOW:
+            previous[1].append(mail)
+            last[mail.subject_key] = (moment, previous[1])
+        else:
+            mailings.append([mail])
+            last[mail.subject_key] = (moment, mailings[-1])
+    found = []
+    for mails in mailings:
+        copies = sum(max(len(m.reached), 1) for m in mails)
+        if copies < 2:
+            continue
+        addresses = {delivery for m in mails for delivery in m.reached}
+        found.append(PreferenceBreach(
+            vendor, "duplicate", None, copies, None, None, [m.sent_at for m in mails for _ in range(max(len(m.reached), 1))],
+            duplicate="two-addresses" if len(addresses) > 1 else "sent-twice", mails=mails))
+    return found
+
 
 __all__ = [
-    "AliasMail", "PreferenceBreach", "StoredScan", "alias_summary", "alias_vendors", "body_watch", "check_preferences",
+    "AliasMail", "DUPLICATE_WINDOW", "PreferenceBreach", "RULES", "SeenMail", "StoredScan", "alias_summary", "alias_vendors", "body_watch", "check_preferences",
     "store_scan", "vendor_alias_mail", "vendor_mail_values",
 ]

@@ -35,12 +35,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from .errors import InputError, WhoknowsError
+from .mail_topics import classify, recipients_key, subject_key
 from .sites import site_of
 
 RECIPIENT_HEADERS = ("delivered-to", "x-original-to", "to", "cc")
 MARKETING_PRECEDENCE = frozenset({"bulk", "list", "junk"})
 _WANTED = frozenset({"message-id", "date", "from", "list-unsubscribe", "list-id", "precedence", "in-reply-to",
-                     "references", *RECIPIENT_HEADERS})
+                     "references", "subject", *RECIPIENT_HEADERS})
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _FOLDING = re.compile(r"\r?\n(?=[ \t])")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
@@ -62,11 +63,17 @@ class MailRecord(NamedTuple):
     in_reply_to: tuple[str, ...] = ()  # the Message-IDs in In-Reply-To, `<...>` as written
     references: tuple[str, ...] = ()  # the Message-IDs in References
     listed: bool = False  # List-Id or List-Unsubscribe: sent to a mailing list the sender keeps
+    # What it is about (whoknows.mail_topics.classify: from its subject, sender and list headers)
+    # and how to tell a duplicate mailing; the subject itself is not kept:
+    topics: tuple[str, ...] = ()
+    topic_reasons: tuple[str, ...] = ()  # "offers <- subject: 'descuento'", one per signal
+    subject_key: str | None = None  # mail_topics.subject_key: the sender and the subject, digested
+    reached: tuple[str, ...] = ()  # mail_topics.recipients_key of each copy that reached other addresses
 
     def as_dict(self) -> dict:
         record = self._asdict()
         record["date"] = self.date.strftime("%Y-%m-%dT%H:%M:%SZ") if self.date else None
-        for key in ("recipients", "in_reply_to", "references"):
+        for key in ("recipients", "in_reply_to", "references", "topics", "topic_reasons", "reached"):
             record[key] = list(record[key])
         record["found"] = [value._asdict() for value in self.found]
         return record
@@ -109,7 +116,7 @@ def scan_paths(paths: Iterable[str | os.PathLike], watch: "BodyWatch | None" = N
     """
     sources = [(Path(path), _open_source(Path(path))) for path in paths]
     result = ScanResult()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # identity -> its place in result.messages
     for path, source in sources:
         read_before, skipped_before = len(result.messages) + result.duplicates, len(result.skipped)
         for where, raw in source:
@@ -122,7 +129,7 @@ def scan_paths(paths: Iterable[str | os.PathLike], watch: "BodyWatch | None" = N
     return result
 
 
-def _take(result: ScanResult, seen: set[str], where: str, raw: bytes | Exception,
+def _take(result: ScanResult, seen: dict[str, int], where: str, raw: bytes | Exception,
           watch: "BodyWatch | None" = None) -> None:
     if isinstance(raw, Exception):
         result.skipped.append(Skipped(where, f"unreadable: {raw}"))
@@ -134,12 +141,24 @@ def _take(result: ScanResult, seen: set[str], where: str, raw: bytes | Exception
         return
     if record.identity in seen:
         result.duplicates += 1
+        _another_copy(result, seen[record.identity], record)
         return
-    seen.add(record.identity)
+    seen[record.identity] = len(result.messages)
     result.undated += undated
     if watch is not None:
         record = record._replace(found=watch.values_in(record, raw))
     result.messages.append(record)
+
+
+def _another_copy(result: ScanResult, place: int, copy: MailRecord) -> None:
+    """The same message (same Message-ID) again: the same copy kept twice (in two folders, in an
+    mbox and as .eml) adds nothing; a copy that reached other addresses of yours adds them, and
+    its delivery, which `prefs --check` reports as a duplicate mailing."""
+    kept = result.messages[place]
+    if copy.reached[0] in kept.reached:
+        return
+    recipients = tuple(dict.fromkeys(kept.recipients + copy.recipients))
+    result.messages[place] = kept._replace(recipients=recipients, reached=kept.reached + copy.reached)
 
 
 def _open_source(path: Path) -> Iterator[tuple[str, bytes | Exception]]:
@@ -241,8 +260,14 @@ def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
         raise MalformedMessage("no recipient address (Delivered-To, X-Original-To, To or Cc)")
     date = _date(fields.get("date", [None])[0])
     sender = senders[0]
+    identity = _identity(fields.get("message-id", []), raw)
+    subject = _subject(headers)
+    topics = classify(subject, sender, list_id=bool(fields.get("list-id")),
+                      list_unsubscribe=bool(fields.get("list-unsubscribe")),
+                      precedence=(fields.get("precedence") or [None])[0])
+    key = subject_key(sender, subject)
     record = MailRecord(
-        identity=_identity(fields.get("message-id", []), raw),
+        identity=identity,
         date=date,
         recipients=recipients,
         sender=sender,
@@ -252,8 +277,23 @@ def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
         in_reply_to=_message_ids(fields.get("in-reply-to", [])),
         references=_message_ids(fields.get("references", [])),
         listed=bool(fields.get("list-id") or fields.get("list-unsubscribe")),
+        topics=topics.topics,
+        topic_reasons=topics.reasons,
+        subject_key=key,
+        reached=(recipients_key(recipients, key or identity),),
     )
     return record, date is None
+
+
+def _subject(headers) -> str | None:
+    """The decoded Subject, or None when there is none or it cannot be decoded."""
+    try:
+        value = headers.get("subject")
+    except (LookupError, ValueError, UnicodeError, IndexError, AttributeError):
+        return None
+    if value is None:
+        return None
+    return str(value).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _addresses(values: list[str]) -> list[str]:

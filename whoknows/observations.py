@@ -198,8 +198,10 @@ class Observations:
         (most frequent first; `top` limits them) with `subject`, `count`, `blocked`,
         `first_seen`, `last_seen` and `detail` (the same fields the ledger keeps).
 
-        Third-party entries tell blocked from allowed requests (`detail.blocked`/`detail.allowed`)
-        and the owning company (`detail.owner`); cookie entries the lifetimes asked and granted.
+        Third-party entries tell blocked from allowed requests (`detail.blocked`/`detail.allowed`),
+        and carry `company` and `category` (`tracker_companies.third_party_attribution`); cookie
+        entries the lifetimes
+        asked and granted.
         An unknown site has empty sections."""
         with self._lock:
             items = [(kind, subject, tally.count, tally.first_seen, tally.last_seen, tally.detail(kind))

@@ -70,6 +70,7 @@ from .ledger import (
 )
 from .data_rights import KINDS as RIGHTS_KINDS
 from .me import KINDS as ME_KINDS
+from .mail_topics import TOPICS
 from .personal_terms import AGREEMENT_SOURCES
 from .preferences import CHANNELS
 from .sealing import check_section
@@ -89,10 +90,10 @@ _EXPORT_SQL = {
     "aliases": "SELECT v.domain AS vendor, a.address, a.state, a.created_at, a.state_changed_at "
                "FROM aliases AS a JOIN vendors AS v ON v.id = a.vendor_id ORDER BY v.domain, a.address",
     "preferences": "SELECT v.domain AS vendor, p.marketing, p.channels, p.max_per_month, p.notes, "
-                   "p.updated_at FROM preferences AS p JOIN vendors AS v ON v.id = p.vendor_id "
+                   "p.updated_at, p.topics, p.max_per_week, p.opted_out_on FROM preferences AS p JOIN vendors AS v ON v.id = p.vendor_id "
                    "ORDER BY v.domain",
-    "preference_history": "SELECT v.domain AS vendor, h.set_at, h.marketing, h.channels, h.max_per_month, h.notes "
-                          "FROM preference_history AS h JOIN vendors AS v ON v.id = h.vendor_id "
+    "preference_history": "SELECT v.domain AS vendor, h.set_at, h.marketing, h.channels, h.max_per_month, h.notes, "
+                          "h.topics, h.max_per_week, h.opted_out_on FROM preference_history AS h JOIN vendors AS v ON v.id = h.vendor_id "
                           "ORDER BY v.domain, h.set_at",
     "observations": "SELECT v.domain AS vendor, o.kind, o.subject, o.count, o.first_seen, o.last_seen, "
                     "o.detail FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id "
@@ -108,7 +109,8 @@ _EXPORT_SQL = {
              "l.last_seen FROM leaks AS l JOIN vendors AS page ON page.id = l.vendor_id "
              "LEFT JOIN vendors AS recipient ON recipient.id = l.recipient_id "
              "ORDER BY page.domain, l.recipient_host, l.value_ref, l.encoding, l.form, l.location, l.blocked",
-    "mail_messages": "SELECT identity, sent_at, sender_site, marketing, scanned_at FROM mail_messages "
+    "mail_messages": "SELECT identity, sent_at, sender_site, marketing, scanned_at, topics, topic_reasons, subject_key, "
+                     "reached FROM mail_messages "
                      "ORDER BY identity",
     "mail_alias_hits": "SELECT m.identity AS message, h.alias, v.domain AS vendor, h.sender, h.verdict "
                        "FROM mail_alias_hits AS h JOIN mail_messages AS m ON m.id = h.message_id "
@@ -153,7 +155,7 @@ TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
 # holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
 NOT_EXPORTED: dict[str, str] = {}
-_JSON_COLUMNS = {"evidence", "detail", "channels", "skipped"}
+_JSON_COLUMNS = {"evidence", "detail", "channels", "skipped", "topics", "topic_reasons", "reached"}
 _BOOL_COLUMNS = {"marketing", "blocked", "paused", "listed"}
 
 
@@ -341,6 +343,12 @@ def _channels(value) -> str:
     return json_text(value)
 
 
+def _topics(value) -> str:
+    if not isinstance(value, list) or not all(isinstance(t, str) and t in TOPICS for t in value):
+        raise _Bad(f"must be a list of topics ({', '.join(TOPICS)})")
+    return json_text(value)
+
+
 def _positive(value) -> int:
     if _count(value) < 1:
         raise _Bad("must be a whole number, 1 or more")
@@ -405,10 +413,12 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     "preferences": {
         "vendor": _text, "marketing": _optional(_boolean), "channels": _optional(_channels),
         "max_per_month": _optional(_count), "notes": _optional(_text), "updated_at": _timestamp,
+        "topics": _optional(_topics), "max_per_week": _optional(_count), "opted_out_on": _optional(_day),
     },
     "preference_history": {
         "vendor": _text, "set_at": _timestamp, "marketing": _optional(_boolean), "channels": _optional(_channels),
         "max_per_month": _optional(_count), "notes": _optional(_text),
+        "topics": _optional(_topics), "max_per_week": _optional(_count), "opted_out_on": _optional(_day),
     },
     "observations": {
         "vendor": _text, "kind": _one_of(OBSERVATION_KINDS), "subject": _text, "count": _count,
@@ -431,7 +441,8 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     },
     "mail_messages": {
         "identity": _text, "sent_at": _optional(_timestamp), "sender_site": _optional(_text),
-        "marketing": _boolean, "scanned_at": _timestamp,
+        "marketing": _boolean, "scanned_at": _timestamp, "topics": _optional(_topics),
+        "topic_reasons": _optional(_json_value), "subject_key": _optional(_text), "reached": _optional(_json_value),
     },
     "mail_alias_hits": {
         "message": _text, "alias": _text, "vendor": _text, "sender": _string,
@@ -483,6 +494,13 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     },
 }
 assert set(_FIELDS) == set(TABLES)
+# Fields added after export version 1 was defined (issue 15): a file written before has none of them,
+# and imports as NULL ("not stated", "not classified").
+_ADDED_LATER = {
+    "preferences": {"topics", "max_per_week", "opted_out_on"},
+    "preference_history": {"topics", "max_per_week", "opted_out_on"},
+    "mail_messages": {"topics", "topic_reasons", "subject_key", "reached"},
+}
 # The first line of each table's CSV file (`write_csv`): how import recognises one.
 _CSV_HEADERS = {",".join(fields) for fields in _FIELDS.values()}
 
@@ -554,6 +572,7 @@ def _check_row(table: str, index: int, row, name: str) -> dict:
     fields = _FIELDS[table]
     if not isinstance(row, dict):
         raise WhoknowsError(f"{where} is not an object")
+    row = {**dict.fromkeys(_ADDED_LATER.get(table, ())), **row} if isinstance(row, dict) else row
     missing = [field for field in fields if field not in row]
     if missing:
         raise WhoknowsError(f"{where} lacks {missing[0]!r}")
@@ -655,11 +674,13 @@ _MERGE_SQL = {
                    "first_seen = min(first_seen, excluded.first_seen), "
                    "last_seen = max(last_seen, excluded.last_seen), "
                    "evidence = coalesce(evidence, excluded.evidence)",
-    "preferences": "INSERT INTO preferences (vendor_id, marketing, channels, max_per_month, notes, updated_at) "
-                   "VALUES (:vendor_id, :marketing, :channels, :max_per_month, :notes, :updated_at) "
+    "preferences": "INSERT INTO preferences (vendor_id, marketing, channels, max_per_month, notes, updated_at, topics, "
+                   "max_per_week, opted_out_on) VALUES (:vendor_id, :marketing, :channels, :max_per_month, :notes, "
+                   ":updated_at, :topics, :max_per_week, :opted_out_on) "
                    "ON CONFLICT(vendor_id) DO NOTHING",
     "preference_history": "INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, "
-                          "notes) VALUES (:vendor_id, :set_at, :marketing, :channels, :max_per_month, :notes) "
+                          "notes, topics, max_per_week, opted_out_on) VALUES (:vendor_id, :set_at, :marketing, "
+                          ":channels, :max_per_month, :notes, :topics, :max_per_week, :opted_out_on) "
                           "ON CONFLICT(vendor_id, set_at) DO NOTHING",
     "observations": "INSERT INTO observations (vendor_id, kind, subject, detail, count, first_seen, last_seen) "
                     "VALUES (:vendor_id, :kind, :subject, :detail, :count, :first_seen, :last_seen) "
@@ -689,8 +710,9 @@ _MERGE_SQL = {
              "count = max(count, excluded.count), "
              "first_seen = min(first_seen, excluded.first_seen), "
              "last_seen = max(last_seen, excluded.last_seen)",
-    "mail_messages": "INSERT INTO mail_messages (identity, sent_at, sender_site, marketing, scanned_at) "
-                     "VALUES (:identity, :sent_at, :sender_site, :marketing, :scanned_at) "
+    "mail_messages": "INSERT INTO mail_messages (identity, sent_at, sender_site, marketing, scanned_at, topics, "
+                     "topic_reasons, subject_key, reached) VALUES (:identity, :sent_at, :sender_site, :marketing, "
+                     ":scanned_at, :topics, :topic_reasons, :subject_key, :reached) "
                      "ON CONFLICT(identity) DO NOTHING",
     "mail_alias_hits": "INSERT INTO mail_alias_hits (message_id, alias, vendor_id, sender, verdict) "
                        "SELECT id, :alias, :vendor_id, :sender, :verdict FROM mail_messages "
@@ -802,8 +824,9 @@ def _merge_preference_history(db, rows: list[dict], vendor_ids: dict[str, int], 
     get what a migrated ledger has: the preferences as they are, from their last change."""
     db.executemany(_MERGE_SQL["preference_history"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                       for row in rows if vendor_ids[row["vendor"]] not in had))
-    db.execute("INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes) "
-               "SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes FROM preferences AS p "
+    db.execute("INSERT INTO preference_history (vendor_id, set_at, marketing, channels, max_per_month, notes, topics, "
+               "max_per_week, opted_out_on) SELECT vendor_id, updated_at, marketing, channels, max_per_month, notes, "
+               "topics, max_per_week, opted_out_on FROM preferences AS p "
                "WHERE NOT EXISTS (SELECT 1 FROM preference_history AS h WHERE h.vendor_id = p.vendor_id)")
 
 

@@ -222,5 +222,5 @@ def linked_counts(db, vendor_id: int) -> dict[str, int]:
     """How many rows of each table hang off a vendor."""
     return {
         table: db.execute(f"SELECT count(*) FROM {table} WHERE vendor_id = ?", (vendor_id,)).fetchone()[0]
-        for table in ("aliases", "disclosures", "preferences", "observations", "data_exports")
+        for table in ("aliases", "disclosures", "preferences", "observations", "data_exports", "company_sightings")
     }

@@ -199,6 +199,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     value_id = step.json("me", "list")[0]["id"]
     step("me", "remove", str(value_id))
     step("prefs", "shop.example", "--no-marketing", "--channel", "post")
+    step("prefs", "shop.example", "--topic", "orders", "--max-per-week", "3", "--opt-out", "2024-01-01")
     step("prefs", "--check")
     step("mail", "scan", str(write_mbox(tmp_path / "inbox.mbox", address)))
     step("leaks")

@@ -17,7 +17,7 @@ def test_setting_and_showing_preferences():
     shown = json.loads(ok("prefs", "shop.example", "--json").stdout)
     assert shown == {"vendor": "shop.example", "preferences": {
         "marketing": True, "channels": ["email", "post"], "max_per_month": 2, "notes": "receipts only",
-        "updated_at": shown["preferences"]["updated_at"]}}
+        "topics": None, "max_per_week": None, "opted_out_on": None, "updated_at": shown["preferences"]["updated_at"]}}
 
 
 def test_channel_none_and_clearing():

@@ -184,12 +184,19 @@ def test_forget_with_yes_removes_the_vendor_and_everything_linked():
     _alias("shop.example", "me+shop@mail.example")
     _observe("shop.example", "cookie", "sid", 1)
     ok("prefs", "shop.example", "--no-marketing")
+    from whoknows.company_sightings import CompanySightings, write_batch
+
+    sightings = CompanySightings(clock=lambda: 1_780_000_000.0)
+    sightings.request("shop.example", "www.google-analytics.com", blocked=False)
+    sightings.request("shop.example", "connect.facebook.net", blocked=True)
+    with open_ledger() as ledger:
+        write_batch(ledger, sightings.take())
     result = ok("vendor", "forget", "https://shop.example/", "--yes")
     assert result.stdout == (
-        "forgot shop.example and 1 alias, 2 disclosures, 1 preferences, 1 observation\n")
+        "forgot shop.example and 1 alias, 2 disclosures, 1 preferences, 1 observation, 2 company sightings\n")
     with open_ledger() as ledger:
         assert [r[0] for r in ledger.query("SELECT domain FROM vendors")] == ["keep.example"]
-        for table in ("aliases", "preferences", "observations"):
+        for table in ("aliases", "preferences", "observations", "company_sightings"):
             assert ledger.query(f"SELECT count(*) FROM {table}")[0][0] == 0
         assert ledger.query("SELECT count(*) FROM disclosures")[0][0] == 1
 

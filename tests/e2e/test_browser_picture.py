@@ -19,11 +19,15 @@ from e2e_sites import GIF
 from test_browser_companies import EMAIL, EMAIL_SHA256
 from test_browser_companies import page as shop_page
 from test_extension import REPO, launch_extension, pair_on_options_page, whoknows
+from whoknows.company_sightings import Batch, Counts, write_batch
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
 
 pytestmark = pytest.mark.slow
 
+# A ledger is data: one restored from an export made elsewhere could name a company or site anything.
+HOSTILE_COMPANY = '<img src=x onerror="window.pwned=1">Evil & Co'
+HOSTILE_SITE = '<svg onload="window.pwned=1">.example'
 REPORT_SCREENSHOT = REPO / "docs" / "report.png"
 PAGE_SCREENSHOT = REPO / "docs" / "who-knows-me.png"
 
@@ -36,6 +40,8 @@ READ_PICTURE = """() => ({
   companies: [...document.querySelectorAll("table#companies tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
   sites: [...document.querySelectorAll("table#sites tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
   drawn: document.querySelector("#graph").getBoundingClientRect().height,
+  injected: document.querySelectorAll("main img:not(.masthead img), #graph svg, #graph foreignObject, main script").length
+    + (window.pwned === undefined ? 0 : 1),
 })"""
 
 
@@ -45,7 +51,7 @@ def companies_once_flushed(proxy, timeout: float = 20.0) -> list[dict]:
     while True:
         rows = json.loads(whoknows(proxy, "companies", "--json"))
         google = next((r for r in rows if r["company"] == "Google"), None)
-        if google and (google["blocked"], google["reached"]) == (2, 2) and len(rows) == 2:
+        if google and (google["blocked"], google["reached"]) == (2, 2):
             return rows
         assert time.monotonic() < deadline, f"the proxy never wrote the sightings: {rows}"
         time.sleep(0.3)
@@ -114,12 +120,26 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
         assert problems == []  # no CSP refusal: the stylesheet applied, nothing tried to load
         # The page's own stylesheet applied under its CSP (an SVG line is 1px wide by default).
         assert reader.evaluate("getComputedStyle(document.querySelector('line.edge.reached')).strokeWidth") == "1.5px"
+
+        # Then a ledger that names a company and a site with markup (one restored from an export
+        # made elsewhere could): both pages show the names as text, and nothing runs.
+        with open_ledger() as ledger:
+            hostile = Batch()
+            hostile.sightings[(HOSTILE_SITE, HOSTILE_COMPANY, "evil.example", "2026-01-01")] = Counts(blocked=3)
+            write_batch(ledger, hostile)
+        whoknows(proxy, "report", "--out", str(report))
+        reader.reload()
+        knows.reload()
+        expect(knows.locator("#picture")).to_be_visible()
+        hostile_views = [reader.evaluate(READ_PICTURE), knows.evaluate(READ_PICTURE)]
+        assert problems == []
     finally:
         extension.context.close()
         proxy.stop()
 
     for shown in (from_disk, on_page):
         assert shown.pop("drawn") > 0  # the graph takes room on the screen (its height follows the width)
+        assert shown.pop("injected") == 0
         nodes = {node_id: (sites_seen, label) for node_id, sites_seen, label, _ in shown["nodes"]}
         assert nodes == {"site:vendor.test": (None, "vendor.test"), "site:other.test": (None, "other.test"),
                          "company:google": ("2", "Google"), "company:meta": ("1", "Meta Platforms, Inc.")}
@@ -132,3 +152,14 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
     assert on_page == from_disk  # the same picture, node for node, cell for cell
     radius = {node_id: r for node_id, _, _, r in from_disk["nodes"]}
     assert radius["company:google"] > radius["company:meta"]
+
+    for shown in hostile_views:
+        assert shown.pop("injected") == 0  # no element made of a name, nothing ran
+        shown.pop("drawn")
+        labels = {node_id: label for node_id, _, label, _ in shown["nodes"]}
+        assert labels[f"company:{HOSTILE_COMPANY}"] == HOSTILE_COMPANY[:27] + "…"  # as text, cut beside its node
+        assert labels[f"site:{HOSTILE_SITE}"] == HOSTILE_SITE[:27] + "…"
+        assert [f"site:{HOSTILE_SITE}", f"company:{HOSTILE_COMPANY}", "edge blocked", 3, 0] in shown["edges"]
+        assert [HOSTILE_COMPANY, "unknown", "1", "3", "0"] in [row[:5] for row in shown["companies"]]
+        assert HOSTILE_SITE in [row[0] for row in shown["sites"]]
+    assert hostile_views[0] == hostile_views[1]
