@@ -177,5 +177,6 @@ def check_command(vendor_name: str | None, check: bool, setting: bool, as_json: 
             click.echo(f"{display_domain(vendor)}: {len(mine)} breach{'es' if len(mine) > 1 else ''}")
             for breach in mine:
                 click.echo("  " + breach.describe())
+        click.echo("each can go in an objection letter: 'whoknows request object VENDOR --from-check'", err=True)
     if breaches:  # for scripts: exit 1 when a breach is reported
         click.get_current_context().exit(1)

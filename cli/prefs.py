@@ -56,6 +56,8 @@ def prefs(vendor_name, marketing, channels, topics, max_per_week, max_per_month,
     Setting a preference for a vendor not yet in the ledger adds the vendor. Each change is kept
     with when it was made: --check judges each mail by the preferences in force when it came.
     What a mail is about is read from its subject, sender and list headers (never its body).
+    Each breach --check finds can go in an objection letter: 'whoknows request object VENDOR
+    --from-check'.
 
     Examples:
 

@@ -13,7 +13,10 @@ _COMPANIES_TOO = (" VENDOR may also be a tracker company the proxy saw ('whoknow
 KINDS = {
     "access": "Ask for a copy of everything VENDOR holds about you (GDPR Art. 15)." + _COMPANIES_TOO,
     "erase": "Ask VENDOR to erase everything it holds about you (GDPR Art. 17)." + _COMPANIES_TOO,
-    "object": "Object to VENDOR using your data for direct marketing (GDPR Art. 21)." + _COMPANIES_TOO,
+    "object": ("Object to VENDOR using your data for direct marketing (GDPR Art. 21)." + _COMPANIES_TOO
+               + " With --from-check, the letter lists each of VENDOR's mails that 'whoknows prefs --check' "
+               "finds breaking what you allowed (date, Message-ID, the rule it broke), and cites your withdrawal "
+               "of consent (Art. 7(3)) when you had opted out."),
     "rectify": "Ask VENDOR to correct what it holds about you (GDPR Art. 16); give --correct.",
     "port": ("Ask VENDOR for the data you provided to it, in a structured, commonly used, machine-readable "
              "format (GDPR Art. 20: data portability)."),
@@ -23,7 +26,7 @@ EXAMPLES = {
                "whoknows request access Google --lang es --out access-google.txt"],
     "erase": ['whoknows request erase shop.example --name "Ana Pérez"',
               "whoknows request erase shop.example --out erase.eml"],
-    "object": ["whoknows request object shop.example", "whoknows request object shop.example --to dpo@shop.example"],
+    "object": ["whoknows request object shop.example", "whoknows request object shop.example --from-check"],
     "rectify": ['whoknows request rectify shop.example --correct "Postal address" "Calle Mayor 2, Madrid"'],
     "port": ["whoknows request port shop.example", "whoknows request port shop.example --lang es --out port.eml"],
 }
@@ -59,7 +62,8 @@ def rights_request():
 
 
 def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: str | None,
-                  signed: str | None, on: str | None, corrections: tuple, as_json: bool) -> None:
+                  signed: str | None, on: str | None, corrections: tuple, as_json: bool,
+                  from_check: bool = False) -> None:
     from whoknows import letters
     from whoknows.aliases import resolve_vendor
     from whoknows.ledger import open_ledger
@@ -69,19 +73,35 @@ def _make_request(kind: str, vendor_name: str, lang: str, out: str | None, to: s
     if to is not None:
         to = letters.email_address(to, "--to")
     with open_ledger() as ledger:
-        company = _tracker_company(ledger, kind, vendor_name)
+        company = None if from_check else _tracker_company(ledger, kind, vendor_name)
         if company is not None:
             _make_tracker_request(ledger, company, kind, lang, out, to, signed, sent_on, as_json)
             return
         domain = resolve_vendor(ledger, vendor_name)
         record, facts = _vendor_facts(ledger, domain, to)
+        mails = _mails_from_check(ledger, domain, record) if from_check else []
         check_not_a_different_repeat(ledger, domain, kind, lang, facts.privacy_contact, sent_on)
         found = _identifiers(ledger, domain, lang, record)
         terms = terms_cited(ledger, domain, lang) if kind in TERMS_CITED_IN else None
         letter = letters.render_request(kind, lang, facts, found.items, sent_on, signed,
-                                        [tuple(c) for c in corrections] or None, terms=terms)
-        _deliver(ledger, domain, record, letter, out, as_json, {"identifiers": [list(i) for i in found.items]},
-                 found.unresolved)
+                                        [tuple(c) for c in corrections] or None, terms=terms, marketing_mail=mails)
+        extra = {"identifiers": [list(i) for i in found.items]}
+        if from_check:
+            extra["mails"] = [{"message": m.message, "sent_at": m.sent_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                               "alias": m.alias, "rules": [b.rule for b in m.broke]} for m in mails]
+        _deliver(ledger, domain, record, letter, out, as_json, extra, found.unresolved)
+
+
+def _mails_from_check(ledger, domain: str, record: dict):
+    """The vendor's mails that break your preferences; WhoknowsError when there is none."""
+    from whoknows.data_rights import marketing_mail
+    from whoknows.errors import WhoknowsError
+
+    mails = marketing_mail(ledger, domain)
+    if not mails:
+        raise WhoknowsError(f"'whoknows prefs --check' finds no mail from {record['display']} that breaks your "
+                            f"preferences: nothing to list ('whoknows request object {domain}' objects without it)")
+    return mails
 
 
 def _tracker_company(ledger, kind: str, text: str):
@@ -275,10 +295,14 @@ def _request_command(kind: str, help_text: str) -> click.Command:
     @_vendor_letter_options
     @click.option("--correct", "corrections", nargs=2, multiple=True, metavar="WHAT VALUE",
                   help="rectify: what to correct and the correct value; repeat for several.")
-    def command(vendor_name, lang, out, to, signed, on, as_json, corrections):
+    @click.option("--from-check", is_flag=True,
+                  help="object: list VENDOR's mails that 'whoknows prefs --check' finds breaking your preferences.")
+    def command(vendor_name, lang, out, to, signed, on, as_json, corrections, from_check):
         if corrections and kind != "rectify":
             raise click.UsageError("--correct goes with 'whoknows request rectify'")
-        _make_request(kind, vendor_name, lang, out, to, signed, on, corrections, as_json)
+        if from_check and kind != "object":
+            raise click.UsageError("--from-check goes with 'whoknows request object'")
+        _make_request(kind, vendor_name, lang, out, to, signed, on, corrections, as_json, from_check)
 
     return command
 

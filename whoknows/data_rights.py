@@ -14,6 +14,9 @@ A request to a tracker company (issue 12: `tracker_parts`) lists what the proxy 
 names of the cookies its domains set, your values they were sent, the websites and dates; it is
 recorded under the company's own domain (`tracker_request_domain`).
 
+An objection that lists the vendor's mails that broke what you allowed it (`marketing_mail`, issue
+15: what `prefs --check` found, each mail once with every rule it broke).
+
 Letters that use the evidence (issue 14), the facts gathered here for `whoknows.letters`:
 - a source request (`held_values`): each value the vendor holds that it was never given
   (`whoknows.findings`), with where and when it was seen;
@@ -40,8 +43,8 @@ from .leak_records import vendor_leaks
 from .ledger import Ledger, vendor_ids
 from .company_view import company_record
 from .letters import (
-    EarlierRequest, HeldValue, Missing, SentElsewhere, Sighting, TermsCited, TrackerCookie, TrackerSeen,
-    TrackerValue,
+    BrokenRule, EarlierRequest, HeldValue, MarketingMail, Missing, SentElsewhere, Sighting, TermsCited, TrackerCookie,
+    TrackerSeen, TrackerValue,
 )
 from .me import KINDS as OWN_KINDS
 from .me import list_values, load_keys, lookup_hash, reference_tag, tag_of
@@ -138,7 +141,8 @@ def tracker_parts(ledger: Ledger, company: TrackerCompany, lang: str) -> Tracker
     machine's key, as for a vendor), and the websites and dates where they saw your browser."""
     record = company_record(ledger, company.id)
     received = record["received"]
-    cookies = [TrackerCookie(c["name"], tuple(c["domains"]), tuple(c["sites"])) for c in received["cookies"]]
+    cookies = [TrackerCookie(c["name"], tuple(c["domains"]), tuple(c["sites"]), c["how"] == "sent")
+               for c in received["cookies"]]
     plaintext = _own_values(ledger) if any(reference_tag(v["value"]) for v in received["values"]) else {}
     values, unresolved = [], 0
     for sent in received["values"]:
@@ -464,3 +468,29 @@ __all__ = [
     "get_request", "identifiers_for", "list_requests", "mark_answered", "overdue_request", "record_request",
     "answer_gaps", "answered_request", "held_values", "request_vendor", "sent_elsewhere",
 ]
+
+
+def marketing_mail(ledger: Ledger, domain: str) -> list[MarketingMail]:
+    """The vendor's mails that broke what you allowed it (`whoknows prefs --check`), each once with
+    every rule it broke, oldest first: what `request object --from-check` lists (issue 15)."""
+    from datetime import datetime, timezone
+
+    from .mail_records import check_preferences
+
+    breaches, _ = check_preferences(ledger)
+    by_message: dict[str, tuple[object, list[BrokenRule]]] = {}
+    for breach in breaches:
+        if breach.vendor != domain:
+            continue
+        since = date.fromisoformat(breach.since[:10]) if breach.since else None
+        for mail in breach.mails:
+            broken = BrokenRule(
+                breach.rule, since, breach.limit, breach.month or breach.week,
+                breach.messages, mail.topics if breach.rule == "topic" else (), tuple(breach.allowed or ()),
+                breach.duplicate)
+            by_message.setdefault(mail.identity, (mail, []))[1].append(broken)
+    order = {rule: place for place, rule in enumerate(("after-opt-out", "no-marketing", "topic", "max-per-week",
+                                                       "max-per-month", "duplicate"))}
+    return sorted((MarketingMail(datetime.fromisoformat(mail.sent_at.replace("Z", "+00:00")).astimezone(timezone.utc),
+                                 mail.identity, mail.alias, tuple(sorted(broke, key=lambda b: order[b.rule])))
+                   for mail, broke in by_message.values()), key=lambda m: (m.sent_at, m.message))

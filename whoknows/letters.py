@@ -412,6 +412,7 @@ def render_request(
     corrections: Sequence[tuple[str, str] | tuple[str, str, str]] | None = None,
     tracked: bool = False,
     terms: TermsCited | None = None,
+    marketing_mail: Sequence[MarketingMail] = (),
 ) -> Letter:
     """A GDPR request of `kind` (access, erase, object, rectify, port) in `lang` (en, es).
 
@@ -419,6 +420,9 @@ def render_request(
     (what, correct value) or (what, value you hold, correct value). `tracked`: the addressee is a
     tracker company that collected the data from the person's browser (`render_tracker_request`).
     `terms`: the person's terms proffered to the vendor, cited after the request itself.
+    `marketing_mail` (object only): the vendor's mails that broke what the person allowed
+    (`prefs --check`), listed with each rule broken; a withdrawal of consent among them adds
+    Art. 7(3), a duplicate mailing says the objection covers every record.
     Raises InputError for a kind, language, identifier or correction that cannot be used,
     WhoknowsError when the vendor has no privacy contact.
     """
@@ -438,13 +442,19 @@ def render_request(
         blocks.append(_fill(_TRACKED[lang]["collected"]))
     if terms is not None:
         blocks.append(_fill(_terms_text(terms, lang)))
+    if marketing_mail:
+        if kind != "object":
+            raise InputError("the mails that broke your preferences go in an objection (object) only")
+        blocks += _marketing_mail_blocks(marketing_mail, lang)
     if kind == "rectify":
         blocks.append(_RECTIFY[lang]["intro"] + "\n" + "\n".join(_bullet(c) for c in _change_lines(changes, lang)))
     blocks.append(_identifier_block(items, words))
     blocks += _middle(kind, lang)
     blocks += _ending(lang, deadline, signature)
+    withdrawn = any(broken.rule == "after-opt-out" for mail in marketing_mail for broken in mail.broke)
     return Letter(
-        kind=kind, lang=lang, subject=_SUBJECTS[lang][kind], body="\n\n".join(blocks) + "\n",
+        kind=kind, lang=lang, subject=_MAIL_WORDS[lang]["subject"] if withdrawn else _SUBJECTS[lang][kind],
+        body="\n\n".join(blocks) + "\n",
         to=vendor.privacy_contact.strip(), to_name=name, deadline=deadline, sent_on=sent_on,
         requester_name=signature,
     )
@@ -462,13 +472,15 @@ _TRACKED = {
     "en": {
         "collected": (
             "I have not given you these data myself: your domains collected them from my browser on "
-            "the websites that embed them. Below are the cookies they set, the personal data of mine "
-            "they were sent, and the websites and dates on which my records show them. I do not "
-            "know the values of those cookies: please use their names, the websites and the dates "
-            "to find the identifiers you assigned to my browser and everything linked to them."
+            "the websites that embed them. Below are the cookies they set or were sent, the "
+            "personal data of mine they were sent, and the websites and dates on which my records "
+            "show them. I do not know the values of those cookies: please use their names, the "
+            "websites and the dates to find the identifiers you assigned to my browser and "
+            "everything linked to them."
         ),
         "cookie": "Cookie", "website": "Website",
         "cookie_value": "{name}, set by {domains} on {sites}",
+        "cookie_sent": "{name}, sent to {domains} on {sites}",
         "value": "{value}, received {encoding} on {sites}",
         "seen": "{site}, requests to {domains} {when}",
         "on": "on {first}", "between": "from {first} to {last}",
@@ -476,14 +488,15 @@ _TRACKED = {
     "es": {
         "collected": (
             "No les he facilitado yo estos datos: sus dominios los recogieron de mi navegador en los "
-            "sitios web que los integran. A continuación figuran las cookies que instalaron, los "
-            "datos personales míos que recibieron y los sitios web y fechas en que mis registros los "
-            "muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
+            "sitios web que los integran. A continuación figuran las cookies que instalaron o "
+            "recibieron, los datos personales míos que recibieron y los sitios web y fechas en que "
+            "mis registros los muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
             "los sitios web y las fechas para localizar los identificadores que asignaron a mi "
             "navegador y todo lo vinculado a ellos."
         ),
         "cookie": "Cookie", "website": "Sitio web",
         "cookie_value": "{name}, instalada por {domains} en {sites}",
+        "cookie_sent": "{name}, enviada a {domains} en {sites}",
         "value": "{value}, que recibieron {encoding} en {sites}",
         "seen": "{site}, solicitudes a {domains} {when}",
         "on": "el {first}", "between": "del {first} al {last}",
@@ -496,8 +509,9 @@ class TrackerCookie:
     """A cookie a tracker company's domains set, by name (its value is never known)."""
 
     name: str
-    domains: tuple[str, ...]  # its domains that set it
+    domains: tuple[str, ...]  # its domains that set it (or were sent it)
     sites: tuple[str, ...]  # the websites on whose pages it was set
+    sent: bool = False  # the browser sent it to those domains (rather than they set it)
 
 
 @dataclass(frozen=True)
@@ -530,8 +544,8 @@ def render_tracker_request(kind: str, lang: str, company: VendorFacts, cookies: 
         raise InputError(f"a request to a tracker company is one of {', '.join(TRACKER_KINDS)}, not {kind!r}")
     _check_lang(lang)
     words = _TRACKED[lang]
-    items = [(words["cookie"], words["cookie_value"].format(name=c.name, domains=", ".join(c.domains),
-                                                             sites=", ".join(c.sites))) for c in cookies]
+    items = [(words["cookie"], words["cookie_sent" if c.sent else "cookie_value"].format(
+        name=c.name, domains=", ".join(c.domains), sites=", ".join(c.sites))) for c in cookies]
     items += [(v.label, words["value"].format(value=v.value, encoding=_encoding(v.encoding, lang),
                                               sites=", ".join(v.sites))) for v in values]
     for s in seen:
@@ -1162,6 +1176,160 @@ def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, 
                   deadline=months_after(today, 3), sent_on=today, requester_name=signature)
 
 
+# -- an objection listing the mails that broke the person's preferences (issue 15) --------------
+# `whoknows request object VENDOR --from-check`: what `prefs --check` found, handed over as plain
+# facts (whoknows.data_rights.marketing_mail gathers them). Subjects are not kept by whoknows: each
+# mail is named by its date and Message-ID, which the vendor can find in its own sending records.
+
+
+@dataclass(frozen=True)
+class BrokenRule:
+    """One rule of the person's preferences a mail broke (whoknows.mail_records.RULES)."""
+
+    rule: str  # max-per-month, max-per-week, no-marketing, topic, after-opt-out, duplicate
+    since: date | None = None  # no-marketing, topic: when said; after-opt-out: the day of the opt-out
+    limit: int | None = None  # max-per-month, max-per-week
+    period: str | None = None  # max-per-month: YYYY-MM; max-per-week: YYYY-Www
+    messages: int = 0  # max-per-*: the messages in that period; duplicate: the copies
+    topics: tuple[str, ...] = ()  # topic: what the mail was about
+    allowed: tuple[str, ...] = ()  # topic: what the person allowed
+    duplicate: str | None = None  # duplicate: two-addresses, sent-twice
+
+
+@dataclass(frozen=True)
+class MarketingMail:
+    """A mail from the vendor and each rule it broke."""
+
+    sent_at: datetime  # UTC
+    message: str  # its Message-ID, or `sha256:...` when it had none
+    alias: str | None  # the alias it reached
+    broke: tuple[BrokenRule, ...]
+
+
+# The topics as a letter names them (the vocabulary is whoknows.mail_topics.TOPICS).
+TOPIC_WORDS = {
+    "en": {"orders": "orders", "account": "my account", "offers": "offers", "newsletter": "newsletters",
+           "events": "events", "surveys": "surveys"},
+    "es": {"orders": "pedidos", "account": "mi cuenta", "offers": "ofertas", "newsletter": "boletines",
+           "events": "eventos", "surveys": "encuestas"},
+}
+
+_MAIL_WORDS = {
+    "en": {
+        "subject": "Objection to direct marketing and withdrawal of consent (Articles 21 and 7(3) GDPR)",
+        "intro": ("Your messages to me show that my choices have not been respected. These are the "
+                  "messages, each with its date (UTC) and Message-ID, and what each did against them:"),
+        "mail": "{when} UTC, message {message}{alias}: {broke}",
+        "alias": ", to {alias}",
+        "no_id": "without Message-ID (reference {ref})",
+        "max-per-month": "one of {messages} messages in {period}, more than the {limit} a month I had agreed to",
+        "max-per-week": ("one of {messages} messages in the week of {period}, more than the {limit} a week I had "
+                         "agreed to"),
+        "no-marketing": "marketing, although I had refused marketing on {since}",
+        "topic": "about {topics}, which I had not agreed to (I had agreed to: {allowed})",
+        "no_topic": "nothing",
+        "after-opt-out": "marketing, after I withdrew my consent on {since}",
+        "two-addresses": "the same mailing, sent to two of my addresses",
+        "sent-twice": "the same mailing, sent to me twice",
+        "and": " and ",
+        "withdrawal": (
+            "On {since} I withdrew my consent to receiving marketing from you. Under Article 7(3) "
+            "GDPR I may withdraw my consent at any time, and withdrawing must be as easy as giving "
+            "it; the processing based on it had to stop then. The messages above sent after that "
+            "day show that it has not."
+        ),
+        "twice": (
+            "The same mailing reaching two of my addresses, or reaching me twice, shows that you hold "
+            "me more than once in your mailing lists. This objection covers every such record and "
+            "every address in it."
+        ),
+    },
+    "es": {
+        "subject": ("Oposición a la mercadotecnia directa y retirada del consentimiento (artículos 21 y 7, "
+                    "apartado 3, del RGPD)"),
+        "intro": ("Sus mensajes muestran que no se han respetado mis decisiones. Estos son los mensajes, "
+                  "cada uno con su fecha (UTC) y su Message-ID, y lo que cada uno hizo en contra de ellas:"),
+        "mail": "{when} UTC, mensaje {message}{alias}: {broke}",
+        "alias": ", a {alias}",
+        "no_id": "sin Message-ID (referencia {ref})",
+        "max-per-month": "uno de {messages} mensajes en {period}, más de los {limit} al mes que había aceptado",
+        "max-per-week": ("uno de {messages} mensajes en la semana del {period}, más de los {limit} a la semana "
+                         "que había aceptado"),
+        "no-marketing": "publicidad, aunque el {since} había rechazado recibirla",
+        "topic": "sobre {topics}, que no había aceptado (había aceptado: {allowed})",
+        "no_topic": "ninguno",
+        "after-opt-out": "publicidad, después de que retirara mi consentimiento el {since}",
+        "two-addresses": "el mismo envío, remitido a dos de mis direcciones",
+        "sent-twice": "el mismo envío, remitido dos veces",
+        "and": " y ",
+        "withdrawal": (
+            "El {since} retiré mi consentimiento para recibir su publicidad. Según el artículo 7, "
+            "apartado 3, del RGPD, puedo retirar mi consentimiento en cualquier momento, y retirarlo "
+            "ha de ser tan fácil como darlo; el tratamiento basado en él debía cesar entonces. Los "
+            "mensajes anteriores enviados después de ese día muestran que no ha cesado."
+        ),
+        "twice": (
+            "Que el mismo envío llegue a dos de mis direcciones, o me llegue dos veces, muestra que "
+            "figuro más de una vez en sus listas de envío. Esta oposición comprende cada uno de esos "
+            "registros y cada dirección que contengan."
+        ),
+    },
+}
+
+
+def _month_name(period: str, lang: str) -> str:
+    year, month = period.split("-")
+    name = _MONTHS[lang][int(month) - 1]
+    return f"{name} {year}" if lang == "en" else f"{name} de {year}"
+
+
+def _kept_whole(text: str) -> str:
+    """A date that wrapping does not split (`_fill` turns the no-break spaces back)."""
+    return text.replace(" ", _NBSP)
+
+
+def _broken_text(broken: BrokenRule, lang: str) -> str:
+    words = _MAIL_WORDS[lang]
+    since = _kept_whole(long_date(broken.since, lang)) if broken.since else ""
+    if broken.rule == "max-per-month":
+        return words["max-per-month"].format(messages=broken.messages,
+                                             period=_kept_whole(_month_name(broken.period, lang)),
+                                             limit=broken.limit)
+    if broken.rule == "max-per-week":
+        year, week = broken.period.split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+        return words["max-per-week"].format(messages=broken.messages, period=_kept_whole(long_date(monday, lang)),
+                                            limit=broken.limit)
+    if broken.rule == "topic":
+        names = TOPIC_WORDS[lang]
+        return words["topic"].format(topics=words["and"].join(names[t] for t in broken.topics),
+                                     allowed=", ".join(names[t] for t in broken.allowed) or words["no_topic"])
+    if broken.rule == "duplicate":
+        return words[broken.duplicate]
+    if broken.rule in ("no-marketing", "after-opt-out"):
+        return words[broken.rule].format(since=since)
+    raise InputError(f"{broken.rule!r} is not a rule a mail can break")
+
+
+def _marketing_mail_blocks(mails: Sequence[MarketingMail], lang: str) -> list[str]:
+    words = _MAIL_WORDS[lang]
+    lines = []
+    for mail in sorted(mails, key=lambda m: (m.sent_at, m.message)):
+        when = _kept_whole(long_date(mail.sent_at.date(), lang)) + mail.sent_at.strftime(", %H:%M")
+        message = (words["no_id"].format(ref=mail.message[:19]) if mail.message.startswith("sha256:")
+                   else mail.message)
+        alias = words["alias"].format(alias=mail.alias) if mail.alias else ""
+        broke = "; ".join(_broken_text(b, lang) for b in mail.broke)
+        lines.append(_bullet(words["mail"].format(when=when, message=message, alias=alias, broke=broke)))
+    blocks = [_fill(words["intro"]) + "\n" + "\n".join(lines)]
+    withdrawals = sorted({b.since for m in mails for b in m.broke if b.rule == "after-opt-out" and b.since})
+    for day in withdrawals:
+        blocks.append(_fill(words["withdrawal"].format(since=_kept_whole(long_date(day, lang)))))
+    if any(b.rule == "duplicate" for m in mails for b in m.broke):
+        blocks.append(_fill(words["twice"]))
+    return blocks
+
+
 # -- the message -------------------------------------------------------------------------------
 
 
@@ -1205,7 +1373,7 @@ def _address(text: str, display_name: str, what: str) -> Address:
 
 
 __all__ = [
-    "AuthorityFacts", "EarlierRequest", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
+    "AuthorityFacts", "BrokenRule", "EarlierRequest", "MarketingMail", "TOPIC_WORDS", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
     "Sighting", "TermsCited", "VendorFacts", "email_address", "long_date", "months_after", "one_month_after",
     "render_complaint", "render_follow_up", "render_request", "render_source_request", "response_deadline",
     "to_eml",

@@ -143,6 +143,7 @@ def test_prefs_check_text_groups_by_vendor(mailbox_file):
     assert any(line.startswith("  shop.example sent 2 messages on topics you did not allow (you allow: orders, "
                                "newsletter, since 2024-03-01): 2024-03-11 (offers <- subject: 'descuento*'")
                for line in lines)
+    assert "whoknows request object VENDOR --from-check" in result.stderr
 
 
 def test_opt_out_judges_marketing_only_from_the_day_after_and_yes_ends_it(mailbox_file):
@@ -210,3 +211,40 @@ def test_bad_topics_limits_and_opt_outs_are_exit_2_and_write_nothing(args, messa
     assert result.stderr.startswith(f"whoknows: error: {message}"), result.stderr
     with open_ledger() as ledger:
         assert ledger.query("SELECT count(*) FROM vendors")[0][0] == 0
+
+
+def test_request_object_from_check_lists_the_mails_and_their_rules(mailbox_file, alias, tmp_path):
+    ok("mail", "scan", str(mailbox_file))
+    _prefs()
+    ok("vendor", "add", "shop.example", "--privacy-contact", "privacy@shop.example")
+    result = json.loads(ok("request", "object", "shop.example", "--from-check", "--json", "--date", "2024-04-02").stdout)
+    listed = {mail["message"]: mail["rules"] for mail in result["mails"]}
+    assert listed == {
+        "<m3@shop.example>": ["topic", "max-per-week"], "<m4@shop.example>": ["topic", "max-per-week"],
+        "<w13@shop.example>": ["max-per-week"], "<w14@shop.example>": ["max-per-week"],
+        "<w15@shop.example>": ["max-per-week"], "<w16@shop.example>": ["max-per-week"],
+        "<m9a@shop.example>": ["duplicate"], "<m9b@shop.example>": ["duplicate"], "<m10@shop.example>": ["duplicate"],
+        "<m11a@shop.example>": ["duplicate"], "<m11b@shop.example>": ["duplicate"],
+        "<m13@shop.example>": ["after-opt-out"], "<m15@shop.example>": ["after-opt-out"],
+    }
+    body = " ".join(result["body"].split())
+    assert result["kind"] == "object" and "Article 7(3)" in body and "withdrew my consent on 25 March 2024" in body
+    assert (f"11 March 2024, 09:00 UTC, message <m3@shop.example>, to {alias}: about offers, which I had not agreed "
+            "to (I had agreed to: orders, newsletters)") in body
+    assert "<m1@shop.example>" not in body and "<m14@shop.example>" not in body  # clean mail is not listed
+    spanish = ok("request", "object", "shop.example", "--from-check", "--lang", "es", "--date", "2024-04-03",
+                 "--out", str(tmp_path / "objecion.eml"))
+    assert "wrote" in spanish.stderr
+    text = (tmp_path / "objecion.eml").read_bytes()
+    assert b"Subject: =?utf-8?q?Oposici" in text and b"m13@shop.example" in text
+    assert ok("requests", "--json").stdout.count('"kind": "object"') == 2
+
+
+def test_request_object_from_check_without_a_breach_or_with_another_kind(tmp_path, alias):
+    ok("vendor", "add", "shop.example", "--privacy-contact", "privacy@shop.example")
+    result = run("request", "object", "shop.example", "--from-check")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("whoknows: error: 'whoknows prefs --check' finds no mail from shop.example")
+    assert json.loads(ok("requests", "--json").stdout) == []  # nothing recorded
+    result = run("request", "access", "shop.example", "--from-check")
+    assert result.exit_code == 2 and "--from-check goes with 'whoknows request object'" in result.stderr
