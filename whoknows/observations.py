@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .batching import LOCK_WAIT_SECONDS, BatchFlusher, PendingTallies
+from .batching import LOCK_WAIT_SECONDS, BatchFlusher, PendingTallies, relearn_trackers
 from .ledger import Ledger, LedgerBusy, json_text, stamp, vendor_ids
 from .tracker_companies import third_party_attribution
 
@@ -309,6 +309,9 @@ class Flusher(BatchFlusher):
 
     def write(self, ledger: Ledger, batch: Mapping[Key, Tally]) -> int:
         return write_batch(ledger, batch, self.lock_wait)
+
+    def after_write(self, ledger: Ledger) -> None:
+        relearn_trackers(ledger, self.lock_wait)  # the new rows may teach a learned tracker
 
     def unwritten(self) -> str:
         events, rows = self.recorder.pending_events(), self.recorder.pending_count()
