@@ -1,4 +1,8 @@
-"""`whoknows check URL`: what the proxy's filter engine would do with one request, and why."""
+"""`whoknows check URL`: what the proxy would do with one request, every part of it, and why.
+
+The decision is the proxy's own (`whoknows.decision.decide`: site settings, filter lists, what the
+proxy learned, parameters, cookies, Referer, leak prevention), over the same lists, compiled cache
+and ledger."""
 
 import re
 
@@ -24,18 +28,29 @@ def _request_types() -> tuple[str, ...]:
     "--type", "request_type", default="other", show_default=True, metavar="TYPE",
     help="The request's type: script, image, stylesheet, xhr, sub_frame, ... (see the error for all).",
 )
+@click.option("--method", default="GET", show_default=True, help="The request's method.")
+@click.option("--data", "body", metavar="BODY", default=None,
+              help="The request's body, searched for your values as the proxy searches it.")
+@click.option("--content-type", default=None, metavar="TYPE",
+              help="The body's content type (application/x-www-form-urlencoded, application/json...).")
 @click.option(
     "--cname", "canonical_names", multiple=True, metavar="NAME",
     help="URL's host is a DNS alias (CNAME) of NAME, as `dig CNAME HOST` shows; repeat for a chain. "
          "The proxy finds this itself for first-party subdomains; say it here to see what it would do.",
 )
 @json_option
-def check(url, source, request_type, canonical_names, as_json):
-    """Show whether the proxy would block, allow or rewrite a request to URL.
+def check(url, source, request_type, method, body, content_type, canonical_names, as_json):
+    """Show what the proxy would do with a request to URL, part by part, and why.
 
-    Uses the same lists and compiled cache as the proxy. Without --from the request has no known
-    source page, as uBlock Origin treats it: filters limited to some sites (domain=) do not apply,
-    and a subresource counts as third party.
+    The same decision the proxy makes, over the same lists, compiled cache and settings: whether
+    protection is paused on the page's site or the request's site is an allowed third party; the
+    filter lists' decision (or a block for a third party that took the site's identifier); the
+    tracking parameters removed; the cookie mode; the Referer sent; and what leak prevention does
+    when the URL or the body (--data) carries one of your values ('whoknows me', aliases). --cname
+    says what a host is an alias of, as the proxy finds it for a first-party subdomain.
+
+    Without --from the request has no known source page, as uBlock Origin treats it: filters
+    limited to some sites (domain=) do not apply, and a subresource counts as third party.
 
     Examples:
 
@@ -48,22 +63,67 @@ def check(url, source, request_type, canonical_names, as_json):
     target = _http_url(url, "URL")
     source_url = _source_url(source) if source else None
     request_type = _check_type(request_type)
+    method = method.strip().upper() or "GET"
     loaded = engine_cache.open_engine()
     for warning in loaded.warnings:
         click.echo(f"whoknows: warning: {warning}", err=True)
-    decision = loaded.engine.match(target, type=request_type, source=source_url)
-    uncloaked, cname_note = _uncloak(loaded.engine, target, source_url, request_type, decision,
-                                     _canonical_names(canonical_names))
-    if uncloaked is not None:
-        decision = uncloaked.decision
-    result = _result(target, source_url, request_type, decision)
-    result["canonical_names"] = list(_canonical_names(canonical_names))
-    result["uncloaked_as"] = uncloaked.canonical_name if uncloaked is not None else None
-    result["cname_note"] = cname_note
+    names = _canonical_names(canonical_names)
+    verdict, notes = _verdict(target, source_url, request_type, method, body, content_type, names,
+                              loaded.engine)
+    for note in notes:
+        click.echo(f"whoknows: note: {note}", err=True)
+    result = _result(verdict)
+    result["canonical_names"] = list(names)
+    result["uncloaked_as"] = verdict.filter.uncloaked_as
+    result["cname_note"] = _cname_note(verdict, names, loaded.engine)
     if as_json:
         print_json(result)
     else:
         _print(result)
+
+
+def _verdict(url, source_url, request_type, method, body, content_type, canonical_names, engine):
+    """The proxy's decision for the request, with the user's settings, values and what the proxy
+    learned; notes for what could not be read. The canonical names count where the proxy would
+    look them up (`whoknows.cname.should_uncloak`)."""
+    from dataclasses import replace
+
+    from whoknows import cname
+    from whoknows.decision import Protection, decide, describe_typed
+    from whoknows.identifiers import SharedIdentifiers
+    from whoknows.leak_records import shared_identifier_pairs
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import SiteSettingsStore
+
+    notes = []
+    description = describe_typed(url, request_type, source_url, method, content_type)
+    if canonical_names and cname.should_uncloak(description.host, description.request_site,
+                                                description.page_site, description.type):
+        description = replace(description, canonical_names=canonical_names)
+    with open_ledger() as ledger:
+        store = SiteSettingsStore(ledger)
+        shared = SharedIdentifiers(shared_identifier_pairs(ledger))
+        protection = Protection(settings_of=store.get, cookie_policy=store.cookie_policy(), engine=engine,
+                                default_leak_mode=store.defaults().leak_mode, knowledge=(shared,))
+        matches = _matches(ledger, url, body, content_type, notes)
+    return decide(description, protection, matches), notes
+
+
+def _matches(ledger, url, body, content_type, notes) -> list:
+    """What the leak scanner finds of your values and aliases in the URL and body."""
+    from whoknows import me
+    from whoknows.errors import WhoknowsError
+    from whoknows.leakscan import LeakScanner
+
+    try:
+        keys = me.load_keys(create=False)
+    except WhoknowsError as exc:
+        keys = None
+        notes.append(f"your values cannot be read ({exc}); only aliases are looked for")
+    watched, _ = me.watched_values(ledger, keys)
+    if not watched:
+        return []
+    return LeakScanner(watched).scan(url, (), (body or "").encode("utf-8"), content_type)
 
 
 def _canonical_names(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -74,30 +134,24 @@ def _canonical_names(names: tuple[str, ...]) -> tuple[str, ...]:
     return out
 
 
-def _uncloak(engine, url, source_url, request_type, decision, names):
-    """What CNAME uncloaking makes of the request, as the proxy would (`whoknows.cname`), and a
-    note when the names were given but the proxy would not look at them."""
-    from urllib.parse import urlsplit
-
+def _cname_note(verdict, names, engine) -> str | None:
+    """Why canonical names that were given did not block the request (None when they did, or
+    when none were given)."""
+    if not names or verdict.filter.uncloaked_as:
+        return None
+    if not verdict.request.canonical_names:
+        return ("not uncloaked: only a subresource of a subdomain of the page's own site is "
+                "(give --from with the page's site)")
     from whoknows import cname
-    from whoknows.sites import site_of
 
-    if not names:
-        return None, None
-    host = urlsplit(url).hostname or ""
-    page_site = site_of(urlsplit(source_url).hostname or "") if source_url else None
-    if not cname.should_uncloak(host, site_of(host), page_site, request_type):
-        return None, ("not uncloaked: only a subresource of a subdomain of the page's own site is "
-                      "(give --from with the page's site)")
-    found = cname.uncloak(decision, engine, url, host, names, request_type, source_url)
-    if found is None:
-        exempt = cname.exemption(engine, source_url)
-        why = ("an exception filter let the request itself through" if decision.action == "exception"
-               else "already blocked under its own name" if decision.action != "allow"
-               else f"the page is exempt ({exempt})" if exempt
-               else "no filter matches the canonical names in another site")
-        return None, f"uncloaked, not blocked: {why}"
-    return found, None
+    decision = verdict.filter.decision
+    action = decision.action if decision is not None else "allow"
+    exempt = cname.exemption(engine, verdict.request.source) if action == "allow" else None
+    why = ("an exception filter let the request itself through" if action == "exception"
+           else "already blocked under its own name" if action != "allow"
+           else f"the page is exempt ({exempt})" if exempt
+           else "no filter matches the canonical names in another site")
+    return f"uncloaked, not blocked: {why}"
 
 
 def _http_url(text: str, what: str) -> str:
@@ -138,26 +192,35 @@ def _check_type(request_type: str) -> str:
     return wanted
 
 
-def _result(url, source_url, request_type, decision) -> dict:
-    from whoknows.params import clean_url
-
-    # What the proxy forwards: engine removeparam filters plus the built-in tracking parameters.
-    cleaned, removed = clean_url(url, decision) if decision.action in ("allow", "exception") else (url, ())
-    changed = cleaned != url
+def _result(verdict) -> dict:
+    request, filtered, params = verdict.request, verdict.filter, verdict.params
+    decision = filtered.decision
+    action = decision.action if decision is not None else "allow"
+    # What a user sees first: the whole verdict, spelt as before for what filters decide (an allowed
+    # request whose URL is cleaned is `removeparam`).
+    if verdict.site.paused:
+        shown = "pass"
+    elif verdict.action == "block" and not filtered.blocked:
+        shown = "block"
+    elif params.removed and not filtered.blocked:
+        shown = "removeparam"
+    else:
+        shown = action
     return {
-        "url": url,
-        "from": source_url,
-        "type": request_type,
-        # an allowed request whose URL is cleaned is `removeparam`, as a user sees it
-        "decision": "removeparam" if changed else decision.action,
-        "action": decision.action,
-        "filter": decision.filter,
-        "list": decision.list,
-        "important": bool(decision.important),
-        "redirect": decision.redirect,
-        "clean_url": cleaned if changed else None,
-        "removed_params": list(removed),
-        **attribution(url),
+        "url": request.url,
+        "from": request.source if request.type != "document" else request.referer,
+        "type": request.type,
+        "decision": shown,
+        "action": action,
+        "filter": decision.filter if decision is not None else None,
+        "list": decision.list if decision is not None else None,
+        "important": bool(decision.important) if decision is not None else False,
+        "redirect": decision.redirect if decision is not None else None,
+        "clean_url": params.clean_url if params.removed and not filtered.blocked else None,
+        "removed_params": list(params.removed) if not filtered.blocked else [],
+        **attribution(request.url),
+        "verdict": verdict.action,
+        "parts": [{"part": part, "action": act, "reason": reason} for part, act, reason in verdict.parts()],
     }
 
 
@@ -196,3 +259,8 @@ def _print(result: dict) -> None:
     for label, value in details:
         if value:
             click.echo(f"  {label:<{width}}  {value}")
+    click.echo("parts:")
+    part_width = max(len(part["part"]) for part in result["parts"])
+    action_width = max(len(part["action"]) for part in result["parts"])
+    for part in result["parts"]:
+        click.echo(f"  {part['part']:<{part_width}}  {part['action']:<{action_width}}  {part['reason']}")

@@ -125,8 +125,10 @@ def show(name, as_json):
           [[s["display"], s["days"], s["first_seen"], s["last_seen"], s["blocked"], s["reached"],
             _domains(s["domains"])] for s in record["sites"]])
     received = record["received"]
-    table("cookies it set (names; whoknows keeps no cookie values)", ["cookie", "sites", "its domains", "last seen"],
-          [[c["name"], _domains(c["sites"]), _domains(c["domains"]), c["last_seen"]] for c in received["cookies"]])
+    table("cookies it set or was sent (names; whoknows keeps no cookie values)",
+          ["cookie", "how", "sites", "its domains", "last seen"],
+          [[c["name"], c["how"], _domains(c["sites"]), _domains(c["domains"]), c["last_seen"]]
+           for c in received["cookies"]])
     from cli.leaks import short_reference
     from whoknows.leak_records import ENCODING_NAMES
 

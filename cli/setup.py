@@ -115,15 +115,20 @@ def check_proxy(host: str, port: int, timeout: float = CHECK_TIMEOUT) -> dict:
               help="Also check that a proxy answers there (loopback only; exit 1 if not).")
 @click.option("--show-password", is_flag=True,
               help="Print the proxy password used with --auth-user (the stored secret, made if missing).")
+@click.option("--cookies", "cookie_mode", metavar="MODE",
+              help="Set the cookie mode of every site without its own: allow, session, cap:DAYS or "
+                   "block (the same as 'whoknows site cookies --default MODE').")
 @json_option
-def setup(listen_host: str, port: int, check: bool, show_password: bool, as_json: bool) -> None:
-    """Explain how to use the proxy on this machine: address, PAC URL, CA certificate, trust.
+def setup(listen_host: str, port: int, check: bool, show_password: bool, cookie_mode: str | None,
+          as_json: bool) -> None:
+    """Explain how to use the proxy on this machine: address, PAC URL, CA certificate, trust;
+    and offer a default for first-party cookie lifetimes (--cookies).
 
     Examples:
 
     \b
-        whoknows setup
         whoknows setup --check
+        whoknows setup --cookies cap:30
     """
     from proxy_addons import CA_CERT_NAME
     from proxy_addons import PAC_URL
@@ -141,6 +146,7 @@ def setup(listen_host: str, port: int, check: bool, show_password: bool, as_json
         return
     if check and not is_loopback(listen_host):
         raise InputError("--check only talks to a proxy on this machine (a loopback address)")
+    defaults = _protection_defaults(cookie_mode)
     ca = confdir() / CA_CERT_NAME
     address = host_port(listen_host, port)
     pac = direct_pac_url(listen_host, port)
@@ -153,6 +159,7 @@ def setup(listen_host: str, port: int, check: bool, show_password: bool, as_json
         "ca_sha256": ca_fingerprint(ca) if ca.is_file() else None,
         "use_proxy": proxy_steps(address, pac, sys.platform),
         "trust_ca": trust_steps(ca, sys.platform),
+        "defaults": defaults,
     }
     if check:
         info["check"] = check_proxy(listen_host, port)
@@ -162,6 +169,20 @@ def setup(listen_host: str, port: int, check: bool, show_password: bool, as_json
         _print_info(info)
     if check and not info["check"]["ok"]:
         raise WhoknowsError(f"proxy check at {address}: {info['check']['detail']}")
+
+
+def _protection_defaults(cookie_mode: str | None) -> dict:
+    """The defaults of sites without their own settings; the cookie mode set first if given."""
+    from whoknows.cookies import parse_cookie_mode
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import SiteSettingsStore
+
+    wanted = parse_cookie_mode(cookie_mode) if cookie_mode is not None else None  # checked first
+    with open_ledger() as ledger:
+        store = SiteSettingsStore(ledger)
+        if wanted is not None:
+            store.set_default_cookie_mode(wanted)
+        return store.defaults().to_json()
 
 
 def _print_info(info: dict) -> None:
@@ -188,6 +209,12 @@ def _print_info(info: dict) -> None:
     echo(f"Listening beyond loopback needs --auth-user; the password is ${PASSWORD_ENV} or the stored")
     echo("secret ('whoknows setup --show-password').")
     echo("")
+    defaults = info["defaults"]
+    echo(f"Cookies of sites without their own mode: {defaults['cookie_mode']}")
+    if defaults["cookie_mode"] == "allow":
+        echo("  kept as long as each site asks; to shorten them all: 'whoknows setup --cookies cap:30'")
+        echo("  (or session: they end with the browser session; 'whoknows site cookies SITE MODE' per site)")
+    echo(f"Your values sent to another site: {defaults['leak_mode']} ('whoknows site leaks --default MODE')")
     echo("Your own terms: 'whoknows terms offer nostalking' has the proxy proffer the \"no stalking\" terms")
     echo("(use what I give you to serve me; do not track me beyond this site or share my data) to every")
     echo("site, and records which sites agree; 'whoknows terms' shows them. None is proffered until you do.")

@@ -14,10 +14,13 @@ one. A rebuild that fails logs one warning and keeps the old engine until the li
 Why checks ride on requests rather than a timer thread: an idle proxy does no work at all.
 
 In `requestheaders`, before any upstream connection is made (`whoknows proxy` runs mitmproxy with
-`connection_strategy=lazy`, so this holds inside HTTPS tunnels too), each request is matched
-with the type, source and party from `proxy_addons.context`. Skipped: requests the proxy already
+`connection_strategy=lazy`, so this holds inside HTTPS tunnels too), each request is decided by
+the core's filter part (`whoknows.decision.filter_part`, what `whoknows check` runs too): the
+engine's match with the type, source and party from `proxy_addons.context`, or a block for a third
+party the proxy learned is a tracker on the page's site (it received one of the site's
+first-party identifiers: `whoknows.identifiers.SharedIdentifiers`, list `whoknows`). Skipped: requests the proxy already
 answered, requests from a page whose site is paused, and requests to a third party the page's site
-allows (`whoknows site allow-3p`). The decision goes in `flow.metadata["whoknows.filter_decision"]`
+allows (`whoknows site allow-3p`). The decision goes in `flow.metadata[flow_state.FILTER]`
 (`whoknows.filters.Decision`: action, filter, list, redirect, clean_url, removed_params); the
 params addon applies its `removeparam` result (`clean_url`).
 
@@ -40,11 +43,11 @@ Every such answer is `cache-control: no-store` (a block must end when protection
 says which filter blocked it in `x-whoknows-blocked`.
 
 CNAME uncloaking: a request allowed under its own name (no filter, or only removeparam) whose host
-the cname addon found to be an alias (`flow.metadata["whoknows.canonical_names"]`) is matched again
-under each canonical name (`whoknows.cname.uncloak`); a block found there is the decision, and the
-answer also says the canonical name in `x-whoknows-uncloaked`.
+the cname addon found to be an alias (`flow.metadata[flow_state.CANONICAL_NAMES]`) is matched again
+under each canonical name (`whoknows.cname.uncloak`, inside the filter part); a block found there is
+the decision, and the answer also says the canonical name in `x-whoknows-uncloaked`.
 
-Tracker mark: `flow.metadata["whoknows.tracker"] = True` when a block filter matched, whether the
+Tracker mark: `flow.metadata[flow_state.TRACKER] = True` when a block filter matched, whether the
 request was blocked, redirected, or let through by an exception filter: an exception lifts the
 block (the page needs the request), not what the destination is, so the signals addon still drops
 the Referer. Requests to a third party the user allowed are not marked.
@@ -64,29 +67,28 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
-from proxy_addons.cname import CANONICAL_NAMES_KEY
+from proxy_addons import flow_state
 from proxy_addons.context import FlowContext
 from proxy_addons.context import ensure_context
 from proxy_addons.mitmproxy_shortcuts import FAST_RESPONSES
 from proxy_addons.mitmproxy_shortcuts import fresh_response
 from proxy_addons.mitmproxy_shortcuts import response_fields
-from proxy_addons.signals import TRACKER_KEY
-from whoknows.cname import uncloak
+from whoknows.decision import BLOCKING_ACTIONS
+from whoknows.decision import filter_part
 from whoknows.filters import Decision
 from whoknows.filters import FilterEngine
 from whoknows.filters import resource
 
 logger = logging.getLogger("whoknows.proxy")
 
-DECISION_KEY = "whoknows.filter_decision"
+DECISION_KEY = flow_state.FILTER
+TRACKER_KEY = flow_state.TRACKER
 EXTRA_LIST_NAME = "extra-filters"
 BLOCKED_HEADER = "x-whoknows-blocked"
 UNCLOAKED_HEADER = "x-whoknows-uncloaked"  # the canonical name a blocked first-party subdomain was blocked as
-BLOCKING_ACTIONS = frozenset({"block", "redirect"})
 CHECK_INTERVAL_OPTION = "whoknows_lists_check_interval"
 DEFAULT_CHECK_INTERVAL = 5.0  # seconds
 DONE_WAIT = 10.0  # seconds `done` waits for a rebuild in progress
-TRACKER_ACTIONS = frozenset({"block", "redirect", "exception"})
 
 BLOCKED_PAGE_HEADERS = {
     "content-type": "text/html; charset=utf-8",
@@ -352,20 +354,16 @@ class Blocking:
         if context.paused or context.allowed_third_party:
             return
         url = flow.request.url
-        engine = self.engine()
-        decision = engine.match(url, context.type, context.source, context.third_party)
-        canonical_names = flow.metadata.get(CANONICAL_NAMES_KEY)
-        uncloaked = canonical_names and uncloak(decision, engine, url, flow.request.host, canonical_names,
-                                                context.type, context.source, context.settings.allowed_third_parties)
-        if uncloaked:
-            decision = uncloaked.decision
+        part = filter_part(context.description, context.site, self.engine(), context.knowledge,
+                           flow.metadata.get(flow_state.CANONICAL_NAMES))
+        decision = part.decision
         flow.metadata[DECISION_KEY] = decision
-        if decision.action in TRACKER_ACTIONS:
+        if part.tracker:
             flow.metadata[TRACKER_KEY] = True
         if decision.action == "redirect":
             flow.response = (redirect_response(flow.request, decision)
                              or blocked_response(context, url, decision))
         elif decision.action == "block":
             flow.response = blocked_response(context, url, decision)
-        if uncloaked and flow.response is not None:
-            flow.response.headers[UNCLOAKED_HEADER] = uncloaked.canonical_name
+        if part.uncloaked_as and flow.response is not None:
+            flow.response.headers[UNCLOAKED_HEADER] = part.uncloaked_as

@@ -4,7 +4,7 @@ In `requestheaders`, right after `context`: for a request to a strict subdomain 
 site (`whoknows.cname.should_uncloak`; not the page itself, not a paused site), the proxy walks the
 host's CNAME chain with dnspython's asyncio resolver (`whoknows.cname.CnameResolver`: on the event
 loop, never blocking it; cached by TTL) and stores the canonical names in
-`flow.metadata["whoknows.canonical_names"]` (`CANONICAL_NAMES_KEY`). The blocking addon then matches
+`flow.metadata[flow_state.CANONICAL_NAMES]`. The blocking addon then matches
 the request under those names too (`whoknows.cname.uncloak`). Other requests pass straight through
 this hook: no DNS query, no wait. A walk that takes longer than `whoknows_dns_timeout` seconds ends
 and the request goes on undecided (matched under its own name only).
@@ -34,6 +34,7 @@ from mitmproxy import ctx
 from mitmproxy import exceptions
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.context import ensure_context
 from whoknows.cname import DEFAULT_TIMEOUT
 from whoknows.cname import CnameResolver
@@ -44,7 +45,7 @@ from whoknows.errors import InputError
 
 logger = logging.getLogger("whoknows.proxy")
 
-CANONICAL_NAMES_KEY = "whoknows.canonical_names"
+CANONICAL_NAMES_KEY = flow_state.CANONICAL_NAMES
 ENABLED_OPTION = "whoknows_cname_uncloak"
 SERVER_OPTION = "whoknows_dns_server"
 TIMEOUT_OPTION = "whoknows_dns_timeout"

@@ -8,7 +8,7 @@ to the ledger on its own thread, never on the request path):
   URLs it carried (the Referer as it left, after `signals` trimmed it; parameters holding the
   page's address) and your values the `leaks` addon found in it (`FOUND_KEY`);
 - `responseheaders` (after the cookie addon's): the names of the cookies a third party's
-  response tried to set (`flow.metadata["whoknows.cookies"]`), kept or removed. Never their values.
+  response tried to set (`flow.metadata[flow_state.COOKIES]`), kept or removed. Never their values.
 
 Pages are attributed as the observation addon does (`observation.first_party_site`).
 """
@@ -33,6 +33,22 @@ from whoknows.company_sightings import CompanySightings
 from whoknows.company_sightings import SightingsFlusher
 from whoknows.company_sightings import pages_learned
 from whoknows.sites import site_of
+
+
+# A Cookie header naming more cookies than this is not a browser's: the rest are left out.
+MAX_SENT_COOKIES = 50
+
+
+def cookie_names(header: str | None) -> list[str]:
+    """The names in a `Cookie` header as it leaves (`a=1; b=2` -> a, b), as the ledger keeps names."""
+    if not header:
+        return []
+    names = []
+    for part in header.split(";")[:MAX_SENT_COOKIES]:
+        name = part.partition("=")[0].strip()
+        if name:
+            names.append(ledger_name(name))
+    return names
 
 
 class CompanySightingsAddon:
@@ -74,8 +90,12 @@ class CompanySightingsAddon:
         request = flow.request
         if self.sightings.company_of(request.host) is None:
             return
-        pages = pages_learned(request.url, folded_value(request.headers.fields, b"referer"), site, site_of)
+        fields = request.headers.fields
+        pages = pages_learned(request.url, folded_value(fields, b"referer"), site, site_of)
         self.sightings.request(site, request.host, blocked=False, pages=pages)
+        sent = cookie_names(folded_value(fields, b"cookie"))
+        if sent:
+            self.sightings.cookies(site, request.host, sent, sent=True)
         found = flow.metadata.get(FOUND_KEY)
         if found:
             self.sightings.values(site, request.host, [(f.kind, f.ref, f.encoding) for f in found])

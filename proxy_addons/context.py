@@ -1,11 +1,12 @@
 """What a request is and whose page made it, worked out once per request for every whoknows addon.
 
 First whoknows addon after `pac`. In `requestheaders` it stores a `FlowContext` in
-`flow.metadata["whoknows.context"]` (`CONTEXT_KEY`); later addons read it with `context_of(flow)`,
+`flow.metadata[flow_state.CONTEXT]`; later addons read it with `context_of(flow)`,
 or `ensure_context(flow)`, which computes one without site settings if this addon is missing or
 failed. Requests the proxy already answered (the PAC file) get none.
 
-`FlowContext` fields:
+The description and the site part come from the core (`whoknows.decision.describe`, `site_part`),
+the same code `whoknows check` runs. `FlowContext` fields:
 - `request_site`: the registrable domain of the request's host (`sites.site_of`); None for IP
   addresses and single-label hosts.
 - `page_site`: the site of the page that caused the request: the request's own site for a
@@ -13,9 +14,9 @@ failed. Requests the proxy already answered (the PAC file) get none.
   says same-origin/same-site, the request's site; else None (unknown). A proxy sees only the
   immediate initiator: requests made by a frame carry the frame's page, not the top-level one;
   when that frame is one the proxy served (`whoknows.frames.FrameMemory`, filled by the frames
-  addon), `page_site` is the top-level site that embedded it, so that site's settings and cookie
-  rules apply (`source` and `third_party` stay the frame's: the filter lists judge by the frame,
-  as uBlock Origin does).
+  addon), `page_site` is the top-level site that embedded it (the description's `top_site`), so
+  that site's settings and cookie rules apply (`source` and `third_party` stay the frame's: the
+  filter lists judge by the frame, as uBlock Origin does).
 - `type`: the resource type (`document`, `subdocument`, `script`, `image`, `xmlhttprequest`,
   `ping`, ...; `whoknows.filters.request_context`), as the filter engine names them.
 - `source`: the URL (or origin) handed to the filter engine as the request's source: the request
@@ -29,6 +30,9 @@ failed. Requests the proxy already answered (the PAC file) get none.
   (`whoknows site allow-3p PAGE REQUEST`): its cookies are kept and it is not blocked there.
 - `cookie_policy`: the `whoknows.cookies.CookiePolicy` holding every site's cookie mode and
   third-party exception (one object, shared until the settings change).
+- `description`: the `whoknows.decision.RequestDescription` the decision's parts are asked about;
+- `site`: the decision's `SitePart` (paused, allowed third party, and why);
+- `defaults`: the cookie and leak modes of sites without their own (`ProtectionDefaults`);
 - `navigation` (property): `type == "document"`, a top-level navigation.
 
 Site settings come from a `SiteSettingsStore` on the proxy's own ledger connection, opened at
@@ -39,30 +43,34 @@ ledger cannot be opened the proxy runs with default settings (logged) and tries 
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.mitmproxy_shortcuts import lowercase_map
 from whoknows.cookies import CookiePolicy
+from whoknows.decision import RequestDescription
+from whoknows.decision import SitePart
+from whoknows.decision import TrackerKnowledge
+from whoknows.decision import describe
+from whoknows.decision import site_part
 from whoknows.errors import WhoknowsError
 from whoknows.frames import FrameMemory
-from whoknows.filters import request_context
+from whoknows.identifiers import SharedIdentifiers
 from whoknows.site_settings import DEFAULT
+from whoknows.site_settings import ProtectionDefaults
 from whoknows.site_settings import SiteSettings
 from whoknows.site_settings import SiteSettingsStore
-from whoknows.sites import site_of
 
 logger = logging.getLogger("whoknows.proxy")
 
-CONTEXT_KEY = "whoknows.context"
+CONTEXT_KEY = flow_state.CONTEXT
 RETRY_SECONDS = 10.0
-_SAME_SITE_FETCHES = frozenset({"same-origin", "same-site"})
 _DEFAULT_POLICY = CookiePolicy()
+_DEFAULTS = ProtectionDefaults()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,51 +84,34 @@ class FlowContext:
     settings: SiteSettings
     allowed_third_party: bool
     cookie_policy: CookiePolicy
+    description: RequestDescription | None = None  # what `whoknows.decision` decides over
+    site: SitePart | None = None  # the decision's site part (paused, allowed third party, why)
+    defaults: ProtectionDefaults = _DEFAULTS
+    knowledge: tuple[TrackerKnowledge, ...] = ()  # what the proxy learned of trackers (the decision's)
+    shared_identifiers: SharedIdentifiers | None = None  # one of them: the leaks addon adds to it
 
     @property
     def navigation(self) -> bool:
         return self.type == "document"
 
 
-def _site_of_url(url: str) -> str | None:
-    # Why (speed only): a page's requests repeat its Referer; the answer depends on the URL alone.
-    return _cached_site_of_url(url) if len(url) <= 512 else _uncached_site_of_url(url)
-
-
-def _uncached_site_of_url(url: str) -> str | None:
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return site_of(host) if host else None
-
-
-_cached_site_of_url = functools.lru_cache(maxsize=4096)(_uncached_site_of_url)
-
-
 def compute_context(request: http.Request, store: SiteSettingsStore | None,
-                    frames: FrameMemory | None = None) -> FlowContext:
+                    shared: SharedIdentifiers | None = None, frames: FrameMemory | None = None) -> FlowContext:
     """The context of one request; `store` None means default settings everywhere."""
-    url = request.url
-    request_site = site_of(request.host) if request.host else None
     # Why (speed only): `request_context` looks up about eight headers and, on a miss, scans every
     # header for a differently-cased name; on mitmproxy's `Headers` every lookup and every scan
     # decodes all the fields again: ~55 us a request, against ~3 us with one pass into a dict.
     headers = lowercase_map(request.headers)
-    seen = request_context(url, headers)
-    if seen.type == "document":
-        page_site, source, third_party = request_site, url, False
-    else:
-        source, third_party = seen.source, seen.third_party
-        page_site = (frames is not None and frames.top_site(source)) or (_site_of_url(source) if source else None)
-        if page_site is None and headers.get("sec-fetch-site", "").lower() in _SAME_SITE_FETCHES:
-            page_site = request_site
-    settings = store.get(page_site) if store is not None else DEFAULT
+    description = describe(request.url, request.host, headers, request.method,
+                           top_site_of=None if frames is None else frames.top_site)
+    settings = store.get(description.site) if store is not None else DEFAULT
     policy = store.cookie_policy() if store is not None else _DEFAULT_POLICY
-    allowed = (request_site is not None and page_site is not None and request_site != page_site
-               and request_site in settings.allowed_third_parties)
-    return FlowContext(request_site, page_site, seen.type, source, third_party, settings.paused,
-                       settings, allowed, policy)
+    defaults = store.defaults() if store is not None else _DEFAULTS
+    site = site_part(description, settings)
+    return FlowContext(description.request_site, description.page_site, description.type,
+                       description.source, description.third_party, site.paused, settings,
+                       site.allowed_third_party, policy, description, site, defaults,
+                       () if shared is None else (shared,), shared)
 
 
 def context_of(flow: http.HTTPFlow) -> FlowContext | None:
@@ -140,13 +131,13 @@ def is_paused(flow: http.HTTPFlow) -> bool:
     context = flow.metadata.get(CONTEXT_KEY)
     return context is not None and context.paused
 
-
 class Context:
     name = "whoknows_context"
 
     def __init__(self, store: SiteSettingsStore | None = None, frames: FrameMemory | None = None) -> None:
         self.store = store
         self.frames = frames  # the frames addon's memory of frame documents (None: no attribution)
+        self.shared_identifiers = SharedIdentifiers()
         self._owned_ledger = None
         self._next_attempt = 0.0
 
@@ -167,12 +158,22 @@ class Context:
             return None
         self._owned_ledger = ledger
         self.store = SiteSettingsStore(ledger)
+        self._load_shared_identifiers(ledger)
         return self.store
+
+    def _load_shared_identifiers(self, ledger) -> None:
+        from whoknows.leak_records import shared_identifier_pairs
+
+        try:
+            self.shared_identifiers.replace_all(shared_identifier_pairs(ledger))
+        except Exception as exc:  # noqa: BLE001 -- the proxy runs on; what is learned from now on still counts
+            logger.warning(f"whoknows: cannot read the identifiers shared before ({type(exc).__name__}: {exc})")
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return
-        flow.metadata[CONTEXT_KEY] = compute_context(flow.request, self._settings_store(), self.frames)
+        flow.metadata[CONTEXT_KEY] = compute_context(flow.request, self._settings_store(),
+                                                     self.shared_identifiers, self.frames)
 
     def done(self) -> None:
         if self._owned_ledger is not None:

@@ -190,7 +190,8 @@ class Control:
                          "(0: any free port)")
             return
         self.api = server.api = ControlAPI(self.sites, self.tokens, port=server.port,
-                                           observations=self._observations, leaks=self._leaks)
+                                           observations=self._observations, leaks=self._leaks,
+                                           prevented=self._prevented)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
                                         name="whoknows-control", daemon=True)
@@ -225,6 +226,12 @@ class Control:
         encodings once; attempts the proxy blocked are not counted."""
         leaks = _addon("whoknows_leaks")
         return 0 if leaks is None else int(leaks.snapshot(site).get("leaks", 0))
+
+    def _prevented(self, site: str) -> int:
+        """Distinct (value, recipient host) pairs leak prevention stopped or scrubbed on the site's
+        pages since the proxy started (the leaks addon's `snapshot`; 0 if it is not loaded)."""
+        leaks = _addon("whoknows_leaks")
+        return 0 if leaks is None else int(leaks.snapshot(site).get("prevented", 0))
 
     def _reload_live_settings(self) -> None:
         """Called on a handler thread after a settings write: have the event loop reload the

@@ -1,14 +1,16 @@
 """Cookies per vendor: no third-party cookies either way, each site's own cookies by its mode.
 
-The decision is `whoknows.cookies.CookiePolicy.for_response(page site, request site, is tracker)`
-(sites are registrable domains; the page site comes from the context addon):
+The decision is the core's cookie part (`whoknows.decision.cookie_part`, what `whoknows check` runs
+too; sites are registrable domains; the page site comes from the context addon):
 - a third-party request (its site is not the page's) loses its `Cookie` header and the
   `Set-Cookie` lines of its response, unless the user allowed that third party on that site
   (`whoknows site allow-3p`). A request that `Sec-Fetch-Site` says is cross-site, from a page we
   cannot name, is a third-party request too (no exception can apply to an unknown page);
 - first-party cookies follow the site's mode (`whoknows site cookies SITE MODE`: `allow`,
-  `session`, `cap:N`, `block`), else `cap:7` for a known tracker (the blocking addon's mark,
-  `flow.metadata["whoknows.tracker"]`, or a host in the built-in tracker list), else `allow`.
+  `session`, `cap:N`, `block`), else, for a known tracker (the blocking addon's mark,
+  `flow.metadata[flow_state.TRACKER]`, or a host in the built-in tracker list), the stricter of
+  `cap:7` and the default mode, else the default mode (`whoknows site cookies --default`; `allow`
+  unless set).
   Only `block` removes the `Cookie` header; `session` and `cap:N` rewrite `Set-Cookie` lifetimes.
 
 `Set-Cookie` is handled on the raw header lines (one line per header field, never split on commas
@@ -19,7 +21,7 @@ escape the policy. Responses the proxy answered itself are left alone, and so ar
 pages where protection is paused (`whoknows site pause`): their decision says `paused`, with the
 mode `allow`, so what the site set is still observed.
 
-What was decided goes into `flow.metadata["whoknows.cookies"]` (`COOKIES_KEY`) for the observation
+What was decided goes into `flow.metadata[flow_state.COOKIES]` for the observation
 addon: a `CookieDecision` with the mode, the sites, the request cookies removed and one
 `SetCookieOutcome` per `Set-Cookie` line.
 
@@ -34,7 +36,6 @@ follow its own site's mode.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
@@ -43,20 +44,20 @@ from datetime import timezone
 
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.context import FlowContext
 from proxy_addons.context import ensure_context
 from proxy_addons.mitmproxy_shortcuts import has_field
 from proxy_addons.mitmproxy_shortcuts import values_of
 from proxy_addons.mitmproxy_shortcuts import without_fields
-from whoknows.cookies import ALLOW
-from whoknows.cookies import BLOCK
 from whoknows.cookies import CookieMode
 from whoknows.cookies import cookie_names
 from whoknows.cookies import rewrite_set_cookie
-from whoknows.directory import tracker_owners
+from whoknows.decision import cookie_part
+from whoknows.directory import builtin_tracker
 
-COOKIES_KEY = "whoknows.cookies"
-TRACKER_KEY = "whoknows.tracker"
+COOKIES_KEY = flow_state.COOKIES
+TRACKER_KEY = flow_state.TRACKER
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,30 +84,11 @@ class CookieDecision:
     set_cookies: tuple[SetCookieOutcome, ...] = field(default=())  # filled in at the response
 
 
-@functools.lru_cache(maxsize=4096)
-def builtin_tracker(host: str) -> bool:
-    """The host, or a parent domain of it, is in the built-in tracker list.
-
-    Not `directory.tracker_owner`: it also answers for every company in the directory (a bank, a
-    shop), whose own cookies must not be capped as if it were a tracker."""
-    owners = tracker_owners()
-    labels = host.lower().rstrip(".").split(".")
-    return any(".".join(labels[start:]) in owners for start in range(len(labels)))
-
-
 def decide(context: FlowContext, host: str, marked_tracker: bool) -> CookieDecision:
-    """The cookie mode for a request and its response."""
-    tracker = marked_tracker or builtin_tracker(host)
-    unknown_cross_site_page = context.page_site is None and context.third_party is True
-    third_party = unknown_cross_site_page or (
-        context.page_site is not None and context.page_site != context.request_site)
-    if context.paused:
-        mode = ALLOW
-    elif unknown_cross_site_page:
-        mode = BLOCK
-    else:
-        mode = context.cookie_policy.for_response(context.page_site, context.request_site, tracker)
-    return CookieDecision(mode, context.page_site, context.request_site, third_party, tracker,
+    """The cookie mode for a request and its response (the core's cookie part)."""
+    part = cookie_part(context.description, context.site, context.cookie_policy,
+                       marked_tracker or builtin_tracker(host))
+    return CookieDecision(part.mode, context.page_site, context.request_site, part.third_party, part.tracker,
                           paused=context.paused)
 
 

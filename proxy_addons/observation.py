@@ -6,9 +6,9 @@ in `whoknows.observations.Observations` (live counters in memory):
   (`proxy_addons.blocking`'s decision), with the owning company where known
   and its category (`whoknows.tracker_companies.tracker_domain`, else
   `whoknows.directory.tracker_owner`) and whether it is a tracker; the tracking parameters the
-  params addon removed (`flow.metadata["whoknows.removed_params"]`);
+  params addon removed (`flow.metadata[flow_state.REMOVED_PARAMS]`);
 - `responseheaders` (after the cookie addon's): every `Set-Cookie` line and what the cookie
-  addon made of it (`flow.metadata["whoknows.cookies"]`): asked and granted lifetimes, removed
+  addon made of it (`flow.metadata[flow_state.COOKIES]`): asked and granted lifetimes, removed
   or shortened.
 
 The first-party site is the page's site (`proxy_addons.context`); for a request whose page is
@@ -40,7 +40,7 @@ from proxy_addons.context import ensure_context
 from proxy_addons.cookies import COOKIES_KEY
 from proxy_addons.cookies import TRACKER_KEY
 from proxy_addons.cookies import CookieDecision
-from proxy_addons.cookies import builtin_tracker
+from whoknows.directory import builtin_tracker
 from proxy_addons.params import REMOVED_KEY
 from whoknows.directory import tracker_owner
 from whoknows.tracker_companies import tracker_domain

@@ -1,6 +1,7 @@
 """Tracking parameters: click ids and campaign tags come off every URL before it leaves the proxy.
 
-What is removed: the built-in set (`whoknows.params.strip_params`: `utm_*`, `gclid`, `fbclid`...)
+What is removed is the core's params part (`whoknows.decision.params_part`, what `whoknows check`
+runs too): the built-in set (`whoknows.params.strip_params`: `utm_*`, `gclid`, `fbclid`...)
 and whatever the filter lists' `removeparam` filters remove (the blocking addon's decision,
 `clean_url`). Every other parameter stays byte for byte, in order, never re-encoded. Fragments
 never reach a proxy (browsers keep them to themselves); on a redirect the browser carries the
@@ -14,7 +15,7 @@ How:
   comes back more than `MAX_REDIRECTS` times within `LOOP_WINDOW_SECONDS` (a server that insists
   on its parameters and redirects back), it is rewritten in place instead of looping;
 - everything else (subresources, frames, POST navigations) is rewritten in place.
-The names removed go in `flow.metadata["whoknows.removed_params"]` (decoded, one per occurrence).
+The names removed go in `flow.metadata[flow_state.REMOVED_PARAMS]` (decoded, one per occurrence).
 Skipped: requests the proxy already answered and requests from a page whose site is paused.
 """
 
@@ -25,11 +26,12 @@ from collections import OrderedDict
 
 from mitmproxy import http
 
-from proxy_addons.blocking import DECISION_KEY
+from proxy_addons import flow_state
 from proxy_addons.context import ensure_context
-from whoknows.params import clean_url
+from whoknows.decision import params_part
 
-REMOVED_KEY = "whoknows.removed_params"
+DECISION_KEY = flow_state.FILTER
+REMOVED_KEY = flow_state.REMOVED_PARAMS
 MAX_REDIRECTS = 3
 LOOP_WINDOW_SECONDS = 10.0
 _REMEMBERED_URLS = 512
@@ -51,8 +53,9 @@ class Params:
         if b"?" not in request.data.path:
             return  # why (speed only): no query, nothing to remove (`request.url` costs ~1 us)
         url = request.url
-        clean, removed = clean_url(url, flow.metadata.get(DECISION_KEY))
-        if not removed or clean == url:
+        part = params_part(url, context.site, flow.metadata.get(DECISION_KEY))
+        clean, removed = part.clean_url, part.removed
+        if not removed:
             return
         flow.metadata[REMOVED_KEY] = removed
         if context.navigation and request.method == "GET" and not self._looping(url):

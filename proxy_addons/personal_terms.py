@@ -24,6 +24,7 @@ from __future__ import annotations
 from mitmproxy import ctx
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.context import context_of
 from proxy_addons.context import ensure_context
 from proxy_addons.context import is_paused
@@ -39,7 +40,7 @@ from whoknows.personal_terms import agreed_terms
 from whoknows.terms_records import OffersFlusher
 from whoknows.terms_records import PendingOffers
 
-OFFERED_KEY = "whoknows.terms_offered"  # the terms this request carried
+OFFERED_KEY = flow_state.TERMS_OFFERED  # the terms this request carried
 _OFFER_FIELD = b"personal-terms"
 _AGREED_FIELD = b"personal-terms-agreed"
 

@@ -10,7 +10,7 @@ killed nor stalled. What it does not do, and this module adds:
 - Log once: a bug in a per-request hook would otherwise print the same traceback for every
   request. The first error of each kind (addon, hook, exception type, raising line) is logged with
   its cause; repeats are counted and summed up once at shutdown.
-- A note on the flow (`flow.metadata["whoknows.addon_errors"]`) so that later addons and tests can
+- A note on the flow (`flow.metadata[flow_state.ADDON_ERRORS]`) so that later addons and tests can
   tell a flow went unprocessed.
 
 `Safety.guard(addon)` wraps the addon's hooks in place (instance attributes shadow the methods), so
@@ -35,12 +35,13 @@ from mitmproxy import flow as mflow
 from mitmproxy import hooks
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.mitmproxy_shortcuts import message_state
 from proxy_addons.mitmproxy_shortcuts import restore_message
 
 logger = logging.getLogger("whoknows.proxy")
 
-ERRORS_KEY = "whoknows.addon_errors"
+ERRORS_KEY = flow_state.ADDON_ERRORS
 UNGUARDED_HOOKS = frozenset({"load", "configure"})
 # Raised on purpose, to be seen by mitmproxy: never swallow these.
 PASS_THROUGH = (exceptions.AddonHalt, exceptions.OptionsError)

@@ -166,3 +166,11 @@ def test_pages_learned_reads_the_referer_and_page_addresses_in_parameters_redact
     ]
     assert pages_learned("https://t.test/p.gif?id=1", None, "shop.example", site_of) == []
     assert pages_learned("https://t.test/p.gif?u=http://[bad", None, "shop.example", site_of) == []
+
+
+def test_cookies_it_was_sent_are_kept_apart_from_those_it_set(ledger):
+    sightings = CompanySightings(clock=Clock())
+    sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
+    sightings.cookies("shop.example", "www.google-analytics.com", ["_ga", "NID"], sent=True)
+    write_batch(ledger, sightings.take())
+    assert [(row[4], row[5]) for row in identifier_rows(ledger)] == [("NID", "sent"), ("_ga", ""), ("_ga", "sent")]

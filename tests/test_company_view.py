@@ -22,6 +22,7 @@ def ledger(whoknows_home):
                       pages=[("https://shop.example/cart", "referer")])
     sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True)
     sightings.cookies("shop.example", "www.google-analytics.com", ["_ga", "_gid"])
+    sightings.cookies("shop.example", "www.google-analytics.com", ["NID"], sent=True)
     sightings.values("shop.example", "www.google-analytics.com", [("email", EMAIL, "sha256")])
     sightings.request("shop.example", "connect.facebook.net", blocked=True)
     sightings.request("shop.example", "connect.facebook.net", blocked=True)
@@ -75,8 +76,9 @@ def test_company_record_by_name_domain_or_site_tells_where_and_what(ledger):
     assert (sites["news.example"]["first_seen"], sites["news.example"]["days"]) == ("2026-05-31", 1)
     assert (sites["blog.example"]["blocked"], sites["blog.example"]["reached"]) == (1, 0)
     received = record["received"]
-    assert [(c["name"], c["sites"]) for c in received["cookies"]] == [
-        ("_ga", ["news.example", "shop.example"]), ("_gid", ["shop.example"])]
+    assert [(c["name"], c["how"], c["sites"]) for c in received["cookies"]] == [
+        ("NID", "sent", ["shop.example"]), ("_ga", "set", ["news.example", "shop.example"]),
+        ("_gid", "set", ["shop.example"])]
     assert received["values"] == [{"kind": "email", "value": EMAIL, "encoding": "sha256", "sites": ["shop.example"],
                                    "domains": ["google-analytics.com"], "count": 1, "first_seen": "2026-05-28",
                                    "last_seen": "2026-05-28"}]

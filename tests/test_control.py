@@ -81,7 +81,8 @@ def settings(site: str = "vendor.test") -> dict:
         return settings_of(ledger, [site])[site].to_json(site)
 
 
-UNTOUCHED = {"site": "vendor.test", "paused": False, "cookie_mode": None, "allowed_third_parties": []}
+UNTOUCHED = {"site": "vendor.test", "paused": False, "cookie_mode": None, "allowed_third_parties": [],
+             "leak_mode": None}
 
 
 def browse_vendor(observations: Observations) -> None:
@@ -362,8 +363,9 @@ def test_site_state_combines_settings_alias_and_live_counters(api, token, observ
         "cookies": {"removed": 1, "rewritten": 1},
         "parameters_stripped": 2,
         "leaks": 0,
+        "leaks_prevented": 0,
         "alias": alias,
-        "settings": {"paused": False, "cookie_mode": "cap:7", "allowed_third_parties": []},
+        "settings": {"paused": False, "cookie_mode": "cap:7", "allowed_third_parties": [], "leak_mode": None},
     }
     assert alias.startswith("you+") and alias.endswith("@mail.example")
 
@@ -374,7 +376,8 @@ def test_a_site_never_seen_has_zero_counters_and_the_defaults(api, token):
     assert state["blocked"] == {"total": 0, "third_parties": []}
     assert state["companies"] == []
     assert state["alias"] is None
-    assert state["settings"] == {"paused": False, "cookie_mode": None, "allowed_third_parties": []}
+    assert state["settings"] == {"paused": False, "cookie_mode": None, "allowed_third_parties": [],
+                                 "leak_mode": None}
     with open_ledger() as ledger:
         assert ledger.vendor_id("shop.test") is None  # reading creates nothing
 

@@ -353,7 +353,8 @@ def test_site_modes_override_the_defaults():
     assert policy.for_response("news.test", "news.test", is_tracker=False) == BLOCK
     assert not policy.keeps_request_cookies("news.test", "news.test", is_tracker=False)
     assert policy.for_response("shop.test", "shop.test", is_tracker=False) == CookieMode("cap", 30)
-    assert policy.for_response("other.test", "other.test", is_tracker=True) == CookieMode("cap", 1)
+    # a known tracker gets the stricter of the tracker mode and the default: session here
+    assert policy.for_response("other.test", "other.test", is_tracker=True) == SESSION
     assert policy.for_response("other.test", "other.test", is_tracker=False) == SESSION
     # A site's own mode does not let its cookies in as a third party.
     assert policy.for_response("shop.test", "tracker.test", is_tracker=True) == BLOCK

@@ -186,12 +186,15 @@ EDGE_CASES = {
     "csv huge field": ("email;x\n" + EMAIL + ";" + "z" * 140_000 + "\n").encode(),
     "csv field past the search window": ("email;x\n" + EMAIL + ";" + "zz " * 21_843 + "600 111 222\n").encode(),
     "csv lone CR": f"email;x\r{EMAIL};1\r".encode(),
+    "a long list of numbers": json.dumps({"ids": list(range(600_000_000, 600_000_000 + 30_000)),
+                                          "email": EMAIL}).encode(),
+    "a long list of records": json.dumps({"orders": [{"phone": PHONE, "n": n} for n in range(3_000)]}).encode(),
 }
 
 
 # what the fast reader gives back to the event-by-event reader (every other case it reads itself)
 GIVEN_BACK = {"NaN", "control character", "csv huge field", "csv lone CR", "duplicate keys", "lone surrogate", "sigma",
-              "trailing text"}
+              "trailing text", "a long list of numbers"}
 
 
 def canonical(reading) -> tuple:
@@ -252,7 +255,8 @@ def test_a_directory_and_single_files_read_the_same(tmp_path, fast_reads):
 
 
 @pytest.mark.parametrize("case", sorted(EDGE_CASES))
-def test_edge_cases_read_the_same(tmp_path, fast_reads, case):
+def test_edge_cases_read_the_same(tmp_path, monkeypatch, fast_reads, case):
+    monkeypatch.setattr(data_exports, "_WINDOW", 16_384)  # the long lists are larger than the window
     data = EDGE_CASES[case]
     suffix = ".csv" if case.startswith("csv") or case == "value at the very start" else ".json"
     path = tmp_path / f"edge{suffix}"

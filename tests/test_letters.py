@@ -336,7 +336,8 @@ def render_tracker(kind: str, lang: str):
     return render_tracker_request(
         kind, lang, TRACKER,
         [TrackerCookie("_ga", ("google-analytics.com",), ("news.example", "shop.example")),
-         TrackerCookie("IDE", ("doubleclick.net",), ("shop.example",))],
+         TrackerCookie("IDE", ("doubleclick.net",), ("shop.example",)),
+         TrackerCookie("NID", ("google.com",), ("shop.example",), sent=True)],
         [TrackerValue(labels["email"], "alice.martin@home.example", "sha256", ("shop.example",))],
         [TrackerSeen("news.example", ("google-analytics.com",), date(2026, 1, 12), date(2026, 1, 12)),
          TrackerSeen("shop.example", ("doubleclick.net", "google-analytics.com"), date(2025, 11, 3),
@@ -360,7 +361,8 @@ def test_a_tracker_letter_lists_every_cookie_value_and_website_and_says_how_the_
     letter = render_tracker("access", lang)
     flat = " ".join(letter.body.split())
     for expected in ("_ga", "IDE", "alice.martin@home.example", "SHA-256", "news.example", "shop.example",
-                     "doubleclick.net, google-analytics.com"):
+                     "doubleclick.net, google-analytics.com",
+                     "NID, sent to google.com" if lang == "en" else "NID, enviada a google.com"):
         assert expected in flat
     assert ("your domains collected them from my browser" if lang == "en" else
             "sus dominios los recogieron de mi navegador") in flat

@@ -7,7 +7,8 @@ blocked or reached; what the company got to hold is kept per (page site, company
 identifier) with its first and last day:
 
 - `cookie`: the name of a cookie it tried to set (a `Set-Cookie` line in its response, kept or
-  removed by the proxy). Never the value: a cookie's value is an identifier of you, personal data,
+  removed by the proxy; `qualifier` ""), or that the browser sent it (its `Cookie` header as it
+  left, after the proxy's cookie rules; `qualifier` "sent"). Never the value: a cookie's value is an identifier of you, personal data,
   and whoknows keeps none of it (the name, the company, the sites and the dates are enough for a
   company to find the profile when asked, see `whoknows request`);
 - `value`: one of your own values or aliases it was sent (the leak scanner's match), by the same
@@ -41,6 +42,7 @@ from .tracker_companies import TrackerDomain, tracker_domain
 logger = logging.getLogger("whoknows.companies")
 
 COOKIE, VALUE, PAGE = COMPANY_IDENTIFIER_KINDS
+COOKIE_SET, COOKIE_SENT = "", "sent"  # a cookie's qualifier: it tried to set it / the browser sent it
 # Page URLs a company may add per page site in the ledger: the first ones tell the story, a
 # thousand article URLs add nothing to it (and would grow the ledger without bound).
 MAX_PAGES_PER_SITE = 50
@@ -145,15 +147,17 @@ class CompanySightings:
                 self._hold(page_site, entry, PAGE, url, how, day)
         return entry
 
-    def cookies(self, page_site: str, host: str, names: Iterable[str]) -> None:
-        """Cookies a response from `host` tried to set on a page of `page_site` (by name)."""
+    def cookies(self, page_site: str, host: str, names: Iterable[str], *, sent: bool = False) -> None:
+        """Cookies a response from `host` tried to set on a page of `page_site` (by name), or with
+        `sent`, cookies the browser sent to `host` from such a page."""
         entry = self._attribute(host)
         if entry is None:
             return
         day = utc_day(self._clock())
+        qualifier = COOKIE_SENT if sent else COOKIE_SET
         with self._lock:
             for name in names:
-                self._hold(page_site, entry, COOKIE, name, "", day)
+                self._hold(page_site, entry, COOKIE, name, qualifier, day)
 
     def values(self, page_site: str, host: str, found: Iterable[tuple[str, str, str]]) -> None:
         """Your values a request to `host` carried: [(kind, reference, encoding)]."""
@@ -284,6 +288,6 @@ class SightingsFlusher(BatchFlusher):
 
 
 __all__ = [
-    "COOKIE", "CompanySightings", "MAX_PAGES_PER_SITE", "PAGE", "SightingsFlusher",
+    "COOKIE", "COOKIE_SENT", "COOKIE_SET", "CompanySightings", "MAX_PAGES_PER_SITE", "PAGE", "SightingsFlusher",
     "VALUE", "pages_learned", "utc_day", "write_batch",
 ]

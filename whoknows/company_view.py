@@ -45,11 +45,12 @@ def category_of(company_id: str) -> str:
 
 
 def _identifier_counts(db) -> dict[str, dict[str, int]]:
-    """{company: {kind: distinct identifiers}} for cookies and values (by the kind-first index)."""
+    """{company: {kind: distinct identifiers}}: cookies it tried to set, values (by the kind-first index)."""
     counts: dict[str, dict[str, int]] = {}
     for company, kind, number in db.execute(
             "SELECT company, kind, count(*) FROM (SELECT DISTINCT kind, company, name, qualifier "
-            "FROM company_identifiers WHERE kind IN ('cookie', 'value')) GROUP BY company, kind"):
+            "FROM company_identifiers WHERE kind IN ('cookie', 'value') AND (kind = 'value' OR qualifier = '')) "
+            "GROUP BY company, kind"):
         counts.setdefault(company, {})[kind] = number
     return counts
 
@@ -140,7 +141,8 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
         "first_seen": min((s["first_seen"] for s in sites.values()), default=None),
         "last_seen": max((s["last_seen"] for s in sites.values()), default=None),
         "received": {
-            "cookies": _grouped(held, "cookie", lambda row: {"name": row["name"]}),
+            "cookies": _grouped(held, "cookie", lambda row: {"name": row["name"],
+                                                              "how": "sent" if row["qualifier"] else "set"}),
             "values": _grouped(held, "value", _value_fields),
             "pages": _grouped(held, "page", lambda row: {"url": row["name"], "through": row["qualifier"]}),
         },

@@ -447,13 +447,21 @@ def decide_request_cookies(page_site: str | None, request_site: str | None, mode
     return (page_site, request_site) in allowed_third_parties
 
 
+def strictness(mode: CookieMode) -> float:
+    """Orders modes from the one keeping cookies longest (allow) to the one keeping none (block)."""
+    if mode.kind == "cap":
+        return 1 + 1 / mode.cap_days
+    return {"allow": 0, "session": 3, "block": 4}[mode.kind]
+
+
 class CookiePolicy:
     """The user's cookie policy: defaults, per-site modes and third-party exceptions.
 
     A site's mode is keyed by the site that owns the cookies (the request's site). Order of
     precedence: third-party cookies are blocked unless the (page site, request site) pair is an
-    exception; then the site's own mode; then `tracker_mode` (cap:7) for known trackers; then
-    `default_mode` (allow).
+    exception; then the site's own mode; then, for known trackers, the stricter of `tracker_mode`
+    (cap:7) and `default_mode`; then `default_mode` (allow unless the user set a default,
+    `whoknows site cookies --default`).
     """
 
     def __init__(self, site_modes: Mapping[str, str | CookieMode] | None = None,
@@ -466,18 +474,31 @@ class CookiePolicy:
             (page.lower(), other.lower()) for page, other in allowed_third_parties)
         self.tracker_mode = parse_cookie_mode(tracker_mode)
         self.default_mode = parse_cookie_mode(default_mode)
+        self.default_set = self.default_mode != ALLOW  # the user chose a default other than allow
 
     def for_response(self, page_site: str | None, request_site: str | None,
                      is_tracker: bool) -> CookieMode:
         """The mode for the `Set-Cookie` lines of a response (and the request's `Cookie` header).
         Sites are compared as `sites.site_of` gives them (lowercase)."""
-        if (is_third_party(page_site, request_site)
-                and (page_site, request_site) not in self.allowed_third_parties):
-            return BLOCK
+        return self.explain(page_site, request_site, is_tracker)[0]
+
+    def explain(self, page_site: str | None, request_site: str | None,
+                is_tracker: bool) -> tuple[CookieMode, str]:
+        """`for_response`'s mode and the reason for it, in words."""
+        if is_third_party(page_site, request_site):
+            if (page_site, request_site) not in self.allowed_third_parties:
+                return BLOCK, f"third party on {page_site}: no cookies either way"
+            lead = f"allowed third party on {page_site}; "
+        else:
+            lead = ""
         mode = self.site_modes.get(request_site) if request_site is not None else None
         if mode is not None:
-            return mode
-        return self.tracker_mode if is_tracker else self.default_mode
+            return mode, f"{lead}{request_site}'s own cookie mode"
+        if is_tracker and strictness(self.tracker_mode) > strictness(self.default_mode):
+            return self.tracker_mode, f"{lead}a known tracker's cookies are capped"
+        if self.default_set:
+            return self.default_mode, f"{lead}the default cookie mode ('whoknows site cookies --default')"
+        return self.default_mode, f"{lead}no cookie mode set: cookies as the site sets them"
 
     def keeps_request_cookies(self, page_site: str | None, request_site: str | None,
                               is_tracker: bool) -> bool:

@@ -812,6 +812,7 @@ _KEY_END = re.compile(r'"[ \t\n\r]*:')
 _LONE_SURROGATE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])|"
                              r"(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _INFINITIES = (float("inf"), float("-inf"))
+_SINGLES = 20_000  # strings and numbers read one by one before the fast JSON reader gives up
 _SPACES = bytes.maketrans(b"\t\n\r", b"   ")
 _SMALLEST_INT, _LARGEST_INT = -1 << 63, (1 << 63) - 1  # what yajl reads as an integer
 
@@ -910,6 +911,7 @@ class _JsonFast:
         self.smallest_number = 10 ** (self.shortest - 1) if scan.searching else float("inf")
         self.objects: dict[tuple, list] = {}  # (prefix, keys) -> [times seen, [(generic, category)]]
         self.keys = 0  # keys of the decoded objects, compared with the keys written in their text
+        self.singles = 0  # strings and numbers read one by one in objects and arrays too large to decode
 
     def read(self) -> None:
         text = self.text
@@ -922,7 +924,9 @@ class _JsonFast:
 
     # -- the text, where values are too large for the window
 
-    def value(self, prefix: str, levels: list) -> None:
+    def value(self, prefix: str, levels: list, in_large: bool = False) -> None:
+        """The value at the reading position; `in_large`: an element of an object or array too
+        large to decode whole."""
         text = self.text
         first = text.next_char()
         while True:
@@ -940,9 +944,9 @@ class _JsonFast:
                 if text.eof:
                     raise _Fallback("malformed JSON") from None
                 if first == "{":
-                    return self.object(prefix, levels)
+                    return self.object(prefix, levels, large=True)
                 if first == "[":
-                    return self.array(prefix, levels)
+                    return self.array(prefix, levels, large=True)
                 if exc.msg.startswith("Unterminated string"):
                     text.more()
                     continue
@@ -964,7 +968,7 @@ class _JsonFast:
             if search and not escaped and end - pos <= DEFAULT_MAX_TEXT:
                 found = self.strings_with_hits(buf, pos, end)
             if search and found is None:  # its parts one by one, to search only those with a hit
-                return self.object(prefix, levels) if kind is dict else self.array(prefix, levels)
+                return self.object(prefix, levels, False) if kind is dict else self.array(prefix, levels, False)
             keys = self.keys
             # a phone number written with spaces is searched compacted: where one may be, see `scalar`
             digits = text.hits.digits
@@ -978,6 +982,12 @@ class _JsonFast:
                 if written != self.keys - keys:  # a key written twice in one object
                     raise _Fallback("keys differ")
         else:
+            if in_large:
+                # One by one, strings and numbers cost more here than in the event-by-event reader:
+                # a long run of them (a list of ids) is left to it.
+                self.singles += 1
+                if self.singles > _SINGLES:
+                    raise _Fallback("many values outside records")
             self.scalar(node, prefix, levels, search)
         text.pos = end
 
@@ -988,7 +998,7 @@ class _JsonFast:
         if type(number) is int and not _SMALLEST_INT <= number <= _LARGEST_INT or type(number) is float and number in _INFINITIES:
             raise _Fallback("a number yajl cannot hold")
 
-    def object(self, prefix: str, levels: list) -> None:
+    def object(self, prefix: str, levels: list, large: bool) -> None:
         text = self.text
         levels.append(None)
         text.pos += 1
@@ -1008,7 +1018,7 @@ class _JsonFast:
             if category:
                 self.scan.findings.category(category, self.scan.file, generic, _json_render,
                                             (generic, tuple(levels)), "field name")
-            self.value(generic, levels)
+            self.value(generic, levels, large)
             after = text.next_char()
             text.pos += 1
             if after == "}":
@@ -1032,7 +1042,7 @@ class _JsonFast:
             text.pos = end
             return key
 
-    def array(self, prefix: str, levels: list) -> None:
+    def array(self, prefix: str, levels: list, large: bool) -> None:
         text = self.text
         item = f"{prefix}.item" if prefix else "item"
         levels.append(-1)
@@ -1042,7 +1052,7 @@ class _JsonFast:
         else:
             while True:
                 levels[-1] += 1
-                self.value(item, levels)
+                self.value(item, levels, large)
                 after = text.next_char()
                 text.pos += 1
                 if after == "]":

@@ -141,7 +141,8 @@ def tracker_parts(ledger: Ledger, company: TrackerCompany, lang: str) -> Tracker
     machine's key, as for a vendor), and the websites and dates where they saw your browser."""
     record = company_record(ledger, company.id)
     received = record["received"]
-    cookies = [TrackerCookie(c["name"], tuple(c["domains"]), tuple(c["sites"])) for c in received["cookies"]]
+    cookies = [TrackerCookie(c["name"], tuple(c["domains"]), tuple(c["sites"]), c["how"] == "sent")
+               for c in received["cookies"]]
     plaintext = _own_values(ledger) if any(reference_tag(v["value"]) for v in received["values"]) else {}
     values, unresolved = [], 0
     for sent in received["values"]:

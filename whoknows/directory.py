@@ -163,6 +163,17 @@ def tracker_owners() -> dict[str, str]:
 
 
 @functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
+def builtin_tracker(host: str) -> bool:
+    """The host, or a parent domain of it, is in the built-in tracker list.
+
+    Not `tracker_owner`: it also answers for every company in the directory (a bank, a shop),
+    whose own cookies must not be capped as if it were a tracker."""
+    owners = tracker_owners()
+    labels = host.lower().rstrip(".").split(".")
+    return any(".".join(labels[start:]) in owners for start in range(len(labels)))
+
+
 def tracker_owner(host_or_domain: str) -> str | None:
     """Who runs a tracker host, by the one name whoknows shows for a company: "Google" for
     `ssl.google-analytics.com`, "Meta Platforms, Inc." for `connect.facebook.net`.

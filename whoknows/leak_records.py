@@ -73,6 +73,23 @@ class LeakKey(NamedTuple):
     form: str
     where: str
     blocked: bool
+    stopped_by: str | None = None  # blocked: filter (a list), prevention (leak prevention), scrub
+
+
+# What stopped a value before it reached its recipient; the ledger's `leaks.stopped_by`.
+STOPPED_BY = ("filter", "prevention", "scrub")
+# A leak's outcome as `leaks` and `vendor show` tell it.
+OUTCOMES = {None: "leaked", "filter": "blocked", "prevention": "prevented", "scrub": "scrubbed"}
+
+
+class SharedIdKey(NamedTuple):
+    """A page site's first-party identifier cookie found in a request to another site."""
+
+    page_site: str
+    cookie_name: str
+    recipient_site: str
+    recipient_host: str
+    action: str  # strip | block
 
 
 class DisclosureKey(NamedTuple):
@@ -112,11 +129,16 @@ def _preferred(found: list[FoundValue]) -> FoundValue:
 
 
 def classify(page_site: str, request_site: str | None, request_host: str, method: str, url: str,
-             found: Iterable[FoundValue], blocked: bool, company: str | None = None):
+             found: Iterable[FoundValue], blocked: bool, company: str | None = None,
+             stopped_by: str | None = None):
     """The leaks and disclosures one request makes: [(key, latest fields)].
 
-    `url` must already be redacted (`leakscan.redact_url`).
-    """
+    `url` must already be redacted (`leakscan.redact_url`). `stopped_by` says what kept the value
+    from its recipient (`STOPPED_BY`; `blocked` with None means a filter list)."""
+    if stopped_by is not None:
+        blocked = True
+    elif blocked:
+        stopped_by = "filter"
     by_value: dict[tuple[str, str], list[FoundValue]] = {}
     for item in found:
         by_value.setdefault((item.kind, item.ref), []).append(item)
@@ -132,12 +154,15 @@ def classify(page_site: str, request_site: str | None, request_host: str, method
             continue
         for item in items:
             key = LeakKey(page_site, request_host, request_site, kind, ref, item.encoding, item.form,
-                          item.where, blocked)
+                          item.where, blocked, stopped_by)
             events.append((key, {"method": method, "url": url, "company": company}))
         if not blocked and request_site is not None:
             leak_evidence = {"page": page_site, "host": request_host, **evidence}
             events.append((DisclosureKey(request_site, kind, ref, "leak"), leak_evidence))
     return events
+
+
+_LIVE_SECTIONS = ("leaks", "attempted", "prevented", "disclosures", "shared_ids")
 
 
 class PendingLeaks:
@@ -160,22 +185,29 @@ class PendingLeaks:
                     tally.add(when, latest)
                 self._count_live(key)
 
+    def _live_of(self, site: str) -> dict[str, set]:
+        return self._live.setdefault(site, {name: set() for name in _LIVE_SECTIONS})
+
     def _count_live(self, key) -> None:
         if isinstance(key, LeakKey):
-            section = "attempted" if key.blocked else "leaks"
-            live = self._live.setdefault(key.page_site, {"leaks": set(), "attempted": set(), "disclosures": set()})
-            live[section].add((key.recipient_host, key.ref))  # a value to a host: one, however encoded
+            section = ("leaks" if not key.blocked else
+                       "prevented" if key.stopped_by in ("prevention", "scrub") else "attempted")
+            # a value to a host: one, however encoded
+            self._live_of(key.page_site)[section].add((key.recipient_host, key.ref))
+        elif isinstance(key, SharedIdKey):
+            self._live_of(key.page_site)["shared_ids"].add((key.recipient_host, key.cookie_name))
         elif key.source == "form":
-            live = self._live.setdefault(key.site, {"leaks": set(), "attempted": set(), "disclosures": set()})
-            live["disclosures"].add((key.kind, key.ref))
+            self._live_of(key.site)["disclosures"].add((key.kind, key.ref))
 
     def snapshot(self, site: str) -> dict[str, int]:
         """What `site`'s pages did since the proxy started: `leaks` (distinct (value, recipient host)
-        pairs sent), `attempted` (the same, blocked) and `disclosures` (distinct values sent to itself)."""
+        pairs sent), `attempted` (the same, blocked by a filter list), `prevented` (the same, stopped
+        or scrubbed by leak prevention), `disclosures` (distinct values sent to itself) and
+        `shared_ids` (distinct (recipient host, identifier cookie) pairs caught)."""
         with self._lock:
             live = self._live.get(site)
             if live is None:
-                return {"leaks": 0, "attempted": 0, "disclosures": 0}
+                return {name: 0 for name in _LIVE_SECTIONS}
             return {name: len(items) for name, items in live.items()}
 
     def pending_count(self) -> int:
@@ -202,11 +234,12 @@ class PendingLeaks:
 
 _LEAK_UPSERT = """
     INSERT INTO leaks (vendor_id, recipient_id, recipient_host, company, kind, value_ref, encoding, form,
-                       location, method, url, blocked, count, first_seen, last_seen)
+                       location, method, url, blocked, stopped_by, count, first_seen, last_seen)
     VALUES (:vendor_id, :recipient_id, :recipient_host, :company, :kind, :value_ref, :encoding, :form,
-            :location, :method, :url, :blocked, :count, :first_seen, :last_seen)
+            :location, :method, :url, :blocked, :stopped_by, :count, :first_seen, :last_seen)
     ON CONFLICT (vendor_id, recipient_host, value_ref, encoding, form, location, blocked) DO UPDATE SET
         count = count + excluded.count,
+        stopped_by = CASE WHEN excluded.last_seen >= last_seen THEN excluded.stopped_by ELSE stopped_by END,
         first_seen = min(first_seen, excluded.first_seen),
         last_seen = max(last_seen, excluded.last_seen),
         method = CASE WHEN excluded.last_seen >= last_seen THEN excluded.method ELSE method END,
@@ -214,6 +247,18 @@ _LEAK_UPSERT = """
         company = coalesce(excluded.company, company),
         recipient_id = coalesce(recipient_id, excluded.recipient_id)
 """
+
+_SHARED_ID_UPSERT = """
+    INSERT INTO shared_identifiers (vendor_id, cookie_name, recipient_site, recipient_host, action, count,
+                                    first_seen, last_seen)
+    VALUES (:vendor_id, :cookie_name, :recipient_site, :recipient_host, :action, :count, :first_seen, :last_seen)
+    ON CONFLICT (vendor_id, cookie_name, recipient_host) DO UPDATE SET
+        count = count + excluded.count,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen),
+        action = CASE WHEN excluded.last_seen >= last_seen THEN excluded.action ELSE action END
+"""
+
 
 def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SECONDS) -> int:
     """Write a batch in one transaction; returns the rows written. LedgerBusy when the write lock
@@ -227,6 +272,8 @@ def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SEC
                 sites.add(key.page_site)
                 if key.recipient_site is not None:
                     sites.add(key.recipient_site)
+            elif isinstance(key, SharedIdKey):
+                sites.add(key.page_site)
             else:
                 sites.add(key.site)
         ids = vendor_ids(db, sites)
@@ -238,7 +285,15 @@ def write_batch(ledger: Ledger, batch: Mapping, lock_wait: float = LOCK_WAIT_SEC
                     "recipient_host": key.recipient_host, "company": tally.latest.get("company"),
                     "kind": key.kind, "value_ref": key.ref, "encoding": key.encoding, "form": key.form,
                     "location": key.where, "method": tally.latest.get("method", ""),
-                    "url": tally.latest.get("url", ""), "blocked": int(key.blocked), "count": tally.count,
+                    "url": tally.latest.get("url", ""), "blocked": int(key.blocked),
+                    "stopped_by": key.stopped_by, "count": tally.count,
+                    "first_seen": stamp(tally.first), "last_seen": stamp(tally.last),
+                })
+            elif isinstance(key, SharedIdKey):
+                db.execute(_SHARED_ID_UPSERT, {
+                    "vendor_id": ids[key.page_site], "cookie_name": key.cookie_name,
+                    "recipient_site": key.recipient_site, "recipient_host": key.recipient_host,
+                    "action": key.action, "count": tally.count,
                     "first_seen": stamp(tally.first), "last_seen": stamp(tally.last),
                 })
             else:
@@ -384,7 +439,7 @@ class ValueWatcher:
 _LEAK_COLUMNS = """
     page.domain AS page, l.recipient_host, recipient.domain AS recipient, l.company, l.kind,
     l.value_ref AS value, l.encoding, l.form, l.location AS "where", l.method, l.url,
-    l.blocked, l.count, l.first_seen, l.last_seen
+    l.blocked, l.stopped_by, l.count, l.first_seen, l.last_seen
 """
 _LEAK_FROM = """
     FROM leaks AS l JOIN vendors AS page ON page.id = l.vendor_id
@@ -400,6 +455,7 @@ def _leak_row(row) -> dict:
 
     record = dict(row)
     record["blocked"] = bool(record["blocked"])
+    record["outcome"] = OUTCOMES.get(record.pop("stopped_by"), "blocked") if record["blocked"] else "leaked"
     entry = tracker_domain(record["recipient_host"])
     if entry is not None:
         record["company"] = entry.company.name
@@ -447,6 +503,29 @@ def vendor_leaks(db: sqlite3.Connection, vendor_id: int) -> dict[str, list[dict]
             "received": [_leak_row(r) for r in received]}
 
 
+def shared_identifier_pairs(ledger: Ledger) -> dict[tuple[str, str], str]:
+    """(page site, recipient site) -> the cookie name, of every identifier sharing seen: the third
+    parties that are trackers on those sites (`whoknows.identifiers.SharedIdentifiers`)."""
+    rows = ledger.query(
+        "SELECT v.domain AS page, s.recipient_site, s.cookie_name FROM shared_identifiers AS s "
+        "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY s.first_seen")
+    pairs: dict[tuple[str, str], str] = {}
+    for row in rows:
+        pairs.setdefault((row["page"], row["recipient_site"]), row["cookie_name"])
+    return pairs
+
+
+def list_shared_identifiers(ledger: Ledger, vendor: str | None = None) -> list[dict]:
+    """Identifier sharings, newest first: which cookie of which site went to which third party."""
+    where, params = "", []
+    if vendor is not None:
+        where, params = " WHERE v.domain = ? OR s.recipient_site = ?", [vendor, vendor]
+    return [dict(row) for row in ledger.query(
+        "SELECT v.domain AS page, s.cookie_name AS cookie, s.recipient_site, s.recipient_host, s.action, "
+        f"s.count, s.first_seen, s.last_seen FROM shared_identifiers AS s JOIN vendors AS v ON v.id = s.vendor_id"
+        f"{where} ORDER BY s.last_seen DESC, v.domain, s.recipient_host", params)]
+
+
 def describe(leak: Mapping[str, Any]) -> str:
     """One sentence: "shop.example's page sent your email (a•••@x.org) as SHA-256 to host (Meta)"."""
     from .sites import display_domain
@@ -456,13 +535,16 @@ def describe(leak: Mapping[str, Any]) -> str:
     encoding = ENCODING_NAMES.get(leak["encoding"], leak["encoding"])
     company = f" ({leak['company']})" if leak.get("company") else ""
     verb = "tried to send" if leak["blocked"] else "sent"
-    blocked = " (blocked)" if leak["blocked"] else ""
+    outcome = leak.get("outcome") or ("blocked" if leak["blocked"] else "leaked")
+    blocked = {"leaked": "", "blocked": " (blocked)", "prevented": " (prevented: stopped by whoknows)",
+               "scrubbed": " (prevented: whoknows removed it and sent the rest)"}.get(outcome, f" ({outcome})")
     return (f"{display_domain(leak['page'])}'s page {verb} {what} as {encoding} to "
             f"{leak['recipient_host']}{company}{blocked}")
 
 
 __all__ = [
-    "DisclosureKey", "FoundValue", "LeakFlusher", "LeakKey", "PendingLeaks", "classify", "describe",
+    "DisclosureKey", "FoundValue", "LeakFlusher", "LeakKey", "OUTCOMES", "PendingLeaks", "SharedIdKey",
+    "classify", "describe", "list_shared_identifiers", "shared_identifier_pairs",
     "ValueWatcher", "list_leaks", "parse_since", "vendor_ids", "vendor_leaks",
     "write_batch",
 ]

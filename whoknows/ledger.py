@@ -459,6 +459,28 @@ MIGRATIONS: list[str] = [
     {_json_check_triggers("preferences", "topics")}
     {_json_check_triggers("mail_messages", "reached")}
     """,
+    # issue 13: leak prevention and identifier sharing. A site's leak mode (NULL: the default, in
+    # `settings`); what stopped a value before its recipient got it (`stopped_by`: a filter list,
+    # leak prevention, or leak prevention's scrubbing; NULL: it leaked); which first-party
+    # identifier cookie of a site went to which third party (whoknows.identifiers).
+    """
+    ALTER TABLE site_settings ADD COLUMN leak_mode TEXT
+        CHECK (leak_mode IS NULL OR leak_mode IN ('block', 'scrub', 'report'));
+    ALTER TABLE leaks ADD COLUMN stopped_by TEXT
+        CHECK (stopped_by IS NULL OR stopped_by IN ('filter', 'prevention', 'scrub'));
+    UPDATE leaks SET stopped_by = 'filter' WHERE blocked = 1;
+    CREATE TABLE shared_identifiers (
+        vendor_id INTEGER NOT NULL REFERENCES vendors(id) ON DELETE CASCADE,  -- the page's site
+        cookie_name TEXT NOT NULL,            -- the site's cookie whose value went out
+        recipient_site TEXT NOT NULL,         -- the third party (registrable domain)
+        recipient_host TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('strip', 'block')),
+        count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1),
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (vendor_id, cookie_name, recipient_host)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -472,13 +472,15 @@ _TRACKED = {
     "en": {
         "collected": (
             "I have not given you these data myself: your domains collected them from my browser on "
-            "the websites that embed them. Below are the cookies they set, the personal data of mine "
-            "they were sent, and the websites and dates on which my records show them. I do not "
-            "know the values of those cookies: please use their names, the websites and the dates "
-            "to find the identifiers you assigned to my browser and everything linked to them."
+            "the websites that embed them. Below are the cookies they set or were sent, the "
+            "personal data of mine they were sent, and the websites and dates on which my records "
+            "show them. I do not know the values of those cookies: please use their names, the "
+            "websites and the dates to find the identifiers you assigned to my browser and "
+            "everything linked to them."
         ),
         "cookie": "Cookie", "website": "Website",
         "cookie_value": "{name}, set by {domains} on {sites}",
+        "cookie_sent": "{name}, sent to {domains} on {sites}",
         "value": "{value}, received {encoding} on {sites}",
         "seen": "{site}, requests to {domains} {when}",
         "on": "on {first}", "between": "from {first} to {last}",
@@ -486,14 +488,15 @@ _TRACKED = {
     "es": {
         "collected": (
             "No les he facilitado yo estos datos: sus dominios los recogieron de mi navegador en los "
-            "sitios web que los integran. A continuación figuran las cookies que instalaron, los "
-            "datos personales míos que recibieron y los sitios web y fechas en que mis registros los "
-            "muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
+            "sitios web que los integran. A continuación figuran las cookies que instalaron o "
+            "recibieron, los datos personales míos que recibieron y los sitios web y fechas en que "
+            "mis registros los muestran. No conozco los valores de esas cookies: les ruego que utilicen sus nombres, "
             "los sitios web y las fechas para localizar los identificadores que asignaron a mi "
             "navegador y todo lo vinculado a ellos."
         ),
         "cookie": "Cookie", "website": "Sitio web",
         "cookie_value": "{name}, instalada por {domains} en {sites}",
+        "cookie_sent": "{name}, enviada a {domains} en {sites}",
         "value": "{value}, que recibieron {encoding} en {sites}",
         "seen": "{site}, solicitudes a {domains} {when}",
         "on": "el {first}", "between": "del {first} al {last}",
@@ -506,8 +509,9 @@ class TrackerCookie:
     """A cookie a tracker company's domains set, by name (its value is never known)."""
 
     name: str
-    domains: tuple[str, ...]  # its domains that set it
+    domains: tuple[str, ...]  # its domains that set it (or were sent it)
     sites: tuple[str, ...]  # the websites on whose pages it was set
+    sent: bool = False  # the browser sent it to those domains (rather than they set it)
 
 
 @dataclass(frozen=True)
@@ -540,8 +544,8 @@ def render_tracker_request(kind: str, lang: str, company: VendorFacts, cookies: 
         raise InputError(f"a request to a tracker company is one of {', '.join(TRACKER_KINDS)}, not {kind!r}")
     _check_lang(lang)
     words = _TRACKED[lang]
-    items = [(words["cookie"], words["cookie_value"].format(name=c.name, domains=", ".join(c.domains),
-                                                             sites=", ".join(c.sites))) for c in cookies]
+    items = [(words["cookie"], words["cookie_sent" if c.sent else "cookie_value"].format(
+        name=c.name, domains=", ".join(c.domains), sites=", ".join(c.sites))) for c in cookies]
     items += [(v.label, words["value"].format(value=v.value, encoding=_encoding(v.encoding, lang),
                                               sites=", ".join(v.sites))) for v in values]
     for s in seen:

@@ -7,7 +7,14 @@ For each one the user may:
 - set a cookie mode (`allow`, `session`, `cap:N`, `block`; `whoknows.cookies.parse_cookie_mode`)
   for the site's own cookies; unset means the default policy;
 - allow third parties, (site, other site) pairs, for single sign-on and payments: the other site's
-  cookies and requests work on that site's pages.
+  cookies and requests work on that site's pages;
+- set a leak mode (`block`, `scrub`, `report`; `LEAK_MODES`): what the proxy does with a request
+  from the site's pages that carries one of the user's values to another site; unset means the
+  default leak mode.
+
+Defaults for every site without its own (`ProtectionDefaults`): a cookie mode (`allow` unless the
+user sets one: `whoknows site cookies --default cap:30`) and a leak mode (`block`), kept in the
+ledger's `settings` table under `DEFAULT_COOKIE_MODE_KEY` and `DEFAULT_LEAK_MODE_KEY`.
 
 Storage: the ledger's `site_settings` and `site_third_parties` tables (schema v3), keyed by the
 site's vendor row (a site with settings is a vendor). A site with nothing but defaults has no row.
@@ -35,7 +42,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .cookies import CookieMode, CookiePolicy, parse_cookie_mode
+from .cookies import ALLOW, CookieMode, CookiePolicy, parse_cookie_mode
 from .errors import InputError, WhoknowsError
 from .ledger import Ledger, now
 from .sites import normalise_vendor
@@ -43,6 +50,28 @@ from .sites import normalise_vendor
 log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 0.5
+LEAK_MODES = ("block", "scrub", "report")
+DEFAULT_LEAK_MODE = "block"
+DEFAULT_COOKIE_MODE_KEY = "defaults.cookie_mode"
+DEFAULT_LEAK_MODE_KEY = "defaults.leak_mode"
+
+
+def parse_leak_mode(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in LEAK_MODES:
+        raise InputError(f"unknown leak mode {text.strip()!r}; use {', '.join(LEAK_MODES[:-1])} or {LEAK_MODES[-1]}")
+    return mode
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionDefaults:
+    """What applies to every site without a setting of its own."""
+
+    cookie_mode: CookieMode = ALLOW
+    leak_mode: str = DEFAULT_LEAK_MODE
+
+    def to_json(self) -> dict:
+        return {"cookie_mode": str(self.cookie_mode), "leak_mode": self.leak_mode}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +81,12 @@ class SiteSettings:
     paused: bool = False
     cookie_mode: CookieMode | None = None  # None: the default cookie policy applies
     allowed_third_parties: frozenset[str] = frozenset()  # sites allowed as third parties here
+    leak_mode: str | None = None  # None: the default leak mode applies
 
     @property
     def is_default(self) -> bool:
-        return not self.paused and self.cookie_mode is None and not self.allowed_third_parties
+        return (not self.paused and self.cookie_mode is None and not self.allowed_third_parties
+                and self.leak_mode is None)
 
     def to_json(self, site: str) -> dict:
         return {
@@ -63,6 +94,7 @@ class SiteSettings:
             "paused": self.paused,
             "cookie_mode": None if self.cookie_mode is None else str(self.cookie_mode),
             "allowed_third_parties": sorted(self.allowed_third_parties),
+            "leak_mode": self.leak_mode,
         }
 
 
@@ -73,7 +105,7 @@ def load_all(ledger: Ledger) -> dict[str, SiteSettings]:
     """Every site with a setting, read in one consistent snapshot."""
     with ledger.read() as db:
         rows = db.execute(
-            "SELECT v.domain, s.paused, s.cookie_mode FROM site_settings AS s "
+            "SELECT v.domain, s.paused, s.cookie_mode, s.leak_mode FROM site_settings AS s "
             "JOIN vendors AS v ON v.id = s.vendor_id").fetchall()
         pairs = db.execute(
             "SELECT v.domain, t.third_party FROM site_third_parties AS t "
@@ -82,12 +114,22 @@ def load_all(ledger: Ledger) -> dict[str, SiteSettings]:
     for domain, other in pairs:
         allowed.setdefault(domain, set()).add(other)
     settings: dict[str, SiteSettings] = {}
-    for domain, paused, mode_text in rows:
+    for domain, paused, mode_text, leak_mode in rows:
         settings[domain] = SiteSettings(bool(paused), _stored_mode(domain, mode_text),
-                                        frozenset(allowed.pop(domain, ())))
+                                        frozenset(allowed.pop(domain, ())),
+                                        leak_mode if leak_mode in LEAK_MODES else None)
     for domain, others in allowed.items():
         settings[domain] = SiteSettings(allowed_third_parties=frozenset(others))
     return settings
+
+
+def load_defaults(ledger: Ledger) -> ProtectionDefaults:
+    """The defaults for sites without their own settings (a bad stored value: the built-in one)."""
+    cookie_text = ledger.get_setting(DEFAULT_COOKIE_MODE_KEY)
+    leak_text = ledger.get_setting(DEFAULT_LEAK_MODE_KEY)
+    cookie_mode = _stored_mode("every site (default)", cookie_text) or ALLOW
+    leak_mode = leak_text if leak_text in LEAK_MODES else DEFAULT_LEAK_MODE
+    return ProtectionDefaults(cookie_mode, leak_mode)
 
 
 def _stored_mode(domain: str, text: str | None) -> CookieMode | None:
@@ -122,6 +164,7 @@ class SiteSettingsStore:
         self.refresh_seconds = refresh_seconds
         self._clock = clock
         self._settings: dict[str, SiteSettings] = {}
+        self._defaults = ProtectionDefaults()
         self._policy: CookiePolicy | None = None
         self._data_version: int | None = None
         self._next_check = 0.0
@@ -143,6 +186,11 @@ class SiteSettingsStore:
         self.maybe_refresh()
         return dict(sorted(self._settings.items()))
 
+    def defaults(self) -> ProtectionDefaults:
+        """The cookie and leak modes of sites without their own."""
+        self.maybe_refresh()
+        return self._defaults
+
     def cookie_policy(self) -> CookiePolicy:
         """The cookie policy with the per-site modes and third-party exceptions (the same object
         until the settings change)."""
@@ -150,7 +198,8 @@ class SiteSettingsStore:
         if self._policy is None:
             self._policy = CookiePolicy(
                 {site: s.cookie_mode for site, s in self._settings.items() if s.cookie_mode},
-                [(site, other) for site, s in self._settings.items() for other in s.allowed_third_parties])
+                [(site, other) for site, s in self._settings.items() for other in s.allowed_third_parties],
+                default_mode=self._defaults.cookie_mode)
         return self._policy
 
     def maybe_refresh(self) -> None:
@@ -169,6 +218,7 @@ class SiteSettingsStore:
             if not force and version == self._data_version:
                 return False
             settings = load_all(self.ledger)
+            defaults = load_defaults(self.ledger)
         except (sqlite3.Error, WhoknowsError) as exc:
             if not self._failing:
                 log.warning("cannot read the site settings from %s (%s); keeping the ones last read",
@@ -178,6 +228,7 @@ class SiteSettingsStore:
         self._failing = False
         self._data_version = version
         self._settings = settings
+        self._defaults = defaults
         self._policy = None
         self.generation += 1
         return True
@@ -198,6 +249,28 @@ class SiteSettingsStore:
         self._update_row(site, "cookie_mode", None if parsed is None else str(parsed),
                          create=parsed is not None)
         return site
+
+    def set_leak_mode(self, site: str, mode: str | None) -> str:
+        """Set the site's leak mode; None (or "default") goes back to the default leak mode."""
+        site = normalise_vendor(site)
+        if isinstance(mode, str) and mode.strip().lower() == "default":
+            mode = None
+        parsed = None if mode is None else parse_leak_mode(mode)
+        self._update_row(site, "leak_mode", parsed, create=parsed is not None)
+        return site
+
+    def set_default_cookie_mode(self, mode: str | CookieMode) -> CookieMode:
+        """The cookie mode of every site without its own (`allow` is the built-in default)."""
+        parsed = parse_cookie_mode(mode)
+        self.ledger.set_setting(DEFAULT_COOKIE_MODE_KEY, str(parsed))
+        self.refresh(force=True)
+        return parsed
+
+    def set_default_leak_mode(self, mode: str) -> str:
+        parsed = parse_leak_mode(mode)
+        self.ledger.set_setting(DEFAULT_LEAK_MODE_KEY, parsed)
+        self.refresh(force=True)
+        return parsed
 
     def allow_third_party(self, site: str, other: str) -> tuple[str, str]:
         site, other = _normalise_pair(site, other)
@@ -229,7 +302,7 @@ class SiteSettingsStore:
                 db.execute(f"UPDATE site_settings SET {column} = ?, updated_at = ? WHERE vendor_id = ?",
                            (value, now(), vendor))
                 db.execute("DELETE FROM site_settings WHERE vendor_id = ? AND paused = 0 "
-                           "AND cookie_mode IS NULL", (vendor,))
+                           "AND cookie_mode IS NULL AND leak_mode IS NULL", (vendor,))
         self.refresh(force=True)
 
 

@@ -22,8 +22,11 @@ Message-ID; a message delivered in either ledger stays delivered) and `intent_an
 intent message by Message-ID and the scanned message by identity). So do the personal terms'
 offers (`terms_offers`, issue 15: by vendor domain, term and version; merged to the earlier first
 offer, the later last one and the earlier agreement). So do the per-site settings
-(`whoknows.site_settings`): `site_settings` (a site's paused flag and cookie mode, by the site's
-domain) and `site_third_parties` (a site and a third party allowed on its pages, both by domain).
+(`whoknows.site_settings`): `site_settings` (a site's paused flag, cookie mode and leak mode, by the
+site's domain) and `site_third_parties` (a site and a third party allowed on its pages, both by
+domain). Issue 13's `shared_identifiers` (which first-party identifier cookie of a site went to which
+third party) travels too; an export written before issue 13 lacks `leaks.stopped_by` and
+`site_settings.leak_mode`, read as NULL.
 
 The keys are secrets and stay out of a plain export: without them an import brings back aliases that
 cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
@@ -99,13 +102,13 @@ _EXPORT_SQL = {
                     "o.detail FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id "
                     "ORDER BY v.domain, o.kind, o.subject",
     "settings": "SELECT key, value FROM settings ORDER BY key",
-    "site_settings": "SELECT v.domain AS vendor, s.paused, s.cookie_mode, s.updated_at FROM site_settings AS s "
+    "site_settings": "SELECT v.domain AS vendor, s.paused, s.cookie_mode, s.leak_mode, s.updated_at FROM site_settings AS s "
                      "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain",
     "site_third_parties": "SELECT v.domain AS vendor, t.third_party, t.created_at FROM site_third_parties AS t "
                           "JOIN vendors AS v ON v.id = t.vendor_id ORDER BY v.domain, t.third_party",
     "me_values": "SELECT kind, lookup, ciphertext, key_id, created_at FROM me_values ORDER BY kind, lookup",
     "leaks": "SELECT page.domain AS vendor, recipient.domain AS recipient, l.recipient_host, l.company, l.kind, "
-             "l.value_ref, l.encoding, l.form, l.location, l.method, l.url, l.blocked, l.count, l.first_seen, "
+             "l.value_ref, l.encoding, l.form, l.location, l.method, l.url, l.blocked, l.stopped_by, l.count, l.first_seen, "
              "l.last_seen FROM leaks AS l JOIN vendors AS page ON page.id = l.vendor_id "
              "LEFT JOIN vendors AS recipient ON recipient.id = l.recipient_id "
              "ORDER BY page.domain, l.recipient_host, l.value_ref, l.encoding, l.form, l.location, l.blocked",
@@ -150,6 +153,9 @@ _EXPORT_SQL = {
     "terms_offers": "SELECT v.domain AS vendor, o.term, o.version, o.first_offered, o.last_offered, o.agreed_on, "
                     "o.agreed_by FROM terms_offers AS o JOIN vendors AS v ON v.id = o.vendor_id "
                     "ORDER BY v.domain, o.term, o.version",
+    "shared_identifiers": "SELECT v.domain AS vendor, s.cookie_name, s.recipient_site, s.recipient_host, s.action, "
+                          "s.count, s.first_seen, s.last_seen FROM shared_identifiers AS s "
+                          "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain, s.cookie_name, s.recipient_host",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
@@ -426,7 +432,8 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     },
     "settings": {"key": _text, "value": _string},
     "site_settings": {
-        "vendor": _text, "paused": _boolean, "cookie_mode": _optional(_cookie_mode), "updated_at": _timestamp,
+        "vendor": _text, "paused": _boolean, "cookie_mode": _optional(_cookie_mode),
+        "leak_mode": _optional(_one_of(("block", "scrub", "report"))), "updated_at": _timestamp,
     },
     "site_third_parties": {"vendor": _text, "third_party": _domain, "created_at": _timestamp},
     "me_values": {
@@ -436,7 +443,8 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     "leaks": {
         "vendor": _text, "recipient": _optional(_text), "recipient_host": _text, "company": _optional(_text),
         "kind": _one_of(DISCLOSURE_KINDS), "value_ref": _text, "encoding": _text, "form": _text,
-        "location": _text, "method": _string, "url": _string, "blocked": _boolean, "count": _positive,
+        "location": _text, "method": _string, "url": _string, "blocked": _boolean,
+        "stopped_by": _optional(_one_of(("filter", "prevention", "scrub"))), "count": _positive,
         "first_seen": _timestamp, "last_seen": _timestamp,
     },
     "mail_messages": {
@@ -492,6 +500,11 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "last_offered": _timestamp, "agreed_on": _optional(_timestamp),
         "agreed_by": _optional(_one_of(AGREEMENT_SOURCES)),
     },
+    "shared_identifiers": {
+        "vendor": _text, "cookie_name": _string, "recipient_site": _domain, "recipient_host": _text,
+        "action": _one_of(("strip", "block")), "count": _positive, "first_seen": _timestamp,
+        "last_seen": _timestamp,
+    },
 }
 assert set(_FIELDS) == set(TABLES)
 # Fields added after export version 1 was defined (issue 15): a file written before has none of them,
@@ -500,6 +513,9 @@ _ADDED_LATER = {
     "preferences": {"topics", "max_per_week", "opted_out_on"},
     "preference_history": {"topics", "max_per_week", "opted_out_on"},
     "mail_messages": {"topics", "topic_reasons", "subject_key", "reached"},
+    # issue 13: leak prevention
+    "site_settings": {"leak_mode"},
+    "leaks": {"stopped_by"},
 }
 # The first line of each table's CSV file (`write_csv`): how import recognises one.
 _CSV_HEADERS = {",".join(fields) for fields in _FIELDS.values()}
@@ -593,7 +609,7 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
     for table in ("disclosures", "aliases", "preferences", "preference_history", "observations", "site_settings",
                   "site_third_parties", "leaks", "mail_alias_hits", "rights_requests", "data_exports",
                   "export_findings", "mail_value_hits", "company_sightings", "company_identifiers",
-                  "intent_messages", "terms_offers"):
+                  "intent_messages", "terms_offers", "shared_identifiers"):
         for index, row in enumerate(tables[table]):
             if row["vendor"] not in domains:
                 raise WhoknowsError(f"{name}: {table}[{index}].vendor {row['vendor']!r} is not in the file's vendors")
@@ -690,8 +706,9 @@ _MERGE_SQL = {
                     "first_seen = min(first_seen, excluded.first_seen), "
                     "last_seen = max(last_seen, excluded.last_seen)",
     "settings": "INSERT INTO settings (key, value) VALUES (:key, :value) ON CONFLICT(key) DO NOTHING",
-    "site_settings": "INSERT INTO site_settings (vendor_id, paused, cookie_mode, updated_at) "
-                     "VALUES (:vendor_id, :paused, :cookie_mode, :updated_at) ON CONFLICT(vendor_id) DO NOTHING",
+    "site_settings": "INSERT INTO site_settings (vendor_id, paused, cookie_mode, leak_mode, updated_at) "
+                     "VALUES (:vendor_id, :paused, :cookie_mode, :leak_mode, :updated_at) "
+                     "ON CONFLICT(vendor_id) DO NOTHING",
     "site_third_parties": "INSERT INTO site_third_parties (vendor_id, third_party, created_at) "
                           "VALUES (:vendor_id, :third_party, :created_at) "
                           "ON CONFLICT(vendor_id, third_party) DO UPDATE SET "
@@ -699,13 +716,14 @@ _MERGE_SQL = {
     "me_values": "INSERT INTO me_values (kind, lookup, ciphertext, key_id, created_at) "
                  "VALUES (:kind, :lookup, :ciphertext, :key_id, :created_at) ON CONFLICT(lookup) DO NOTHING",
     "leaks": "INSERT INTO leaks (vendor_id, recipient_id, recipient_host, company, kind, value_ref, encoding, form, "
-             "location, method, url, blocked, count, first_seen, last_seen) VALUES (:vendor_id, :recipient_id, "
-             ":recipient_host, :company, :kind, :value_ref, :encoding, :form, :location, :method, :url, :blocked, "
-             ":count, :first_seen, :last_seen) "
+             "location, method, url, blocked, stopped_by, count, first_seen, last_seen) VALUES (:vendor_id, "
+             ":recipient_id, :recipient_host, :company, :kind, :value_ref, :encoding, :form, :location, :method, "
+             ":url, :blocked, :stopped_by, :count, :first_seen, :last_seen) "
              "ON CONFLICT(vendor_id, recipient_host, value_ref, encoding, form, location, blocked) DO UPDATE SET "
              "method = CASE WHEN excluded.last_seen > last_seen THEN excluded.method ELSE method END, "
              "url = CASE WHEN excluded.last_seen > last_seen THEN excluded.url ELSE url END, "
              "company = coalesce(company, excluded.company), "
+             "stopped_by = coalesce(stopped_by, excluded.stopped_by), "
              "recipient_id = coalesce(recipient_id, excluded.recipient_id), "
              "count = max(count, excluded.count), "
              "first_seen = min(first_seen, excluded.first_seen), "
@@ -769,6 +787,13 @@ _MERGE_SQL = {
                     "THEN coalesce(excluded.agreed_by, agreed_by) ELSE agreed_by END, "
                     "agreed_on = CASE WHEN agreed_on IS NULL OR excluded.agreed_on < agreed_on "
                     "THEN coalesce(excluded.agreed_on, agreed_on) ELSE agreed_on END",
+    "shared_identifiers": "INSERT INTO shared_identifiers (vendor_id, cookie_name, recipient_site, recipient_host, "
+                          "action, count, first_seen, last_seen) VALUES (:vendor_id, :cookie_name, :recipient_site, "
+                          ":recipient_host, :action, :count, :first_seen, :last_seen) "
+                          "ON CONFLICT(vendor_id, cookie_name, recipient_host) DO UPDATE SET "
+                          "count = max(count, excluded.count), "
+                          "first_seen = min(first_seen, excluded.first_seen), "
+                          "last_seen = max(last_seen, excluded.last_seen)",
 }
 
 
@@ -802,7 +827,7 @@ def import_export(ledger: Ledger, export: Export,
                                              for row in export.tables["leaks"]))
         db.executemany(_MERGE_SQL["mail_messages"], export.tables["mail_messages"])
         for table in ("mail_alias_hits", "rights_requests", "mail_value_hits", "company_sightings",
-                      "company_identifiers", "terms_offers"):
+                      "company_identifiers", "terms_offers", "shared_identifiers"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
         _merge_exports(db, export.tables["data_exports"], export.tables["export_findings"], vendor_ids)

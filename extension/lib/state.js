@@ -112,6 +112,7 @@ export function siteView(state) {
     cookiesRewritten: count(cookies.rewritten),
     parametersStripped: count(data.parameters_stripped),
     leaks: count(data.leaks),
+    leaksPrevented: count(data.leaks_prevented),
     alias: text(data.alias),
     cookieMode: cookieModeChoice(settings.cookie_mode),
   };
@@ -124,6 +125,7 @@ export function summaryLines(view) {
     `${plural(view.cookiesRemoved, "cookie removed", "cookies removed")}, ${view.cookiesRewritten} rewritten`,
     plural(view.parametersStripped, "tracking parameter stripped", "tracking parameters stripped"),
     plural(view.leaks, "possible leak", "possible leaks"),
+    plural(view.leaksPrevented, "leak prevented", "leaks prevented"),
   ];
 }
 

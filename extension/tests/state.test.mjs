@@ -70,6 +70,8 @@ describe("siteView", () => {
     assert.equal(lines[0], "1 request blocked");
     assert.equal(lines[1], "3 cookies removed, 1 rewritten");
     assert.equal(lines[2], "1 tracking parameter stripped");
+    const leaky = summaryLines(siteView({ ...STATE, leaks: 2, leaks_prevented: 1 }));
+    assert.deepEqual(leaky.slice(3), ["2 possible leaks", "1 leak prevented"]);
   });
 });
 

@@ -125,12 +125,17 @@ def test_json_shape():
         "clean_url": "https://shop.test/",
         "removed_params": ["utm_source"],
         "owner": None,
+        "verdict": "rewrite",
+        "parts": decision["parts"],
         "category": None,
         "canonical_names": [],
         "uncloaked_as": None,
         "cname_note": None,
     }
     assert decision["action"] in ("allow", "exception")
+    assert [part["part"] for part in decision["parts"]] == [
+        "site", "filter", "params", "cookies", "referer", "leaks", "identifiers"]
+    assert all(part["reason"] for part in decision["parts"])
 
 
 def test_an_unknown_type_lists_the_known_ones():
@@ -171,6 +176,66 @@ def test_check_uses_the_same_cached_engine_as_the_proxy(whoknows_home):
     assert cache.stat().st_mtime_ns == stamp
 
 
+def test_a_paused_site_says_pass_with_the_reason_as_the_proxy_lets_it_through():
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import SiteSettingsStore
+
+    with open_ledger() as ledger:
+        SiteSettingsStore(ledger).set_paused("news.test", True)
+
+    result = run("check", "https://tracker.test/pixel.gif", "--from", "news.test", "--type", "image")
+    decision = check_json("https://tracker.test/pixel.gif", "--from", "news.test", "--type", "image")
+
+    assert result.stdout.splitlines()[0] == "pass  https://tracker.test/pixel.gif"
+    assert "protection is paused on news.test" in result.stdout
+    assert decision["verdict"] == "pass"
+    site = decision["parts"][0]
+    assert (site["part"], site["action"]) == ("site", "paused")
+    # elsewhere the same request is still blocked
+    assert check_json("https://tracker.test/pixel.gif", "--from", "shop.test", "--type", "image")["decision"] == "block"
+
+
+def test_an_allowed_third_party_is_not_blocked_and_keeps_its_cookies():
+    from whoknows.ledger import open_ledger
+    from whoknows.site_settings import SiteSettingsStore
+
+    with open_ledger() as ledger:
+        SiteSettingsStore(ledger).allow_third_party("shop.test", "tracker.test")
+
+    decision = check_json("https://tracker.test/login.js", "--from", "shop.test", "--type", "script")
+
+    parts = {part["part"]: part for part in decision["parts"]}
+    assert decision["verdict"] == "pass"
+    assert parts["site"]["action"] == "allowed-3p" and "allow-3p" in parts["site"]["reason"]
+    assert parts["cookies"]["action"] == "allow"
+
+
+def test_your_email_in_a_third_party_url_is_stopped_and_the_part_says_why():
+    from whoknows.ledger import open_ledger
+    from whoknows.me import add_value
+
+    with open_ledger() as ledger:
+        add_value(ledger, "email", "alice.smith@example.org")
+
+    decision = check_json("https://px.unlisted.test/c?em=alice.smith%40example.org&v=1",
+                          "--from", "shop.test", "--type", "image")
+    own = check_json("https://shop.test/account?em=alice.smith%40example.org", "--from", "shop.test",
+                     "--type", "xhr")
+
+    leaks = {part["part"]: part for part in decision["parts"]}["leaks"]
+    assert (decision["decision"], decision["verdict"], leaks["action"]) == ("block", "block", "block")
+    assert "email" in leaks["reason"] and "unlisted.test" in leaks["reason"]
+    assert {part["part"]: part for part in own["parts"]}["leaks"]["action"] == "disclosure"
+    assert own["verdict"] != "block"
+
+
+def test_the_default_cookie_mode_is_the_cookie_part_of_a_site_without_its_own():
+    assert run("site", "cookies", "--default", "cap:30").exit_code == 0
+
+    decision = check_json("https://shop.test/", "--type", "document")
+
+    cookies = {part["part"]: part for part in decision["parts"]}["cookies"]
+    assert cookies["action"] == "cap:30" and "default cookie mode" in cookies["reason"]
 def test_a_cloaked_first_party_host_is_blocked_as_its_canonical_name():
     args = ("https://metrics.shop.test/p.gif?uid=1", "--from", "shop.test", "--type", "image",
             "--cname", "shop.test.tracker.test")

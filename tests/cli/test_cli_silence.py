@@ -180,6 +180,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("setup")
     step("setup", "--check", "--port", str(proxy_port), exit_code=1)  # no proxy runs: said, exit 1
     step("setup", "--show-password")
+    step("setup", "--cookies", "cap:30")
     step("doctor")
     step("alias", "setup", "--base", "me@mail.example")
     step("vendor", "add", "shop.example", "--name", "Shop", "--privacy-contact", "privacy@shop.example")
@@ -214,6 +215,9 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("site", "pause", "shop.example")
     step("site", "resume", "shop.example")
     step("site", "cookies", "shop.example", "session")
+    step("site", "cookies", "--default", "cap:30")
+    step("site", "leaks", "shop.example", "scrub")
+    step("site", "leaks", "--default", "block")
     step("site", "allow-3p", "shop.example", "pay.example")
     step("site", "disallow-3p", "shop.example", "pay.example")
     step("site", "show", "shop.example")

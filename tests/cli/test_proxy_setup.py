@@ -105,6 +105,24 @@ def test_commands_that_do_not_run_the_proxy_do_not_import_mitmproxy(argv):
     assert result.stderr.strip().endswith("CLEAN"), result.stderr
 
 
+def test_setup_offers_a_default_cookie_mode_and_sets_it():
+    from cli_runner import run as run_cli
+
+    before = run_cli("setup")
+    assert "Cookies of sites without their own mode: allow" in before.stdout
+    assert "whoknows setup --cookies cap:30" in before.stdout
+
+    chosen = run_cli("setup", "--cookies", "session", "--json")
+    assert chosen.exit_code == 0 and json.loads(chosen.stdout)["defaults"] == {
+        "cookie_mode": "session", "leak_mode": "block"}
+    assert "Cookies of sites without their own mode: session" in run_cli("setup").stdout
+    shown = json.loads(run_cli("site", "show", "any.test", "--json").stdout)
+    assert shown["defaults"]["cookie_mode"] == "session"
+
+    bad = run_cli("setup", "--cookies", "forever")
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "unknown cookie mode" in bad.stderr
+
+
 def test_setup_mentions_the_personal_terms_and_how_to_proffer_them(whoknows_home):
     shown = " ".join(invoke().stdout.split())
     assert "'whoknows terms offer nostalking' has the proxy proffer the \"no stalking\" terms" in shown

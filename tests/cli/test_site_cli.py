@@ -87,11 +87,39 @@ def test_show_says_everything_in_words():
     assert printed("site", "show", "vendor.test").splitlines() == [
         "vendor.test",
         "  protection: paused",
-        "  cookies: default",
+        "  cookies: default (allow)",
+        "  leaks: default (block)",
         "  third parties allowed: paypal.com",
     ]
     assert shown("never.test") == {"site": "never.test", "paused": False, "cookie_mode": None,
-                                   "allowed_third_parties": []}
+                                   "allowed_third_parties": [], "leak_mode": None,
+                                   "defaults": {"cookie_mode": "allow", "leak_mode": "block"}}
+
+
+def test_defaults_for_sites_without_their_own_are_set_and_shown():
+    ok("site", "cookies", "--default", "cap:30")
+    ok("site", "leaks", "--default", "scrub")
+    ok("site", "leaks", "shop.test", "report")
+
+    assert printed("site", "show", "never.test").splitlines()[2:4] == [
+        "  cookies: default (cap:30)", "  leaks: default (scrub)"]
+    assert shown("shop.test")["leak_mode"] == "report"
+    assert shown("shop.test")["defaults"] == {"cookie_mode": "cap:30", "leak_mode": "scrub"}
+    ok("site", "leaks", "shop.test", "default")
+    assert shown("shop.test")["leak_mode"] is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (("site", "leaks", "shop.test", "maybe"), "unknown leak mode 'maybe'"),
+    (("site", "leaks", "--default", "shop.test", "block"), "takes one MODE and no SITE"),
+    (("site", "cookies", "--default", "cap:0"), "at least 1 day"),
+    (("site", "cookies", "shop.test"), "takes SITE MODE"),
+])
+def test_bad_modes_are_one_line_errors(args, message):
+    from cli_runner import run
+
+    result = run(*args)
+    assert result.exit_code == 2 and message in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_list_shows_only_sites_with_a_setting():

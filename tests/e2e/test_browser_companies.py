@@ -18,6 +18,7 @@ from cli.main import cli
 from e2e_browser import new_context
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
+from whoknows.site_settings import SiteSettingsStore
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +59,8 @@ def test_companies_company_show_and_who_tell_what_two_sites_gave_the_same_compan
     monkeypatch.setenv("WHOKNOWS_HOME", str(home))
     with open_ledger() as ledger:  # the value exists before the proxy starts, encrypted, key in home
         add_value(ledger, "email", EMAIL)
+        # what the company received is the story: leak prevention (block by default) only records here
+        SiteSettingsStore(ledger).set_default_leak_mode("report")
     filters = e2e_dir / "companies-filters.txt"
     filters.write_text("||ads.tracker.test^\n")
     proxy = start_proxy(f"whoknows_extra_filters={filters}", addons=("e2e_addons:CompanyDoubles",),

@@ -5,7 +5,8 @@ sends the SHA-256 of the email to tracker.test twice: once to a URL the proxy le
 one an extra filter blocks. After the proxy stops (it flushes at shutdown), the ledger it wrote
 holds one disclosure (vendor.test knows the phone, from a form POST), one leak (SHA-256 of the
 email in the URL to tracker.test) and one attempted leak (blocked), as `whoknows leaks` and
-`whoknows vendor show` report them.
+`whoknows vendor show` report them. Leak prevention is set to `report` here (this test is about what
+is recorded); test_browser_leak_prevention.py runs the default, `block`.
 """
 
 import hashlib
@@ -18,6 +19,7 @@ from cli.main import cli
 from e2e_browser import new_context
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
+from whoknows.site_settings import SiteSettingsStore
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +58,7 @@ def test_a_form_disclosure_a_hashed_leak_and_a_blocked_attempt(sites, browser, s
     with open_ledger() as ledger:  # the values exist before the proxy starts, encrypted, key in home
         add_value(ledger, "email", EMAIL)
         add_value(ledger, "phone", PHONE)
+        SiteSettingsStore(ledger).set_default_leak_mode("report")
     filters = e2e_dir / "leaks-filters.txt"
     filters.write_text("||tracker.test/blocked^\n")
     proxy = start_proxy(f"whoknows_extra_filters={filters}", name="leaks-proxy")

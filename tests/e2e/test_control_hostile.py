@@ -32,7 +32,8 @@ pytestmark = pytest.mark.slow
 CONTROL = re.compile(r"control API: http://127\.0\.0\.1:(\d+)\)")
 REFUSED = re.compile(r"whoknows control API refused (\S+) (\S+)(?: \(Origin [^)]*\))?: (\d{3}) (.+)$", re.M)
 WHOKNOWS = str(Path(sys.executable).with_name("whoknows"))
-UNTOUCHED = {"site": "vendor.test", "paused": False, "cookie_mode": None, "allowed_third_parties": []}
+UNTOUCHED = {"site": "vendor.test", "paused": False, "cookie_mode": None, "allowed_third_parties": [],
+             "leak_mode": None, "defaults": {"cookie_mode": "allow", "leak_mode": "block"}}
 
 # Each attempt resolves to {name, readable, detail}: `readable` is true only if the page got to
 # see a response body or status (it never should).

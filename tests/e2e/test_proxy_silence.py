@@ -94,7 +94,8 @@ def a_day_of_requests(proxy: ProxyProcess, filters: Path, sites) -> None:
     sites["other.test"].page("/widget.js", "2;", content_type="text/javascript")
     assert proxy.get(PAGE).status == 200
     assert proxy.get("http://vendor.test/shop").status == 200
-    assert proxy.get(f"https://cdn.test/lib.js?email={EMAIL}", FROM_PAGE).status == 200  # a leak
+    assert proxy.get("https://cdn.test/lib.js", FROM_PAGE).status == 200
+    assert proxy.get(f"https://cdn.test/lib.js?email={EMAIL}", FROM_PAGE).status == 403  # a leak, prevented
     assert proxy.get("https://other.test/widget.js", FROM_PAGE).status == 200
     sites["vendor.test"].page("/logo.js", "3;", content_type="text/javascript")
     assert proxy.get(f"https://{FIRST_PARTY_SUBDOMAIN}/logo.js",

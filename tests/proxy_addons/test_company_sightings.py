@@ -47,7 +47,8 @@ class Proxy:
         engine.add_list("||doubleclick.net^\n", "test")
         self.leaks = Leaks()
         self.sightings = CompanySightingsAddon()
-        self.addons = [Context(SiteSettingsStore(self.ledger)), Blocking(engine), Params(), Cookies(), Signals(),
+        self.settings = SiteSettingsStore(self.ledger)
+        self.addons = [Context(self.settings), Blocking(engine), Params(), Cookies(), Signals(),
                        self.leaks, Observation(), self.sightings]
         self.tctx = taddons.context(*self.addons)
 
@@ -70,6 +71,8 @@ class Proxy:
 def proxy(whoknows_home):
     with open_ledger() as ledger:
         add_value(ledger, "email", EMAIL)
+        # what a company receives is the point here: leak prevention (block by default) only records
+        SiteSettingsStore(ledger).set_default_leak_mode("report")
     running = Proxy()
     with running.tctx:
         running.leaks.running()
@@ -112,3 +115,22 @@ def test_first_party_requests_are_not_company_sightings_even_on_a_companys_own_s
     proxy.sightings.done()
     with open_ledger() as ledger:
         assert company_view.list_companies(ledger) == []
+
+
+def test_cookies_sent_to_a_company_are_named_as_they_left_after_the_cookie_rules(proxy):
+    def with_cookies():
+        flow = request("https://www.google-analytics.com/g/collect?v=2")
+        flow.request.headers["cookie"] = "NID=511; AEC=xyz"
+        return flow
+
+    stripped = proxy.send(with_cookies())  # third-party cookies are removed by default: none left
+    assert "cookie" not in stripped.request.headers
+    proxy.settings.allow_third_party("vendor.test", "google-analytics.com")  # (as `site allow-3p` does)
+    kept = proxy.send(with_cookies())
+    assert kept.request.headers["cookie"] == "NID=511; AEC=xyz"
+    proxy.sightings.done()
+    with open_ledger() as ledger:
+        record = company_view.company_record(ledger, "Google")
+        [google] = company_view.list_companies(ledger)
+    assert [(c["name"], c["how"]) for c in record["received"]["cookies"]] == [("AEC", "sent"), ("NID", "sent")]
+    assert google["cookies"] == 0  # `companies` counts the cookies it tried to set

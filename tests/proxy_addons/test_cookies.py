@@ -194,6 +194,17 @@ def test_a_cap_shortens_long_cookies_and_leaves_short_ones(proxy):
     assert lines[3] == "gone=; Max-Age=0"  # logging out still works
 
 
+def test_the_default_mode_applies_to_sites_without_their_own(proxy):
+    proxy.settings.set_default_cookie_mode("cap:1")
+    proxy.settings.set_cookie_mode("bank.test", "allow")
+    shop = proxy.send(navigation("https://vendor.test/"), answer(f"sid=2; {LONG}"))
+    bank = proxy.send(navigation("https://bank.test/"), answer(f"sid=2; {LONG}"))
+    tracker = proxy.send(navigation("https://www.google-analytics.com/"), answer(f"_ga=1; {LONG}"))
+    assert set_cookies(shop) == [f"sid=2; Max-Age={DAY}"]
+    assert set_cookies(bank) == [f"sid=2; {LONG}"]  # its own mode wins
+    assert set_cookies(tracker) == [f"_ga=1; Max-Age={DAY}"]  # stricter than a tracker's week
+
+
 def test_block_mode_removes_the_sites_own_cookies_both_ways(proxy):
     proxy.settings.set_cookie_mode("vendor.test", "block")
     flow = proxy.send(navigation("https://vendor.test/", cookie="sid=1"), answer("sid=2", ODD))

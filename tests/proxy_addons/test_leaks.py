@@ -45,9 +45,12 @@ def script_get(url: str, referer: str = PAGE) -> http.HTTPFlow:
 
 @pytest.fixture
 def values():
+    """The person's values, with leak prevention in `report` mode: these tests are about what is
+    recorded (prevention, the default, is tested in test_leak_prevention.py)."""
     with open_ledger() as ledger:
         add_value(ledger, "email", EMAIL)
         add_value(ledger, "phone", PHONE)
+        SiteSettingsStore(ledger).set_default_leak_mode("report")
 
 
 def run(*flows, extra_filters=None, store=None, leaks=None):
@@ -233,8 +236,10 @@ def test_nothing_in_the_ledger_holds_the_values_in_plaintext(values, whoknows_ho
 def test_the_live_snapshot_counts_what_a_site_s_pages_did(values):
     leaks = run(form_post("https://shop.vendor.test/checkout", b"tel=%2B34600111222"),
                 script_get(f"https://tracker.test/p?em={EMAIL_SHA256}"))
-    assert leaks.snapshot("vendor.test") == {"leaks": 1, "attempted": 0, "disclosures": 1}
-    assert leaks.snapshot("other.test") == {"leaks": 0, "attempted": 0, "disclosures": 0}
+    assert leaks.snapshot("vendor.test") == {"leaks": 1, "attempted": 0, "prevented": 0, "disclosures": 1,
+                                             "shared_ids": 0}
+    assert leaks.snapshot("other.test") == {"leaks": 0, "attempted": 0, "prevented": 0, "disclosures": 0,
+                                            "shared_ids": 0}
 
 
 def test_switched_off_by_its_option(values):

@@ -8,8 +8,8 @@ from mitmproxy.test import tflow
 
 from proxy_addons.signals import TRACKER_KEY
 from proxy_addons.signals import Signals
-from proxy_addons.signals import referer_for
-from proxy_addons.signals import referer_origin
+from whoknows.decision import referer_for
+from whoknows.decision import referer_origin
 
 
 def flow_to(url: str, referer: str | None = None, **headers: str) -> http.HTTPFlow:

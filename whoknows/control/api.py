@@ -116,10 +116,12 @@ class ControlAPI:
 
     def __init__(self, sites: SiteBackend, tokens: TokenStore, *, port: int,
                  observations: Callable[[str], Mapping | None] | None = None,
-                 leaks: Callable[[str], int] | None = None, version: str | None = None) -> None:
+                 leaks: Callable[[str], int] | None = None, version: str | None = None,
+                 prevented: Callable[[str], int] | None = None) -> None:
         self.sites, self.tokens, self.port = sites, tokens, port
         self.observations = observations or (lambda site: None)
         self.leaks = leaks or (lambda site: 0)
+        self.prevented = prevented or (lambda site: 0)
         self.version = version or __version__
         self.refusals: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -254,7 +256,8 @@ class ControlAPI:
             body = _json_body(site_state(None))
         else:
             settings, alias = self.sites.view(site)
-            body = _json_body(site_state(site, settings, alias, self.observations(site), self.leaks(site)))
+            body = _json_body(site_state(site, settings, alias, self.observations(site), self.leaks(site),
+                                         self.prevented(site)))
         etag = etag_of(body)
         if request.method == "GET" and _matches(request.one("if-none-match"), etag):
             return Response(304, [*BASE_HEADERS[1:], ("etag", etag)], b"")

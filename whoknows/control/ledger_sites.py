@@ -128,7 +128,7 @@ def _counter(entry: Mapping, name: str) -> int:
 
 
 def site_state(site: str | None, settings: Any = None, alias: str | None = None,
-               observations: Mapping | None = None, leaks: int = 0) -> dict:
+               observations: Mapping | None = None, leaks: int = 0, leaks_prevented: int = 0) -> dict:
     """The body of `GET /api/v1/site` (see the contract), from a site's settings, its active alias
     and its live counters (`Observations.snapshot` shape)."""
     third_parties = [
@@ -146,10 +146,12 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
                     "rewritten": sum(_counter(c, "shortened") for c in cookies)},
         "parameters_stripped": sum(int(p.get("count") or 0) for p in _entries(observations, "parameters")),
         "leaks": leaks,
+        "leaks_prevented": leaks_prevented,
         "alias": alias,
         "settings": None if site is None else {
             "paused": settings.paused,
             "cookie_mode": None if settings.cookie_mode is None else str(settings.cookie_mode),
             "allowed_third_parties": sorted(settings.allowed_third_parties),
+            "leak_mode": settings.leak_mode,
         },
     }
