@@ -7,7 +7,7 @@ The report needs what `companies` needs (`list_companies`) plus one more pass ov
 (`site_company_links`: a row per site and company), the layout of the graph and the HTML. Timed
 (median of N rounds, warm):
 - baseline: `company_view.list_companies` (what `whoknows companies` prints);
-- `company_view.site_company_links` (the graph's one extra query);
+- `company_view.site_company_links` (the graph's edges) and `identifiers_by_company` (what they hold);
 - `company_picture.picture` (both, the site table and the layout: what GET /api/v1/companies sends);
 - `report.render` of that picture (the HTML page alone), and the page's size.
 """
@@ -50,14 +50,16 @@ def main() -> int:
             samples = {
                 "list_companies (whoknows companies)": timed(lambda: company_view.list_companies(ledger), args.rounds),
                 "site_company_links (the edges)": timed(lambda: company_view.site_company_links(ledger), args.rounds),
+                "identifiers_by_company (what they hold)": timed(
+                    lambda: company_view.identifiers_by_company(ledger), args.rounds),
                 "picture (GET /api/v1/companies)": timed(lambda: company_picture.picture(ledger), args.rounds),
                 "render (the HTML page)": timed(lambda: report.render(drawn, now), args.rounds),
             }
     median = {label: statistics.median(values) * 1e3 for label, values in samples.items()}
     base = median["list_companies (whoknows companies)"]
-    print(f"{'median of ' + str(args.rounds) + ' rounds':38}{'ms':>9}{'x companies':>13}")
+    print(f"{'median of ' + str(args.rounds) + ' rounds':42}{'ms':>9}{'x companies':>13}")
     for label, value in median.items():
-        print(f"{label:38}{value:>9.1f}{value / base:>12.2f}x")
+        print(f"{label:42}{value:>9.1f}{value / base:>12.2f}x")
     page = report.render(drawn, now)
     graph = drawn["graph"]
     print(f"\nthe page: {len(page.encode()) / 1024:.0f} KiB; {len(graph['nodes'])} nodes and {len(graph['edges'])} edges "

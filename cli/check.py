@@ -254,7 +254,8 @@ def _print(result: dict) -> None:
         ("note", result["cname_note"]),
     ]
     if result["filter"] is None:
-        details.append(("why", "built-in tracking parameters" if result["removed_params"] else "no filter matched"))
+        filter_reason = next(part["reason"] for part in result["parts"] if part["part"] == "filter")
+        details.append(("why", "built-in tracking parameters" if result["removed_params"] else filter_reason))
     width = max(len(label) for label, _ in details)
     for label, value in details:
         if value:

@@ -87,11 +87,13 @@ def ledger(whoknows_home):
     """Google on three sites (reached on two), Meta blocked on one, Criteo reached on one."""
     now = [DAY]
     sightings = CompanySightings(clock=lambda: now[0])
-    sightings.request("shop.example", "www.google-analytics.com", blocked=False)
+    sightings.request("shop.example", "www.google-analytics.com", blocked=False,
+                      pages=[("https://shop.example/cart", "referer")])
     sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True)
     sightings.request("shop.example", "connect.facebook.net", blocked=True)
     sightings.request("shop.example", "connect.facebook.net", blocked=True)
     sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
+    sightings.values("shop.example", "www.google-analytics.com", [("email", "a•••@example.org [me:3f9a0c1d]", "sha256")])
     now[0] += 86400
     sightings.request("news.example", "www.google-analytics.com", blocked=False)
     sightings.request("news.example", "static.criteo.net", blocked=False)
@@ -125,6 +127,11 @@ def test_the_report_draws_each_site_and_company_and_lists_the_company_view(ledge
                  str(r["cookies"]), str(r["values"]), r["first_seen"], r["last_seen"]] for r in list_companies(ledger)]
     assert rows == expected
     assert rows[0][:5] == ["Google", "advertising", "3", "2", "2"]
+    # What they hold: cookie names, your values by kind and encoding, how many pages learned.
+    header, *rows = page.tables["held"]
+    assert header == ["Company", "Cookie names", "Your values sent",
+                      "Pages learned"]
+    assert rows == [["Google", "_ga", "email (SHA-256)", "1"]]
     header, *rows = page.tables["sites"]
     # Most companies first; of two sites with as many, the one where more of them reached you.
     assert rows == [["news.example", "2", "2", "0", "2"], ["shop.example", "2", "1", "3", "1"],

@@ -20,7 +20,8 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from .company_view import list_companies, site_company_links
+from .company_view import identifiers_by_company, list_companies, site_company_links
+from .leak_records import ENCODING_NAMES
 from .ledger import Ledger
 
 MAX_COMPANIES = 40
@@ -47,7 +48,7 @@ def short_label(name: str) -> str:
 
 def picture(ledger: Ledger) -> dict[str, Any]:
     """The company view's tables and the graph of sites and companies (see the module's doc)."""
-    return build_picture(list_companies(ledger), site_company_links(ledger))
+    return build_picture(list_companies(ledger), site_company_links(ledger), identifiers_by_company(ledger))
 
 
 def site_rows(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -77,8 +78,24 @@ def _spread(names: list[str], top: float, height: float) -> dict[str, float]:
     return {name: round(top + step * (index + 0.5), 1) for index, name in enumerate(names)}
 
 
-def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]]) -> dict[str, Any]:
-    """The picture from `list_companies` rows and `site_company_links` (pure: tested on its own)."""
+def held_rows(companies: list[dict[str, Any]], held: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per company that got to hold something, in the companies' order: the names of its cookies,
+    your values it was sent ("email (SHA-256)") and how many page URLs it learned."""
+    rows = []
+    for company in companies:
+        entry = held.get(company["id"])
+        if not entry:
+            continue
+        values = sorted({f"{v['kind']} ({ENCODING_NAMES.get(v['encoding'], v['encoding'])})" for v in entry["values"]})
+        rows.append({"company": company["company"], "id": company["id"], "cookies": ", ".join(entry["cookies"]),
+                     "values": ", ".join(values), "pages": entry["pages"]})
+    return rows
+
+
+def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]],
+                  held: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The picture from `list_companies` rows, `site_company_links` and `identifiers_by_company`
+    (pure: tested on its own)."""
     shown = companies[:MAX_COMPANIES]
     by_id = {c["id"]: c for c in shown}
     kept = [link for link in links if link["id"] in by_id]
@@ -128,6 +145,7 @@ def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]]) 
         "summary": summary(companies, all_sites),
         "companies": companies,
         "sites": all_sites,
+        "held": held_rows(companies, held or {}),
         "graph": {
             "width": WIDTH, "height": round(inner + 2 * MARGIN),
             "nodes": nodes, "edges": edges,
@@ -153,4 +171,5 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-__all__ = ["MAX_COMPANIES", "MAX_SITES", "build_picture", "company_radius", "picture", "site_rows", "summary"]
+__all__ = ["MAX_COMPANIES", "MAX_SITES", "build_picture", "company_radius", "held_rows", "picture", "short_label",
+           "site_rows", "summary"]

@@ -383,7 +383,8 @@ def _referer_part(referer: str, request_host: str, policy: str, to_tracker: bool
     if same_site(referer_host, request_host):
         return RefererPart(referer, "same site: kept")
     if policy == "trim":
-        return RefererPart(origin, "cross-site: cut to the page's origin")
+        return RefererPart(origin, "cross-site: cut to the page's origin" if origin != referer
+                           else "cross-site: only the page's origin, sent as it is")
     return RefererPart(None, "cross-site: dropped (Referer policy strip)")
 
 

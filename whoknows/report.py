@@ -55,6 +55,8 @@ COMPANY_COLUMNS = [("company", "Company", False), ("category", "Category", False
                    ("blocked", "Blocked", True), ("reached", "Reached", True), ("cookies", "Cookies", True),
                    ("values", "Your values", True), ("first_seen", "First seen", False),
                    ("last_seen", "Last seen", False)]
+HELD_COLUMNS = [("company", "Company", False), ("cookies", "Cookie names", False),
+                ("values", "Your values sent", False), ("pages", "Pages learned", True)]
 SITE_COLUMNS = [("display", "Site", False), ("companies", "Companies present", True),
                 ("reached_you", "Reached you", True), ("blocked", "Blocked", True), ("reached", "Reached", True)]
 
@@ -160,6 +162,11 @@ def render(drawn: dict[str, Any], now: datetime) -> str:
         render_table("companies", "Requests blocked and reached, cookies it tried to set and your values it was "
                      "sent (distinct), on all your sites.", COMPANY_COLUMNS, drawn["companies"],
                      "No tracker company seen yet."),
+        "<h2>What they hold</h2>",
+        render_table("held", "The identifiers each company got to hold over all your sites: cookie names (whoknows "
+                     "keeps no cookie values), your values by kind and encoding, and how many of your page "
+                     "addresses it learned ('whoknows company show NAME' says where and when).",
+                     HELD_COLUMNS, drawn["held"], "No company got to hold anything the proxy saw."),
         "<h2>Your sites</h2>",
         render_table("sites", "The companies present on each site's pages, and how many of them reached you there.",
                      SITE_COLUMNS, drawn["sites"], "No site seen yet."),

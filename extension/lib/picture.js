@@ -32,6 +32,10 @@ export const COMPANY_COLUMNS = Object.freeze([
   ["blocked", "Blocked", true], ["reached", "Reached", true], ["cookies", "Cookies", true],
   ["values", "Your values", true], ["first_seen", "First seen", false], ["last_seen", "Last seen", false],
 ]);
+export const HELD_COLUMNS = Object.freeze([
+  ["company", "Company", false], ["cookies", "Cookie names", false],
+  ["values", "Your values sent", false], ["pages", "Pages learned", true],
+]);
 export const SITE_COLUMNS = Object.freeze([
   ["display", "Site", false], ["companies", "Companies present", true], ["reached_you", "Reached you", true],
   ["blocked", "Blocked", true], ["reached", "Reached", true],
@@ -103,6 +107,10 @@ export function pictureView(answer) {
     tables: [
       table("companies", "Companies", "Requests blocked and reached, cookies it tried to set and your values it was "
         + "sent (distinct), on all your sites.", COMPANY_COLUMNS, data.companies, "No tracker company seen yet."),
+      table("held", "What they hold", "The identifiers each company got to hold over all your sites: cookie names "
+        + "(whoknows keeps no cookie values), your values by kind and encoding, and how many of your page addresses "
+        + "it learned ('whoknows company show NAME' says where and when).", HELD_COLUMNS, data.held,
+      "No company got to hold anything the proxy saw."),
       table("sites", "Your sites", "The companies present on each site's pages, and how many of them reached you there.",
         SITE_COLUMNS, data.sites, "No site seen yet."),
     ],

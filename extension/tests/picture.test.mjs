@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { COMPANY_COLUMNS, SITE_COLUMNS, leftOutNote, pictureView } from "../lib/picture.js";
+import { COMPANY_COLUMNS, HELD_COLUMNS, SITE_COLUMNS, leftOutNote, pictureView } from "../lib/picture.js";
 
 // The shape docs/control-api.md gives for GET /api/v1/companies (whoknows/company_picture.py).
 const ANSWER = {
@@ -12,6 +12,7 @@ const ANSWER = {
     { company: "Meta Platforms, Inc.", id: "meta", category: "advertising", sites: 1, blocked: 1, reached: 0, cookies: 0,
       values: 0, first_seen: "2026-05-28", last_seen: "2026-05-28" },
   ],
+  held: [{ company: "Google", id: "google", cookies: "_ga", values: "email (SHA-256)", pages: 2 }],
   sites: [
     { site: "vendor.test", display: "vendor.test", companies: 2, reached_you: 1, blocked: 2, reached: 1 },
     { site: "other.test", display: "other.test", companies: 1, reached_you: 1, blocked: 1, reached: 1 },
@@ -50,7 +51,9 @@ test("the graph is drawn where the proxy laid it out, labels beside their column
 });
 
 test("the tables are the company view's, as text cells", () => {
-  const [companies, sites] = pictureView(ANSWER).tables;
+  const [companies, held, sites] = pictureView(ANSWER).tables;
+  assert.deepEqual(held.columns.map((c) => c.title), HELD_COLUMNS.map(([, title]) => title));
+  assert.deepEqual(held.rows, [["Google", "_ga", "email (SHA-256)", "2"]]);
   assert.deepEqual(companies.columns.map((c) => c.title), COMPANY_COLUMNS.map(([, title]) => title));
   assert.deepEqual(companies.rows[0], ["Google", "advertising", "2", "2", "2", "1", "1", "2026-05-28", "2026-05-29"]);
   assert.deepEqual(sites.columns.map((c) => c.title), SITE_COLUMNS.map(([, title]) => title));
@@ -70,7 +73,7 @@ test("a malformed answer draws nothing it cannot place, and never fails", () => 
   assert.deepEqual(view.graph.edges, []);
   assert.equal(view.graph.width, 1);
   assert.deepEqual(view.tables[0].rows, [["<script>x</script>", "", "", "", "", "", "", "", ""]]);  // text, shown as such
-  assert.deepEqual(pictureView(null).tables.map((t) => t.rows.length), [0, 0]);
+  assert.deepEqual(pictureView(null).tables.map((t) => t.rows.length), [0, 0, 0]);
 });
 
 test("what the graph leaves out is said", () => {

@@ -15,7 +15,8 @@ Everything on loopback and bounded in time. Parts:
   says whether it did).
 - clients (threads, each its own connections, kept alive as a browser keeps them):
   browse (2): pages over HTTP and HTTPS, a third party's script with a tracking parameter and
-  query values that change every time, the watched email in a third party's URL (a leak), and
+  query values that change every time, the watched email in a third party's URL (a leak, which
+  leak prevention answers itself: checked), and
   tracker requests the proxy answers itself (checked: `x-whoknows-blocked`);
   large (1): 8 MB downloads and 4 MB uploads in turn, over HTTP and HTTPS (sizes checked);
   websocket (1): short connections, ws and wss in turn, 20 echoes each (contents checked);
@@ -317,7 +318,8 @@ def browse(proxy: ProxyProcess, until: float, tally: Tally) -> None:
             steps: list[tuple[str, dict, Callable]] = [
                 (f"{scheme}://vendor.test/page?item={n}", {}, lambda s, h, l: s == 200 and l > 1000),
                 (f"{scheme}://cdn.test/lib.js?utm_source=news&v={n}", FROM_PAGE, lambda s, h, l: s == 200),
-                (f"{scheme}://cdn.test/lib.js?email={WATCHED_EMAIL}&n={n}", FROM_PAGE, lambda s, h, l: s == 200),
+                (f"{scheme}://cdn.test/lib.js?email={WATCHED_EMAIL}&n={n}", FROM_PAGE,  # stopped: leak prevention
+                 lambda s, h, l: s == 403 and "leak prevention" in (h.get("x-whoknows-blocked") or "")),
                 (f"{scheme}://tracker.test/pixel.gif?uid={n}", {**FROM_PAGE, "sec-fetch-dest": "image"},
                  lambda s, h, l: s == 200 and h.get("x-whoknows-blocked")),
                 (f"{scheme}://tracker.test/t.js?uid={n}", {**FROM_PAGE, "sec-fetch-dest": "script"},

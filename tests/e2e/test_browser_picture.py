@@ -22,6 +22,7 @@ from test_extension import REPO, launch_extension, pair_on_options_page, whoknow
 from whoknows.company_sightings import Batch, Counts, write_batch
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
+from whoknows.site_settings import SiteSettingsStore
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +39,7 @@ READ_PICTURE = """() => ({
   edges: [...document.querySelectorAll("#graph line.edge")].map((l) => [l.dataset.source, l.dataset.target,
     l.getAttribute("class"), Number(l.dataset.blocked), Number(l.dataset.reached)]),
   companies: [...document.querySelectorAll("table#companies tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
+  held: [...document.querySelectorAll("table#held tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
   sites: [...document.querySelectorAll("table#sites tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
   drawn: document.querySelector("#graph").getBoundingClientRect().height,
   injected: document.querySelectorAll("main img:not(.masthead img), #graph svg, #graph foreignObject, main script").length
@@ -66,6 +68,7 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
     monkeypatch.setenv("WHOKNOWS_HOME", str(home))
     with open_ledger() as ledger:
         add_value(ledger, "email", EMAIL)
+        SiteSettingsStore(ledger).set_default_leak_mode("report")  # as test_browser_companies: what they received
     filters = e2e_dir / "picture-filters.txt"
     filters.write_text("||ads.tracker.test^\n")
     proxy = start_proxy(f"whoknows_extra_filters={filters}", "whoknows_flush_interval=0.2",
@@ -149,6 +152,9 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
             ["site:vendor.test", "company:meta", "edge reached", 0, 1]]
         assert {row[0]: (row[2], row[3], row[4]) for row in shown["companies"]} == expected
         assert sorted(row[0] for row in shown["sites"]) == ["other.test", "vendor.test"]
+        # What they got to hold: Google the cookie it set, your hashed email and four page addresses
+        # (each site's by Referer and in dl=); Meta its page's address (by Referer).
+        assert shown["held"] == [["Google", "_ga", "email (SHA-256)", "4"], ["Meta Platforms, Inc.", "", "", "1"]]
     assert on_page == from_disk  # the same picture, node for node, cell for cell
     radius = {node_id: r for node_id, _, _, r in from_disk["nodes"]}
     assert radius["company:google"] > radius["company:meta"]
