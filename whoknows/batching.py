@@ -79,6 +79,10 @@ class BatchFlusher:
     def report_recovery(self) -> None:
         pass
 
+    def after_write(self, ledger: Ledger) -> None:
+        """What to derive from the ledger once a batch is written (its own transaction; a failure
+        is logged and does not give the written batch back). Default: nothing."""
+
     # -- the thread ---------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -123,6 +127,7 @@ class BatchFlusher:
             try:
                 with self.open_ledger() as ledger:
                     written = self.write(ledger, batch)
+                    self._after_write(ledger)
             except (LedgerBusy, WhoknowsError, sqlite3.Error, OSError) as exc:
                 self.give_back(batch)
                 self.failed_flushes += 1
@@ -144,5 +149,18 @@ class BatchFlusher:
                 self.report_recovery()
             return True
 
+    def _after_write(self, ledger: Ledger) -> None:
+        try:
+            self.after_write(ledger)
+        except Exception as exc:  # noqa: BLE001 -- the batch is written: never write it twice
+            self.logger.warning(f"whoknows: after writing {self.what}: {type(exc).__name__}: {exc}")
 
-__all__ = ["BatchFlusher", "DEFAULT_FLUSH_INTERVAL", "LOCK_WAIT_SECONDS", "SHUTDOWN_PATIENCE_SECONDS"]
+
+def relearn_trackers(ledger: Ledger, lock_wait: float | None = None) -> None:
+    """The `after_write` of the writers whose tables teach learned trackers (observations, leaks)."""
+    from .learned_trackers import relearn
+
+    relearn(ledger, lock_wait=lock_wait)
+
+
+__all__ = ["BatchFlusher", "relearn_trackers", "DEFAULT_FLUSH_INTERVAL", "LOCK_WAIT_SECONDS", "SHUTDOWN_PATIENCE_SECONDS"]

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher, relearn_trackers
 from .disclosures import record_seen_disclosure
 from .errors import InputError, WhoknowsError
 from .ledger import TIME_FORMAT, Ledger, stamp, vendor_ids
@@ -323,6 +323,9 @@ class LeakFlusher(BatchFlusher):
 
     def write(self, ledger: Ledger, batch: Batch) -> int:
         return write_batch(ledger, batch, self.lock_wait)
+
+    def after_write(self, ledger: Ledger) -> None:
+        relearn_trackers(ledger, self.lock_wait)  # the new rows may teach a learned tracker
 
     def unwritten(self) -> str:
         return f"{self.pending.pending_count()} leak records"

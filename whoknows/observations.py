@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher, relearn_trackers
 from .ledger import Ledger, LedgerBusy, json_text, stamp, vendor_ids
 from .tracker_companies import third_party_attribution
 
@@ -332,6 +332,9 @@ class Flusher(BatchFlusher):
 
     def write(self, ledger: Ledger, batch: Mapping[Key, Tally]) -> int:
         return write_batch(ledger, batch, self.lock_wait)
+
+    def after_write(self, ledger: Ledger) -> None:
+        relearn_trackers(ledger, self.lock_wait)  # the new rows may teach a learned tracker
 
     def unwritten(self) -> str:
         events, rows = self.observations.pending_events(), self.observations.pending_count()
