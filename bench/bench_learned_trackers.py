@@ -64,7 +64,7 @@ def batch(rng: random.Random, sites: int, third_parties: int):
         observations.cookie(f"site{rng.randrange(sites)}.example",
                             CookieSeen("uid", f"third{rng.randrange(third_parties)}.example", True, 3600, None,
                                        True, False, "block"))
-    return observations.take_pending()
+    return observations.take()
 
 
 def main() -> None:
