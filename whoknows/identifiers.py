@@ -196,5 +196,8 @@ class SharedIdentifiers:
             return None
         return f"received {description.site}'s identifier cookie {cookie} (identifier sharing)"
 
+    def let_in_reason(self, description) -> str | None:
+        return None  # a site's identifier recipient is never let in here (`site allow-3p` is)
+
     def __len__(self) -> int:
         return len(self._pairs)

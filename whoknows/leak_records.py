@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .batching import LOCK_WAIT_SECONDS, BatchFlusher, PendingTallies, relearn_trackers
 from .disclosures import record_seen_disclosure
 from .errors import InputError, WhoknowsError
 from .ledger import TIME_FORMAT, Ledger, stamp, vendor_ids
@@ -171,18 +171,14 @@ class PendingLeaks:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
         self._clock = clock
-        self._pending: Batch = {}
+        self._pending: PendingTallies[LeakKey | DisclosureKey, Tally] = PendingTallies(self._lock)
         self._live: dict[str, dict[str, set]] = {}
 
     def record(self, events: Iterable[tuple[LeakKey | DisclosureKey, dict]]) -> None:
         when = self._clock()
         with self._lock:
             for key, latest in events:
-                tally = self._pending.get(key)
-                if tally is None:
-                    self._pending[key] = Tally(1, when, when, dict(latest))
-                else:
-                    tally.add(when, latest)
+                self._pending.tally_for(key, lambda: Tally(0, when, when, {})).add(when, latest)
                 self._count_live(key)
 
     def _live_of(self, site: str) -> dict[str, set]:
@@ -211,22 +207,13 @@ class PendingLeaks:
             return {name: len(items) for name, items in live.items()}
 
     def pending_count(self) -> int:
-        with self._lock:
-            return len(self._pending)
+        return self._pending.pending_count()
 
     def take(self) -> Batch:
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        return batch
+        return self._pending.take()
 
     def give_back(self, batch: Batch) -> None:
-        with self._lock:
-            for key, older in batch.items():
-                newer = self._pending.get(key)
-                if newer is None:
-                    self._pending[key] = older
-                else:
-                    newer.merge_older(older)
+        self._pending.give_back(batch)
 
 
 # -- the ledger --------------------------------------------------------------------------------
@@ -310,22 +297,16 @@ class LeakFlusher(BatchFlusher):
     thread_name = "whoknows-leaks"
     logger = logger
 
-    def __init__(self, pending: PendingLeaks, open_ledger: Callable[[], Ledger],
-                 interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
-        super().__init__(open_ledger, interval, lock_wait)
-        self.pending = pending
-
-    def take(self) -> Batch:
-        return self.pending.take()
-
-    def give_back(self, batch: Batch) -> None:
-        self.pending.give_back(batch)
+    recorder: PendingLeaks
 
     def write(self, ledger: Ledger, batch: Batch) -> int:
         return write_batch(ledger, batch, self.lock_wait)
 
+    def after_write(self, ledger: Ledger) -> None:
+        relearn_trackers(ledger, self.lock_wait)  # the new rows may teach a learned tracker
+
     def unwritten(self) -> str:
-        return f"{self.pending.pending_count()} leak records"
+        return f"{self.recorder.pending_count()} leak records"
 
 
 # -- the values to look for ----------------------------------------------------------------------

@@ -127,7 +127,7 @@ class OffersFlusher(BatchFlusher):
 
     def __init__(self, pending: PendingOffers, open_ledger: Callable[[], Ledger],
                  interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
-        super().__init__(open_ledger, interval, lock_wait)
+        super().__init__(pending, open_ledger, interval, lock_wait)
         self.pending = pending
 
     def take(self):
