@@ -145,3 +145,12 @@ def test_a_list_in_memory_answers_the_same_for_every_host_of_the_domain():
     for url in ("https://cdn.test/x", "https://deep.js.cdn.test/y"):
         assert known.tracker_reason(describe_typed(url, "image", "https://d.test/")) is not None
     assert known.tracker_reason(describe_typed("https://cdnx.test/", "image", "https://d.test/")) is None
+
+
+def test_a_site_that_lets_the_third_party_in_teaches_nothing():
+    with open_ledger() as ledger:
+        SiteSettingsStore(ledger).allow_third_party("c.test", "pay.test")  # a payment provider chosen there
+    _cookie_set_by("pay.test", "a.test", "b.test", "c.test")
+    assert _learned() == {}
+    _cookie_set_by("pay.test", "d.test")
+    assert _learned()["pay.test"].sites == ("a.test", "b.test", "d.test")

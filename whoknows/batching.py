@@ -147,8 +147,8 @@ class BatchFlusher:
     def report_recovery(self) -> None:
         pass
 
-    def after_write(self, ledger: Ledger) -> None:
-        """What to derive from the ledger once a batch is written (its own transaction; a failure
+    def after_write(self, ledger: Ledger, batch: Mapping[Any, Any]) -> None:
+        """What to derive from the ledger once `batch` is written (its own transaction; a failure
         is logged and does not give the written batch back). Default: nothing."""
 
     # -- the thread ---------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ class BatchFlusher:
             try:
                 with self.open_ledger() as ledger:
                     written = self.write(ledger, batch)
-                    self._after_write(ledger)
+                    self._after_write(ledger, batch)
             except (LedgerBusy, WhoknowsError, sqlite3.Error, OSError) as exc:
                 self.give_back(batch)
                 self.failed_flushes += 1
@@ -217,18 +217,21 @@ class BatchFlusher:
                 self.report_recovery()
             return True
 
-    def _after_write(self, ledger: Ledger) -> None:
+    def _after_write(self, ledger: Ledger, batch: Mapping[Any, Any]) -> None:
         try:
-            self.after_write(ledger)
+            self.after_write(ledger, batch)
         except Exception as exc:  # noqa: BLE001 -- the batch is written: never write it twice
             self.logger.warning(f"whoknows: after writing {self.what}: {type(exc).__name__}: {exc}")
 
 
-def relearn_trackers(ledger: Ledger, lock_wait: float | None = None) -> None:
-    """The `after_write` of the writers whose tables teach learned trackers (observations, leaks)."""
+def relearn_trackers(ledger: Ledger, domains, lock_wait: float | None = None) -> None:
+    """The `after_write` of the writers whose tables teach learned trackers (observations, leaks):
+    the third-party `domains` the batch touched are judged again."""
     from .learned_trackers import relearn
 
-    relearn(ledger, lock_wait=lock_wait)
+    domains = {domain for domain in domains if domain}
+    if domains:
+        relearn(ledger, lock_wait=lock_wait, domains=domains)
 
 
 __all__ = ["BatchFlusher", "PendingTallies", "Recorder", "relearn_trackers", "DEFAULT_FLUSH_INTERVAL",

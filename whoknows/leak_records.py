@@ -302,8 +302,10 @@ class LeakFlusher(BatchFlusher):
     def write(self, ledger: Ledger, batch: Batch) -> int:
         return write_batch(ledger, batch, self.lock_wait)
 
-    def after_write(self, ledger: Ledger) -> None:
-        relearn_trackers(ledger, self.lock_wait)  # the new rows may teach a learned tracker
+    def after_write(self, ledger: Ledger, batch: Batch) -> None:
+        # a value or a site's identifier sent to a third party may teach a learned tracker
+        relearn_trackers(ledger, {key.recipient_site for key in batch if isinstance(key, (LeakKey, SharedIdKey))},
+                         self.lock_wait)
 
     def unwritten(self) -> str:
         return f"{self.recorder.pending_count()} leak records"

@@ -42,18 +42,27 @@ EVIDENCE_KINDS = ("cookie", "identifier", "value")
 STATES = ("learned", "allowed", "forgotten")
 LEARNED, ALLOWED, FORGOTTEN = STATES
 
-# (page site, third-party site, evidence kind, last seen) from each aggregate the proxy writes.
+# (page site, third-party site, evidence kind, last seen) from each aggregate the proxy writes;
+# {only} narrows each to some third parties (a JSON list bound as :domains), through an index.
 _EVIDENCE_SQL = """
 SELECT v.domain, json_extract(o.detail, '$.site'), 'cookie', o.last_seen
   FROM observations AS o JOIN vendors AS v ON v.id = o.vendor_id
  WHERE o.kind = 'cookie' AND json_extract(o.detail, '$.third_party') = 1
+       {only_cookie}
 UNION ALL
 SELECT v.domain, s.recipient_site, 'identifier', s.last_seen
   FROM shared_identifiers AS s JOIN vendors AS v ON v.id = s.vendor_id
+ {only_identifier}
 UNION ALL
 SELECT v.domain, r.domain, 'value', l.last_seen
   FROM leaks AS l JOIN vendors AS v ON v.id = l.vendor_id JOIN vendors AS r ON r.id = l.recipient_id
+ {only_value}
 """
+_ALL = _EVIDENCE_SQL.format(only_cookie="", only_identifier="", only_value="")
+_SOME = _EVIDENCE_SQL.format(
+    only_cookie="AND json_extract(o.detail, '$.site') IN (SELECT value FROM json_each(:domains))",
+    only_identifier="WHERE s.recipient_site IN (SELECT value FROM json_each(:domains))",
+    only_value="WHERE r.domain IN (SELECT value FROM json_each(:domains))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,22 +87,33 @@ def _row(row) -> LearnedTracker:
                           row["forgotten_at"])
 
 
-def list_trackers(ledger: Ledger, states: Iterable[str] = STATES) -> list[LearnedTracker]:
-    """The learned (and allowed, forgotten) trackers, by domain."""
+def list_trackers(ledger: Ledger, states: Iterable[str] = STATES,
+                  domains: Iterable[str] | None = None) -> list[LearnedTracker]:
+    """The learned (and allowed, forgotten) trackers, by domain (only `domains`, when given)."""
     wanted = set(states)
-    rows = ledger.query("SELECT domain, state, sites, evidence, learned_at, changed_at, forgotten_at "
-                        "FROM learned_trackers ORDER BY domain")
+    columns = "domain, state, sites, evidence, learned_at, changed_at, forgotten_at"
+    if domains is None:
+        rows = ledger.query(f"SELECT {columns} FROM learned_trackers ORDER BY domain")
+    else:
+        rows = ledger.query(f"SELECT {columns} FROM learned_trackers WHERE domain IN "
+                            "(SELECT value FROM json_each(?)) ORDER BY domain", (json_text(sorted(domains)),))
     return [tracker for tracker in map(_row, rows) if tracker.state in wanted]
 
 
-def evidence(ledger: Ledger) -> dict[str, dict[str, set[str]]]:
+def evidence(ledger: Ledger, domains: Iterable[str] | None = None) -> dict[str, dict[str, set[str]]]:
     """What the ledger records of each third party: {domain: {page site: {evidence kinds}}}, counting
-    only evidence last seen after the domain was forgotten."""
+    only evidence last seen after the domain was forgotten, and none from a site that lets it in
+    (`whoknows site allow-3p SITE DOMAIN`: a login or payment provider you chose there teaches
+    nothing). `domains`: only these third parties."""
     forgotten = {row[0]: row[1] for row in ledger.query(
         "SELECT domain, forgotten_at FROM learned_trackers WHERE forgotten_at IS NOT NULL")}
+    let_in = {(row[0], row[1]) for row in ledger.query(
+        "SELECT v.domain, t.third_party FROM site_third_parties AS t JOIN vendors AS v ON v.id = t.vendor_id")}
     found: dict[str, dict[str, set[str]]] = {}
-    for page, domain, kind, last_seen in ledger.query(_EVIDENCE_SQL):
-        if not domain or not page or domain == page:
+    rows = (ledger.query(_ALL) if domains is None
+            else ledger.query(_SOME, {"domains": json_text(sorted(domains))}))
+    for page, domain, kind, last_seen in rows:
+        if not domain or not page or domain == page or (page, domain) in let_in:
             continue
         since = forgotten.get(domain)
         if since is not None and (last_seen or "") <= since:
@@ -102,15 +122,18 @@ def evidence(ledger: Ledger) -> dict[str, dict[str, set[str]]]:
     return found
 
 
-def relearn(ledger: Ledger, threshold: int = THRESHOLD, lock_wait: float | None = None) -> list[str]:
+def relearn(ledger: Ledger, threshold: int = THRESHOLD, lock_wait: float | None = None,
+            domains: Iterable[str] | None = None) -> list[str]:
     """Derive the learned trackers from the ledger's aggregates and write what changed. Returns the
     domains newly learned. Learning never unlearns: only `forget` does (a vendor deleted with its
     records leaves the list as it was). `lock_wait`: a background writer's short wait for the write
-    lock (`Ledger.batch_write`; LedgerBusy after it), else the CLI's patient one."""
-    seen = {domain: pages for domain, pages in evidence(ledger).items() if len(pages) >= threshold}
+    lock (`Ledger.batch_write`; LedgerBusy after it), else the CLI's patient one. `domains`: judge
+    only these third parties again (a flush passes those its batch touched), else all."""
+    domains = None if domains is None else set(domains)
+    seen = {domain: pages for domain, pages in evidence(ledger, domains).items() if len(pages) >= threshold}
     if not seen:
         return []
-    current = {t.domain: t for t in list_trackers(ledger)}
+    current = {t.domain: t for t in list_trackers(ledger, domains=seen)}
     learned, changes = [], []
     for domain, pages in sorted(seen.items()):
         sites = tuple(sorted(pages))

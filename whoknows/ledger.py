@@ -498,6 +498,12 @@ MIGRATIONS: list[str] = [
         forgotten_at TEXT                     -- evidence last seen before this no longer counts
     ) WITHOUT ROWID;
     """,
+    # issue 13, item 3 (helper `learned`): after each flush, learned trackers are judged again for
+    # the third parties the batch touched; this index finds the cookies a third party set by its site.
+    """
+    CREATE INDEX observations_by_cookie_site ON observations(json_extract(detail, '$.site'))
+        WHERE kind = 'cookie';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -310,8 +310,10 @@ class Flusher(BatchFlusher):
     def write(self, ledger: Ledger, batch: Mapping[Key, Tally]) -> int:
         return write_batch(ledger, batch, self.lock_wait)
 
-    def after_write(self, ledger: Ledger) -> None:
-        relearn_trackers(ledger, self.lock_wait)  # the new rows may teach a learned tracker
+    def after_write(self, ledger: Ledger, batch: Mapping[Key, Tally]) -> None:
+        # the cookies third parties set may teach a learned tracker (subject NAME@SITE)
+        relearn_trackers(ledger, {subject.rpartition("@")[2] for _, kind, subject in batch if kind == COOKIE},
+                         self.lock_wait)
 
     def unwritten(self) -> str:
         events, rows = self.recorder.pending_events(), self.recorder.pending_count()
