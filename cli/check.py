@@ -44,7 +44,8 @@ def check(url, source, request_type, method, body, content_type, canonical_names
 
     The same decision the proxy makes, over the same lists, compiled cache and settings: whether
     protection is paused on the page's site or the request's site is an allowed third party; the
-    filter lists' decision (or a block for a third party that took the site's identifier); the
+    filter lists' decision (or a block for a third party that took the site's identifier, or for a
+    learned tracker, seen tracking on 3 or more of your sites: 'whoknows trackers'); the
     tracking parameters removed; the cookie mode; the Referer sent; and what leak prevention does
     when the URL or the body (--data) carries one of your values ('whoknows me', aliases). --cname
     says what a host is an alias of, as the proxy finds it for a first-party subdomain.
@@ -90,6 +91,7 @@ def _verdict(url, source_url, request_type, method, body, content_type, canonica
 
     from whoknows import cname
     from whoknows.decision import Protection, decide, describe_typed
+    from whoknows import learned_trackers
     from whoknows.identifiers import SharedIdentifiers
     from whoknows.leak_records import shared_identifier_pairs
     from whoknows.ledger import open_ledger
@@ -104,7 +106,8 @@ def _verdict(url, source_url, request_type, method, body, content_type, canonica
         store = SiteSettingsStore(ledger)
         shared = SharedIdentifiers(shared_identifier_pairs(ledger))
         protection = Protection(settings_of=store.get, cookie_policy=store.cookie_policy(), engine=engine,
-                                default_leak_mode=store.defaults().leak_mode, knowledge=(shared,))
+                                default_leak_mode=store.defaults().leak_mode,
+                                knowledge=(shared, learned_trackers.load(ledger)))
         matches = _matches(ledger, url, body, content_type, notes)
     return decide(description, protection, matches), notes
 
@@ -254,7 +257,8 @@ def _print(result: dict) -> None:
         ("note", result["cname_note"]),
     ]
     if result["filter"] is None:
-        details.append(("why", "built-in tracking parameters" if result["removed_params"] else "no filter matched"))
+        filter_reason = next(part["reason"] for part in result["parts"] if part["part"] == "filter")
+        details.append(("why", "built-in tracking parameters" if result["removed_params"] else filter_reason))
     width = max(len(label) for label, _ in details)
     for label, value in details:
         if value:

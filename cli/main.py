@@ -42,6 +42,7 @@ COMMANDS = {
     "site": "cli.site:site",
     "tell": "cli.disclosures:tell",
     "terms": "cli.terms:terms",
+    "trackers": "cli.trackers:trackers",
     "vendor": "cli.vendor:vendor",
     "who": "cli.companies:who",
 }

@@ -3,24 +3,11 @@
 // go into the DOM as text (textContent), never as markup.
 
 import * as api from "./lib/api.js";
+import { $, element, failureText, say } from "./lib/page.js";
 import { pictureView } from "./lib/picture.js";
 import { loadConfig } from "./lib/settings.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const $ = (id) => document.getElementById(id);
-
-function say(text, { error = false } = {}) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", error);
-}
-
-function element(tag, text, className) {
-  const made = document.createElement(tag);
-  if (text !== undefined) made.textContent = text;
-  if (className) made.className = className;
-  return made;
-}
-
 function svg(tag, attributes = {}, title = null) {
   const made = document.createElementNS(SVG, tag);
   for (const [name, value] of Object.entries(attributes)) made.setAttribute(name, String(value));
@@ -98,12 +85,8 @@ async function start() {
   const result = await api.send(api.companiesRequest(await loadConfig()));
   if (result.state === api.OK) {
     draw(result.data);
-  } else if (result.state === api.NOT_RUNNING) {
-    say("The whoknows proxy is not running: start it with \"whoknows proxy\".", { error: true });
-  } else if (result.state === api.NOT_PAIRED) {
-    say("This browser is not paired with the proxy: pair it in the extension's options.", { error: true });
   } else {
-    say(result.message, { error: true });
+    say(failureText(result), { error: true });
   }
 }
 

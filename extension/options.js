@@ -3,20 +3,14 @@
 import * as api from "./lib/api.js";
 import { ext } from "./lib/browser.js";
 import { message } from "./lib/messages.js";
+import { $, say } from "./lib/page.js";
 import { forgetToken, loadConfig, saveAddress, saveToken } from "./lib/settings.js";
 
 // What the manifest's host_permissions name. Firefox lets the person withhold them, and a fetch to
 // the control API without them fails (the API sends no CORS headers, on purpose).
 const CONTROL_HOSTS = { origins: ["http://127.0.0.1/*", "http://localhost/*"] };
 
-const $ = (id) => document.getElementById(id);
 let hostAccess = true;
-
-function say(text, { error = false } = {}) {
-  const status = $("status");
-  status.textContent = text;
-  status.classList.toggle("error", error);
-}
 
 function tellBackground() {
   ext.runtime.sendMessage(message("settings-changed")).catch(() => {});

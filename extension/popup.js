@@ -7,14 +7,13 @@
 import * as api from "./lib/api.js";
 import { ext } from "./lib/browser.js";
 import { message } from "./lib/messages.js";
+import { $, say } from "./lib/page.js";
 import { loadConfig } from "./lib/settings.js";
 import { companyLine, cookieModeValue, isWebUrl, siteView, summaryLines } from "./lib/state.js";
 import { pickTargetTab, requestedTabId } from "./lib/tabs.js";
 
 const POLL_MS = 1000;
 const OWN_ORIGIN = ext.runtime.getURL("");
-
-const $ = (id) => document.getElementById(id);
 
 const current = {
   tab: null, // the tab this popup is about
@@ -47,12 +46,6 @@ async function refreshTab() {
 }
 
 // --- drawing ----------------------------------------------------------------------------------
-
-function say(text, { error = false } = {}) {
-  const status = $("status");
-  status.textContent = text;
-  status.classList.toggle("error", error);
-}
 
 function showOnly(section) {
   for (const id of ["problem", "no-site", "details"]) $(id).hidden = id !== section;

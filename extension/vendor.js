@@ -1,22 +1,9 @@
 // The vendor page (vendor.html?site=DOMAIN): the ledger's whole record of one vendor, read once.
 
 import * as api from "./lib/api.js";
+import { $, element, failureText, say } from "./lib/page.js";
 import { loadConfig } from "./lib/settings.js";
 import { vendorView } from "./lib/vendor.js";
-
-const $ = (id) => document.getElementById(id);
-
-function say(text, { error = false } = {}) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", error);
-}
-
-function element(tag, text, className) {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
 
 function tableSection(table) {
   const section = element("section", undefined, "card");
@@ -68,14 +55,10 @@ async function start() {
   const result = await api.send(api.vendorRequest(await loadConfig(), site));
   if (result.state === api.OK) {
     draw(result.data);
-  } else if (result.state === api.NOT_RUNNING) {
-    say("The whoknows proxy is not running: start it with \"whoknows proxy\".", { error: true });
-  } else if (result.state === api.NOT_PAIRED) {
-    say("This browser is not paired with the proxy: pair it in the extension's options.", { error: true });
-  } else if (result.status === 404) {
+  } else if (result.status === 404) { // (an ERROR: a proxy not running or a browser not paired has no status)
     say(`whoknows has no record of ${site} yet.`);
   } else {
-    say(result.message, { error: true });
+    say(failureText(result), { error: true });
   }
 }
 

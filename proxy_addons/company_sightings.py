@@ -4,7 +4,7 @@ Reads what the other addons decided (after `leaks` and `observation` in the chai
 in `whoknows.company_sightings.CompanySightings` (an in-memory batch; `SightingsFlusher` writes it
 to the ledger on its own thread, never on the request path):
 - `request`: a request from a page to a third party whose host the tracker data attributes to a
-  company: blocked (`proxy_addons.blocking`'s decision) or reached; of a reached one, the page
+  company: blocked (answered by the proxy: a filter, or leak prevention stopped it) or reached; of a reached one, the page
   URLs it carried (the Referer as it left, after `signals` trimmed it; parameters holding the
   page's address) and your values the `leaks` addon found in it (`FOUND_KEY`);
 - `responseheaders` (after the cookie addon's): the names of the cookies a third party's
@@ -18,8 +18,6 @@ from __future__ import annotations
 from mitmproxy import ctx
 from mitmproxy import http
 
-from proxy_addons.blocking import BLOCKING_ACTIONS
-from proxy_addons.blocking import DECISION_KEY
 from proxy_addons.context import context_of
 from proxy_addons.cookies import COOKIES_KEY
 from proxy_addons.cookies import CookieDecision
@@ -80,13 +78,11 @@ class CompanySightingsAddon:
         site = first_party_site(context)
         if site is None:
             return
-        decision = flow.metadata.get(DECISION_KEY)
-        blocked = flow.response is not None and decision is not None and decision.action in BLOCKING_ACTIONS
-        if blocked:
+        if flow.response is not None:
+            # Answered by the proxy itself: blocked by a filter (`blocking`) or stopped because it
+            # carried your values (`leaks`' prevention). Either way it never reached the company.
             self.sightings.request(site, flow.request.host, blocked=True)
             return
-        if flow.response is not None:
-            return  # answered by the proxy for another reason: nothing reached the company
         request = flow.request
         if self.sightings.company_of(request.host) is None:
             return

@@ -36,7 +36,8 @@ the same code `whoknows check` runs. `FlowContext` fields:
 - `navigation` (property): `type == "document"`, a top-level navigation.
 
 Site settings come from a `SiteSettingsStore` on the proxy's own ledger connection, opened at
-`running`: in memory, re-read within half a second of a change made by another process. If the
+`running`: in memory, re-read within half a second of a change made by another process; the
+learned trackers (`whoknows.learned_trackers`) are re-read with them. If the
 ledger cannot be opened the proxy runs with default settings (logged) and tries again every
 `RETRY_SECONDS`.
 """
@@ -60,6 +61,7 @@ from whoknows.decision import site_part
 from whoknows.errors import WhoknowsError
 from whoknows.frames import FrameMemory
 from whoknows.identifiers import SharedIdentifiers
+from whoknows.learned_trackers import LearnedTrackers
 from whoknows.site_settings import DEFAULT
 from whoknows.site_settings import ProtectionDefaults
 from whoknows.site_settings import SiteSettings
@@ -96,8 +98,10 @@ class FlowContext:
 
 
 def compute_context(request: http.Request, store: SiteSettingsStore | None,
-                    shared: SharedIdentifiers | None = None, frames: FrameMemory | None = None) -> FlowContext:
-    """The context of one request; `store` None means default settings everywhere."""
+                    shared: SharedIdentifiers | None = None, frames: FrameMemory | None = None,
+                    knowledge: tuple[TrackerKnowledge, ...] | None = None) -> FlowContext:
+    """The context of one request; `store` None means default settings everywhere. `knowledge`:
+    what the proxy learned of trackers (default: `shared` alone)."""
     # Why (speed only): `request_context` looks up about eight headers and, on a miss, scans every
     # header for a differently-cased name; on mitmproxy's `Headers` every lookup and every scan
     # decodes all the fields again: ~55 us a request, against ~3 us with one pass into a dict.
@@ -111,7 +115,7 @@ def compute_context(request: http.Request, store: SiteSettingsStore | None,
     return FlowContext(description.request_site, description.page_site, description.type,
                        description.source, description.third_party, site.paused, settings,
                        site.allowed_third_party, policy, description, site, defaults,
-                       () if shared is None else (shared,), shared)
+                       knowledge if knowledge is not None else () if shared is None else (shared,), shared)
 
 
 def context_of(flow: http.HTTPFlow) -> FlowContext | None:
@@ -138,6 +142,9 @@ class Context:
         self.store = store
         self.frames = frames  # the frames addon's memory of frame documents (None: no attribution)
         self.shared_identifiers = SharedIdentifiers()
+        self.learned_trackers = LearnedTrackers()
+        self.knowledge: tuple[TrackerKnowledge, ...] = (self.shared_identifiers, self.learned_trackers)
+        self._learned_generation: int | None = None
         self._owned_ledger = None
         self._next_attempt = 0.0
 
@@ -169,11 +176,29 @@ class Context:
         except Exception as exc:  # noqa: BLE001 -- the proxy runs on; what is learned from now on still counts
             logger.warning(f"whoknows: cannot read the identifiers shared before ({type(exc).__name__}: {exc})")
 
+    def _refresh_learned_trackers(self, store: SiteSettingsStore) -> None:
+        """Re-read the learned trackers when the settings store saw the ledger change (its
+        `generation` moves on every reload: another process's `trackers allow`, a flush that
+        learned one), so the proxy follows within the store's refresh interval."""
+        if store.generation == self._learned_generation:
+            return
+        self._learned_generation = store.generation
+        from whoknows.learned_trackers import list_trackers
+
+        try:
+            self.learned_trackers.replace_all(list_trackers(store.ledger))
+        except Exception as exc:  # noqa: BLE001 -- keep the list last read
+            logger.warning(f"whoknows: cannot read the learned trackers ({type(exc).__name__}: {exc})")
+
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return
-        flow.metadata[CONTEXT_KEY] = compute_context(flow.request, self._settings_store(),
-                                                     self.shared_identifiers, self.frames)
+        store = self._settings_store()
+        if store is not None:
+            store.maybe_refresh()
+            self._refresh_learned_trackers(store)
+        flow.metadata[CONTEXT_KEY] = compute_context(flow.request, store, self.shared_identifiers, self.frames,
+                                                     self.knowledge)
 
     def done(self) -> None:
         if self._owned_ledger is not None:

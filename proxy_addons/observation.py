@@ -44,7 +44,7 @@ from whoknows.directory import builtin_tracker
 from proxy_addons.params import REMOVED_KEY
 from whoknows.directory import tracker_owner
 from whoknows.tracker_companies import tracker_domain
-from whoknows.observations import DEFAULT_FLUSH_INTERVAL
+from whoknows.batching import DEFAULT_FLUSH_INTERVAL
 from whoknows.observations import CookieSeen
 from whoknows.observations import Flusher
 from whoknows.observations import Observations

@@ -41,6 +41,9 @@ from whoknows.terms_records import OffersFlusher
 from whoknows.terms_records import PendingOffers
 
 OFFERED_KEY = flow_state.TERMS_OFFERED  # the terms this request carried
+# A well-known file longer than this, as sent (compressed or not), is not read: the list it must
+# hold is at most `MAX_AGREEMENT_CHARS`, and a small compressed body cannot expand to much.
+MAX_WELL_KNOWN_BYTES = 4 * MAX_AGREEMENT_CHARS
 _OFFER_FIELD = b"personal-terms"
 _AGREED_FIELD = b"personal-terms-agreed"
 
@@ -96,6 +99,8 @@ class PersonalTerms:
         response = flow.response
         if not 200 <= response.status_code < 300 or response.raw_content is None:
             return  # an error page, or a streamed body (not kept)
+        if len(response.raw_content) > MAX_WELL_KNOWN_BYTES:
+            return  # not a short list of terms (and not worth decompressing)
         try:
             body = response.get_content(strict=False) or b""
         except ValueError:

@@ -311,3 +311,38 @@ def test_a_part_in_an_unknown_charset_is_left_out_and_the_rest_is_searched(tmp_p
     path.write_bytes(raw.encode("latin-1"))
     found = scan_paths([path], _watch()).messages[0].found
     assert {(f.value_id, f.place) for f in found} >= {("street", "subject")}
+
+
+# -- what a mail is about, and its copies (issue 15, item 3) ---------------------------------------
+
+
+def test_a_message_is_classified_from_its_decoded_subject_sender_and_list_headers(tmp_path):
+    path = tmp_path / "inbox.mbox"
+    write_mbox(path, [
+        message("ofertas@shop.example", ALIAS, subject="=?utf-8?q?=C2=A1Rebajas!_30=25_de_descuento?="),
+        message("hello@shop.example", ALIAS, day=2, extra=[("List-Id", "<news.shop.example>")]),
+        message("hello@shop.example", ALIAS, day=3),
+    ])
+    offers, listed, plain = scan_paths([path]).messages
+    assert offers.topics == ("offers",)
+    assert offers.topic_reasons == ("offers <- subject: 'descuento*'", "offers <- sender: ofertas@")
+    assert (listed.topics, listed.topic_reasons) == (("newsletter",), ("newsletter <- List-Id",))
+    assert (plain.topics, plain.topic_reasons) == ((), ())
+    assert offers.subject_key and offers.subject_key != plain.subject_key
+    assert offers.as_dict()["topics"] == ["offers"]
+
+
+def test_a_copy_of_one_message_to_another_address_adds_that_address_and_its_delivery(tmp_path):
+    first = message("news@shop.example", ALIAS)
+    other = message("news@shop.example", ALIAS)
+    other.replace_header("To", ME)  # the same Message-ID, delivered to your own address
+    kept_twice = message("news@shop.example", ALIAS)  # the same copy in another folder
+    write_mbox(tmp_path / "a.mbox", [first, other])
+    write_mbox(tmp_path / "b.mbox", [kept_twice])
+    result = scan_paths([tmp_path / "a.mbox", tmp_path / "b.mbox"])
+    [record] = result.messages
+    assert result.duplicates == 2
+    assert record.recipients == (ALIAS, ME)  # both addresses: attribution sees the alias either way
+    assert len(record.reached) == 2 and len(set(record.reached)) == 2
+    alone = scan_paths([tmp_path / "b.mbox"]).messages[0]
+    assert alone.reached == record.reached[:1]  # the digest of one address set is stable

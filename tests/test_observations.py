@@ -228,7 +228,7 @@ def test_write_batch_raises_ledger_busy_and_writes_nothing(whoknows_home):
         other = hold_write_lock(ledger.path)
         try:
             with pytest.raises(LedgerBusy):
-                write_batch(ledger, obs.take_pending(), lock_wait=0.01)
+                write_batch(ledger, obs.take(), lock_wait=0.01)
         finally:
             other.execute("ROLLBACK")
             other.close()

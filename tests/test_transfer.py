@@ -621,3 +621,38 @@ def test_a_bad_terms_offer_row_is_refused_before_anything_is_written(ledger, cha
     change(document)
     with pytest.raises(WhoknowsError, match=message):
         read_export(json.dumps(document).encode(), "x")
+
+
+def test_topics_opt_outs_and_mail_classification_travel_and_old_files_still_import(ledger, tmp_path):
+    """Issue 15, item 3: the new preference and mail columns round trip; a file written before
+    them imports with NULLs (not stated, not classified)."""
+    from whoknows.mail_records import store_scan
+    from whoknows.mailscan import ScanResult, read_message
+
+    set_preferences(ledger, "shop.example", {"topics": ["orders"], "max_per_week": 2}, at="2024-01-01T00:00:00Z")
+    set_preferences(ledger, "shop.example", {"opted_out_on": "2024-01-10"}, at="2024-01-12T00:00:00Z")
+    record, _ = read_message(b"From: ofertas@shop.example\nTo: me@mail.example\nSubject: Rebajas\n"
+                             b"Message-ID: <o1@shop.example>\nDate: Mon, 04 Mar 2024 10:00:00 +0000\n\nx\n")
+    store_scan(ledger, ScanResult(messages=[record]), same_company=lambda a, b: False)
+    document = json.loads(export_text(ledger))
+    [mail] = document["mail_messages"]
+    assert (mail["topics"], mail["topic_reasons"]) == (["offers"], ["offers <- subject: 'rebaja*'",
+                                                                    "offers <- sender: ofertas@"])
+    assert [(h["topics"], h["max_per_week"], h["opted_out_on"]) for h in document["preference_history"]] == [
+        (["orders"], 2, None), (["orders"], 2, "2024-01-10")]
+    with open_ledger(tmp_path / "copy.db") as copy:
+        import_export(copy, read_export(json.dumps(document).encode(), "x"))
+        assert export_text(copy) == export_text(ledger)
+    for table, fields in (("preferences", ("topics", "max_per_week", "opted_out_on")),
+                          ("preference_history", ("topics", "max_per_week", "opted_out_on")),
+                          ("mail_messages", ("topics", "topic_reasons", "subject_key", "reached"))):
+        for row in document[table]:
+            for name in fields:
+                del row[name]
+    with open_ledger(tmp_path / "older.db") as older:
+        import_export(older, read_export(json.dumps(document).encode(), "older.json"))
+        assert older.query("SELECT topics, subject_key FROM mail_messages")[0][:] == (None, None)
+        assert older.query("SELECT topics, opted_out_on FROM preferences")[0][:] == (None, None)
+    document["mail_messages"][0]["topics"] = ["spam"]
+    with pytest.raises(WhoknowsError, match=r"mail_messages\[0\].topics: must be a list of topics"):
+        read_export(json.dumps(document).encode(), "bad.json")

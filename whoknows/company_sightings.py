@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
-from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .batching import LOCK_WAIT_SECONDS, BatchFlusher, PendingTallies
 from .ledger import COMPANY_IDENTIFIER_KINDS, Ledger, LedgerBusy, vendor_ids
 from .leakscan import redact_url
 from .tracker_companies import TrackerDomain, tracker_domain
@@ -58,6 +58,10 @@ class Counts:
     blocked: int = 0
     reached: int = 0
 
+    def merge_older(self, older: "Counts") -> None:
+        self.blocked += older.blocked
+        self.reached += older.reached
+
 
 @dataclass(slots=True)
 class Held:
@@ -71,6 +75,10 @@ class Held:
         self.count += count
         self.first_day = min(self.first_day, day)
         self.last_day = max(self.last_day, day)
+
+    def merge_older(self, older: "Held") -> None:
+        self.add(older.first_day, older.count)
+        self.add(older.last_day, 0)
 
 
 @dataclass
@@ -118,10 +126,12 @@ class CompanySightings:
 
     def __init__(self, clock: Callable[[], float] = time.time,
                  attribute: Callable[[str], TrackerDomain | None] = tracker_domain) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: `take` and `give_back` hold it around both tallies' own (one batch, whole).
+        self._lock = threading.RLock()
         self._clock = clock
         self._attribute = attribute
-        self._batch = Batch()
+        self._sightings: PendingTallies[SightingKey, Counts] = PendingTallies(self._lock)
+        self._identifiers: PendingTallies[IdentifierKey, Held] = PendingTallies(self._lock)
 
     def company_of(self, host: str) -> TrackerDomain | None:
         return self._attribute(host)
@@ -136,9 +146,7 @@ class CompanySightings:
         day = utc_day(self._clock())
         key = (page_site, entry.company.id, entry.domain, day)
         with self._lock:
-            counts = self._batch.sightings.get(key)
-            if counts is None:
-                counts = self._batch.sightings[key] = Counts()
+            counts = self._sightings.tally_for(key, Counts)
             if blocked:
                 counts.blocked += 1
                 return entry
@@ -171,37 +179,23 @@ class CompanySightings:
 
     def _hold(self, page_site: str, entry: TrackerDomain, kind: str, name: str, qualifier: str, day: str) -> None:
         key = (page_site, entry.company.id, entry.domain, kind, name, qualifier)
-        held = self._batch.identifiers.get(key)
-        if held is None:
-            self._batch.identifiers[key] = Held(1, day, day)
-        else:
-            held.add(day)
+        self._identifiers.tally_for(key, lambda: Held(0, day, day)).add(day)
 
     # -- the batch for the ledger ---------------------------------------------------------------
 
     def pending_count(self) -> int:
         with self._lock:
-            return len(self._batch)
+            return self._sightings.pending_count() + self._identifiers.pending_count()
 
     def take(self) -> Batch:
         with self._lock:
-            batch, self._batch = self._batch, Batch()
-        return batch
+            return Batch(sightings=self._sightings.take(), identifiers=self._identifiers.take())
 
     def give_back(self, batch: Batch) -> None:
         """A batch that could not be written: its counts join whatever came in since."""
         with self._lock:
-            for key, older in batch.sightings.items():
-                newer = self._batch.sightings.setdefault(key, Counts())
-                newer.blocked += older.blocked
-                newer.reached += older.reached
-            for key, older in batch.identifiers.items():
-                newer = self._batch.identifiers.get(key)
-                if newer is None:
-                    self._batch.identifiers[key] = older
-                else:
-                    newer.add(older.first_day, older.count)
-                    newer.add(older.last_day, 0)
+            self._sightings.give_back(batch.sightings)
+            self._identifiers.give_back(batch.identifiers)
 
 
 # -- the ledger --------------------------------------------------------------------------------
@@ -264,22 +258,13 @@ class SightingsFlusher(BatchFlusher):
     thread_name = "whoknows-companies"
     logger = logger
 
-    def __init__(self, sightings: CompanySightings, open_ledger: Callable[[], Ledger],
-                 interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
-        super().__init__(open_ledger, interval, lock_wait)
-        self.sightings = sightings
-
-    def take(self) -> Batch:
-        return self.sightings.take()
-
-    def give_back(self, batch: Batch) -> None:
-        self.sightings.give_back(batch)
+    recorder: CompanySightings
 
     def write(self, ledger: Ledger, batch: Batch) -> int:
         return write_batch(ledger, batch, self.lock_wait)
 
     def unwritten(self) -> str:
-        return f"{self.sightings.pending_count()} company sightings"
+        return f"{self.recorder.pending_count()} company sightings"
 
     def report_failure(self, exc: Exception) -> None:
         level = logging.INFO if isinstance(exc, LedgerBusy) else logging.WARNING

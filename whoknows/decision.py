@@ -10,8 +10,9 @@ parts, each with the reason for it:
   (`whoknows site allow-3p`: not blocked, its cookies kept);
 - `filter`: the filter lists' decision (`whoknows.filters`), or a block for a third party that
   what the proxy learned marks as a tracker on this site (`TrackerKnowledge`: a third party that
-  received one of the site's first-party identifiers, `whoknows.identifiers`; learned trackers
-  plug in here the same way);
+  received one of the site's first-party identifiers, `whoknows.identifiers`; or one seen
+  receiving identifying data on 3 or more sites, `whoknows.learned_trackers`: blocked everywhere
+  but on its own pages, or let in by the user and then still a tracker for cookies and Referer);
 - `params`: the tracking parameters taken off the URL (`whoknows.params`);
 - `cookies`: the cookie mode for the request's `Cookie` header and its response's `Set-Cookie`
   lines (`whoknows.cookies.CookiePolicy`);
@@ -162,11 +163,15 @@ def describe(url: str, host: str, headers: Mapping[str, str], method: str = "GET
 class TrackerKnowledge(Protocol):
     """Something the proxy learned that makes a third party a tracker on a site (or everywhere).
 
-    `tracker_reason(description)`: why the request's host is a tracker for this page, or None.
+    `tracker_reason(description)`: why the request's host is a tracker to block for this page, or
+    None. `let_in_reason(description)`: why it is a tracker the user let in (not blocked, but its
+    cookies and Referer are kept from it), or None.
     Implementations: `whoknows.identifiers.SharedIdentifiers` (it received a first-party id of
-    this site); learned trackers (seen tracking on several sites) plug in the same way."""
+    this site) and `whoknows.learned_trackers.LearnedTrackers` (seen tracking on 3 or more sites)."""
 
     def tracker_reason(self, description: RequestDescription) -> str | None: ...
+
+    def let_in_reason(self, description: RequestDescription) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +264,10 @@ def filter_part(description: RequestDescription, site: SitePart, engine,
             why = known.tracker_reason(description)
             if why is not None:
                 return FilterPart(Decision("block", filter=why, list=WHOKNOWS_LIST), True, why)
+        for known in knowledge:
+            why = known.let_in_reason(description)
+            if why is not None:
+                return FilterPart(decision or Decision("allow"), True, why)
     if decision is None:
         return FilterPart(Decision("allow"), False, "no filter list loaded")
     return FilterPart(decision, False, _filter_reason(decision))
@@ -383,7 +392,8 @@ def _referer_part(referer: str, request_host: str, policy: str, to_tracker: bool
     if same_site(referer_host, request_host):
         return RefererPart(referer, "same site: kept")
     if policy == "trim":
-        return RefererPart(origin, "cross-site: cut to the page's origin")
+        return RefererPart(origin, "cross-site: cut to the page's origin" if origin != referer
+                           else "cross-site: only the page's origin, sent as it is")
     return RefererPart(None, "cross-site: dropped (Referer policy strip)")
 
 

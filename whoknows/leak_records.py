@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .batching import LOCK_WAIT_SECONDS, BatchFlusher, PendingTallies, relearn_trackers
 from .disclosures import record_seen_disclosure
 from .errors import InputError, WhoknowsError
 from .ledger import TIME_FORMAT, Ledger, stamp, vendor_ids
@@ -165,24 +165,19 @@ def classify(page_site: str, request_site: str | None, request_host: str, method
 _LIVE_SECTIONS = ("leaks", "attempted", "prevented", "disclosures", "shared_ids")
 
 
-class PendingLeaks:
-    """The batch not yet in the ledger, and live counts per page site (thread-safe)."""
+class PendingLeaks(PendingTallies[LeakKey | DisclosureKey, Tally]):
+    """The batch not yet in the ledger, and live counts per page site (thread-safe: both under `lock`)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._clock = clock
-        self._pending: Batch = {}
         self._live: dict[str, dict[str, set]] = {}
 
     def record(self, events: Iterable[tuple[LeakKey | DisclosureKey, dict]]) -> None:
         when = self._clock()
-        with self._lock:
+        with self.lock:
             for key, latest in events:
-                tally = self._pending.get(key)
-                if tally is None:
-                    self._pending[key] = Tally(1, when, when, dict(latest))
-                else:
-                    tally.add(when, latest)
+                self.tally_for(key, lambda: Tally(0, when, when, {})).add(when, latest)
                 self._count_live(key)
 
     def _live_of(self, site: str) -> dict[str, set]:
@@ -204,29 +199,11 @@ class PendingLeaks:
         pairs sent), `attempted` (the same, blocked by a filter list), `prevented` (the same, stopped
         or scrubbed by leak prevention), `disclosures` (distinct values sent to itself) and
         `shared_ids` (distinct (recipient host, identifier cookie) pairs caught)."""
-        with self._lock:
+        with self.lock:
             live = self._live.get(site)
             if live is None:
                 return {name: 0 for name in _LIVE_SECTIONS}
             return {name: len(items) for name, items in live.items()}
-
-    def pending_count(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def take(self) -> Batch:
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        return batch
-
-    def give_back(self, batch: Batch) -> None:
-        with self._lock:
-            for key, older in batch.items():
-                newer = self._pending.get(key)
-                if newer is None:
-                    self._pending[key] = older
-                else:
-                    newer.merge_older(older)
 
 
 # -- the ledger --------------------------------------------------------------------------------
@@ -310,22 +287,18 @@ class LeakFlusher(BatchFlusher):
     thread_name = "whoknows-leaks"
     logger = logger
 
-    def __init__(self, pending: PendingLeaks, open_ledger: Callable[[], Ledger],
-                 interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
-        super().__init__(open_ledger, interval, lock_wait)
-        self.pending = pending
-
-    def take(self) -> Batch:
-        return self.pending.take()
-
-    def give_back(self, batch: Batch) -> None:
-        self.pending.give_back(batch)
+    recorder: PendingLeaks
 
     def write(self, ledger: Ledger, batch: Batch) -> int:
         return write_batch(ledger, batch, self.lock_wait)
 
+    def after_write(self, ledger: Ledger, batch: Batch) -> None:
+        # a value or a site's identifier sent to a third party may teach a learned tracker
+        relearn_trackers(ledger, {key.recipient_site for key in batch if isinstance(key, (LeakKey, SharedIdKey))},
+                         self.lock_wait)
+
     def unwritten(self) -> str:
-        return f"{self.pending.pending_count()} leak records"
+        return f"{self.recorder.pending_count()} leak records"
 
 
 # -- the values to look for ----------------------------------------------------------------------

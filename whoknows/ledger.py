@@ -481,6 +481,29 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (vendor_id, cookie_name, recipient_host)
     ) WITHOUT ROWID;
     """,
+    # issue 13, item 3 (helper `learned`; whoknows.learned_trackers writes it): third parties seen
+    # receiving identifying data on 3 or more of your sites, derived from the aggregates above when
+    # the proxy's batched writers flush. `state`: learned (blocked everywhere), allowed (you let it
+    # in: loads, still without cookies or Referer) or forgotten (only evidence seen after
+    # `forgotten_at` counts again). `sites` and `evidence`: JSON lists (the sites that taught it,
+    # the kinds: cookie, identifier, value).
+    """
+    CREATE TABLE learned_trackers (
+        domain TEXT PRIMARY KEY,              -- the third party's registrable domain
+        state TEXT NOT NULL CHECK (state IN ('learned', 'allowed', 'forgotten')),
+        sites TEXT NOT NULL DEFAULT '[]',
+        evidence TEXT NOT NULL DEFAULT '[]',
+        learned_at TEXT,                      -- NULL: allowed before it was ever learned
+        changed_at TEXT NOT NULL,             -- last learned, allowed or forgotten
+        forgotten_at TEXT                     -- evidence last seen before this no longer counts
+    ) WITHOUT ROWID;
+    """,
+    # issue 13, item 3 (helper `learned`): after each flush, learned trackers are judged again for
+    # the third parties the batch touched; this index finds the cookies a third party set by its site.
+    """
+    CREATE INDEX observations_by_cookie_site ON observations(json_extract(detail, '$.site'))
+        WHERE kind = 'cookie';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

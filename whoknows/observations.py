@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .batching import LOCK_WAIT_SECONDS, BatchFlusher, PendingTallies, relearn_trackers
 from .ledger import Ledger, LedgerBusy, json_text, stamp, vendor_ids
 from .tracker_companies import third_party_attribution
 
@@ -129,7 +129,7 @@ class Observations:
         self._clock = clock
         self._max_sites = max_sites
         self._live: OrderedDict[str, dict[tuple[str, str], Tally]] = OrderedDict()
-        self._pending: dict[Key, Tally] = {}
+        self._pending: PendingTallies[Key, Tally] = PendingTallies(self._lock)
         self.since = clock()
 
     # -- recording (the request path) ----------------------------------------------------------
@@ -179,11 +179,7 @@ class Observations:
             if tally is None:
                 tally = live[(kind, subject)] = Tally()
             tally.add(when, counters, latest)
-            pending_key = (site, kind, subject)
-            tally = self._pending.get(pending_key)
-            if tally is None:
-                tally = self._pending[pending_key] = Tally()
-            tally.add(when, counters, latest)
+            self._pending.tally_for((site, kind, subject), Tally).add(when, counters, latest)
 
     # -- reading (any thread) ------------------------------------------------------------------
 
@@ -225,29 +221,19 @@ class Observations:
 
     def pending_count(self) -> int:
         """Rows waiting to be written."""
-        with self._lock:
-            return len(self._pending)
+        return self._pending.pending_count()
 
     def pending_events(self) -> int:
         """Events (requests, cookies, parameters) waiting to be written."""
-        with self._lock:
-            return sum(tally.count for tally in self._pending.values())
+        return sum(tally.count for tally in self._pending.tallies())
 
-    def take_pending(self) -> dict[Key, Tally]:
+    def take(self) -> dict[Key, Tally]:
         """Everything recorded since the last take; the caller writes it or gives it back."""
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        return batch
+        return self._pending.take()
 
     def give_back(self, batch: Mapping[Key, Tally]) -> None:
         """Return a batch that could not be written: its counts join whatever came in since."""
-        with self._lock:
-            for key, older in batch.items():
-                newer = self._pending.get(key)
-                if newer is None:
-                    self._pending[key] = older
-                else:
-                    newer.merge_older(older)
+        self._pending.give_back(batch)
 
 
 # --- the ledger ---------------------------------------------------------------------------------------
@@ -319,22 +305,18 @@ class Flusher(BatchFlusher):
     thread_name = "whoknows-observations"
     logger = logger
 
-    def __init__(self, observations: Observations, open_ledger: Callable[[], Ledger],
-                 interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
-        super().__init__(open_ledger, interval, lock_wait)
-        self.observations = observations
-
-    def take(self) -> dict[Key, Tally]:
-        return self.observations.take_pending()
-
-    def give_back(self, batch: Mapping[Key, Tally]) -> None:
-        self.observations.give_back(batch)
+    recorder: Observations
 
     def write(self, ledger: Ledger, batch: Mapping[Key, Tally]) -> int:
         return write_batch(ledger, batch, self.lock_wait)
 
+    def after_write(self, ledger: Ledger, batch: Mapping[Key, Tally]) -> None:
+        # the cookies third parties set may teach a learned tracker (subject NAME@SITE)
+        relearn_trackers(ledger, {subject.rpartition("@")[2] for _, kind, subject in batch if kind == COOKIE},
+                         self.lock_wait)
+
     def unwritten(self) -> str:
-        events, rows = self.observations.pending_events(), self.observations.pending_count()
+        events, rows = self.recorder.pending_events(), self.recorder.pending_count()
         return f"{events} observations ({rows} ledger rows)"
 
     def report_failure(self, exc: Exception) -> None:

@@ -25,8 +25,9 @@ offer, the later last one and the earlier agreement). So do the per-site setting
 (`whoknows.site_settings`): `site_settings` (a site's paused flag, cookie mode and leak mode, by the
 site's domain) and `site_third_parties` (a site and a third party allowed on its pages, both by
 domain). Issue 13's `shared_identifiers` (which first-party identifier cookie of a site went to which
-third party) travels too; an export written before issue 13 lacks `leaks.stopped_by` and
-`site_settings.leak_mode`, read as NULL.
+third party) travels too, and so do its learned trackers (`learned_trackers`, by domain; the entry
+changed last wins: a later allow or forget is the latest word); an export written before issue 13
+lacks `leaks.stopped_by` and `site_settings.leak_mode`, read as NULL.
 
 The keys are secrets and stay out of a plain export: without them an import brings back aliases that
 cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
@@ -73,6 +74,8 @@ from .ledger import (
 )
 from .data_rights import KINDS as RIGHTS_KINDS
 from .me import KINDS as ME_KINDS
+from .learned_trackers import EVIDENCE_KINDS
+from .learned_trackers import STATES as LEARNED_STATES
 from .mail_topics import TOPICS
 from .personal_terms import AGREEMENT_SOURCES
 from .preferences import CHANNELS
@@ -156,12 +159,14 @@ _EXPORT_SQL = {
     "shared_identifiers": "SELECT v.domain AS vendor, s.cookie_name, s.recipient_site, s.recipient_host, s.action, "
                           "s.count, s.first_seen, s.last_seen FROM shared_identifiers AS s "
                           "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain, s.cookie_name, s.recipient_host",
+    "learned_trackers": "SELECT domain, state, sites, evidence, learned_at, changed_at, forgotten_at "
+                        "FROM learned_trackers ORDER BY domain",
 }
 TABLES = tuple(_EXPORT_SQL)
 # Tables of the ledger that are deliberately not exported, with the reason. Empty today: every table
 # holds something the person would lose. A new table goes in `_EXPORT_SQL` or here, never nowhere.
 NOT_EXPORTED: dict[str, str] = {}
-_JSON_COLUMNS = {"evidence", "detail", "channels", "skipped", "topics", "topic_reasons", "reached"}
+_JSON_COLUMNS = {"evidence", "detail", "channels", "skipped", "topics", "topic_reasons", "reached", "sites"}
 _BOOL_COLUMNS = {"marketing", "blocked", "paused", "listed"}
 
 
@@ -382,6 +387,18 @@ def _json_value(value) -> str | None:
     return json_text(value)
 
 
+def _domain_list(value) -> str:
+    if not isinstance(value, list):
+        raise _Bad("must be a list of domains")
+    return json_text([_domain(item) for item in value])
+
+
+def _evidence_kinds(value) -> str:
+    if not isinstance(value, list) or not set(value) <= set(EVIDENCE_KINDS):
+        raise _Bad(f"must be a list of {', '.join(EVIDENCE_KINDS)}")
+    return json_text(value)
+
+
 def _cookie_mode(value) -> str:
     if not isinstance(value, str):
         raise _Bad(f"must be a cookie mode ({MODE_SPELLING}) or null")
@@ -504,6 +521,11 @@ _FIELDS: dict[str, dict[str, Callable]] = {
         "vendor": _text, "cookie_name": _string, "recipient_site": _domain, "recipient_host": _text,
         "action": _one_of(("strip", "block")), "count": _positive, "first_seen": _timestamp,
         "last_seen": _timestamp,
+    },
+    "learned_trackers": {
+        "domain": _domain, "state": _one_of(LEARNED_STATES), "sites": _domain_list,
+        "evidence": _evidence_kinds, "learned_at": _optional(_timestamp), "changed_at": _timestamp,
+        "forgotten_at": _optional(_timestamp),
     },
 }
 assert set(_FIELDS) == set(TABLES)
@@ -794,6 +816,13 @@ _MERGE_SQL = {
                           "count = max(count, excluded.count), "
                           "first_seen = min(first_seen, excluded.first_seen), "
                           "last_seen = max(last_seen, excluded.last_seen)",
+    # The entry changed last wins whole: a later allow or forget is the user's latest word.
+    "learned_trackers": "INSERT INTO learned_trackers (domain, state, sites, evidence, learned_at, changed_at, "
+                        "forgotten_at) VALUES (:domain, :state, :sites, :evidence, :learned_at, :changed_at, "
+                        ":forgotten_at) ON CONFLICT(domain) DO UPDATE SET state = excluded.state, "
+                        "sites = excluded.sites, evidence = excluded.evidence, learned_at = excluded.learned_at, "
+                        "changed_at = excluded.changed_at, forgotten_at = excluded.forgotten_at "
+                        "WHERE excluded.changed_at > learned_trackers.changed_at",
 }
 
 
@@ -835,6 +864,7 @@ def import_export(ledger: Ledger, export: Export,
         db.executemany(_MERGE_SQL["intent_messages"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                        for row in export.tables["intent_messages"]))
         db.executemany(_MERGE_SQL["intent_answers"], export.tables["intent_answers"])
+        db.executemany(_MERGE_SQL["learned_trackers"], export.tables["learned_trackers"])
         for table in TABLES:
             summary[table] = {"in_file": export.count(table), "added": _table_size(db, table) - before[table]}
         for name, value in (secrets or {}).items():

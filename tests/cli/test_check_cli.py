@@ -297,3 +297,30 @@ def test_a_pages_cname_exception_is_named_when_it_keeps_an_uncloaked_request(tmp
                           "--cname", "x.tracker.test")
     assert decision["decision"] == "allow"
     assert decision["cname_note"] == "uncloaked, not blocked: the page is exempt (@@||exempt.test^$cname)"
+
+
+def test_a_body_given_with_data_is_searched_and_a_third_party_that_took_an_id_is_blocked_on_that_site():
+    from whoknows.leak_records import PendingLeaks
+    from whoknows.leak_records import SharedIdKey
+    from whoknows.leak_records import write_batch
+    from whoknows.ledger import open_ledger
+    from whoknows.me import add_value
+
+    with open_ledger() as ledger:
+        add_value(ledger, "email", "alice.smith@example.org")
+        pending = PendingLeaks()
+        pending.record([(SharedIdKey("shop.test", "visitor_id", "analytics.test", "t.analytics.test", "strip"), {})])
+        write_batch(ledger, pending.take())
+
+    posted = check_json("https://api.unlisted.test/t", "--from", "shop.test", "--type", "xhr", "--method", "POST",
+                        "--data", '{"user": {"email": "alice.smith@example.org"}}',
+                        "--content-type", "application/json")
+    learned = check_json("https://t.analytics.test/hit", "--from", "shop.test", "--type", "image")
+    elsewhere = check_json("https://t.analytics.test/hit", "--from", "news.test", "--type", "image")
+
+    leaks = {part["part"]: part for part in posted["parts"]}["leaks"]
+    assert (posted["verdict"], leaks["action"]) == ("block", "block") and "body" in leaks["reason"]
+    filtered = {part["part"]: part for part in learned["parts"]}["filter"]
+    assert learned["decision"] == "block" and learned["list"] == "whoknows"
+    assert "shop.test's identifier cookie visitor_id" in filtered["reason"]
+    assert elsewhere["decision"] == "allow"

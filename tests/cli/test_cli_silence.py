@@ -236,6 +236,13 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("terms", "offer", "nostalking")
     step("terms")
     step("terms", "withdraw", "nostalking")
+    # Learned trackers (issue 13): derived from the ledger, never looked up anywhere.
+    step("trackers", "allow", "learned-cdn.test")
+    step("trackers")
+    step("trackers", "--json")
+    step("trackers", "export")
+    step("trackers", "export", "--format", "abp")
+    step("trackers", "forget", "learned-cdn.test")
     step("request", "complain", str(overdue_id), "--out", str(tmp_path / "complaint.txt"))
     request_id = [r for r in step.json("requests") if r["kind"] == "access" and not r["overdue"]][0]["id"]
     step("request", "answered", str(request_id))

@@ -34,7 +34,7 @@ def shop():
         for name, site, page in (("sid", "shop.example", "shop.example"), ("uid", "shop.example", "other.example"),
                                  ("_fbp", "facebook.net", "shop.example")):
             observations.cookie(page, CookieSeen(name, site, site != page, 3600, 3600, False, False, "allow"))
-        write_observations(ledger, observations.take_pending())
+        write_observations(ledger, observations.take())
     ok("tell", "shop.example", "name=Alice Smith", "address=Calle Mayor 1, Madrid", "other=customer 4711")
     ok("vendor", "add", "shop.example", "--privacy-contact", "privacy@shop.example", "--company", "Shop SL")
     return {"old": old, "current": current}

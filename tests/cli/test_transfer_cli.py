@@ -41,7 +41,7 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
                              f"0 mail_messages, 0 mail_alias_hits, "
                              f"0 rights_requests, 0 data_exports, 0 export_findings, 0 mail_value_hits, "
                              f"0 company_sightings, 0 company_identifiers, "
-                             f"0 intents, 0 intent_messages, 0 intent_answers, 0 terms_offers, 0 shared_identifiers to {backup}\n")
+                             f"0 intents, 0 intent_messages, 0 intent_answers, 0 terms_offers, 0 shared_identifiers, 0 learned_trackers to {backup}\n")
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600  # it holds personal data
     assert ok("export").stdout == backup.read_text(encoding="utf-8")  # stdout and file agree
 
@@ -54,7 +54,7 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
         "0 data_exports (0 new), 0 export_findings (0 new), 0 mail_value_hits (0 new), "
         "0 company_sightings (0 new), 0 company_identifiers (0 new), "
         "0 intents (0 new), 0 intent_messages (0 new), 0 intent_answers (0 new), "
-        "0 terms_offers (0 new), 0 shared_identifiers (0 new)\n")
+        "0 terms_offers (0 new), 0 shared_identifiers (0 new), 0 learned_trackers (0 new)\n")
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
     shown = json.loads(ok("site", "show", "shop.example", "--json").stdout)  # the imported settings apply
     assert (shown["paused"], shown["cookie_mode"], shown["allowed_third_parties"]) == (True, "cap:30", ["google.com"])

@@ -57,7 +57,8 @@ from urllib.parse import urlsplit
 from e2e_pki import SitePKI
 
 # Names the test sites answer (each with its subdomains). Add a name here to get another site.
-SITE_NAMES = ("vendor.test", "tracker.test", "cdn.test", "other.test")
+# news.test, blog.test: more first-party sites; widgets.test: a third party no list knows (learned trackers).
+SITE_NAMES = ("vendor.test", "tracker.test", "cdn.test", "other.test", "news.test", "blog.test", "widgets.test")
 GIF = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00\x00\x00\x00,"
        b"\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;")
 

@@ -66,6 +66,7 @@ def test_terms_are_proffered_served_and_agreements_recorded(sites, browser, star
     finally:
         context.close()
         assert proxy.stop() is not None, proxy.stderr()[-2000:]  # flushes the batch at shutdown
+    assert "Traceback" not in proxy.stderr() and "personal terms" not in proxy.stderr(), proxy.stderr()[-2000:]
 
     def terms_of(site):
         return [(o["term"], o["version"], o["agreed_by"]) for o in cli_json("vendor", "show", site)["personal_terms"]]

@@ -134,3 +134,17 @@ def test_cookies_sent_to_a_company_are_named_as_they_left_after_the_cookie_rules
         [google] = company_view.list_companies(ledger)
     assert [(c["name"], c["how"]) for c in record["received"]["cookies"]] == [("AEC", "sent"), ("NID", "sent")]
     assert google["cookies"] == 0  # `companies` counts the cookies it tried to set
+
+
+def test_a_request_leak_prevention_stops_counts_as_blocked_and_gives_the_company_nothing(proxy):
+    proxy.settings.set_default_leak_mode("block")  # (the default: what the fixture turned off)
+    email_hash = hashlib.sha256(EMAIL.encode()).hexdigest()
+    stopped = proxy.send(request(f"https://www.google-analytics.com/g/collect?v=2&em={email_hash}"))
+    # Answered by the proxy (a blocked image is a transparent GIF), not by the server (`answer()`: empty).
+    assert stopped.response.headers.get("content-type") == "image/gif" and stopped.response.content
+    proxy.sightings.done()
+    with open_ledger() as ledger:
+        [google] = company_view.list_companies(ledger)
+        record = company_view.company_record(ledger, "Google")
+    assert (google["blocked"], google["reached"], google["values"]) == (1, 0, 0)
+    assert record["received"] == {"cookies": [], "values": [], "pages": []}

@@ -121,3 +121,17 @@ def test_the_same_body_elsewhere_is_not_the_well_known_file(addon):
     answered(addon, request("https://shop.test/terms.txt"), body=b"nostalking;v=1")
     [offer] = flushed(addon, "shop.test")
     assert offer.agreed_on is None
+
+
+def test_a_big_or_compressed_bomb_well_known_file_is_not_read(addon):
+    # (Response.make compresses the body as its content-encoding says: raw_content is what was sent.)
+    bomb = answered(addon, request("https://shop.test/.well-known/personal-terms"),
+                    body=b"nostalking;v=1" + b" " * 5_000_000, **{"content-encoding": "gzip"})
+    assert 4096 < len(bomb.response.raw_content) < 50_000  # 5 MB once decompressed
+    small = answered(addon, request("https://other.test/.well-known/personal-terms"), body=b"nostalking;v=1\n",
+                     **{"content-encoding": "gzip"})
+    assert small.response.raw_content != b"nostalking;v=1\n"
+    [offer] = flushed(addon, "shop.test")
+    assert offer.agreed_on is None
+    [offer] = flushed(addon, "other.test")
+    assert offer.agreed_by == "well-known"  # a small compressed file is read as the browser reads it
