@@ -66,7 +66,6 @@ from proxy_addons.context import ensure_context
 from proxy_addons.mitmproxy_shortcuts import folded_value
 from proxy_addons.mitmproxy_shortcuts import values_of
 from proxy_addons.streaming import chunked
-from whoknows.cookies import parse_set_cookie
 from whoknows.decision import BLOCKING_ACTIONS
 from whoknows.decision import WHOKNOWS_LIST
 from whoknows.decision import IdentifierPart
@@ -249,10 +248,9 @@ class Leaks:
         site = description.site
         if site is None or description.request_site != site:
             return
-        for line in values_of(flow.response.headers.fields, b"set-cookie"):
-            cookie = parse_set_cookie(line)
-            if cookie.problem is None and cookie.name:
-                self.first_party_ids.note(site, cookie.name, cookie.value)
+        lines = values_of(flow.response.headers.fields, b"set-cookie")
+        if lines:
+            self.first_party_ids.note_set_cookies(site, lines)
 
     def request(self, flow: http.HTTPFlow) -> None:
         self._decide(flow)

@@ -59,3 +59,12 @@ def test_shared_identifiers_remember_the_first_cookie_per_pair():
     shared = SharedIdentifiers()
     assert shared.add("shop.test", "t.test", "_vid") and not shared.add("shop.test", "t.test", "_ga")
     assert shared.cookie_for("shop.test", "t.test") == "_vid" and shared.cookie_for("news.test", "t.test") is None
+
+
+def test_set_cookie_lines_give_ids_and_a_line_seen_before_is_not_parsed_again():
+    ids = FirstPartyIds()
+    ids.note_set_cookies("shop.test", ["_vid=ab12cd34ef56gh78ij90; Path=/; Max-Age=99", "lang=en; Path=/"])
+    assert ids.of("shop.test") == {"_vid": "ab12cd34ef56gh78ij90"}
+    ids.note("shop.test", "_vid", "zz99yy88xx77ww66vv55")  # the site changed it by script since
+    ids.note_set_cookies("shop.test", ["_vid=ab12cd34ef56gh78ij90; Path=/; Max-Age=99"])  # the same line
+    assert ids.of("shop.test") == {"_vid": "zz99yy88xx77ww66vv55"}

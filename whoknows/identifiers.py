@@ -74,6 +74,7 @@ class FirstPartyIds:
         self.max_per_site = max_per_site
         self._ids: OrderedDict[str, dict[str, str]] = OrderedDict()
         self._last_header: dict[str, str] = {}  # why (speed only): a page's Cookie header repeats
+        self._seen_lines: set[tuple[str, str]] = set()  # (site, Set-Cookie line) already noted
         self._lock = threading.Lock()
 
     def note_cookie_header(self, site: str, header_value: str) -> None:
@@ -85,6 +86,22 @@ class FirstPartyIds:
         self._last_header[site] = header_value
         for name, value in _cookie_pairs(header_value):
             self.note(site, name, value)
+
+    def note_set_cookies(self, site: str, lines: Iterable[str]) -> None:
+        """`Set-Cookie` lines of a response from `site` itself (a line seen before is skipped)."""
+        from .cookies import parse_set_cookie
+
+        seen = self._seen_lines
+        for line in lines:
+            key = (site, line)
+            if key in seen:
+                continue  # why (speed only): sites send the same few lines over and over
+            if len(seen) >= 4 * self.max_sites:
+                seen.clear()
+            seen.add(key)
+            cookie = parse_set_cookie(line)
+            if cookie.problem is None and cookie.name:
+                self.note(site, cookie.name, cookie.value)
 
     def note(self, site: str, name: str, value: str) -> None:
         """A cookie of `site` (a `Set-Cookie` line's name and value, or one pair of a `Cookie` header)."""

@@ -165,20 +165,19 @@ def classify(page_site: str, request_site: str | None, request_host: str, method
 _LIVE_SECTIONS = ("leaks", "attempted", "prevented", "disclosures", "shared_ids")
 
 
-class PendingLeaks:
-    """The batch not yet in the ledger, and live counts per page site (thread-safe)."""
+class PendingLeaks(PendingTallies[LeakKey | DisclosureKey, Tally]):
+    """The batch not yet in the ledger, and live counts per page site (thread-safe: both under `lock`)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._clock = clock
-        self._pending: PendingTallies[LeakKey | DisclosureKey, Tally] = PendingTallies(self._lock)
         self._live: dict[str, dict[str, set]] = {}
 
     def record(self, events: Iterable[tuple[LeakKey | DisclosureKey, dict]]) -> None:
         when = self._clock()
-        with self._lock:
+        with self.lock:
             for key, latest in events:
-                self._pending.tally_for(key, lambda: Tally(0, when, when, {})).add(when, latest)
+                self.tally_for(key, lambda: Tally(0, when, when, {})).add(when, latest)
                 self._count_live(key)
 
     def _live_of(self, site: str) -> dict[str, set]:
@@ -200,20 +199,11 @@ class PendingLeaks:
         pairs sent), `attempted` (the same, blocked by a filter list), `prevented` (the same, stopped
         or scrubbed by leak prevention), `disclosures` (distinct values sent to itself) and
         `shared_ids` (distinct (recipient host, identifier cookie) pairs caught)."""
-        with self._lock:
+        with self.lock:
             live = self._live.get(site)
             if live is None:
                 return {name: 0 for name in _LIVE_SECTIONS}
             return {name: len(items) for name, items in live.items()}
-
-    def pending_count(self) -> int:
-        return self._pending.pending_count()
-
-    def take(self) -> Batch:
-        return self._pending.take()
-
-    def give_back(self, batch: Batch) -> None:
-        self._pending.give_back(batch)
 
 
 # -- the ledger --------------------------------------------------------------------------------

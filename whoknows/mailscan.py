@@ -21,6 +21,8 @@ could be read (in a Maildir or a folder of `.eml` files, bad messages are only s
 
 from __future__ import annotations
 
+import binascii
+import codecs
 import hashlib
 import mailbox
 import os
@@ -28,11 +30,13 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from email import policy
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses, parsedate_to_datetime
+from html import unescape
 from pathlib import Path
 from typing import NamedTuple
+
+import ahocorasick
 
 from .errors import InputError, WhoknowsError
 from .mail_topics import classify, recipients_key, subject_key
@@ -135,7 +139,7 @@ def _take(result: ScanResult, seen: dict[str, int], where: str, raw: bytes | Exc
         result.skipped.append(Skipped(where, f"unreadable: {raw}"))
         return
     try:
-        record, undated = read_message(raw, where)
+        record, undated, headers = _read(raw, where)
     except MalformedMessage as exc:
         result.skipped.append(Skipped(where, str(exc)))
         return
@@ -146,7 +150,7 @@ def _take(result: ScanResult, seen: dict[str, int], where: str, raw: bytes | Exc
     seen[record.identity] = len(result.messages)
     result.undated += undated
     if watch is not None:
-        record = record._replace(found=watch.values_in(record, raw))
+        record = record._replace(found=watch.values_in(record, raw, headers))
     result.messages.append(record)
 
 
@@ -230,7 +234,9 @@ class MalformedMessage(ValueError):
     """A message that cannot be used; its message is the reason shown to the user."""
 
 
-_PARSER = BytesHeaderParser(policy=policy.default)
+# The legacy (compat32) parser: with `policy.default` the parser itself parsed each Content-Type
+# into objects (bench/bench_mailscan.py); the header values kept are the raw ones either way.
+_PARSER = BytesHeaderParser()
 
 
 def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
@@ -239,6 +245,12 @@ def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
     Only the header block is parsed (bodies are never needed). Raises MalformedMessage when the
     message has no header at all, no usable From address or no recipient address.
     """
+    record, undated, _ = _read(raw, source)
+    return record, undated
+
+
+def _read(raw: bytes, source: str):
+    """`read_message`, and the parsed header block (which `BodyWatch` reuses for the subject)."""
     if not raw.strip():
         raise MalformedMessage("empty message")
     end = _HEADER_END.search(raw)
@@ -282,7 +294,7 @@ def read_message(raw: bytes, source: str = "") -> tuple[MailRecord, bool]:
         subject_key=key,
         reached=(recipients_key(recipients, key or identity),),
     )
-    return record, date is None
+    return record, date is None, headers
 
 
 def _subject(value: str | None) -> str | None:
@@ -369,16 +381,32 @@ class BodyWatch:
     evidence of what it holds. Text parts (plain and HTML, decoded from their transfer encoding and
     charset; HTML tags dropped and entities undone; white space collapsed) are searched, the first
     `MAX_BODY_TEXT` of each;
-    nothing of the text is kept, only which value was found, how and where."""
+    nothing of the text is kept, only which value was found, how and where.
+
+    Most mail holds none of your values, and parsing every message's MIME tree cost as much as
+    the rest of the scan (bench/bench_mailscan.py). So each message is first looked at cheaply
+    (`_RawLook`): the letters and digits of its raw bytes (as sent, and with tags and entities
+    undone, and quoted-printable decoded) are searched for the letters and digits of every
+    pattern; only a message where one shows is parsed and searched as above. A message whose
+    text its raw bytes can hide (base64 or uuencoded parts, a charset that does not write ASCII
+    as ASCII bytes) is always parsed."""
 
     def __init__(self, scanner, aliases: Iterable[str]):
         self.scanner = scanner
         self.aliases = frozenset(address.lower() for address in aliases)
+        self._look = _RawLook(scanner) if scanner is not None and scanner.pattern_count else None
 
-    def values_in(self, record: MailRecord, raw: bytes) -> tuple[ValueInMail, ...]:
+    def values_in(self, record: MailRecord, raw: bytes, headers=None) -> tuple[ValueInMail, ...]:
+        """Your values in this message (`headers`: its header block as `read_message` parsed it)."""
         if self.scanner is None or not self.scanner.pattern_count or record.sender in self.aliases:
             return ()
         if not any(recipient in self.aliases for recipient in record.recipients):
+            return ()
+        if headers is None:
+            end = _HEADER_END.search(raw)
+            headers = _PARSER.parsebytes(raw[: end.end()] if end else raw)
+        subject = next((value for name, value in headers.raw_items() if name.lower() == "subject"), None)
+        if not self._look.may_hold(raw, _subject_text(subject) if subject else ""):
             return ()
         places = []
         for place, text in message_texts(raw):
@@ -394,16 +422,128 @@ class BodyWatch:
         return tuple(found.values())
 
 
+# Letters and digits, lowercased; everything else deleted (bytes: non-ASCII bytes too).
+_ALNUM = bytes(ord(chr(c).lower()) if (chr(c).isascii() and chr(c).isalnum()) else 0 for c in range(256))
+_NOT_ALNUM = bytes(c for c in range(256) if not (chr(c).isascii() and chr(c).isalnum()))
+# Where the raw bytes may not show the text: a transfer encoding other than quoted-printable that
+# hides it, a charset given in RFC 2231 form, the Kelvin sign (which lowercases to an ASCII `k`).
+_KELVIN = "\u212a".encode()
+_HIDING = (b"base64", b"uue", b"charset*", b"charset *", _KELVIN)  # looked for lowercased
+_CHARSET = re.compile(rb'charset\s*(\*?)\s*=\s*"?([^\s";]*)')
+# Charsets that write ASCII letters and digits as those bytes and every other character with
+# bytes >= 0x80 only (so a value's letters and digits are its bytes' letters and digits, in order).
+_PLAIN_CHARSETS = frozenset({"ascii", "utf-8", "latin-1", "koi8-r", "koi8-u",
+                             *(f"iso8859-{n}" for n in range(1, 17)), *(f"cp125{n}" for n in range(9))})
+# The email parser's header line (email.feedparser.headerRE): a part's text starts at the first line that is not one.
+_HEADER_LINE = re.compile(rb"From |[\041-\071\073-\176]*:|[\t ]")
+_DELIMITER = re.compile(rb"\n--")
+_TAG_BYTES = re.compile(rb"<[^>]*>")
+
+
+class _RawLook:
+    """Whether a raw message may hold one of the scanner's patterns, without parsing it.
+
+    Sound, never exact: a match in the text `message_texts` makes is a run of the pattern's
+    characters; dropping every character that is not an ASCII letter or digit from both, the
+    pattern's letters and digits (its key) are consecutive in what is left of that text, and so in
+    what is left of the raw bytes, because every step from the bytes to the text only removes or
+    changes characters that are not ASCII letters or digits, except four, undone here on copies:
+    HTML tags (removed, which splits the bytes where each part's text starts so that a tag cannot
+    reach into it), entities (`&#97;` is `a`), quoted-printable escapes, and the `(0)` dropped from
+    a phone number. Transfer encodings and charsets that hide ASCII are not looked into (`_HIDING`,
+    `_PLAIN_CHARSETS`): those messages are always parsed."""
+
+    def __init__(self, scanner):
+        keys = {pattern.encode("utf-8", "surrogatepass").translate(None, _NOT_ALNUM).decode("ascii")
+                for pattern in scanner.folded_patterns()}
+        self.always = "" in keys  # a pattern without an ASCII letter or digit: no key to look for
+        self.automaton = ahocorasick.Automaton()
+        for key in keys - {""}:
+            self.automaton.add_word(key, None)
+        if len(self.automaton):
+            self.automaton.make_automaton()
+
+    def may_hold(self, raw: bytes, subject: str) -> bool:
+        lowered = raw.lower()
+        if self.always or "\u212a" in subject or any(mark in lowered for mark in _HIDING):
+            return True
+        for star, charset in _CHARSET.findall(lowered):
+            if star:  # RFC 2231
+                return True
+            try:
+                name = codecs.lookup(charset.decode("ascii")).name
+            except (LookupError, UnicodeError, ValueError):
+                return True
+            if name not in _PLAIN_CHARSETS:
+                return True
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # as the email parser reads it
+        readings = [subject.encode("utf-8", "surrogatepass"), raw]
+        if b"quoted-printable" in lowered:
+            decoded = binascii.a2b_qp(raw)
+            if _KELVIN in decoded:
+                return True
+            readings.append(decoded)
+        for reading in readings[1:]:
+            html = _html_text(reading)
+            if html is None:
+                return True
+            readings.append(html)
+        keys = []
+        for reading in readings:
+            if b"(0)" in reading:
+                keys.append(reading.replace(b"(0)", b"").translate(_ALNUM, _NOT_ALNUM))
+            keys.append(reading.translate(_ALNUM, _NOT_ALNUM))
+        text = b"|".join(keys).decode("ascii")
+        return next(self.automaton.iter(text), None) is not None
+
+
+def _html_text(raw: bytes) -> bytes | None:
+    """`raw` with tags replaced by a space and entities undone, as `message_texts` treats an HTML
+    part, each piece that may start a part's text on its own; None when a tag may span pieces
+    (or the text holds a Kelvin sign)."""
+    pieces = []
+    for n, chunk in enumerate(_DELIMITER.split(raw)):
+        # the message's or a part's header lines (after the rest of the delimiter line), then its text
+        lines = chunk.split(b"\n")
+        body = 1 if n else 0
+        while body < len(lines) and _HEADER_LINE.match(lines[body]):
+            body += 1
+        pieces += [b"\n".join(lines[:body]), b"\n".join(lines[body:])]
+    out = []
+    for piece in pieces:
+        piece = _TAG_BYTES.sub(b" ", piece)
+        if b"<" in piece:  # an unclosed tag, closed in a later piece
+            return None
+        if b"&" in piece:
+            text = unescape(piece.decode("latin-1"))
+            if "\u212a" in text:
+                return None
+            piece = text.encode("utf-8", "surrogatepass")
+        out.append(piece)
+    return b"\n".join(out)
+
+
+def _subject_text(subject) -> str:
+    """The Subject as `message_texts` searches it: decoded (raw UTF-8, then encoded words)."""
+    from email.errors import HeaderParseError
+    from email.header import decode_header, make_header
+
+    # raw UTF-8 in the header (kept by the parser as surrogates), then encoded words (=?utf-8?q?...?=)
+    subject = str(subject).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    try:
+        subject = str(make_header(decode_header(subject)))
+    except (LookupError, ValueError, UnicodeError, HeaderParseError):
+        pass
+    return " ".join(subject.split())[:MAX_BODY_TEXT]
+
+
 def message_texts(raw: bytes) -> list[tuple[str, str]]:
     """(`subject`, text) and (`body`, text) of each text part of a raw message, decoded; a part
     that cannot be decoded is left out (the rest is still searched).
 
     Parsed with the stdlib's legacy (compat32) message API: the modern one parses every header it
     is asked about into objects, which made a scan ten times slower (bench/bench_mailscan.py)."""
-    from email.errors import HeaderParseError
-    from email.header import decode_header, make_header
     from email.parser import BytesParser
-    from html import unescape
 
     try:
         message = BytesParser().parsebytes(raw)
@@ -412,13 +552,7 @@ def message_texts(raw: bytes) -> list[tuple[str, str]]:
     texts = []
     subject = next((value for name, value in message.raw_items() if name.lower() == "subject"), None)
     if subject:
-        # raw UTF-8 in the header (kept by the parser as surrogates), then encoded words (=?utf-8?q?...?=)
-        subject = str(subject).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        try:
-            subject = str(make_header(decode_header(subject)))
-        except (LookupError, ValueError, UnicodeError, HeaderParseError):
-            pass
-        texts.append(("subject", " ".join(subject.split())[:MAX_BODY_TEXT]))
+        texts.append(("subject", _subject_text(subject)))
     for part in message.walk():
         if part.get_content_maintype() != "text" or str(part.get("content-disposition", "")).lower().startswith(
                 "attachment"):

@@ -16,13 +16,12 @@ table's one writer (`transfer.py`'s import aside).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from .batching import DEFAULT_FLUSH_INTERVAL, LOCK_WAIT_SECONDS, BatchFlusher
+from .batching import LOCK_WAIT_SECONDS, BatchFlusher, PendingTallies
 from .ledger import Ledger, stamp, vendor_ids
 from .personal_terms import WELL_KNOWN_PATH, Term
 
@@ -45,50 +44,27 @@ class OfferTally:
             self.agreed, self.agreed_by = older.agreed, older.agreed_by
 
 
-class PendingOffers:
+class PendingOffers(PendingTallies[Key, OfferTally]):
     """The batch not yet in the ledger (thread-safe; each call is a few dict updates)."""
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._clock = clock
-        self._pending: dict[Key, OfferTally] = {}
 
     def offered(self, site: str, terms: Iterable[Term]) -> None:
         when = self._clock()
-        with self._lock:
+        with self.lock:
             for term in terms:
-                tally = self._pending.get((site, term.id, term.version))
-                if tally is None:
-                    self._pending[(site, term.id, term.version)] = OfferTally(when, when)
-                else:
-                    tally.last = when
+                self.tally_for((site, term.id, term.version), lambda: OfferTally(when, when)).last = when
 
     def agreed(self, site: str, terms: Iterable[Term], by: str) -> None:
         """`site` signalled agreement to `terms` (offered to it on this very request)."""
         when = self._clock()
-        with self._lock:
+        with self.lock:
             for term in terms:
-                tally = self._pending.setdefault((site, term.id, term.version), OfferTally(when, when))
+                tally = self.tally_for((site, term.id, term.version), lambda: OfferTally(when, when))
                 if tally.agreed is None:
                     tally.agreed, tally.agreed_by = when, by
-
-    def pending_count(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def take(self) -> dict[Key, OfferTally]:
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        return batch
-
-    def give_back(self, batch: Mapping[Key, OfferTally]) -> None:
-        with self._lock:
-            for key, older in batch.items():
-                newer = self._pending.get(key)
-                if newer is None:
-                    self._pending[key] = older
-                else:
-                    newer.merge_older(older)
 
 
 _UPSERT = """
@@ -125,22 +101,13 @@ class OffersFlusher(BatchFlusher):
     thread_name = "whoknows-terms"
     logger = logger
 
-    def __init__(self, pending: PendingOffers, open_ledger: Callable[[], Ledger],
-                 interval: float = DEFAULT_FLUSH_INTERVAL, lock_wait: float = LOCK_WAIT_SECONDS) -> None:
-        super().__init__(pending, open_ledger, interval, lock_wait)
-        self.pending = pending
+    recorder: PendingOffers
 
-    def take(self):
-        return self.pending.take()
-
-    def give_back(self, batch) -> None:
-        self.pending.give_back(batch)
-
-    def write(self, ledger: Ledger, batch) -> int:
+    def write(self, ledger: Ledger, batch: Mapping[Key, OfferTally]) -> int:
         return write_batch(ledger, batch, self.lock_wait)
 
     def unwritten(self) -> str:
-        return f"{self.pending.pending_count()} personal-terms offers"
+        return f"{self.recorder.pending_count()} personal-terms offers"
 
 
 # -- reading -------------------------------------------------------------------------------------
