@@ -9,7 +9,8 @@ User-Agent, a first-party Cookie header with a visitor id). Timed per request, a
 addons call the core, with EasyList + EasyPrivacy loaded:
 - baseline: `FilterEngine.match` alone (what blocking cost before the decision was whole);
 - whole decision: describe the request (`decision.describe`), the site part, the filter part (with
-  the shared-identifier knowledge), params, cookies, Referer, the leak scan of URL and headers
+  the shared-identifier and learned-tracker knowledge), params, cookies, Referer, the leak scan
+  of URL and headers
   (`leakscan.LeakScanner`, with your values and aliases set) and its part, the first-party
   identifier search and its part.
 Median and p99 of all calls after a warm-up pass. Then the false positives: with the values set and
@@ -81,6 +82,7 @@ def main() -> int:
                                    referer_part, site_part)
     from whoknows.filters import FilterEngine
     from whoknows.identifiers import FirstPartyIds, SharedIdentifiers
+    from whoknows.learned_trackers import LearnedTracker, LearnedTrackers
     from whoknows.leakscan import LeakScanner
     from whoknows.site_settings import DEFAULT, DEFAULT_LEAK_MODE
     from whoknows.sites import site_of
@@ -102,7 +104,10 @@ def main() -> int:
                 for r in raw]
     typed = [(r["url"], r["type"], None if r["sourceUrl"] == "http://" else r["sourceUrl"]) for r in raw]
     policy, shared = CookiePolicy(), SharedIdentifiers()
-    knowledge = (shared,)
+    # 500 learned trackers (none of them hosts of these requests: every request asks the list)
+    learned = LearnedTrackers(LearnedTracker(f"learned{i}.example", "learned", ("a.test", "b.test", "c.test"),
+                                             ("cookie",), None, "2026-01-01T00:00:00Z") for i in range(500))
+    knowledge = (shared, learned)
     settings = {}
 
     def whole(url: str, host: str, headers: dict) -> tuple:
