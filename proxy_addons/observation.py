@@ -141,7 +141,8 @@ class Observation:
             tracker = bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host)
             entry = tracker_domain(host)
             self.observations.third_party(site, context.request_site or host, blocked=blocked,
-                                          owner=tracker_owner(host),
+                                          # (the owner `tracker_owner` would find first: its entry's)
+                                          owner=entry.company.name if entry is not None else tracker_owner(host),
                                           category=entry.category if entry is not None else None,
                                           tracker=tracker)
         for name in flow.metadata.get(REMOVED_KEY, ()):

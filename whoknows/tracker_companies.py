@@ -104,6 +104,9 @@ class _Data:
             self.by_name.setdefault(normalised_name(row[1]), index)
         self._companies: dict[int, TrackerCompany] = {}
         self._entries: dict[str, TrackerDomain] = {}
+        # Why (speed only): the proxy asks for the same few hosts on every request (three times for
+        # a third party: observation, owner, company sightings); the suffix walk is done once a host.
+        self.by_host: dict[str, TrackerDomain | None] = {}
 
     def company(self, row: int) -> TrackerCompany:
         found = self._companies.get(row)
@@ -119,6 +122,9 @@ class _Data:
             row, category = divmod(packed, CATEGORY_SLOTS)
             found = self._entries[domain] = TrackerDomain(domain, self.company(row), self.categories[category])
         return found
+
+
+HOST_CACHE_SIZE = 4096  # hosts whose answer `tracker_domain` keeps
 
 
 @functools.cache
@@ -155,8 +161,17 @@ def tracker_domain(host: str) -> TrackerDomain | None:
     suffix is known (or `host` is not a host name).
     """
     data = _data()
+    try:
+        return data.by_host[host]
+    except (KeyError, TypeError):  # TypeError: not a string (unhashable), answered below
+        pass
     found = _longest_suffix(host, data.domains)
-    return None if found is None else data.entry(*found)
+    entry = None if found is None else data.entry(*found)
+    if isinstance(host, str):
+        if len(data.by_host) >= HOST_CACHE_SIZE:
+            data.by_host.clear()
+        data.by_host[host] = entry
+    return entry
 
 
 def site_owner(host: str) -> TrackerCompany | None:
