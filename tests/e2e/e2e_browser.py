@@ -15,6 +15,16 @@ from e2e_pki import spki_sha256_base64
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 TIMEOUT_MS = 10_000
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+# The README's screenshots are taken by the browser tests, but written to docs/ only when asked
+# (`WHOKNOWS_SCREENSHOTS=1 make test`): a plain test run leaves the working tree as it found it.
+REFRESH_SCREENSHOTS = os.environ.get("WHOKNOWS_SCREENSHOTS") == "1"
+
+
+def screenshot_path(name: str, tmp_path: Path) -> Path:
+    """Where a test saves the screenshot `name`: docs/ when refreshing them, else its temp dir
+    (the screenshot is still taken, so a page that cannot be drawn still fails the test)."""
+    return DOCS / name if REFRESH_SCREENSHOTS else tmp_path / name
 
 
 def chromium_args(mitm_ca: Path) -> list[str]:

@@ -5,7 +5,7 @@ the popup groups the site's third parties by company.
 
 The traffic is `test_browser_companies`' story (two vendor sites embedding test doubles of
 Google's and Meta's domains, `e2e_addons.CompanyDoubles`), made here in the extension's own
-browser. Screenshots of both pages go to docs/ (README shows them).
+browser. Screenshots of both pages go to docs/ (README shows them) when WHOKNOWS_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import pytest
 from e2e_sites import GIF
 from test_browser_companies import EMAIL, EMAIL_SHA256
 from test_browser_companies import page as shop_page
-from test_extension import REPO, launch_extension, pair_on_options_page, whoknows
+from e2e_browser import screenshot_path
+from test_extension import launch_extension, pair_on_options_page, whoknows
 from whoknows.company_sightings import Batch, Counts, write_batch
 from whoknows.ledger import open_ledger
 from whoknows.me import add_value
@@ -29,8 +30,6 @@ pytestmark = pytest.mark.slow
 # A ledger is data: one restored from an export made elsewhere could name a company or site anything.
 HOSTILE_COMPANY = '<img src=x onerror="window.pwned=1">Evil & Co'
 HOSTILE_SITE = '<svg onload="window.pwned=1">.example'
-REPORT_SCREENSHOT = REPO / "docs" / "report.png"
-PAGE_SCREENSHOT = REPO / "docs" / "who-knows-me.png"
 
 # What a reader of either page gets: the graph's nodes and edges and the tables' cells.
 READ_PICTURE = """() => ({
@@ -108,7 +107,7 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
         expect(knows.locator("#picture")).to_be_visible()
         on_page = knows.evaluate(READ_PICTURE)
         knows.set_viewport_size({"width": 900, "height": 700})
-        knows.screenshot(path=str(PAGE_SCREENSHOT), full_page=True)
+        knows.screenshot(path=str(screenshot_path("who-knows-me.png", tmp_path)), full_page=True)
 
         # The report, written by the CLI, opened from disk.
         report = tmp_path / "who-knows-me.html"
@@ -119,7 +118,7 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
         reader.set_viewport_size({"width": 900, "height": 700})
         reader.goto(report.as_uri())
         from_disk = reader.evaluate(READ_PICTURE)
-        reader.screenshot(path=str(REPORT_SCREENSHOT), full_page=True)
+        reader.screenshot(path=str(screenshot_path("report.png", tmp_path)), full_page=True)
         assert problems == []  # no CSP refusal: the stylesheet applied, nothing tried to load
         # The page's own stylesheet applied under its CSP (an SVG line is 1px wide by default).
         assert reader.evaluate("getComputedStyle(document.querySelector('line.edge.reached')).strokeWidth") == "1.5px"

@@ -28,13 +28,13 @@ import pytest
 from e2e_browser import CHROMIUM
 from e2e_browser import TIMEOUT_MS
 from e2e_browser import chromium_args
+from e2e_browser import screenshot_path
 from e2e_sites import GIF
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "extension"
-SCREENSHOT = REPO / "docs" / "popup.png"
 WHOKNOWS = Path(sys.executable).with_name("whoknows")
 CONTROL_API = re.compile(r"control API: (http://127\.0\.0\.1:\d+)")
 # tracker.test by the test's own filter; connect.facebook.net is in the built-in list too, and the
@@ -193,7 +193,7 @@ def pages(extension) -> Iterator[Extension]:
 # -- the tests ---------------------------------------------------------------------------------
 
 
-def test_popup_shows_what_was_blocked_and_who_runs_it(sites, pages):
+def test_popup_shows_what_was_blocked_and_who_runs_it(sites, pages, tmp_path):
     from playwright.sync_api import expect
 
     serve_shop(sites)
@@ -231,8 +231,7 @@ def test_popup_shows_what_was_blocked_and_who_runs_it(sites, pages):
     }""")
     assert polled == ["ok", 6, True]
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    popup.locator("body").screenshot(path=str(SCREENSHOT))
+    popup.locator("body").screenshot(path=str(screenshot_path("popup.png", tmp_path)))
 
     # The vendor record, an extension page of its own, from the popup's link.
     with pages.context.expect_page() as opened:
