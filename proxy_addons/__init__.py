@@ -38,9 +38,8 @@ def whoknows_addons() -> list:
     """Every whoknows addon, in chain order, each guarded by the first one (`safety.Safety`).
 
     Order matters: `terms_page` (the personal terms' public text) and `pac` answer the proxy's own
-    URLs before anything else sees them; `cname` finds
-    a first-party subdomain's canonical names after `context` says whose page it is and before the
-    blocking addon matches them; `frames` reads the cookies addon's tracker verdict; the blocking
+    URLs before anything else sees them; `cname` finds a first-party subdomain's canonical names
+    after `context` says whose page it is and before the blocking addon matches them; `frames` reads the cookies addon's tracker verdict; the blocking
     addon (when present) marks tracker requests before `signals` reads the mark; `streaming` comes
     after every addon that may answer a request at its headers, and before `leaks`; `personal_terms`
     after `signals` (it adds its header to requests the proxy lets through) and before `streaming`;

@@ -12,8 +12,7 @@ once per flow, or replaced by a new object, never mutated: the safety guard
 | CANONICAL_NAMES    | the names the request's host is an alias of   | cname             | blocking                                 |
 |                    | (its CNAME chain), for a first-party subdomain|                   |                                          |
 | FILTER             | `whoknows.filters.Decision` (the lists', or a | blocking          | params, leaks, observation,              |
-|                    |                                               |                   | company_sightings                        |
-|                    | block for a tracker the proxy learned of)     |                   |                                          |
+|                    | block for a tracker the proxy learned of)     |                   | company_sightings                        |
 | TRACKER            | True: a block filter matched, or the host is  | blocking          | cookies, signals, frames, observation    |
 |                    | a tracker the proxy learned of on this site   |                   |                                          |
 | REMOVED_PARAMS     | tracking parameter names the params addon     | params            | observation                              |
