@@ -22,7 +22,8 @@ addon, although most addons have few hooks; a page load through the proxy fires 
 an `update` after each flow event, which no addon here has), ~17 top-level addons each. The table
 is rebuilt after every change to the addons (`register`, `add`, `remove`, `clear`, a new `chain`)
 and on `forget_hooks()` (an addon that rebinds its hooks, `chain.Chain`). What each hook sees is
-unchanged: the same order, one `safecall` per top-level addon, `AddonHalt` ends the event.
+unchanged: the same order, an error in one top-level addon logged as `safecall` logs it and the
+event going on to the next, `AddonHalt` ending the event.
 
 tests/proxy_addons/test_mitmproxy_shortcuts.py checks every function against mitmproxy's own
 types: when an upgrade changes what they do, that file fails, and this module is what to change.
@@ -211,15 +212,24 @@ class HookTable(addonmanager.AddonManager):
         calls = self._calls(event.name)
         if calls is None:
             return await super().trigger_event(event)
+        if not calls:
+            return
+        # Why (speed only): mitmproxy builds the arguments again for every hook function (a
+        # `dataclasses.fields` walk each), and enters a `safecall` context manager per top-level
+        # addon (a generator each); a tuple built once and a plain `try` do the same.
+        args = tuple(event.args())
         for functions in calls:
             try:
-                with addonmanager.safecall():
-                    for function in functions:
-                        result = function(*event.args())
-                        if result is not None and inspect.isawaitable(result):
-                            await result
+                for function in functions:
+                    result = function(*args)
+                    if result is not None and inspect.isawaitable(result):
+                        await result
             except exceptions.AddonHalt:
                 return
+            except exceptions.OptionsError:
+                raise  # as from `safecall`: out to whoever triggered the event
+            except Exception as exc:
+                _log_addon_error(exc)
 
     def register(self, addon):
         try:
@@ -244,6 +254,13 @@ class HookTable(addonmanager.AddonManager):
             super().clear()
         finally:
             self.forget_hooks()
+
+
+def _log_addon_error(exc: Exception) -> None:
+    """What `addonmanager.safecall` logs for a hook that raised: its logger, message, and the
+    traceback from the hook on (`trigger_event`'s own frame cut off, as `safecall` cuts mitmproxy's)."""
+    traceback = exc.__traceback__
+    addonmanager.logger.error(f"Addon error: {exc}", exc_info=(type(exc), exc, traceback.tb_next or traceback))
 
 
 def use_hook_table(master) -> None:

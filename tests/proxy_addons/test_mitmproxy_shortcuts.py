@@ -117,6 +117,9 @@ def test_state_of_anything_else_goes_through_get_state():
 
 # --- HookTable: the same hook calls as mitmproxy's AddonManager, fewer look-ups -----------------
 
+import traceback  # noqa: E402
+
+import pytest  # noqa: E402
 from mitmproxy import exceptions  # noqa: E402
 from mitmproxy import hooks  # noqa: E402
 from mitmproxy import options  # noqa: E402
@@ -184,11 +187,16 @@ async def _run(table: bool, change=None) -> list:
 
 
 async def test_the_hook_table_makes_the_same_calls_in_the_same_order_as_mitmproxy(caplog):
+    def errors():  # what the log shows: logger, message, the exception and its raising frame
+        return [(r.name, r.getMessage(), r.exc_info[0], r.exc_info[2].tb_frame.f_code.co_name,
+                 traceback.extract_tb(r.exc_info[2])[-1].name)
+                for r in caplog.records if "failed on purpose" in r.getMessage()]
+
     mitmproxy_calls = await _run(table=False)
-    mitmproxy_errors = [r.getMessage() for r in caplog.records if "failed on purpose" in r.getMessage()]
+    mitmproxy_errors = errors()
     caplog.clear()
     table_calls = await _run(table=True)
-    table_errors = [r.getMessage() for r in caplog.records if "failed on purpose" in r.getMessage()]
+    table_errors = errors()
     assert table_calls == mitmproxy_calls
     # children after their parent, an async hook awaited, a failing hook logged and the next addon
     # still called, `AddonHalt` ending the event before the addons after it
@@ -196,6 +204,26 @@ async def test_the_hook_table_makes_the_same_calls_in_the_same_order_as_mitmprox
     assert ("after-halt", "response", 1) in table_calls
     assert ("after-halt", "server_connected", 1) not in table_calls
     assert len(table_errors) == len(mitmproxy_errors) == 1
+    assert table_errors == mitmproxy_errors
+    assert table_errors[0][0] == "mitmproxy.addonmanager"
+
+
+async def test_an_options_error_from_a_hook_reaches_the_caller_as_with_mitmproxy():
+    class Refusing:
+        name = "refusing"
+
+        def request(self, flow):
+            raise exceptions.OptionsError("refused on purpose")
+
+    from mitmproxy.proxy.layers import http as http_layers
+
+    for table in (False, True):
+        master = Master(options.Options())
+        if table:
+            shortcuts.use_hook_table(master)
+        master.addons.add(Refusing())
+        with pytest.raises(exceptions.OptionsError, match="refused on purpose"):
+            await master.addons.trigger_event(http_layers.HttpRequestHook(tflow.tflow()))
 
 
 async def test_addons_added_or_removed_after_events_are_seen_or_not_from_the_next_event_on():
