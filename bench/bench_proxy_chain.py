@@ -131,23 +131,21 @@ def _whoknows_addons(master: "_Master") -> list:
 
 
 def _timed(func, key, spent: dict):
-    if inspect.iscoroutinefunction(func):  # the cname addon's requestheaders: awaited, then timed
+    """`func` timed; an awaitable it returns (the cname addon's look-up) is awaited and timed too."""
 
-        async def timed_async(*args):
-            started = time.perf_counter()
-            try:
-                return await func(*args)
-            finally:
-                spent[key] = spent.get(key, 0.0) + time.perf_counter() - started
-
-        return timed_async
+    async def awaited(result, started):
+        try:
+            return await result
+        finally:
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - started
 
     def timed(*args):
         started = time.perf_counter()
-        try:
-            return func(*args)
-        finally:
-            spent[key] = spent.get(key, 0.0) + time.perf_counter() - started
+        result = func(*args)
+        if result is not None and inspect.isawaitable(result):
+            return awaited(result, started)
+        spent[key] = spent.get(key, 0.0) + time.perf_counter() - started
+        return result
 
     return timed
 

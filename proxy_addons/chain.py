@@ -15,8 +15,9 @@ Its members are still real mitmproxy addons: `load` registers each with `AddonMa
 They are kept out of an `addons` attribute, so that mitmproxy does not also walk them. `done`
 unregisters them (which runs their `done` hooks), so that a reloaded script can register them again.
 
-Errors: the members' hooks are guarded by `safety.Safety` (see `whoknows_addons()`); what a hook
-raises on purpose (`AddonHalt`, `OptionsError`) goes to mitmproxy as from a top-level addon.
+Errors: the members' hooks are guarded by `safety.Safety` (see `whoknows_addons()`; the chain does
+their guarding inline, `safety.in_order`); what a hook raises on purpose (`AddonHalt`,
+`OptionsError`) goes to mitmproxy as from a top-level addon.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from mitmproxy import hooks
 
 from proxy_addons.mitmproxy_shortcuts import forget_hooks
 from proxy_addons.safety import addon_name
+from proxy_addons.safety import in_order
 
 # `load` is the Chain's own (it registers the members, which loads them); `done` too (see below).
 _OWN_HOOKS = frozenset({"load", "done"})
@@ -59,7 +61,7 @@ class Chain:
             calls = [call for member in self.members
                      if callable(call := getattr(member, hook, None)) and not inspect.ismodule(call)]
             if calls:
-                setattr(self, hook, _dispatcher(calls))
+                setattr(self, hook, _dispatcher(hook, calls))
             else:
                 self.__dict__.pop(hook, None)
         forget_hooks(ctx.master.addons)
@@ -74,22 +76,8 @@ class Chain:
                 manager.remove(member)
 
 
-def _dispatcher(calls: list[Callable]) -> Callable:
+def _dispatcher(hook: str, calls: list[Callable]) -> Callable:
     """One function that calls each of `calls` with the event's arguments, awaiting what needs it."""
-    if any(inspect.iscoroutinefunction(call) for call in calls):
-
-        async def dispatch_async(*args):
-            for call in calls:
-                result = call(*args)
-                if result is not None and inspect.isawaitable(result):
-                    await result
-
-        return dispatch_async
-    if len(calls) == 1:
+    if len(calls) == 1 and getattr(calls[0], "_whoknows_guarded", None) is None:
         return calls[0]
-
-    def dispatch(*args):
-        for call in calls:
-            call(*args)
-
-    return dispatch
+    return in_order(hook, calls)

@@ -29,6 +29,7 @@ resolves it next to connect). They go to the configured or system name server on
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from mitmproxy import ctx
 from mitmproxy import exceptions
@@ -95,14 +96,27 @@ class Cname:
         except InputError as exc:
             logger.error(f"whoknows: CNAME uncloaking is off: {exc} ({SERVER_OPTION})")
 
-    async def requestheaders(self, flow: http.HTTPFlow) -> None:
+    def requestheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Not an async hook (speed only): most requests need no look-up, and a chain known from the
+        # cache needs no wait; only a walk returns something for mitmproxy to await.
         resolver = self.resolver
         if resolver is None or flow.response is not None:
-            return
+            return None
         context = ensure_context(flow)
         host = flow.request.host
         if context.paused or not should_uncloak(host, context.request_site, context.page_site, context.type):
-            return
-        chain = await resolver.chain(host)
-        if chain.names:
-            flow.metadata[CANONICAL_NAMES_KEY] = chain.names
+            return None
+        chain = resolver.cached(host)
+        if chain is None:
+            return self._walk_then_note(flow, resolver, host)
+        _note(flow, chain)
+        return None
+
+    @staticmethod
+    async def _walk_then_note(flow: http.HTTPFlow, resolver: CnameResolver, host: str) -> None:
+        _note(flow, await resolver.chain(host))
+
+
+def _note(flow: http.HTTPFlow, chain) -> None:
+    if chain.names:
+        flow.metadata[CANONICAL_NAMES_KEY] = chain.names

@@ -27,6 +27,7 @@ import logging
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import mitmproxy.addons  # noqa: F401  (defines, through the proxy layers, every hook there is)
@@ -118,44 +119,20 @@ class Safety:
         until the proxy layers happen to be imported, and would silently go unguarded)."""
         for name in hooks.all_hooks.keys() - UNGUARDED_HOOKS:
             func = getattr(addon, name, None)
-            if callable(func) and not getattr(func, "_whoknows_guarded", False):
+            if callable(func) and getattr(func, "_whoknows_guarded", None) is None:
                 setattr(addon, name, self._wrap(addon_name(addon), name, func))
         for child in getattr(addon, "addons", None) or ():
             self.guard(child)
         return addon
 
     def _wrap(self, owner: str, hook: str, func: Callable) -> Callable:
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def guarded_async(*args):
-                snapshots = _snapshot(args)
-                try:
-                    return await func(*args)
-                except PASS_THROUGH:
-                    raise
-                except Exception as exc:
-                    self._failed(owner, hook, exc, args, snapshots)
-
-            wrapper = guarded_async
-        else:
-
-            @functools.wraps(func)
-            def guarded(*args):
-                snapshots = _snapshot(args)
-                try:
-                    return func(*args)
-                except PASS_THROUGH:
-                    raise
-                except Exception as exc:
-                    self._failed(owner, hook, exc, args, snapshots)
-
-            wrapper = guarded
-        wrapper._whoknows_guarded = True  # type: ignore[attr-defined]
+        step = (func, self, owner)
+        wrapper = functools.update_wrapper(_in_order(hook, (step,)), func)
+        wrapper._whoknows_guarded = step  # type: ignore[attr-defined]  (`in_order` unwraps it)
         return wrapper
 
     def _failed(self, owner: str, hook: str, exc: Exception, args: tuple,
-                snapshots: list[FlowSnapshot]) -> None:
+                snapshots: Sequence[FlowSnapshot]) -> None:
         for snapshot in snapshots:
             snapshot.restore()
             snapshot.flow.metadata.setdefault(ERRORS_KEY, []).append(
@@ -175,6 +152,62 @@ class Safety:
             if count > 1:
                 logger.warning(f"whoknows addon {owner} failed in {hook} {count} times "
                                f"({exc_type} at {where})")
+
+
+Step = tuple[Callable, "Safety | None", str]  # a hook function, the guard it runs under (or none), its addon
+
+
+def in_order(hook: str, functions: Sequence[Callable]) -> Callable:
+    """One function that calls `functions` (the `hook` functions of several addons) in order with
+    the event's arguments, as mitmproxy calls an addon's children: a hook that returns an awaitable
+    (an async hook) is awaited before the next is called (the function then returns an awaitable
+    for the rest; else None). A function wrapped by `Safety.guard` is called with its guard done
+    here, inline. Why (speed only): a chain of addons calls ~20 guarded hooks a request; the guard
+    inline spares each a wrapper call and a list of snapshots."""
+    return _in_order(hook, tuple(getattr(function, "_whoknows_guarded", None) or (function, None, "")
+                                 for function in functions))
+
+
+def _in_order(hook: str, steps: tuple[Step, ...]) -> Callable:
+    def call_in_order(*args):
+        # Nearly every event is one HTTP flow's: snapshot it directly.
+        flow = args[0] if len(args) == 1 and type(args[0]) is http.HTTPFlow else None
+        for index, (function, safety, owner) in enumerate(steps):
+            if safety is None:
+                snapshots = ()
+                result = function(*args)
+            else:
+                snapshots = (FlowSnapshot(flow),) if flow is not None else _snapshot(args)
+                try:
+                    result = function(*args)
+                except PASS_THROUGH:
+                    raise
+                except Exception as exc:
+                    safety._failed(owner, hook, exc, args, snapshots)
+                    continue
+            if result is not None and inspect.isawaitable(result):
+                return _finish_in_order(hook, steps, index, result, snapshots, args)
+        return None
+
+    return call_in_order
+
+
+async def _finish_in_order(hook: str, steps: tuple[Step, ...], index: int, pending, snapshots, args: tuple) -> None:
+    """Await the awaitable step `index` returned, then call the steps after it (awaiting as needed)."""
+    for number in range(index, len(steps)):
+        function, safety, owner = steps[number]
+        if number > index:
+            snapshots = _snapshot(args) if safety is not None else ()
+        try:
+            result = pending if number == index else function(*args)
+            if result is not None and inspect.isawaitable(result):
+                await result
+        except PASS_THROUGH:
+            raise
+        except Exception as exc:
+            if safety is None:
+                raise
+            safety._failed(owner, hook, exc, args, snapshots)
 
 
 def _snapshot(args: tuple) -> list[FlowSnapshot]:

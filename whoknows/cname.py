@@ -286,6 +286,10 @@ class CnameResolver:
         self._walking: dict[str, asyncio.Future] = {}
         self.queries = 0  # DNS queries sent (for tests and the silence check)
 
+    def cached(self, host: str) -> Chain | None:
+        """`host`'s chain if the cache has it (no waiting), else None."""
+        return self.cache.get(host.lower().rstrip("."))
+
     async def chain(self, host: str) -> Chain:
         """`host`'s chain: from the cache, from a walk in progress, or from a new walk."""
         host = host.lower().rstrip(".")
