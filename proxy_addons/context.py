@@ -75,7 +75,7 @@ _DEFAULT_POLICY = CookiePolicy()
 _DEFAULTS = ProtectionDefaults()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class FlowContext:
     request_site: str | None
     page_site: str | None

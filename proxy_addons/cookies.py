@@ -60,7 +60,7 @@ COOKIES_KEY = flow_state.COOKIES
 TRACKER_KEY = flow_state.TRACKER
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class SetCookieOutcome:
     """What became of one `Set-Cookie` line (lifetimes in seconds; None: a session cookie)."""
 
@@ -72,7 +72,7 @@ class SetCookieOutcome:
     malformed: bool  # no browser stores anything from the original line
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class CookieDecision:
     mode: CookieMode
     page_site: str | None

@@ -61,7 +61,7 @@ __all__ = [
 # -- the request ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class RequestDescription:
     """What the decision needs to know of one request.
 
@@ -190,7 +190,7 @@ class Protection:
 # -- the parts ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class SitePart:
     settings: SiteSettings
     paused: bool
@@ -219,7 +219,7 @@ def site_part(description: RequestDescription, settings: SiteSettings) -> SitePa
     return SitePart(settings, False, False, f"{site}'s own settings")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class FilterPart:
     decision: Decision | None  # None: not asked (paused, allowed third party)
     tracker: bool  # a block filter matched (even if an exception let it through), or learned
@@ -282,7 +282,7 @@ def _filter_reason(decision: Decision) -> str:
     return f"{what} {decision.filter}{important} from {decision.list}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class ParamsPart:
     clean_url: str
     removed: tuple[str, ...]
@@ -307,7 +307,7 @@ def params_part(url: str, site: SitePart, decision: Decision | None) -> ParamsPa
     return ParamsPart(clean, removed, why)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class CookiePart:
     mode: CookieMode
     third_party: bool
@@ -411,7 +411,7 @@ def referer_part(referer: str | None, request_host: str, policy: str, to_tracker
     return _cached_referer_part(referer, request_host, policy, to_tracker)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class LeakPart:
     """What becomes of a request carrying the user's values. `action`: none (nothing found),
     disclosure (to the page's own site: recorded only), block, scrub, report (sent, recorded),
@@ -454,7 +454,7 @@ def leak_part(description: RequestDescription, site: SitePart, matches: Sequence
                                  f"({where_set} is {mode})")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class IdentifierPart:
     """A first-party identifier of the page's site found in a request to another site.
     `action`: none, strip (the carrying parameter, field or member removed) or block."""

@@ -65,7 +65,7 @@ MAX_LIVE_SITES = 1000
 Key = tuple[str, str, str]  # (site, kind, subject)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class CookieSeen:
     """One `Set-Cookie` line as the cookie addon decided it."""
 

@@ -62,7 +62,7 @@ class ListStats:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class Decision:
     """The engine's answer for one request."""
 

@@ -69,7 +69,7 @@ _EXTENSION_TYPES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # a value made per request: not frozen, see docs/architecture.md
 class RequestContext:
     type: str  # a resource type name `FilterEngine.match` accepts
     source: str | None  # URL (or origin) of the page or frame that made the request
