@@ -37,6 +37,7 @@ from mitmproxy import http
 
 from proxy_addons import flow_state
 from proxy_addons.context import ensure_context
+from proxy_addons.safety import observer
 from whoknows.cname import DEFAULT_TIMEOUT
 from whoknows.cname import CnameResolver
 from whoknows.cname import parse_name_server
@@ -96,6 +97,7 @@ class Cname:
         except InputError as exc:
             logger.error(f"whoknows: CNAME uncloaking is off: {exc} ({SERVER_OPTION})")
 
+    @observer
     def requestheaders(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         # Not an async hook (speed only): most requests need no look-up, and a chain known from the
         # cache needs no wait; only a walk returns something for mitmproxy to await.

@@ -27,6 +27,7 @@ from proxy_addons.observation import FLUSH_OPTION
 from proxy_addons.observation import first_party_site
 from proxy_addons.observation import ledger_name
 from proxy_addons.observation import parse_interval
+from proxy_addons.safety import observer
 from whoknows.company_sightings import CompanySightings
 from whoknows.company_sightings import SightingsFlusher
 from whoknows.company_sightings import pages_learned
@@ -71,6 +72,7 @@ class CompanySightingsAddon:
     def done(self) -> None:
         self.flusher.stop()
 
+    @observer
     def request(self, flow: http.HTTPFlow) -> None:
         context = context_of(flow)
         if context is None or context.page_site is None or context.request_site == context.page_site:
@@ -96,6 +98,7 @@ class CompanySightingsAddon:
         if found:
             self.sightings.values(site, request.host, [(f.kind, f.ref, f.encoding) for f in found])
 
+    @observer
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
         if decision is None or not decision.set_cookies or not decision.third_party:

@@ -52,6 +52,7 @@ from mitmproxy import http
 
 from proxy_addons import flow_state
 from proxy_addons.mitmproxy_shortcuts import lowercase_map
+from proxy_addons.safety import observer
 from whoknows.cookies import CookiePolicy
 from whoknows.decision import RequestDescription
 from whoknows.decision import SitePart
@@ -190,6 +191,7 @@ class Context:
         except Exception as exc:  # noqa: BLE001 -- keep the list last read
             logger.warning(f"whoknows: cannot read the learned trackers ({type(exc).__name__}: {exc})")
 
+    @observer
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None:
             return

@@ -65,6 +65,7 @@ from proxy_addons.context import context_of
 from proxy_addons.context import ensure_context
 from proxy_addons.mitmproxy_shortcuts import folded_value
 from proxy_addons.mitmproxy_shortcuts import values_of
+from proxy_addons.safety import observer
 from proxy_addons.streaming import chunked
 from whoknows.decision import BLOCKING_ACTIONS
 from whoknows.decision import WHOKNOWS_LIST
@@ -240,6 +241,7 @@ class Leaks:
         if sent:
             self.first_party_ids.note_cookie_header(site, "; ".join(sent))
 
+    @observer
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         context = context_of(flow)
         if context is None or context.paused or flow.response is None or context.description is None:

@@ -42,6 +42,7 @@ from proxy_addons.cookies import TRACKER_KEY
 from proxy_addons.cookies import CookieDecision
 from whoknows.directory import builtin_tracker
 from proxy_addons.params import REMOVED_KEY
+from proxy_addons.safety import observer
 from whoknows.directory import tracker_owner
 from whoknows.tracker_companies import tracker_domain
 from whoknows.batching import DEFAULT_FLUSH_INTERVAL
@@ -126,6 +127,7 @@ class Observation:
 
     # -- hooks ------------------------------------------------------------------------------------
 
+    @observer
     def request(self, flow: http.HTTPFlow) -> None:
         context = self._context(flow)
         if context is None:
@@ -148,6 +150,7 @@ class Observation:
         for name in flow.metadata.get(REMOVED_KEY, ()):
             self.observations.parameter(site, ledger_name(name), context.request_site)
 
+    @observer
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
         if decision is None or not decision.set_cookies:

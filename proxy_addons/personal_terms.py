@@ -33,6 +33,7 @@ from proxy_addons.mitmproxy_shortcuts import with_fields_set
 from proxy_addons.observation import FLUSH_OPTION
 from proxy_addons.observation import first_party_site
 from proxy_addons.observation import parse_interval
+from proxy_addons.safety import observer
 from whoknows.personal_terms import MAX_AGREEMENT_CHARS
 from whoknows.personal_terms import WELL_KNOWN_PATH
 from whoknows.personal_terms import ProfferedTerms
@@ -83,6 +84,7 @@ class PersonalTerms:
         if site is not None:
             self.pending.offered(site, terms)
 
+    @observer
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         site = self._own_site(flow)
         if site is None or flow.response is None:
@@ -92,6 +94,7 @@ class PersonalTerms:
         if agreed:
             self.pending.agreed(site, agreed, "header")
 
+    @observer
     def response(self, flow: http.HTTPFlow) -> None:
         site = self._own_site(flow)
         if site is None or flow.response is None or flow.request.path.partition("?")[0] != WELL_KNOWN_PATH:

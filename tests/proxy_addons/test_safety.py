@@ -140,3 +140,80 @@ def test_the_guard_knows_the_flow_hooks_on_a_fresh_import():
             "a = Safety().guard(A())\n"
             "assert a.request._whoknows_guarded and a.response._whoknows_guarded\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- observers: hooks whose guard keeps only the metadata --------------------------------------------
+
+
+def _kinds_of_requests() -> list[tuple[str, dict, list]]:
+    """(url, request headers, response header pairs) for the kinds of requests a page makes."""
+    page = "https://shop.test/cart"
+    from_page = {"referer": page, "sec-fetch-site": "cross-site", "sec-fetch-dest": "image"}
+    return [
+        (page, {"sec-fetch-dest": "document", "sec-fetch-mode": "navigate", "cookie": "sid=abcdef0123456789xyz"},
+         [("set-cookie", "visitor=Zq8f3kLw92XbVt61; Max-Age=99999999"), ("personal-terms-agreed", "nostalking=1")]),
+        ("https://shop.test/api/items?utm_source=x&id=3",
+         {"referer": page, "sec-fetch-site": "same-origin", "cookie": "sid=abcdef0123456789xyz"},
+         [("set-cookie", "cart=42; Path=/")]),
+        ("https://shop.test/.well-known/personal-terms", {"referer": page, "sec-fetch-site": "same-origin"},
+         [("content-type", "text/plain")]),
+        ("https://pixel.unknown.test/p.gif?e=ana%40example.test", from_page, []),
+        ("https://pixel.unknown.test/p.gif?v=Zq8f3kLw92XbVt61", from_page, []),
+        ("https://ads.tracker.test/frame", {**from_page, "sec-fetch-dest": "iframe"},
+         [("set-cookie", "uid=77f3a9c1e2b4d5f6; Max-Age=99999999; SameSite=None; Secure")]),
+        ("https://www.google-analytics.com/collect?cid=1", from_page, [("set-cookie", "_ga=1")]),
+        ("http://whoknows.proxy/personal-terms/nostalking/1", {}, []),
+        ("http://whoknows.proxy/proxy.pac", {}, []),
+    ]
+
+
+async def test_observer_hooks_change_no_request_or_response(monkeypatch):
+    """Every hook marked `observer` in the whoknows chain, over every kind of request, leaves the
+    messages exactly as it found them (so its guard may keep only the metadata)."""
+    from mitmproxy.proxy.layers import http as http_layers
+
+    import proxy_addons
+    from proxy_addons.chain import Chain
+    from proxy_addons.mitmproxy_shortcuts import message_state
+    from whoknows.ledger import open_ledger
+    from whoknows.me import add_value
+    from whoknows.personal_terms import offer
+
+    with open_ledger() as ledger:
+        add_value(ledger, "email", "ana@example.test")
+        offer(ledger, "nostalking")
+    chain = Chain(proxy_addons.whoknows_addons())
+    checked: list[str] = []
+    changed: list[str] = []
+
+    def checking(name, function):
+        def check(flow):
+            before = [(message, message_state(message)) for message in (flow.request, flow.response) if message]
+            result = function(flow)
+            after = [(message, message_state(message)) for message in (flow.request, flow.response) if message]
+            checked.append(name)
+            if after != before:
+                changed.append(name)
+            return result
+        return check
+
+    with taddons.context(chain) as tctx:
+        tctx.options.update(whoknows_control_port=-1)
+        for member in chain.members:
+            for hook in ("requestheaders", "request", "responseheaders", "response"):
+                function = getattr(member, hook, None)
+                step = getattr(function, "_whoknows_guarded", None)
+                if step is not None and step[3].__name__ == "MetadataSnapshot":
+                    setattr(member, hook, checking(f"{member.name}.{hook}", step[0]))
+        chain.bind_hooks()
+        for url, headers, answer in _kinds_of_requests():
+            flow = tflow.tflow(req=http.Request.make("GET", url, headers={"user-agent": "test", **headers}))
+            for event in (http_layers.HttpRequestHeadersHook, http_layers.HttpRequestHook):
+                await tctx.master.addons.handle_lifecycle(event(flow))
+            if flow.response is None:
+                flow.response = http.Response.make(200, b"nostalking=1\n", [(k.encode(), v.encode()) for k, v in answer])
+            for event in (http_layers.HttpResponseHeadersHook, http_layers.HttpResponseHook):
+                await tctx.master.addons.handle_lifecycle(event(flow))
+    assert {"whoknows_context.requestheaders", "whoknows_observation.request",
+            "whoknows_personal_terms.response"} <= set(checked)  # the check reached them
+    assert changed == []
