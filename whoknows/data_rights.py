@@ -525,8 +525,8 @@ def marketing_mail(ledger: Ledger, domain: str) -> list[MarketingMail]:
                 breach.messages, mail.topics if breach.rule == "topic" else (), tuple(breach.allowed or ()),
                 breach.duplicate)
             by_message.setdefault(mail.identity, (mail, []))[1].append(broken)
-    order = {rule: place for place, rule in enumerate(("after-opt-out", "no-marketing", "topic", "max-per-week",
-                                                       "max-per-month", "duplicate"))}
+    order = {rule: place for place, rule in enumerate(("after-opt-out", "no-marketing", "channel", "topic",
+                                                       "max-per-week", "max-per-month", "duplicate"))}
     return sorted((MarketingMail(datetime.fromisoformat(mail.sent_at.replace("Z", "+00:00")).astimezone(timezone.utc),
                                  mail.identity, mail.alias, tuple(sorted(broke, key=lambda b: order[b.rule])))
                    for mail, broke in by_message.values()), key=lambda m: (m.sent_at, m.message))
