@@ -132,13 +132,9 @@ def _text(detail: Mapping, name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def learned_status(tracker: Any) -> dict | None:
-    """A learned tracker (`whoknows.learned_trackers.LearnedTracker`, or None) as the control API and
-    the vendor record show it: its state ("learned": blocked on every site but its own; "allowed":
-    you let it in, 'whoknows trackers allow') and the sites it was seen tracking on."""
-    if tracker is None:
-        return None
-    return {"state": tracker.state, "sites": list(tracker.sites)}
+def _learned_status(learned: Callable[[str], Any], domain: Any) -> dict | None:
+    tracker = learned(domain) if isinstance(domain, str) else None
+    return None if tracker is None else tracker.status()  # (a `LearnedTracker`)
 
 
 def site_state(site: str | None, settings: Any = None, alias: str | None = None,
@@ -156,7 +152,7 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
             "domain": domain, "company": entry.get("company"), "category": entry.get("category"),
             "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed"),
             "blocked_by": _text(detail, "blocked_by") if _counter(entry, "blocked") else None,
-            "learned": learned_status(learned(domain)) if isinstance(domain, str) else None,
+            "learned": _learned_status(learned, domain),
             "cloaked_behind": _text(detail, "cloaked_behind"),
         })
     cookies = _entries(observations, "cookies")
