@@ -191,7 +191,7 @@ class Control:
             return
         self.api = server.api = ControlAPI(self.sites, self.tokens, port=server.port,
                                            observations=self._observations, leaks=self._leaks,
-                                           prevented=self._prevented, learned=self._learned)
+                                           prevented=self._prevented)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
                                         name="whoknows-control", daemon=True)
@@ -215,9 +215,13 @@ class Control:
     # -- wiring to the other addons of this proxy ---------------------------------------------
 
     def _observations(self, site: str) -> dict | None:
-        """The site's live counters from the observation addon (thread-safe), if it is loaded."""
+        """The site's live counters from the observation addon (thread-safe), if it is loaded, each
+        third party with whether it is a learned tracker now (the context addon's list)."""
         observation = _addon("whoknows_observation")
-        return None if observation is None else observation.snapshot(site)
+        learned = getattr(_addon("whoknows_context"), "learned_trackers", None)
+        # (The learned list the request hooks block by, read without a lock: it is swapped whole.)
+        return None if observation is None else observation.snapshot(
+            site, learned=None if learned is None else learned.get)
 
     def _leaks(self, site: str) -> int:
         """Distinct (value, recipient host) pairs seen leaving the site's pages for hosts outside the
@@ -232,13 +236,6 @@ class Control:
         pages since the proxy started (the leaks addon's `snapshot`; 0 if it is not loaded)."""
         leaks = _addon("whoknows_leaks")
         return 0 if leaks is None else int(leaks.snapshot(site).get("prevented", 0))
-
-    def _learned(self, domain: str):
-        """The learned tracker the proxy blocks (or lets in) by this name, as the request hooks see
-        it (the context addon's `LearnedTrackers`, read without a lock: it is swapped whole), or
-        None."""
-        learned = getattr(_addon("whoknows_context"), "learned_trackers", None)
-        return None if learned is None else learned.get(domain)
 
     def _reload_live_settings(self) -> None:
         """Called on a handler thread after a settings write: have the event loop reload the

@@ -134,9 +134,9 @@ class Observation:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def snapshot(self, site: str, top: int | None = None) -> dict:
+    def snapshot(self, site: str, top: int | None = None, learned=None) -> dict:
         """A site's live counters (see `whoknows.observations.Observations.snapshot`)."""
-        return self.observations.snapshot(site, top)
+        return self.observations.snapshot(site, top, learned)
 
     # -- hooks ------------------------------------------------------------------------------------
 

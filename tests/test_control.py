@@ -377,7 +377,8 @@ def test_site_state_says_which_third_party_is_learned_listed_or_cname_cloaked(to
         LearnedTracker("widgets.test", "learned", ("a.test", "b.test", "c.test"), ("cookie",), "t", "t"),
         LearnedTracker("chat.test", "allowed", ("a.test", "b.test", "d.test"), ("value",), "t", "t"),
     ])
-    api = ControlAPI(LedgerSites(), tokens, port=PORT, observations=observations.snapshot, learned=learned.get)
+    api = ControlAPI(LedgerSites(), tokens, port=PORT,
+                     observations=lambda site: observations.snapshot(site, learned=learned.get))
     observations.third_party("vendor.test", "widgets.test", blocked=True, blocked_by="whoknows")
     observations.third_party("vendor.test", "chat.test", blocked=False)
     observations.third_party("vendor.test", "tracker-cdn.test", blocked=True, blocked_by="easylist",

@@ -199,16 +199,17 @@ class Observations:
         with self._lock:
             return list(reversed(self._live))
 
-    def snapshot(self, site: str, top: int | None = None) -> dict[str, Any]:
+    def snapshot(self, site: str, top: int | None = None,
+                 learned: Callable[[str], Any] | None = None) -> dict[str, Any]:
         """A site's counters since the proxy started, in the shape of a vendor record's
         `observations`: per section `distinct`, `seen` (events), `blocked`, and `top` entries
         (most frequent first; `top` limits them) with `subject`, `count`, `blocked`,
         `first_seen`, `last_seen` and `detail` (the same fields the ledger keeps).
 
         Third-party entries tell blocked from allowed requests (`detail.blocked`/`detail.allowed`),
-        and carry `company` and `category` (`tracker_companies.third_party_attribution`); cookie
-        entries the lifetimes
-        asked and granted.
+        and carry `company` and `category` (`tracker_companies.third_party_attribution`) and
+        `learned` (`learned_status`: asked of `learned(domain)` now, e.g. the proxy's
+        `LearnedTrackers.get`); cookie entries the lifetimes asked and granted.
         An unknown site has empty sections."""
         with self._lock:
             items = [(kind, subject, tally.count, tally.first_seen, tally.last_seen, tally.detail(kind))
@@ -218,7 +219,7 @@ class Observations:
             rows = sorted((i for i in items if i[0] == kind), key=lambda i: (-i[2], i[1]))
             entries = [{"subject": subject, "count": count, "blocked": detail.get("blocked"),
                         "first_seen": stamp(first), "last_seen": stamp(last), "detail": detail,
-                        **(third_party_attribution(subject, detail) if kind == THIRD_PARTY else {})}
+                        **(_third_party_fields(subject, detail, learned) if kind == THIRD_PARTY else {})}
                        for _, subject, count, first, last, detail in rows]
             sections[section] = {
                 "distinct": len(rows),
@@ -245,6 +246,17 @@ class Observations:
     def give_back(self, batch: Mapping[Key, Tally]) -> None:
         """Return a batch that could not be written: its counts join whatever came in since."""
         self._pending.give_back(batch)
+
+
+def learned_status(tracker: Any) -> dict | None:
+    """What a third party's entry says of it as a learned tracker (`LearnedTracker.status`), None
+    when it is not one. One shape for the live counters and the vendor record."""
+    return None if tracker is None else tracker.status()
+
+
+def _third_party_fields(subject: str, detail: Mapping, learned: Callable[[str], Any] | None) -> dict[str, Any]:
+    return {**third_party_attribution(subject, detail),
+            "learned": learned_status(learned(subject)) if learned is not None else None}
 
 
 # --- the ledger ---------------------------------------------------------------------------------------

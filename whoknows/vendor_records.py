@@ -16,6 +16,7 @@ from .leak_records import vendor_leaks
 from .learned_trackers import ALLOWED, LEARNED, LearnedTracker, list_trackers
 from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
+from .observations import learned_status
 from .preferences import get_preferences
 from .sites import display_domain
 from .terms_records import offers_to
@@ -211,8 +212,7 @@ def _observations(db, vendor_id: int, section: str, top: int | None,
         }
         if kind == "third-party":
             entry.update(tracker_companies.third_party_attribution(r["subject"], detail))
-            tracker = (learned or {}).get(r["subject"])
-            entry["learned"] = None if tracker is None else tracker.status()
+            entry["learned"] = learned_status((learned or {}).get(r["subject"]))
         entries.append(entry)
     return {"distinct": totals[0], "seen": totals[1], "blocked": totals[2], "top": entries}
 

@@ -132,19 +132,11 @@ def _text(detail: Mapping, name: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _learned_status(learned: Callable[[str], Any], domain: Any) -> dict | None:
-    tracker = learned(domain) if isinstance(domain, str) else None
-    return None if tracker is None else tracker.status()  # (a `LearnedTracker`)
-
-
 def site_state(site: str | None, settings: Any = None, alias: str | None = None,
-               observations: Mapping | None = None, leaks: int = 0, leaks_prevented: int = 0,
-               learned: Callable[[str], Any] | None = None) -> dict:
+               observations: Mapping | None = None, leaks: int = 0, leaks_prevented: int = 0) -> dict:
     """The body of `GET /api/v1/site` (see the contract), from a site's settings, its active alias
-    and its live counters (`Observations.snapshot` shape). `learned(domain)`: the learned tracker
-    the proxy knows by that name (`LearnedTrackers.get`), or None; asked now, for the third parties
-    shown, never per request."""
-    learned = learned or (lambda domain: None)
+    and its live counters (`Observations.snapshot` shape: each third party's `learned` status was
+    asked of the proxy's learned list when the snapshot was taken, never per request)."""
     third_parties = []
     for entry in _entries(observations, "third_parties"):
         domain, detail = entry.get("subject"), entry.get("detail") or {}
@@ -152,7 +144,7 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
             "domain": domain, "company": entry.get("company"), "category": entry.get("category"),
             "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed"),
             "blocked_by": _text(detail, "blocked_by") if _counter(entry, "blocked") else None,
-            "learned": _learned_status(learned, domain),
+            "learned": entry.get("learned") if isinstance(entry.get("learned"), dict) else None,
             "cloaked_behind": _text(detail, "cloaked_behind"),
         })
     cookies = _entries(observations, "cookies")
