@@ -9,7 +9,7 @@ import { ext } from "./lib/browser.js";
 import { message } from "./lib/messages.js";
 import { $, element, say } from "./lib/page.js";
 import { loadConfig } from "./lib/settings.js";
-import { companyLine, cookieModeValue, isWebUrl, siteView, summaryLines } from "./lib/state.js";
+import { companyLine, cookieModeValue, isWebUrl, siteView, summaryLines, trackerNote } from "./lib/state.js";
 import { pickTargetTab, requestedTabId } from "./lib/tabs.js";
 import { agreementLine, proffersLine } from "./lib/terms.js";
 
@@ -95,6 +95,13 @@ function thirdPartyItem(party, site) {
   button.textContent = party.allowedHere ? "Stop allowing" : "Allow here";
   button.setAttribute("aria-label", `${button.textContent}: ${party.domain} on ${site}`); // starts as it reads
   item.append(domain, button, about);
+  const note = trackerNote(party);
+  if (note !== null) {
+    const why = document.createElement("span");
+    why.className = "why";
+    why.textContent = note; // proxy text: never markup
+    item.append(why);
+  }
   return item;
 }
 

@@ -191,7 +191,7 @@ class Control:
             return
         self.api = server.api = ControlAPI(self.sites, self.tokens, port=server.port,
                                            observations=self._observations, leaks=self._leaks,
-                                           prevented=self._prevented)
+                                           prevented=self._prevented, learned=self._learned)
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.25},
                                         name="whoknows-control", daemon=True)
@@ -232,6 +232,13 @@ class Control:
         pages since the proxy started (the leaks addon's `snapshot`; 0 if it is not loaded)."""
         leaks = _addon("whoknows_leaks")
         return 0 if leaks is None else int(leaks.snapshot(site).get("prevented", 0))
+
+    def _learned(self, domain: str):
+        """The learned tracker the proxy blocks (or lets in) by this name, as the request hooks see
+        it (the context addon's `LearnedTrackers`, read without a lock: it is swapped whole), or
+        None."""
+        learned = getattr(_addon("whoknows_context"), "learned_trackers", None)
+        return None if learned is None else learned.get(domain)
 
     def _reload_live_settings(self) -> None:
         """Called on a handler thread after a settings write: have the event loop reload the

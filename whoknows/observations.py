@@ -19,7 +19,10 @@ Subjects and details, by kind:
 - `third-party`: the third party's site (`cdn.test`); detail `owner` (company, when known),
   `category` (the tracker data's: advertising, site_analytics...; absent when unknown),
   `tracker` (the blocking addon's mark or a built-in list entry), counters `blocked` and `allowed`
-  (requests answered by the proxy / let through).
+  (requests answered by the proxy / let through), `blocked_by` (the list whose filter blocked its
+  last blocked request: `easylist`, or `whoknows` for a tracker the proxy learned; absent until one
+  is blocked) and `cloaked_behind` (the page site's own host that is a DNS alias of it, e.g.
+  `metrics.shop.test`: a CNAME-cloaked request, counted under the site of its canonical name).
 - `cookie`: `NAME@SITE` (`sid@vendor.test`, `uid@tracker.test`; a nameless cookie is `@SITE`);
   detail `name`, `site`, `third_party`, `owner`, `mode` (the cookie mode applied),
   `asked_lifetime_seconds` and `granted_lifetime_seconds` (None: a session cookie; <= 0: a deletion;
@@ -135,13 +138,21 @@ class Observations:
     # -- recording (the request path) ----------------------------------------------------------
 
     def third_party(self, site: str, third_party_site: str, *, blocked: bool,
-                    owner: str | None = None, tracker: bool = False, category: str | None = None) -> None:
+                    owner: str | None = None, tracker: bool = False, category: str | None = None,
+                    blocked_by: str | None = None, cloaked_behind: str | None = None) -> None:
         """A request from a page of `site` to `third_party_site`, answered by the proxy or let through;
-        `owner` its company's name and `category` what it does (the tracker data's), when known."""
+        `owner` its company's name and `category` what it does (the tracker data's), when known;
+        `blocked_by` the list whose filter blocked it; `cloaked_behind` the page site's own host it
+        was requested as (a CNAME alias of `third_party_site`'s host)."""
         counters = {"blocked": 1} if blocked else {"allowed": 1}
         latest = {"owner": owner, "tracker": tracker}
-        if category is not None:  # (unknown: left out, so an older row's category is not erased)
+        # (unknown: left out, so what an older row says is not erased)
+        if category is not None:
             latest["category"] = category
+        if blocked_by is not None:
+            latest["blocked_by"] = blocked_by
+        if cloaked_behind is not None:
+            latest["cloaked_behind"] = cloaked_behind
         self._record(site, THIRD_PARTY, third_party_site, counters, latest)
 
     def cookie(self, site: str, seen: CookieSeen) -> None:

@@ -242,6 +242,48 @@ def test_popup_shows_what_was_blocked_and_who_runs_it(sites, pages, tmp_path):
     assert sites["tracker.test"].received() == []
 
 
+WIDGET_ARTICLE = """<!doctype html><html><head><title>article</title>
+<script src="https://js.widgets.test/w.js"></script></head><body><p>news</p></body></html>"""
+
+
+def test_popup_says_a_third_party_is_a_learned_tracker_and_that_it_was_blocked_for_it(sites, pages, extension_proxy):
+    """An unlisted widget that sets a cookie on three sites is learned (issue 13); on a fourth site
+    the popup says so, where it was seen tracking, and that this is why it was blocked; let in with
+    `whoknows trackers allow`, the open popup says that instead."""
+    from playwright.sync_api import expect
+
+    sites["widgets.test"].page("/w.js", "window.widget = 'loaded';", content_type="text/javascript",
+                               headers=[("set-cookie", "wid=8f3a2c914b7e4d2a9c1f0e6b; Path=/; Max-Age=86400; "
+                                                       "Secure; SameSite=None"), *NO_STORE])
+    for site in ("vendor.test", "news.test", "blog.test", "other.test"):
+        sites[site].page("/article", WIDGET_ARTICLE, headers=NO_STORE)
+    for site in ("vendor.test", "news.test", "blog.test"):
+        tab = pages.web_page(f"https://www.{site}/article")
+        assert tab.evaluate("window.widget || null") == "loaded"
+        tab.close()
+    deadline = time.monotonic() + 15
+    while "widgets.test" not in whoknows(extension_proxy, "trackers"):
+        assert time.monotonic() < deadline, "widgets.test was not learned"
+        time.sleep(0.3)
+    time.sleep(1.0)  # the proxy re-reads the learned list with its site settings (0.5 s)
+
+    article = pages.web_page("https://www.other.test/article")
+    assert article.evaluate("window.widget || null") is None  # blocked on the fourth site
+    popup = pages.open("popup.html")
+    expect(popup.locator("#site")).to_have_text("other.test")
+    widget = popup.locator("#third-parties li", has_text="widgets.test")
+    expect(widget).to_contain_text("1 blocked")
+    expect(widget).to_contain_text("Learned tracker, seen tracking on blog.test, news.test, vendor.test: "
+                                   "blocked because whoknows learned it.")
+
+    whoknows(extension_proxy, "trackers", "allow", "widgets.test")
+    time.sleep(1.0)
+    article.reload()  # the proxy applies the change from its next request on
+    assert article.evaluate("window.widget || null") == "loaded"
+    expect(widget).to_contain_text("1 blocked, 1 let through")  # the open popup follows
+    expect(widget).to_contain_text("you let it in (it gets no cookies and no Referer)")
+
+
 def test_switching_protection_off_lets_the_tracker_through(sites, pages):
     from playwright.sync_api import expect
 

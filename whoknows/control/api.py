@@ -6,6 +6,8 @@ request handling as a plain function over injected parts, so every rule is teste
   vendor records, the company view's picture;
 - `observations`: a site's live counters (`whoknows.observations.Observations.snapshot` shape),
   or None when nothing observes;
+- `learned`: the learned tracker the proxy knows by a domain name, or None (the proxy's
+  `whoknows.learned_trackers.LearnedTrackers.get`);
 - `tokens` (a `TokenStore`): the extension's token and the pairing code.
 The proxy addon (`proxy_addons.control`) puts it behind a loopback HTTP server.
 
@@ -117,8 +119,10 @@ class ControlAPI:
     def __init__(self, sites: SiteBackend, tokens: TokenStore, *, port: int,
                  observations: Callable[[str], Mapping | None] | None = None,
                  leaks: Callable[[str], int] | None = None, version: str | None = None,
-                 prevented: Callable[[str], int] | None = None) -> None:
+                 prevented: Callable[[str], int] | None = None,
+                 learned: Callable[[str], Any] | None = None) -> None:
         self.sites, self.tokens, self.port = sites, tokens, port
+        self.learned = learned or (lambda domain: None)
         self.observations = observations or (lambda site: None)
         self.leaks = leaks or (lambda site: 0)
         self.prevented = prevented or (lambda site: 0)
@@ -257,7 +261,7 @@ class ControlAPI:
         else:
             settings, alias, terms = self.sites.view(site)
             body = _json_body(site_state(site, settings, alias, self.observations(site), self.leaks(site),
-                                         self.prevented(site), terms))
+                                         self.prevented(site), self.learned, terms))
         etag = etag_of(body)
         if request.method == "GET" and _matches(request.one("if-none-match"), etag):
             return Response(304, [*BASE_HEADERS[1:], ("etag", etag)], b"")

@@ -130,17 +130,39 @@ def _counter(entry: Mapping, name: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _text(detail: Mapping, name: str) -> str | None:
+    value = detail.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def learned_status(tracker: Any) -> dict | None:
+    """A learned tracker (`whoknows.learned_trackers.LearnedTracker`, or None) as the control API and
+    the vendor record show it: its state ("learned": blocked on every site but its own; "allowed":
+    you let it in, 'whoknows trackers allow') and the sites it was seen tracking on."""
+    if tracker is None:
+        return None
+    return {"state": tracker.state, "sites": list(tracker.sites)}
+
+
 def site_state(site: str | None, settings: Any = None, alias: str | None = None,
                observations: Mapping | None = None, leaks: int = 0, leaks_prevented: int = 0,
-               terms: list[dict] | None = None) -> dict:
+               learned: Callable[[str], Any] | None = None, terms: list[dict] | None = None) -> dict:
     """The body of `GET /api/v1/site` (see the contract), from a site's settings, its active alias,
     the terms proffered with what the site did about them (`terms_records.site_terms`) and its
-    live counters (`Observations.snapshot` shape)."""
-    third_parties = [
-        {"domain": entry.get("subject"), "company": entry.get("company"), "category": entry.get("category"),
-         "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed")}
-        for entry in _entries(observations, "third_parties")
-    ]
+    live counters (`Observations.snapshot` shape). `learned(domain)`: the learned tracker
+    the proxy knows by that name (`LearnedTrackers.get`), or None; asked now, for the third parties
+    shown, never per request."""
+    learned = learned or (lambda domain: None)
+    third_parties = []
+    for entry in _entries(observations, "third_parties"):
+        domain, detail = entry.get("subject"), entry.get("detail") or {}
+        third_parties.append({
+            "domain": domain, "company": entry.get("company"), "category": entry.get("category"),
+            "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed"),
+            "blocked_by": _text(detail, "blocked_by") if _counter(entry, "blocked") else None,
+            "learned": learned_status(learned(domain)) if isinstance(domain, str) else None,
+            "cloaked_behind": _text(detail, "cloaked_behind"),
+        })
     cookies = _entries(observations, "cookies")
     return {
         "site": site,
