@@ -367,6 +367,7 @@ def test_site_state_combines_settings_alias_and_live_counters(api, token, observ
         "leaks": 0,
         "leaks_prevented": 0,
         "alias": alias,
+        "terms": [],  # none proffered
         "settings": {"paused": False, "cookie_mode": "cap:7", "allowed_third_parties": [], "leak_mode": None},
     }
     assert alias.startswith("you+") and alias.endswith("@mail.example")
@@ -413,6 +414,41 @@ def test_a_site_never_seen_has_zero_counters_and_the_defaults(api, token):
                                  "leak_mode": None}
     with open_ledger() as ledger:
         assert ledger.vendor_id("shop.test") is None  # reading creates nothing
+
+
+def test_the_site_state_says_which_terms_are_proffered_and_whether_the_site_agreed(api, token):
+    """Read from the ledger when asked: the terms chosen now, and per site since when the proxy
+    offered each and when and how the site agreed (its header, or its well-known file)."""
+    from whoknows import personal_terms
+    from whoknows.terms_records import PendingOffers, write_batch
+
+    def terms_of(site):
+        answer = call(api, "GET", f"{API}/site?site={site}", token=token)
+        assert answer.status == 200
+        return answer.json()["terms"], answer.headers
+
+    assert terms_of("vendor.test")[0] == []
+    with open_ledger() as ledger:
+        [term] = [personal_terms.offer(ledger, "nostalking")[0]]
+        moments = iter([1_800_000_000.0, 1_800_086_400.0, 1_800_000_000.0])
+        pending = PendingOffers(clock=lambda: next(moments))
+        pending.offered("vendor.test", [term])
+        pending.agreed("vendor.test", [term], "header")
+        pending.offered("other.test", [term])
+        write_batch(ledger, pending.take())
+    url = "http://whoknows.proxy/personal-terms/nostalking/1"
+    vendor, headers = terms_of("vendor.test")
+    assert vendor == [{"term": "nostalking", "version": 1, "title": "No stalking", "url": url,
+                       "offered_since": "2027-01-15T08:00:00Z", "agreed_on": "2027-01-16T08:00:00Z",
+                       "agreed_by": "header"}]
+    [other], _ = terms_of("other.test")
+    assert (other["offered_since"], other["agreed_on"], other["agreed_by"]) == ("2027-01-15T08:00:00Z", None, None)
+    [never], _ = terms_of("never.test")
+    assert (never["term"], never["offered_since"], never["agreed_on"]) == ("nostalking", None, None)
+    with open_ledger() as ledger:
+        personal_terms.withdraw(ledger)
+    assert terms_of("vendor.test")[0] == []  # what the site agreed to is not what you proffer now
+    assert call(api, "GET", f"{API}/site?url=about:blank", token=token).json()["terms"] is None
 
 
 @pytest.mark.parametrize("url", ["chrome://settings/", "about:blank", "http://127.0.0.1:8000/", "file:///etc/x",

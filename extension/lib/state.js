@@ -5,6 +5,7 @@
 // with "nothing" rather than failing, and orders things for display.
 
 import { NOT_PAIRED, NOT_RUNNING, OK } from "./api.js";
+import { termsView } from "./terms.js";
 
 export const COOKIE_CHOICES = Object.freeze(["default", "allow", "session", "cap", "block"]);
 
@@ -155,6 +156,7 @@ export function siteView(state) {
     leaksPrevented: count(data.leaks_prevented),
     alias: text(data.alias),
     cookieMode: cookieModeChoice(settings.cookie_mode),
+    terms: termsView(data.terms),
   };
 }
 

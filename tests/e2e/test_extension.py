@@ -393,6 +393,47 @@ def test_the_alias_is_made_from_the_popup(sites, pages, extension_proxy):
     assert len(json.loads(whoknows(extension_proxy, "alias", "list", "--json", "--vendor", "vendor.test"))) == 1
 
 
+def test_popup_shows_the_terms_you_proffer_and_whether_the_site_agreed(sites, pages, extension_proxy):
+    """None proffered, then `whoknows terms offer nostalking`: vendor.test answers with
+    Personal-Terms-Agreed and the popup says it agreed; other.test stays silent and the popup says
+    it has not. The popup reads it from the control API when it asks (the ledger), nothing more."""
+    from datetime import datetime, timezone
+
+    from playwright.sync_api import expect
+
+    sites["vendor.test"].page("/terms", "<!doctype html><h1>We agree</h1>",
+                              headers=[*NO_STORE, ("Personal-Terms-Agreed", "nostalking;v=1")])
+    sites["other.test"].page("/terms", "<!doctype html><h1>Silent</h1>", headers=NO_STORE)
+    shop = pages.web_page("https://vendor.test/terms")
+    popup = pages.open("popup.html")
+    terms = popup.locator("#terms")
+    expect(terms).to_have_text("Your terms: none proffered (whoknows terms offer nostalking)")
+
+    whoknows(extension_proxy, "terms", "offer", "nostalking")
+    try:
+        today = datetime.now(timezone.utc).date().isoformat()  # the ledger's days are UTC
+        # The proxy picks the choice up within a second: load the page until the site got the terms.
+        deadline = time.monotonic() + 10
+        while not sites["vendor.test"].received("/terms")[-1].header("personal-terms"):
+            assert time.monotonic() < deadline, "the proxy never proffered the terms"
+            time.sleep(0.3)
+            shop.reload()
+        popup.bring_to_front()
+        expect(terms.locator("li").first).to_have_text("Your terms: No stalking (nostalking/1)")
+        expect(terms.locator("li").nth(1)).to_have_text(
+            f"vendor.test agreed to No stalking on {today} (by its Personal-Terms-Agreed header)")
+
+        shop.goto("https://other.test/terms")
+        assert sites["other.test"].wait_for("/terms").header("personal-terms")
+        popup.close()
+        popup = pages.open("popup.html")
+        expect(popup.locator("#site")).to_have_text("other.test")
+        expect(popup.locator("#terms li").nth(1)).to_have_text(
+            f"other.test has not agreed to No stalking (offered since {today})")
+    finally:
+        whoknows(extension_proxy, "terms", "withdraw")
+
+
 def test_unpaired_then_paired_then_the_proxy_goes_away(sites, browser, start_proxy, e2e_dir, mitm_confdir,
                                                        tmp_path):
     from playwright.sync_api import expect

@@ -255,9 +255,9 @@ class ControlAPI:
         if site is None:
             body = _json_body(site_state(None))
         else:
-            settings, alias = self.sites.view(site)
+            settings, alias, terms = self.sites.view(site)
             body = _json_body(site_state(site, settings, alias, self.observations(site), self.leaks(site),
-                                         self.prevented(site)))
+                                         self.prevented(site), terms))
         etag = etag_of(body)
         if request.method == "GET" and _matches(request.one("if-none-match"), etag):
             return Response(304, [*BASE_HEADERS[1:], ("etag", etag)], b"")
