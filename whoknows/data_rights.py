@@ -422,8 +422,13 @@ def answered_request(ledger: Ledger, request_id: int, today: date) -> tuple[dict
                             f"{request['article']}): a follow-up names what the answer to an access request (a copy "
                             "of your data) left out")
     if request["answered_on"] is None:
-        hint = (f"'whoknows request complain {request_id}'" if request["overdue"]
-                else f"its answer is due by {request['due_on']}")
+        if request["complaints"]:
+            last = request["complaints"][-1]
+            hint = f"you complained about it on {last['sent_on']} to {last['authority'] or last['to']}"
+        elif request["overdue"]:
+            hint = f"'whoknows request complain {request_id}'"
+        else:
+            hint = f"its answer is due by {request['due_on']}"
         raise WhoknowsError(f"request {request_id} to {vendor} has no answer recorded: record it with "
                             f"'whoknows request answered {request_id} --data PATH' ({hint})")
     exports = [dict(row) for row in ledger.query(

@@ -355,6 +355,9 @@ def test_a_request_already_complained_about_is_not_complained_about_again(overdu
     assert (f"was complained about on 2024-03-01 to Spanish Data Protection Agency (request {first['id']})"
             in again.stderr)
     assert [r["kind"] for r in json.loads(ok("requests", "--json").stdout)].count("complaint") == 1
+    follow = run("request", "follow-up", str(overdue["id"]))  # no answer yet: the hint is the complaint made
+    assert follow.exit_code == 1
+    assert "you complained about it on 2024-03-01 to Spanish Data Protection Agency" in follow.stderr
 
 
 def test_a_complaint_about_another_request_the_same_day_is_refused_not_merged(overdue):
