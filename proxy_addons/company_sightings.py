@@ -22,6 +22,7 @@ from __future__ import annotations
 from mitmproxy import ctx
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.context import context_of
 from proxy_addons.cookies import COOKIES_KEY
 from proxy_addons.cookies import CookieDecision
@@ -82,6 +83,8 @@ class CompanySightingsAddon:
             return
         host = flow.request.host
         if context.request_site == context.page_site:
+            if not flow.metadata.get(flow_state.CANONICAL_NAMES):  # (a dict look-up for every other request)
+                return
             host = self._cloaked_company_host(flow)  # a CNAME-cloaked host is its company's
             if host is None:
                 return
@@ -110,8 +113,13 @@ class CompanySightingsAddon:
         decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
         if decision is None or not decision.set_cookies:
             return
-        host = flow.request.host if decision.third_party else self._cloaked_company_host(flow)
-        if host is None:
+        if decision.third_party:
+            host = flow.request.host
+        elif flow.metadata.get(flow_state.CANONICAL_NAMES):
+            host = self._cloaked_company_host(flow)
+            if host is None:
+                return
+        else:
             return
         context = context_of(flow)
         site = first_party_site(context) if context is not None else decision.page_site
