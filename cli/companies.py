@@ -90,7 +90,8 @@ def show(name, as_json):
     """Where the company NAME saw you (each site, the days, requests blocked and reached, which of
     its domains), what it received (the names of the cookies it set, your values by kind and
     encoding, the page URLs it learned through Referer or parameters: redacted) and its privacy
-    contact. NAME is its name, one of its tracker domains or one of its sites.
+    contact, and which of its domains whoknows learned are trackers ('whoknows trackers'). NAME is
+    its name, one of its tracker domains or one of its sites.
 
     Examples:
 
@@ -111,6 +112,11 @@ def show(name, as_json):
     click.echo(f"  privacy contact: {record['privacy_contact'] or 'unknown'}")
     if record["privacy_webform"]:
         click.echo(f"  privacy web form: {record['privacy_webform']}")
+    if record["learned_trackers"]:
+        from whoknows.learned_trackers import describe
+
+        for tracker in record["learned_trackers"]:
+            click.echo(f"  {tracker['domain']}: {describe(tracker['state'], tracker['sites'])}")
     if record["findings"]:
         from cli.findings import print_findings
 

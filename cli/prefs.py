@@ -46,7 +46,7 @@ def describe_preferences(prefs: dict) -> str:
 @click.option("--clear", is_flag=True, help="Forget every stated preference for VENDOR first.")
 @click.option("--check", is_flag=True, help="Check every vendor against your scanned mail (whoknows mail scan): "
               "over its max per week or month, off its topics, marketing after --no-marketing or an opt-out, "
-              "and the same mailing twice; each message judged by the preferences in force when it "
+              "marketing by email when its --channel list leaves email out, and the same mailing twice; each message judged by the preferences in force when it "
               "arrived. Exit 1 when it finds a breach.")
 @json_option
 def prefs(vendor_name, marketing, channels, topics, max_per_week, max_per_month, opt_out, notes, clear, check,

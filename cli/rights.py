@@ -194,10 +194,10 @@ def _identifiers(ledger, domain: str, lang: str, record: dict):
 
 
 def _deliver(ledger, domain: str, record: dict, letter, out: str | None, as_json: bool, extra: dict,
-             unresolved: int = 0, sender: str | None = None) -> None:
+             unresolved: int = 0, sender: str | None = None, about: int | None = None) -> None:
     """Write `letter` (stdout, or --out FILE: .eml a message from `sender` or the vendor's alias),
-    record it, and say so. The letter is written before it is recorded: a letter that could not be
-    written is not a request made."""
+    record it (`about`: the request a complaint or follow-up is about), and say so. The letter is
+    written before it is recorded: a letter that could not be written is not a request made."""
     from whoknows import letters
     from whoknows.data_rights import alias_to_send_from, record_request
     from whoknows.errors import InputError
@@ -216,7 +216,7 @@ def _deliver(ledger, domain: str, record: dict, letter, out: str | None, as_json
     if out is not None:
         write_private_file(Path(out), content)  # a letter carries your identifiers: 0600
     request_id, new = record_request(ledger, domain, letter.kind, letter.lang, letter.to, letter.sent_on,
-                                     letter.deadline)
+                                     letter.deadline, about=about)
     if unresolved:
         click.echo(f"note: {unresolved} of your values the proxy saw {record['display']} receive or send cannot be "
                    "decrypted here and are not listed", err=True)
@@ -358,7 +358,9 @@ def answered(request_id, on, data_path, as_json):
 @json_option
 def rights_requests(as_json):
     """The data-rights requests you made, with their due dates (one month, GDPR Art. 12(3));
-    unanswered ones past their date are overdue.
+    unanswered ones past their date are overdue. A request you complained about ('whoknows request
+    complain ID') says so instead, and the complaint is listed with its own three months (Art.
+    78(2)); one you followed up ('whoknows request follow-up ID') says when.
 
     Examples:
 
@@ -388,12 +390,19 @@ def rights_requests(as_json):
     for r in rows:
         if r["answered_on"]:
             status, style = f"answered {r['answered_on']}", "dim"
+        elif r["complaints"]:
+            last = r["complaints"][-1]
+            status = f"complained on {last['sent_on']} to {last['authority'] or last['to']} (request {last['id']})"
+            style = "yellow"
         elif r["overdue"]:
             status, style = f"OVERDUE by {-r['days_left']} days", "bold red"
         else:
             status, style = f"due in {r['days_left']} days", None
-        grid.add_row(str(r["id"]), display_domain(r["vendor"]), f"{r['kind']} ({r['article']})", r["sent_on"],
-                     r["due_on"], status, style=style)
+        if r["follow_ups"]:
+            last = r["follow_ups"][-1]
+            status += f"; followed up on {last['sent_on']} (request {last['id']})"
+        request = f"{r['kind']} ({r['article']})" + (f" about request {r['about']}" if r["about"] is not None else "")
+        grid.add_row(str(r["id"]), display_domain(r["vendor"]), request, r["sent_on"], r["due_on"], status, style=style)
     console().print(grid)
     overdue = [r["id"] for r in rows if r["overdue"] and r["kind"] != "complaint"]
     if overdue:
@@ -432,7 +441,9 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
         whoknows request complain 3 --lang es --out complaint.txt
     """
     from whoknows import authorities, letters
-    from whoknows.data_rights import as_earlier, held_values, overdue_request, sent_elsewhere, terms_cited
+    from whoknows.data_rights import (
+        as_earlier, check_not_a_different_repeat, held_values, overdue_request, sent_elsewhere, terms_cited,
+    )
     from whoknows.errors import InputError
     from whoknows.ledger import open_ledger
 
@@ -449,6 +460,7 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
             if reply_to is None:
                 raise InputError("a complaint sent as a message needs your address: --from ADDRESS")
         domain = request["vendor"]
+        check_not_a_different_repeat(ledger, domain, "complaint", lang, authority.contact, today, about=request_id)
         record, facts = _vendor_facts_or_bare(ledger, domain, request["contact"])
         found = _identifiers(ledger, domain, lang, record)
         leaks, unresolved = sent_elsewhere(ledger, domain, lang)
@@ -463,7 +475,7 @@ def complain(request_id, lang, out, signed, reply_to, on, as_json):
                  {"about": request_id, "authority": {"country": authority.country, "name": authority.name,
                                                      "email": authority.email, "web": authority.web},
                   "identifiers": [list(i) for i in found.items]},
-                 unresolved + found.unresolved, sender=reply_to)
+                 unresolved + found.unresolved, sender=reply_to, about=request_id)
     if authority.note:
         click.echo(f"note: {authority.note}", err=True)
 
@@ -558,7 +570,7 @@ def follow_up(request_id, lang, out, to, signed, on, as_json):
             raise WhoknowsError(f"the answer to request {request_id} leaves out nothing the ledger shows: its export "
                                 "lists recipients or the proxy saw none, and it contains every value of yours it "
                                 "was given")
-        check_not_a_different_repeat(ledger, domain, "follow-up", lang, facts.privacy_contact, sent_on)
+        check_not_a_different_repeat(ledger, domain, "follow-up", lang, facts.privacy_contact, sent_on, about=request_id)
         found = _identifiers(ledger, domain, lang, record)
         letter = letters.render_follow_up(lang, facts, as_earlier(request), recipients, missing, found.items,
                                           sent_on, signed)
@@ -570,4 +582,4 @@ def follow_up(request_id, lang, out, to, signed, on, as_json):
                            "missing": [{"what": m.label, "value": m.value, "given_on": m.given_on.isoformat()}
                                        for m in missing]},
                   "identifiers": [list(i) for i in found.items]},
-                 found.unresolved)
+                 found.unresolved, about=request_id)

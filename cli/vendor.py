@@ -131,9 +131,20 @@ def show(vendor_name, as_json):
     """
     from whoknows.vendor_records import vendor_record
 
+    from whoknows.errors import NotFoundError
+    from whoknows.learned_trackers import describe, list_trackers
+
     with _open() as ledger:
         domain = _vendor(ledger, vendor_name)
-        record = vendor_record(ledger, domain, top=None if as_json else SHOW_TOP)
+        try:
+            record = vendor_record(ledger, domain, top=None if as_json else SHOW_TOP)
+        except NotFoundError as exc:
+            # A third party the proxy learned is a tracker need not be a vendor of yours: say what it is.
+            learned = [t for t in list_trackers(ledger, ("learned", "allowed"), domains=[domain])]
+            if learned:
+                raise NotFoundError(f"{exc}; {domain} is a {describe(learned[0].state, learned[0].sites)} "
+                                    "('whoknows trackers')") from None
+            raise
     if as_json:
         print_json(record)
     else:
@@ -161,6 +172,11 @@ def _print_record(record: dict) -> None:
         click.echo(f"  {label}: {value}" + (f"  [{_SOURCE_NAMES.get(source, source)}]" if source else ""))
     if company.get("owner"):
         click.echo(f"  owned by: {company['owner']}  [tracker data] ('whoknows company show {record['vendor']}')")
+    if record["learned_tracker"]:
+        from whoknows.learned_trackers import describe
+
+        tracker = record["learned_tracker"]
+        click.echo(f"  {describe(tracker['state'], tracker['sites'])}")
     if company["countries"]:
         click.echo(f"  countries: {', '.join(company['countries'])}")
     if company["categories"]:
@@ -239,8 +255,15 @@ def _about(detail, entry: dict | None = None) -> str:
     if company:
         category = (entry or {}).get("category")
         parts.append(str(company) + (f" ({category})" if category else ""))
-    if detail.get("tracker"):
+    learned = (entry or {}).get("learned")
+    if learned:
+        parts.append("learned tracker, let in by you" if learned.get("state") == "allowed" else "learned tracker")
+    elif detail.get("tracker"):
         parts.append("tracker")
+    if detail.get("cloaked_behind"):
+        parts.append(f"behind {detail['cloaked_behind']} (CNAME)")
+    if detail.get("blocked_by") and detail.get("blocked"):
+        parts.append(f"blocked by {detail['blocked_by']}")
     if "asked_lifetime_seconds" in detail:
         kept = ("removed" if detail.get("mode") == "block"
                 else f"kept {_lifetime(detail.get('granted_lifetime_seconds'))}")

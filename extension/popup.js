@@ -7,10 +7,11 @@
 import * as api from "./lib/api.js";
 import { ext } from "./lib/browser.js";
 import { message } from "./lib/messages.js";
-import { $, say } from "./lib/page.js";
+import { $, element, say } from "./lib/page.js";
 import { loadConfig } from "./lib/settings.js";
-import { companyLine, cookieModeValue, isWebUrl, siteView, summaryLines } from "./lib/state.js";
+import { companyLine, cookieModeValue, isWebUrl, siteView, summaryLines, trackerNote } from "./lib/state.js";
 import { pickTargetTab, requestedTabId } from "./lib/tabs.js";
+import { agreementLine, proffersLine } from "./lib/terms.js";
 
 const POLL_MS = 1000;
 const OWN_ORIGIN = ext.runtime.getURL("");
@@ -94,6 +95,13 @@ function thirdPartyItem(party, site) {
   button.textContent = party.allowedHere ? "Stop allowing" : "Allow here";
   button.setAttribute("aria-label", `${button.textContent}: ${party.domain} on ${site}`); // starts as it reads
   item.append(domain, button, about);
+  const note = trackerNote(party);
+  if (note !== null) {
+    const why = document.createElement("span");
+    why.className = "why";
+    why.textContent = note; // proxy text: never markup
+    item.append(why);
+  }
   return item;
 }
 
@@ -135,6 +143,8 @@ function draw(state) {
     return item;
   }));
   $("no-companies").hidden = view.companyGroups.length > 0;
+  $("terms").replaceChildren(...[proffersLine(view.terms), ...view.terms.map((t) => agreementLine(view.site, t))]
+    .map((line) => element("li", line)));
   drawThirdParties(view);
   drawCookieMode(view);
   if ($("alias").value !== (view.alias ?? "")) $("alias").value = view.alias ?? "";

@@ -10,7 +10,11 @@ to the ledger on its own thread, never on the request path):
 - `responseheaders` (after the cookie addon's): the names of the cookies a third party's
   response tried to set (`flow.metadata[flow_state.COOKIES]`), kept or removed. Never their values.
 
-Pages are attributed as the observation addon does (`observation.first_party_site`).
+Pages are attributed as the observation addon does (`observation.first_party_site`). A request to
+a host of the page's own site that is a DNS alias of a company's host (CNAME cloaking: the cname
+addon's `flow_state.CANONICAL_NAMES`, `observation.cloaked_names`) is that company's: blocked under
+its canonical name or not, it is counted for the company behind the first canonical name the
+tracker data knows, with what it got (the site's own cookies sent to it, pages, your values).
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from __future__ import annotations
 from mitmproxy import ctx
 from mitmproxy import http
 
+from proxy_addons import flow_state
 from proxy_addons.context import context_of
 from proxy_addons.cookies import COOKIES_KEY
 from proxy_addons.cookies import CookieDecision
 from proxy_addons.leaks import FOUND_KEY
 from proxy_addons.mitmproxy_shortcuts import folded_value
 from proxy_addons.observation import FLUSH_OPTION
+from proxy_addons.observation import cloaked_names
 from proxy_addons.observation import first_party_site
 from proxy_addons.observation import ledger_name
 from proxy_addons.observation import parse_interval
@@ -75,37 +81,61 @@ class CompanySightingsAddon:
     @observer
     def request(self, flow: http.HTTPFlow) -> None:
         context = context_of(flow)
-        if context is None or context.page_site is None or context.request_site == context.page_site:
+        if context is None or context.page_site is None:
             return
+        host = flow.request.host
+        if context.request_site == context.page_site:
+            if not flow.metadata.get(flow_state.CANONICAL_NAMES):  # (a dict look-up for every other request)
+                return
+            host = self._cloaked_company_host(flow)  # a CNAME-cloaked host is its company's
+            if host is None:
+                return
         site = first_party_site(context)
         if site is None:
             return
         if flow.response is not None:
             # Answered by the proxy itself: blocked by a filter (`blocking`) or stopped because it
             # carried your values (`leaks`' prevention). Either way it never reached the company.
-            self.sightings.request(site, flow.request.host, blocked=True)
+            self.sightings.request(site, host, blocked=True)
             return
         request = flow.request
-        if self.sightings.company_of(request.host) is None:
+        if self.sightings.company_of(host) is None:
             return
         fields = request.headers.fields
         pages = pages_learned(request.url, folded_value(fields, b"referer"), site, site_of)
-        self.sightings.request(site, request.host, blocked=False, pages=pages)
+        self.sightings.request(site, host, blocked=False, pages=pages)
         sent = cookie_names(folded_value(fields, b"cookie"))
         if sent:
-            self.sightings.cookies(site, request.host, sent, sent=True)
+            self.sightings.cookies(site, host, sent, sent=True)
         found = flow.metadata.get(FOUND_KEY)
         if found:
-            self.sightings.values(site, request.host, [(f.kind, f.ref, f.encoding) for f in found])
+            self.sightings.values(site, host, [(f.kind, f.ref, f.encoding) for f in found])
 
     @observer
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         decision: CookieDecision | None = flow.metadata.get(COOKIES_KEY)
-        if decision is None or not decision.set_cookies or not decision.third_party:
+        if decision is None or not decision.set_cookies:
+            return
+        if decision.third_party:
+            host = flow.request.host
+        elif flow.metadata.get(flow_state.CANONICAL_NAMES):
+            host = self._cloaked_company_host(flow)
+            if host is None:
+                return
+        else:
             return
         context = context_of(flow)
         site = first_party_site(context) if context is not None else decision.page_site
         if site is None:
             return
-        self.sightings.cookies(site, flow.request.host,
+        self.sightings.cookies(site, host,
                                [ledger_name(outcome.name) for outcome in decision.set_cookies if not outcome.malformed])
+
+    def _cloaked_company_host(self, flow: http.HTTPFlow) -> str | None:
+        """For a host of the page's own site that is a DNS alias of another site's host (CNAME
+        cloaking, `observation.cloaked_names`), the first canonical name a company is known for;
+        else None (a plain first-party request: no company sighting)."""
+        for name in cloaked_names(flow):
+            if self.sightings.company_of(name) is not None:
+                return name
+        return None

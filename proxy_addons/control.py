@@ -215,9 +215,13 @@ class Control:
     # -- wiring to the other addons of this proxy ---------------------------------------------
 
     def _observations(self, site: str) -> dict | None:
-        """The site's live counters from the observation addon (thread-safe), if it is loaded."""
+        """The site's live counters from the observation addon (thread-safe), if it is loaded, each
+        third party with whether it is a learned tracker now (the context addon's list)."""
         observation = _addon("whoknows_observation")
-        return None if observation is None else observation.snapshot(site)
+        learned = getattr(_addon("whoknows_context"), "learned_trackers", None)
+        # (The learned list the request hooks block by, read without a lock: it is swapped whole.)
+        return None if observation is None else observation.snapshot(
+            site, learned=None if learned is None else learned.get)
 
     def _leaks(self, site: str) -> int:
         """Distinct (value, recipient host) pairs seen leaving the site's pages for hosts outside the

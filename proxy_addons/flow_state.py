@@ -9,8 +9,8 @@ once per flow, or replaced by a new object, never mutated: the safety guard
 | CONTEXT            | `context.FlowContext` (the request described, | context (or the   | blocking, params, cookies, signals,      |
 |                    | its page site's settings)                     | first reader,     | leaks, observation                       |
 |                    |                                               | `ensure_context`) |                                          |
-| CANONICAL_NAMES    | the names the request's host is an alias of   | cname             | blocking                                 |
-|                    | (its CNAME chain), for a first-party subdomain|                   |                                          |
+| CANONICAL_NAMES    | the names the request's host is an alias of   | cname             | blocking, observation,                   |
+|                    | (its CNAME chain), for a first-party subdomain|                   | company_sightings                        |
 | FILTER             | `whoknows.filters.Decision` (the lists', or a | blocking          | params, leaks, observation,              |
 |                    | block for a tracker the proxy learned of)     |                   | company_sightings                        |
 | TRACKER            | True: a block filter matched, or the host is  | blocking          | cookies, signals, frames, observation    |

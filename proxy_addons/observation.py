@@ -3,10 +3,13 @@
 Last in the chain: it reads what the other addons decided from the flow's metadata and records it
 in `whoknows.observations.Observations` (live counters in memory):
 - `request`: a request to a third party (its site is not the page's): blocked or allowed
-  (`proxy_addons.blocking`'s decision), with the owning company where known
+  (`proxy_addons.blocking`'s decision, and the list that blocked it), with the owning company where known
   and its category (`whoknows.tracker_companies.tracker_domain`, else
   `whoknows.directory.tracker_owner`) and whether it is a tracker; the tracking parameters the
-  params addon removed (`flow.metadata[flow_state.REMOVED_PARAMS]`);
+  params addon removed (`flow.metadata[flow_state.REMOVED_PARAMS]`). A request to a host of the
+  page's own site that the cname addon found to be an alias of another site's host
+  (`flow_state.CANONICAL_NAMES`: CNAME cloaking) counts as a request to that site, noting the host
+  it hid behind;
 - `responseheaders` (after the cookie addon's): every `Set-Cookie` line and what the cookie
   addon made of it (`flow.metadata[flow_state.COOKIES]`): asked and granted lifetimes, removed
   or shortened.
@@ -34,6 +37,7 @@ from mitmproxy import http
 
 from proxy_addons.blocking import BLOCKING_ACTIONS
 from proxy_addons.blocking import DECISION_KEY
+from proxy_addons import flow_state
 from proxy_addons.context import FlowContext
 from proxy_addons.context import context_of
 from proxy_addons.context import ensure_context
@@ -43,7 +47,9 @@ from proxy_addons.cookies import CookieDecision
 from whoknows.directory import builtin_tracker
 from proxy_addons.params import REMOVED_KEY
 from proxy_addons.safety import observer
+from whoknows.cname import names_to_check
 from whoknows.directory import tracker_owner
+from whoknows.sites import site_of
 from whoknows.tracker_companies import tracker_domain
 from whoknows.batching import DEFAULT_FLUSH_INTERVAL
 from whoknows.observations import CookieSeen
@@ -63,6 +69,14 @@ def first_party_site(context: FlowContext) -> str | None:
     if context.third_party:
         return None
     return context.request_site
+
+
+def cloaked_names(flow: http.HTTPFlow) -> tuple[str, ...]:
+    """The canonical names of another site a first-party host is an alias of (CNAME cloaking), in
+    chain order; () for a host that is no alias (or was not looked up: the cname addon asks only
+    for subdomains of the page's own site). A dict look-up for every other request."""
+    names = flow.metadata.get(flow_state.CANONICAL_NAMES)
+    return names_to_check(flow.request.host, names) if names else ()
 
 
 def parse_interval(text: str) -> float:
@@ -121,9 +135,9 @@ class Observation:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def snapshot(self, site: str, top: int | None = None) -> dict:
+    def snapshot(self, site: str, top: int | None = None, learned=None) -> dict:
         """A site's live counters (see `whoknows.observations.Observations.snapshot`)."""
-        return self.observations.snapshot(site, top)
+        return self.observations.snapshot(site, top, learned)
 
     # -- hooks ------------------------------------------------------------------------------------
 
@@ -135,20 +149,41 @@ class Observation:
         site = first_party_site(context)
         if site is None:
             return
-        if context.page_site is not None and context.request_site != context.page_site:
-            host = flow.request.host
-            decision = flow.metadata.get(DECISION_KEY)
-            blocked = (flow.response is not None and decision is not None
-                       and decision.action in BLOCKING_ACTIONS)
-            tracker = bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host)
-            entry = tracker_domain(host)
-            self.observations.third_party(site, context.request_site or host, blocked=blocked,
-                                          # (the owner `tracker_owner` would find first: its entry's)
-                                          owner=entry.company.name if entry is not None else tracker_owner(host),
-                                          category=entry.category if entry is not None else None,
-                                          tracker=tracker)
+        if context.page_site is not None:
+            if context.request_site != context.page_site:
+                host = flow.request.host
+                decision = flow.metadata.get(DECISION_KEY)
+                blocked = (flow.response is not None and decision is not None
+                           and decision.action in BLOCKING_ACTIONS)
+                tracker = bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host)
+                entry = tracker_domain(host)
+                self.observations.third_party(site, context.request_site or host, blocked=blocked,
+                                              # (the owner `tracker_owner` would find first: its entry's)
+                                              owner=entry.company.name if entry is not None else tracker_owner(host),
+                                              category=entry.category if entry is not None else None,
+                                              tracker=tracker, blocked_by=decision.list if blocked else None)
+            elif flow.metadata.get(flow_state.CANONICAL_NAMES):  # (a dict look-up for every other request)
+                self._cloaked(flow, site)
         for name in flow.metadata.get(REMOVED_KEY, ()):
             self.observations.parameter(site, ledger_name(name), context.request_site)
+
+    def _cloaked(self, flow: http.HTTPFlow, site: str) -> None:
+        """A host of the page's own site that is a DNS alias of another site's host (the cname
+        addon found it) is that other site's: counted under its first canonical name of another
+        site, noting the host it hid behind."""
+        canonical = cloaked_names(flow)
+        if not canonical:
+            return
+        host = canonical[0]
+        decision = flow.metadata.get(DECISION_KEY)
+        blocked = flow.response is not None and decision is not None and decision.action in BLOCKING_ACTIONS
+        entry = tracker_domain(host)
+        self.observations.third_party(site, site_of(host) or host, blocked=blocked,
+                                      owner=entry.company.name if entry is not None else tracker_owner(host),
+                                      category=entry.category if entry is not None else None,
+                                      tracker=bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host),
+                                      blocked_by=decision.list if blocked else None,
+                                      cloaked_behind=flow.request.host)
 
     @observer
     def responseheaders(self, flow: http.HTTPFlow) -> None:

@@ -15,6 +15,7 @@ import pytest
 from whoknows import control
 from whoknows.aliases import parse_setup, save_setup
 from whoknows.control import ControlAPI, LedgerSites, TokenStore
+from whoknows.learned_trackers import LearnedTracker, LearnedTrackers
 from whoknows.ledger import open_ledger
 from whoknows.observations import CookieSeen, Observations
 from whoknows.paths import data_dir
@@ -87,9 +88,9 @@ UNTOUCHED = {"site": "vendor.test", "paused": False, "cookie_mode": None, "allow
 
 def browse_vendor(observations: Observations) -> None:
     observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc", tracker=True,
-                             category="advertising")
+                             category="advertising", blocked_by="easylist")
     observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc", tracker=True,
-                             category="advertising")
+                             category="advertising", blocked_by="easylist")
     observations.third_party("vendor.test", "pixel.test", blocked=False, owner="Tracker Inc", tracker=True,
                              category="advertising")
     observations.third_party("vendor.test", "cdn.test", blocked=False)
@@ -352,10 +353,11 @@ def test_site_state_combines_settings_alias_and_live_counters(api, token, observ
         "protection": True,
         "blocked": {"total": 2, "third_parties": [
             {"domain": "tracker.test", "company": "Tracker Inc", "category": "advertising", "blocked": 2,
-             "allowed": 0},
-            {"domain": "cdn.test", "company": None, "category": None, "blocked": 0, "allowed": 1},
+             "allowed": 0, "blocked_by": "easylist", "learned": None, "cloaked_behind": None},
+            {"domain": "cdn.test", "company": None, "category": None, "blocked": 0, "allowed": 1,
+             "blocked_by": None, "learned": None, "cloaked_behind": None},
             {"domain": "pixel.test", "company": "Tracker Inc", "category": "advertising", "blocked": 0,
-             "allowed": 1},
+             "allowed": 1, "blocked_by": None, "learned": None, "cloaked_behind": None},
         ]},
         # What the popup groups by: the company's third parties added up, unknown ones left out.
         "companies": [{"company": "Tracker Inc", "category": "advertising", "blocked": 2, "reached": 1,
@@ -365,9 +367,41 @@ def test_site_state_combines_settings_alias_and_live_counters(api, token, observ
         "leaks": 0,
         "leaks_prevented": 0,
         "alias": alias,
+        "terms": [],  # none proffered
         "settings": {"paused": False, "cookie_mode": "cap:7", "allowed_third_parties": [], "leak_mode": None},
     }
     assert alias.startswith("you+") and alias.endswith("@mail.example")
+
+
+def test_site_state_says_which_third_party_is_learned_listed_or_cname_cloaked(tokens, token, observations):
+    learned = LearnedTrackers([
+        LearnedTracker("widgets.test", "learned", ("a.test", "b.test", "c.test"), ("cookie",), "t", "t"),
+        LearnedTracker("chat.test", "allowed", ("a.test", "b.test", "d.test"), ("value",), "t", "t"),
+    ])
+    api = ControlAPI(LedgerSites(), tokens, port=PORT,
+                     observations=lambda site: observations.snapshot(site, learned=learned.get))
+    observations.third_party("vendor.test", "widgets.test", blocked=True, blocked_by="whoknows")
+    observations.third_party("vendor.test", "chat.test", blocked=False)
+    observations.third_party("vendor.test", "tracker-cdn.test", blocked=True, blocked_by="easylist",
+                             cloaked_behind="metrics.vendor.test")
+    observations.third_party("vendor.test", "cdn.test", blocked=False)
+    state = call(api, "GET", f"{API}/site?site=vendor.test", token=token).json()
+    parties = {p["domain"]: p for p in state["blocked"]["third_parties"]}
+    assert parties["widgets.test"]["learned"] == {"state": "learned", "sites": ["a.test", "b.test", "c.test"]}
+    assert parties["widgets.test"]["blocked_by"] == "whoknows"  # blocked because it was learned
+    assert parties["chat.test"]["learned"] == {"state": "allowed", "sites": ["a.test", "b.test", "d.test"]}
+    assert parties["chat.test"]["blocked_by"] is None
+    cloaked = parties["tracker-cdn.test"]
+    assert (cloaked["cloaked_behind"], cloaked["blocked_by"], cloaked["learned"]) == (
+        "metrics.vendor.test", "easylist", None)
+    assert (parties["cdn.test"]["learned"], parties["cdn.test"]["cloaked_behind"]) == (None, None)
+    # A tracker learned while the popup polls changes the state, so the ETag: the popup redraws.
+    etag = call(api, "GET", f"{API}/site?site=vendor.test", token=token).headers
+    learned.replace_all([LearnedTracker("cdn.test", "learned", ("a.test", "b.test", "c.test"), ("cookie",),
+                                        "t", "t")])
+    again = call(api, "GET", f"{API}/site?site=vendor.test", token=token)
+    assert dict(again.headers)["etag"] != dict(etag)["etag"]
+    assert {p["domain"]: p["learned"] for p in again.json()["blocked"]["third_parties"]}["cdn.test"]["state"] == "learned"
 
 
 def test_a_site_never_seen_has_zero_counters_and_the_defaults(api, token):
@@ -380,6 +414,41 @@ def test_a_site_never_seen_has_zero_counters_and_the_defaults(api, token):
                                  "leak_mode": None}
     with open_ledger() as ledger:
         assert ledger.vendor_id("shop.test") is None  # reading creates nothing
+
+
+def test_the_site_state_says_which_terms_are_proffered_and_whether_the_site_agreed(api, token):
+    """Read from the ledger when asked: the terms chosen now, and per site since when the proxy
+    offered each and when and how the site agreed (its header, or its well-known file)."""
+    from whoknows import personal_terms
+    from whoknows.terms_records import PendingOffers, write_batch
+
+    def terms_of(site):
+        answer = call(api, "GET", f"{API}/site?site={site}", token=token)
+        assert answer.status == 200
+        return answer.json()["terms"], answer.headers
+
+    assert terms_of("vendor.test")[0] == []
+    with open_ledger() as ledger:
+        [term] = [personal_terms.offer(ledger, "nostalking")[0]]
+        moments = iter([1_800_000_000.0, 1_800_086_400.0, 1_800_000_000.0])
+        pending = PendingOffers(clock=lambda: next(moments))
+        pending.offered("vendor.test", [term])
+        pending.agreed("vendor.test", [term], "header")
+        pending.offered("other.test", [term])
+        write_batch(ledger, pending.take())
+    url = "http://whoknows.proxy/personal-terms/nostalking/1"
+    vendor, headers = terms_of("vendor.test")
+    assert vendor == [{"term": "nostalking", "version": 1, "title": "No stalking", "url": url,
+                       "offered_since": "2027-01-15T08:00:00Z", "agreed_on": "2027-01-16T08:00:00Z",
+                       "agreed_by": "header"}]
+    [other], _ = terms_of("other.test")
+    assert (other["offered_since"], other["agreed_on"], other["agreed_by"]) == ("2027-01-15T08:00:00Z", None, None)
+    [never], _ = terms_of("never.test")
+    assert (never["term"], never["offered_since"], never["agreed_on"]) == ("nostalking", None, None)
+    with open_ledger() as ledger:
+        personal_terms.withdraw(ledger)
+    assert terms_of("vendor.test")[0] == []  # what the site agreed to is not what you proffer now
+    assert call(api, "GET", f"{API}/site?url=about:blank", token=token).json()["terms"] is None
 
 
 @pytest.mark.parametrize("url", ["chrome://settings/", "about:blank", "http://127.0.0.1:8000/", "file:///etc/x",

@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 
 from whoknows.errors import InputError
-from whoknows.letters import LANGUAGES, TOPIC_WORDS, BrokenRule, MarketingMail, VendorFacts, render_request
+from whoknows.letters import (
+    CHANNEL_WORDS, LANGUAGES, TOPIC_WORDS, BrokenRule, MarketingMail, VendorFacts, render_request,
+)
 from whoknows.mail_records import RULES
 from whoknows.mail_topics import TOPICS
+from whoknows.preferences import CHANNELS
 
 GOLDEN = Path(__file__).parent / "data" / "letters"
 ALIAS = "shop.k3x9@alias.example"
@@ -88,12 +91,17 @@ def test_each_mail_is_listed_once_with_its_rules_and_withdrawal_only_after_an_op
 def test_every_rule_and_topic_has_words_in_both_languages():
     for lang in LANGUAGES:
         assert set(TOPIC_WORDS[lang]) == set(TOPICS)
+        assert set(CHANNEL_WORDS[lang]) == set(CHANNELS)
         for rule in RULES:
             broken = BrokenRule(rule, since=date(2026, 3, 1), limit=1, messages=2, topics=("offers",),
-                                allowed=("orders",), duplicate="sent-twice",
-                                period="2026-W11" if rule == "max-per-week" else "2026-03")
+                                allowed=tuple(CHANNELS[1:]) if rule == "channel" else ("orders",),
+                                duplicate="sent-twice", period="2026-W11" if rule == "max-per-week" else "2026-03")
             letter = render(lang, [MarketingMail(at(11), "<x@shop.example>", None, (broken,))])
             assert "<x@shop.example>" in letter.body
+    channel = BrokenRule("channel", since=date(2026, 3, 1), allowed=("phone", "sms", "post"))
+    letter = render("en", [MarketingMail(at(11), "<x@shop.example>", None, (channel,))])
+    assert ("marketing by email, although since 1 March 2026 I had agreed to be contacted only by telephone, SMS "
+            "and post") in " ".join(letter.body.split())
 
 
 def test_mails_go_in_an_objection_only():

@@ -98,7 +98,7 @@ def _dump(ledger) -> dict:
     tables = {}
     for table in sorted(_ledger_tables(ledger)):  # all of them: a new table is compared too
         rows = ledger.query(f"SELECT * FROM {table}")
-        ids = ("id", "vendor_id", "recipient_id", "message_id")
+        ids = ("id", "vendor_id", "recipient_id", "message_id", "about_id")  # about_id: compared by the export
         tables[table] = sorted(
             json.dumps({k: r[k] for k in r.keys() if k not in ids}, sort_keys=True) for r in rows)
     return tables
@@ -466,6 +466,53 @@ def test_issue_14_tables_round_trip_and_merge_idempotently(ledger, tmp_path):
         summary = import_export(other, read_export(first.encode(), "export.json"))
         assert all(s["added"] == 0 for s in summary.values())
         assert _dump(other) == _dump(ledger)
+
+
+def test_a_complaint_and_a_follow_up_travel_linked_to_the_requests_they_are_about(ledger, tmp_path):
+    """The link names the request by kind and date (row ids are private to a ledger); the imported
+    ledger lists the request as complained about; a file written before the link imports unlinked;
+    a link to a request not in the file is refused."""
+    from datetime import date
+
+    from whoknows.data_rights import list_requests, record_request
+
+    _fill(ledger)
+    _fill_issue_5(ledger)  # shop.example access 2024-01-10 answered; spam.example erase 2024-05-01 not
+    [access] = [r["id"] for r in list_requests(ledger, date(2024, 8, 1)) if r["kind"] == "access"]
+    [erase] = [r["id"] for r in list_requests(ledger, date(2024, 8, 1)) if r["kind"] == "erase"]
+    record_request(ledger, "shop.example", "follow-up", "es", "dpo@shop.example", date(2024, 2, 10),
+                   date(2024, 3, 11), about=access)
+    record_request(ledger, "spam.example", "complaint", "en", "https://www.aepd.es", date(2024, 7, 1),
+                   date(2024, 10, 1), about=erase)
+    first = export_text(ledger)
+    document = json.loads(first)
+    assert sorted((r["kind"], r["about_kind"], r["about_sent_on"]) for r in document["rights_requests"]) == [
+        ("access", None, None), ("complaint", "erase", "2024-05-01"), ("erase", None, None),
+        ("follow-up", "access", "2024-01-10")]
+    with open_ledger(tmp_path / "other.db") as other:
+        import_export(other, read_export(first.encode(), "export.json"))
+        assert export_text(other) == first
+        summary = import_export(other, read_export(first.encode(), "export.json"))
+        assert summary["rights_requests"]["added"] == 0 and export_text(other) == first
+        rows = {r["kind"]: r for r in list_requests(other, date(2024, 8, 1))}
+        assert (rows["erase"]["status"], rows["erase"]["overdue"]) == ("complained", False)
+        assert [c["authority"] for c in rows["erase"]["complaints"]] == ["Spanish Data Protection Agency"]
+        assert [f["sent_on"] for f in rows["access"]["follow_ups"]] == ["2024-02-10"]
+        assert rows["complaint"]["about"] == rows["erase"]["id"]
+    for row in document["rights_requests"]:
+        del row["about_kind"], row["about_sent_on"]
+    with open_ledger(tmp_path / "older.db") as older:
+        import_export(older, read_export(json.dumps(document).encode(), "older.json"))
+        rows = {r["kind"]: r for r in list_requests(older, date(2024, 8, 1))}
+        assert (rows["erase"]["status"], rows["complaint"]["about"]) == ("overdue", None)
+    document = json.loads(first)
+    [complaint] = [r for r in document["rights_requests"] if r["kind"] == "complaint"]
+    complaint["about_sent_on"] = "2024-05-02"
+    with pytest.raises(WhoknowsError, match=r"rights_requests\[\d\] is about a request that is not in the file"):
+        read_export(json.dumps(document).encode(), "bad.json")
+    complaint["about_sent_on"] = None
+    with pytest.raises(WhoknowsError, match="by about_kind and about_sent_on, or by neither"):
+        read_export(json.dumps(document).encode(), "bad.json")
 
 
 def test_an_export_already_in_the_ledger_keeps_its_own_findings(ledger, tmp_path):

@@ -72,6 +72,17 @@ def all_authorities() -> dict[str, Authority]:
     return {country: _authority(country, entry) for country, entry in sorted(_document()["authorities"].items())}
 
 
+def authority_by_contact(contact: str | None) -> str | None:
+    """The name of the authority whose email address or web page `contact` is (where a complaint
+    went, as the ledger records it); None when no authority in the table has it."""
+    if contact is None:
+        return None
+    for authority in all_authorities().values():
+        if contact.lower() in {authority.web.lower(), (authority.email or "").lower()}:
+            return authority.name
+    return None
+
+
 def _authority(country: str, entry: dict) -> Authority:
     address = tuple(entry["address"]) if entry.get("address") else None
     return Authority(country, entry["name"], entry["own_name"], address, entry.get("email"), entry["web"],
@@ -121,6 +132,6 @@ def your_authority(ledger: Ledger) -> Authority:
 
 
 __all__ = [
-    "Authority", "COUNTRIES", "COUNTRY_SETTING", "DATA_FILE", "FORMAT", "all_authorities", "authority_for",
+    "Authority", "COUNTRIES", "COUNTRY_SETTING", "DATA_FILE", "FORMAT", "all_authorities", "authority_by_contact", "authority_for",
     "clear_country", "country_code", "get_country", "set_country", "source", "your_authority",
 ]

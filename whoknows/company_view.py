@@ -11,7 +11,8 @@ CLI (`whoknows companies`, `company show`, `who`), the rights-request letters an
 - `site_companies`: the companies present on one site's pages, and which of them reached you.
 
 `company_record` also carries the findings (`whoknows.findings`) of the company's domains and sites
-in the ledger: what they hold that you never gave them.
+in the ledger: what they hold that you never gave them, and which of its domains the proxy learned
+are trackers (`whoknows.learned_trackers`).
 
 Names come from the shipped tracker data (`tracker_companies`): the ledger keeps a company's id,
 so a company is shown by one name everywhere (`display_name`), the name the data gives it, and
@@ -23,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import tracker_companies
+from . import learned_trackers, tracker_companies
 from .errors import InputError, NotFoundError
 from .ledger import Ledger
 from .sites import display_domain
@@ -147,7 +148,20 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
             "pages": _grouped(held, "page", lambda row: {"url": row["name"], "through": row["qualifier"]}),
         },
         "findings": company_findings(ledger, company),
+        "learned_trackers": company_learned_trackers(ledger, company),
     }
+
+
+def company_learned_trackers(ledger: Ledger, company: tracker_companies.TrackerCompany) -> list[dict[str, Any]]:
+    """Those of the company's tracker domains the proxy learned are trackers (seen receiving
+    identifying data on 3 or more of your sites; learned or let in by you), as `trackers --json`
+    lists them. Few rows: the learned list is asked once, each domain looked up in the data."""
+    found = []
+    for tracker in learned_trackers.list_trackers(ledger, (learned_trackers.LEARNED, learned_trackers.ALLOWED)):
+        entry = tracker_companies.tracker_domain(tracker.domain)
+        if entry is not None and entry.company.id == company.id:
+            found.append(tracker.to_json())
+    return found
 
 
 def company_findings(ledger: Ledger, company: tracker_companies.TrackerCompany) -> list[dict[str, Any]]:
@@ -273,6 +287,6 @@ def group_third_parties(third_parties: Iterable[dict[str, Any]]) -> list[dict[st
 
 
 __all__ = [
-    "SORTS", "category_of", "company_record", "display_name", "group_third_parties", "list_companies",
+    "SORTS", "category_of", "company_learned_trackers", "company_record", "display_name", "group_third_parties", "list_companies",
     "identifiers_by_company", "resolve_company", "site_companies", "site_company_links",
 ]

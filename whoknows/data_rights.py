@@ -26,7 +26,9 @@ Letters that use the evidence (issue 14), the facts gathered here for `whoknows.
 - a complaint about a request past its date (`overdue_request`), with what its pages sent to third
   parties (`sent_elsewhere`) and the findings.
 A complaint is recorded as a request too (kind `complaint`, to the authority, due in the three
-months of Art. 78(2)).
+months of Art. 78(2)), and so is a follow-up; each names the request it is about (`about_id`), so
+the listing shows that request as complained about (no longer overdue: the next step is the
+authority's) or followed up.
 
 The letter itself is `whoknows.letters` (wording, deadline arithmetic, the .eml).
 """
@@ -41,6 +43,7 @@ from .errors import InputError, NotFoundError, WhoknowsError
 from .findings import Evidence, for_vendor, value_identity
 from .leak_records import vendor_leaks
 from .ledger import Ledger, vendor_ids
+from .authorities import authority_by_contact
 from .company_view import company_record
 from .letters import (
     BrokenRule, EarlierRequest, HeldValue, MarketingMail, Missing, SentElsewhere, Sighting, TermsCited, TrackerCookie,
@@ -186,12 +189,14 @@ def alias_to_send_from(ledger: Ledger, domain: str) -> str | None:
 
 
 def record_request(ledger: Ledger, domain: str, kind: str, lang: str, contact: str | None,
-                   sent_on: date, due_on: date) -> tuple[int, bool]:
-    """Record a request made; (row id, True if new).
+                   sent_on: date, due_on: date, about: int | None = None) -> tuple[int, bool]:
+    """Record a request made; (row id, True if new). `about`: the request a complaint or a
+    follow-up is about.
 
     A recorded request is never rewritten: the ledger keeps one request of a kind to a vendor per
-    day, so the same request made again that day (same contact, same language) is the one already
-    recorded (False), and a different one is refused with a WhoknowsError that says what to do.
+    day, so the same request made again that day (same contact, same language, about the same
+    request) is the one already recorded (False), and a different one is refused with a
+    WhoknowsError that says what to do.
     """
     if kind not in KINDS:
         raise InputError(f"{kind!r} is not a kind of request ({', '.join(KINDS)})")
@@ -199,16 +204,17 @@ def record_request(ledger: Ledger, domain: str, kind: str, lang: str, contact: s
         vendor_id = vendor_ids(db, [domain])[domain]
         known = _same_day(db, vendor_id, kind, sent_on)
         if known is not None:
-            _refuse_a_different_repeat(domain, known, lang, contact)
+            _refuse_a_different_repeat(domain, known, lang, contact, about)
             return known["id"], False
         cursor = db.execute(
-            "INSERT INTO rights_requests (vendor_id, kind, lang, contact, sent_on, due_on) VALUES (?, ?, ?, ?, ?, ?)",
-            (vendor_id, kind, lang, contact, sent_on.isoformat(), due_on.isoformat()))
+            "INSERT INTO rights_requests (vendor_id, kind, lang, contact, sent_on, due_on, about_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (vendor_id, kind, lang, contact, sent_on.isoformat(), due_on.isoformat(), about))
         return cursor.lastrowid, True
 
 
 def check_not_a_different_repeat(ledger: Ledger, domain: str, kind: str, lang: str, contact: str | None,
-                                 sent_on: date) -> int | None:
+                                 sent_on: date, about: int | None = None) -> int | None:
     """Before a letter is written: the id of the same request already recorded that day (None if
     there is none); WhoknowsError when one of that kind and day differs (see `record_request`)."""
     with ledger.read() as db:
@@ -216,16 +222,22 @@ def check_not_a_different_repeat(ledger: Ledger, domain: str, kind: str, lang: s
         known = None if row is None else _same_day(db, row[0], kind, sent_on)
     if known is None:
         return None
-    _refuse_a_different_repeat(domain, known, lang, contact)
+    _refuse_a_different_repeat(domain, known, lang, contact, about)
     return known["id"]
 
 
 def _same_day(db, vendor_id: int, kind: str, sent_on: date):
-    return db.execute("SELECT id, lang, contact FROM rights_requests WHERE vendor_id = ? AND kind = ? AND sent_on = ?",
+    return db.execute("SELECT id, lang, contact, about_id FROM rights_requests "
+                      "WHERE vendor_id = ? AND kind = ? AND sent_on = ?",
                       (vendor_id, kind, sent_on.isoformat())).fetchone()
 
 
-def _refuse_a_different_repeat(domain: str, known, lang: str, contact: str | None) -> None:
+def _refuse_a_different_repeat(domain: str, known, lang: str, contact: str | None, about: int | None) -> None:
+    if known["about_id"] != about:
+        raise WhoknowsError(
+            f"request {known['id']} already records a letter of this kind about {display_domain(domain)} on that day, "
+            f"about request {known['about_id']}, and a recorded request is never rewritten: date this one the day "
+            "you send it (--date YYYY-MM-DD)")
     if (known["lang"], known["contact"]) == (lang, contact):
         return
     as_it_was = (f"--to {known['contact']} " if known["contact"] else "") + f"--lang {known['lang']}"
@@ -236,18 +248,33 @@ def _refuse_a_different_repeat(domain: str, known, lang: str, contact: str | Non
 
 
 def list_requests(ledger: Ledger, today: date) -> list[dict]:
-    """Every request, oldest due first, with `overdue` (unanswered past its due date) and `days_left`."""
+    """Every request, oldest due first, with `days_left`, `about` (the request a complaint or a
+    follow-up is about), the `complaints` and `follow_ups` about it (id, date, to; a complaint also
+    the authority's name), `overdue` (unanswered past its due date, and not complained about: a
+    complaint is the step after overdue) and `status` (answered, complained, overdue or due)."""
     rows = ledger.query(
-        "SELECT r.id, v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
-        "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id ORDER BY r.due_on, v.domain, r.id")
+        "SELECT r.id, v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on, "
+        "r.about_id AS about FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
+        "ORDER BY r.due_on, v.domain, r.id")
+    later: dict[int, dict[str, list[dict]]] = {}
+    for row in sorted(rows, key=lambda row: (row["sent_on"], row["id"])):
+        if row["about"] is not None and row["kind"] in ("complaint", "follow-up"):
+            step = {"id": row["id"], "sent_on": row["sent_on"], "to": row["contact"]}
+            if row["kind"] == "complaint":
+                step["authority"] = authority_by_contact(row["contact"])
+            later.setdefault(row["about"], {}).setdefault(row["kind"], []).append(step)
     requests = []
     for row in rows:
         record = dict(row)
         due = date.fromisoformat(record["due_on"])
         answered = record["answered_on"] is not None
         record["article"] = ARTICLES[record["kind"]]
+        record["complaints"] = later.get(record["id"], {}).get("complaint", [])
+        record["follow_ups"] = later.get(record["id"], {}).get("follow-up", [])
         record["days_left"] = None if answered else (due - today).days
-        record["overdue"] = not answered and due < today
+        record["overdue"] = not answered and due < today and not record["complaints"]
+        record["status"] = ("answered" if answered else "complained" if record["complaints"]
+                            else "overdue" if record["overdue"] else "due")
         requests.append(record)
     return requests
 
@@ -275,6 +302,15 @@ def overdue_request(ledger: Ledger, request_id: int, today: date) -> dict:
         raise WhoknowsError(f"request {request_id} is itself a complaint to a supervisory authority: if it does "
                             "not answer within three months, GDPR Art. 78(2) gives you a court remedy, not another "
                             "complaint")
+    earlier = [c for c in request["complaints"] if c["sent_on"] != today.isoformat()]
+    if earlier:
+        complaint = earlier[-1]
+        raise WhoknowsError(f"request {request_id} to {display_domain(request['vendor'])} was complained about on "
+                            f"{complaint['sent_on']} to {complaint['authority'] or complaint['to']} (request "
+                            f"{complaint['id']}): the authority should tell you how it is going within three months "
+                            "(GDPR Art. 78(2)); 'whoknows requests' shows when")
+    if request["complaints"]:
+        return request  # the same complaint again that day: recorded once (`record_request`)
     if request["answered_on"] is not None:
         raise WhoknowsError(f"request {request_id} to {display_domain(request['vendor'])} was answered on "
                             f"{request['answered_on']}: a complaint about no answer does not apply "
@@ -386,8 +422,13 @@ def answered_request(ledger: Ledger, request_id: int, today: date) -> tuple[dict
                             f"{request['article']}): a follow-up names what the answer to an access request (a copy "
                             "of your data) left out")
     if request["answered_on"] is None:
-        hint = (f"'whoknows request complain {request_id}'" if request["overdue"]
-                else f"its answer is due by {request['due_on']}")
+        if request["complaints"]:
+            last = request["complaints"][-1]
+            hint = f"you complained about it on {last['sent_on']} to {last['authority'] or last['to']}"
+        elif request["overdue"]:
+            hint = f"'whoknows request complain {request_id}'"
+        else:
+            hint = f"its answer is due by {request['due_on']}"
         raise WhoknowsError(f"request {request_id} to {vendor} has no answer recorded: record it with "
                             f"'whoknows request answered {request_id} --data PATH' ({hint})")
     exports = [dict(row) for row in ledger.query(
@@ -489,8 +530,8 @@ def marketing_mail(ledger: Ledger, domain: str) -> list[MarketingMail]:
                 breach.messages, mail.topics if breach.rule == "topic" else (), tuple(breach.allowed or ()),
                 breach.duplicate)
             by_message.setdefault(mail.identity, (mail, []))[1].append(broken)
-    order = {rule: place for place, rule in enumerate(("after-opt-out", "no-marketing", "topic", "max-per-week",
-                                                       "max-per-month", "duplicate"))}
+    order = {rule: place for place, rule in enumerate(("after-opt-out", "no-marketing", "channel", "topic",
+                                                       "max-per-week", "max-per-month", "duplicate"))}
     return sorted((MarketingMail(datetime.fromisoformat(mail.sent_at.replace("Z", "+00:00")).astimezone(timezone.utc),
                                  mail.identity, mail.alias, tuple(sorted(broke, key=lambda b: order[b.rule])))
                    for mail, broke in by_message.values()), key=lambda m: (m.sent_at, m.message))

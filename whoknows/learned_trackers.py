@@ -80,6 +80,13 @@ class LearnedTracker:
                 "evidence": list(self.evidence), "learned_at": self.learned_at,
                 "changed_at": self.changed_at, "forgotten_at": self.forgotten_at}
 
+    def status(self) -> dict:
+        """What a view of a third party says of it (the control API, `vendor show`): its state
+        ("learned": blocked on every site but its own; "allowed": let in, without cookies or
+        Referer) and the sites it was seen tracking on."""
+        return {"state": self.state, "sites": list(self.sites)}
+
+
 
 def _row(row) -> LearnedTracker:
     return LearnedTracker(row["domain"], row["state"], tuple(json.loads(row["sites"])),
@@ -204,6 +211,17 @@ def filter_list(trackers: Iterable[LearnedTracker]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def describe(state: str, sites: Iterable[str]) -> str:
+    """A learned tracker in one line (`vendor show`, `company show`): "learned tracker, seen
+    tracking on a.test, b.test, c.test: blocked on every site but its own" (or "...: let in by
+    you ('whoknows trackers allow'), without cookies or Referer")."""
+    what = ("let in by you ('whoknows trackers allow'), without cookies or Referer" if state == ALLOWED
+            else "blocked on every site but its own")
+    sites = list(sites)
+    seen = f", seen tracking on {seen_on(sites)}" if sites else ""
+    return f"learned tracker{seen}: {what}"
+
+
 def seen_on(sites: Iterable[str], shown: int = 5) -> str:
     sites = list(sites)
     more = f" and {len(sites) - shown} more" if len(sites) > shown else ""
@@ -251,5 +269,5 @@ def load(ledger: Ledger) -> LearnedTrackers:
 
 
 __all__ = ["ALLOWED", "EVIDENCE_KINDS", "FORGOTTEN", "LEARNED", "LearnedTracker", "LearnedTrackers", "STATES",
-           "THRESHOLD", "allow", "evidence", "filter_list", "forget", "list_trackers", "load", "relearn",
+           "THRESHOLD", "allow", "describe", "evidence", "filter_list", "forget", "list_trackers", "load", "relearn",
            "seen_on"]

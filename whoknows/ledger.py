@@ -504,6 +504,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX observations_by_cookie_site ON observations(json_extract(detail, '$.site'))
         WHERE kind = 'cookie';
     """,
+    # issue 14, loose ends (helper `loose-ends`; whoknows.data_rights writes it): a complaint or a
+    # follow-up names the request it is about, so `whoknows requests` shows that request as
+    # complained about / followed up instead of overdue for ever. NULL: a request of its own.
+    """
+    ALTER TABLE rights_requests ADD COLUMN about_id INTEGER REFERENCES rights_requests(id) ON DELETE SET NULL;
+    CREATE INDEX rights_requests_by_about ON rights_requests(about_id) WHERE about_id IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1186,13 +1186,13 @@ def render_complaint(lang: str, authority: AuthorityFacts, vendor: VendorFacts, 
 class BrokenRule:
     """One rule of the person's preferences a mail broke (whoknows.mail_records.RULES)."""
 
-    rule: str  # max-per-month, max-per-week, no-marketing, topic, after-opt-out, duplicate
-    since: date | None = None  # no-marketing, topic: when said; after-opt-out: the day of the opt-out
+    rule: str  # max-per-month, max-per-week, no-marketing, topic, after-opt-out, channel, duplicate
+    since: date | None = None  # no-marketing, topic, channel: when said; after-opt-out: the day of the opt-out
     limit: int | None = None  # max-per-month, max-per-week
     period: str | None = None  # max-per-month: YYYY-MM; max-per-week: YYYY-Www
     messages: int = 0  # max-per-*: the messages in that period; duplicate: the copies
     topics: tuple[str, ...] = ()  # topic: what the mail was about
-    allowed: tuple[str, ...] = ()  # topic: what the person allowed
+    allowed: tuple[str, ...] = ()  # topic: the topics the person allowed; channel: the channels
     duplicate: str | None = None  # duplicate: two-addresses, sent-twice
 
 
@@ -1206,6 +1206,12 @@ class MarketingMail:
     broke: tuple[BrokenRule, ...]
 
 
+# The channels as a letter names them (whoknows.preferences.CHANNELS).
+CHANNEL_WORDS = {
+    "en": {"email": "email", "phone": "telephone", "sms": "SMS", "post": "post", "push": "push notifications"},
+    "es": {"email": "correo electrónico", "phone": "teléfono", "sms": "SMS", "post": "correo postal",
+           "push": "notificaciones push"},
+}
 # The topics as a letter names them (the vocabulary is whoknows.mail_topics.TOPICS).
 TOPIC_WORDS = {
     "en": {"orders": "orders", "account": "my account", "offers": "offers", "newsletter": "newsletters",
@@ -1229,6 +1235,8 @@ _MAIL_WORDS = {
         "topic": "about {topics}, which I had not agreed to (I had agreed to: {allowed})",
         "no_topic": "nothing",
         "after-opt-out": "marketing, after I withdrew my consent on {since}",
+        "channel": "marketing by email, although since {since} I had agreed to be contacted only by {allowed}",
+        "no_channel": "marketing by email, although on {since} I had agreed to no channel of contact at all",
         "two-addresses": "the same mailing, sent to two of my addresses",
         "sent-twice": "the same mailing, sent to me twice",
         "and": " and ",
@@ -1259,6 +1267,9 @@ _MAIL_WORDS = {
         "topic": "sobre {topics}, que no había aceptado (había aceptado: {allowed})",
         "no_topic": "ninguno",
         "after-opt-out": "publicidad, después de que retirara mi consentimiento el {since}",
+        "channel": ("publicidad por correo electrónico, aunque desde el {since} solo había aceptado que me "
+                    "contactaran por {allowed}"),
+        "no_channel": "publicidad por correo electrónico, aunque el {since} no había aceptado ningún medio de contacto",
         "two-addresses": "el mismo envío, remitido a dos de mis direcciones",
         "sent-twice": "el mismo envío, remitido dos veces",
         "and": " y ",
@@ -1306,6 +1317,12 @@ def _broken_text(broken: BrokenRule, lang: str) -> str:
                                      allowed=", ".join(names[t] for t in broken.allowed) or words["no_topic"])
     if broken.rule == "duplicate":
         return words[broken.duplicate]
+    if broken.rule == "channel":
+        if not broken.allowed:
+            return words["no_channel"].format(since=since)
+        names = [CHANNEL_WORDS[lang][c] for c in broken.allowed]
+        listed = ", ".join(names[:-1]) + words["and"] + names[-1] if len(names) > 1 else names[0]
+        return words["channel"].format(since=since, allowed=listed)
     if broken.rule in ("no-marketing", "after-opt-out"):
         return words[broken.rule].format(since=since)
     raise InputError(f"{broken.rule!r} is not a rule a mail can break")
@@ -1373,7 +1390,7 @@ def _address(text: str, display_name: str, what: str) -> Address:
 
 
 __all__ = [
-    "AuthorityFacts", "BrokenRule", "EarlierRequest", "MarketingMail", "TOPIC_WORDS", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
+    "AuthorityFacts", "BrokenRule", "CHANNEL_WORDS", "EarlierRequest", "MarketingMail", "TOPIC_WORDS", "HeldValue", "KINDS", "LANGUAGES", "Letter", "Missing", "SentElsewhere",
     "Sighting", "TermsCited", "VendorFacts", "email_address", "long_date", "months_after", "one_month_after",
     "render_complaint", "render_follow_up", "render_request", "render_source_request", "response_deadline",
     "to_eml",

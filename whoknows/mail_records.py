@@ -282,6 +282,7 @@ RULES = {
     "no-marketing": "direct marketing while your no to marketing was in force",
     "topic": "a message on none of the topics you allow, while you had said which",
     "after-opt-out": "direct marketing from the day after you withdrew consent (--opt-out DATE)",
+    "channel": "direct marketing by email while the channels you allow (--channel) did not include email",
     "duplicate": "the same mailing twice: to two of your addresses, or twice to one",
 }
 # Copies of one mailing (same sender and subject) arrive within this long of each other; a vendor
@@ -299,7 +300,7 @@ class PreferenceBreach:
     since: str | None  # when the limit, the no or the topics came into force; after-opt-out: the day of the opt-out
     dates: list[str]
     week: str | None = None  # max-per-week: the ISO week over the limit (YYYY-Www)
-    allowed: list[str] | None = None  # topic: the topics you allowed
+    allowed: list[str] | None = None  # topic: the topics you allowed; channel: the channels you allowed
     duplicate: str | None = None  # duplicate: "two-addresses" or "sent-twice"
     mails: list[SeenMail] = field(default_factory=list)
 
@@ -319,6 +320,9 @@ class PreferenceBreach:
                     f"{', '.join(self.allowed or []) or 'none'}, since {since}): {each}")
         if self.rule == "after-opt-out":
             return (f"{name} sent {self.messages} marketing messages after you withdrew consent on {since}: {shown}")
+        if self.rule == "channel":
+            return (f"{name} sent {self.messages} marketing messages by email, a channel you did not allow (you "
+                    f"allow: {', '.join(self.allowed or []) or 'none'}, since {since}): {shown}")
         if self.rule == "duplicate":
             how = "to two of your addresses" if self.duplicate == "two-addresses" else "twice to the same address"
             return f"{name} sent the same mailing {self.messages} times, {how}: {shown}"
@@ -331,12 +335,17 @@ class PreferenceBreach:
 
 def _is_checked(entry: Stated) -> bool:
     return (entry.max_per_month is not None or entry.max_per_week is not None or entry.marketing is False
-            or entry.topics is not None or entry.opted_out_on is not None)
+            or entry.topics is not None or entry.opted_out_on is not None or not _allows_email(entry.channels))
+
+
+def _allows_email(channels: list[str] | None) -> bool:
+    """Whether channels stated (None: not stated, so not a rule) let a vendor send marketing by email."""
+    return channels is None or "email" in channels
 
 
 def check_preferences(ledger: Ledger) -> tuple[list[PreferenceBreach], int]:
-    """What each vendor with a rule to check (a limit, a no to marketing, topics, an opt-out) sent
-    against it, and how many vendors have (or had) one. See `RULES`.
+    """What each vendor with a rule to check (a limit, a no to marketing, topics, an opt-out,
+    channels without email) sent against it, and how many vendors have (or had) one. See `RULES`.
 
     Each message is judged by the vendor's preferences in force when it arrived (the history kept by
     `whoknows.preferences`), so a later change of any preference neither forgives an earlier breach
@@ -344,7 +353,8 @@ def check_preferences(ledger: Ledger) -> tuple[list[PreferenceBreach], int]:
     from before the limit was set: "at most N a month" counts the whole month. An opt-out counts
     from the day after the day you give (which may be before you recorded it: the vendor knew
     then), until you say yes to marketing again; marketing it catches is not reported again as
-    sent after a no. Duplicates: one message (same Message-ID) that reached two sets of your
+    sent after a no. Channels: mail is email, so direct marketing while the channels you allow do
+    not include email breaks that rule whatever else it breaks. Duplicates: one message (same Message-ID) that reached two sets of your
     addresses; or direct marketing from the same sender with the same subject within
     `DUPLICATE_WINDOW`, which reached two sets of addresses or one twice.
     """
@@ -383,9 +393,11 @@ def _breaches(vendor: str, entries: list[Stated], seen: list[SeenMail]) -> list[
     marketing: dict[str, list[SeenMail]] = {}  # since when "no" -> marketing
     off_topic: dict[tuple[str, tuple[str, ...]], list[SeenMail]] = {}  # (since, allowed) -> messages
     after_opt_out: dict[str, list[SeenMail]] = {}  # day of the opt-out -> marketing after it
+    off_channel: dict[tuple[str, tuple[str, ...]], list[SeenMail]] = {}  # (since, channels allowed) -> marketing
     opt_outs = _opt_outs(entries)
     no_since = None  # when the no to marketing in force was said (None: none in force)
     allowed, allowed_since = None, None  # the topics in force and when they were set
+    channels, channels_since = None, None  # the channels in force and when they were set
     position = 0  # entries[:position] came into force before this message
     for mail in seen:  # oldest first
         while position < len(entries) and entries[position].set_at <= mail.sent_at:
@@ -396,6 +408,8 @@ def _breaches(vendor: str, entries: list[Stated], seen: list[SeenMail]) -> list[
             no_since = (no_since or entry.set_at) if entry.marketing is False else None
             if entry.topics != allowed:
                 allowed, allowed_since = entry.topics, entry.set_at
+            if entry.channels != channels:
+                channels, channels_since = entry.channels, entry.set_at
             position += 1
         for rule, period in (("max-per-month", mail.sent_at[:7]), ("max-per-week", _week(mail.sent_at))):
             current, members = periods[rule]
@@ -412,6 +426,8 @@ def _breaches(vendor: str, entries: list[Stated], seen: list[SeenMail]) -> list[
                 after_opt_out.setdefault(opted_out, []).append(mail)
             elif no_since is not None:
                 marketing.setdefault(no_since, []).append(mail)
+            if not _allows_email(channels):
+                off_channel.setdefault((channels_since, tuple(channels)), []).append(mail)
         if allowed is not None and mail.topics and not set(mail.topics) & set(allowed):
             off_topic.setdefault((allowed_since, tuple(allowed)), []).append(mail)
     found = [PreferenceBreach(vendor, rule, period if rule == "max-per-month" else None, len(mails), limit, since,
@@ -423,6 +439,9 @@ def _breaches(vendor: str, entries: list[Stated], seen: list[SeenMail]) -> list[
                                allowed=list(topics), mails=mails) for (since, topics), mails in off_topic.items()]
     found += [PreferenceBreach(vendor, "after-opt-out", None, len(mails), None, day, [m.sent_at for m in mails],
                                mails=mails) for day, mails in after_opt_out.items()]
+    found += [PreferenceBreach(vendor, "channel", None, len(mails), None, since, [m.sent_at for m in mails],
+                               allowed=list(allowed_channels), mails=mails)
+              for (since, allowed_channels), mails in off_channel.items()]
     return found
 
 

@@ -19,7 +19,10 @@ Subjects and details, by kind:
 - `third-party`: the third party's site (`cdn.test`); detail `owner` (company, when known),
   `category` (the tracker data's: advertising, site_analytics...; absent when unknown),
   `tracker` (the blocking addon's mark or a built-in list entry), counters `blocked` and `allowed`
-  (requests answered by the proxy / let through).
+  (requests answered by the proxy / let through), `blocked_by` (the list whose filter blocked its
+  last blocked request: `easylist`, or `whoknows` for a tracker the proxy learned; absent until one
+  is blocked) and `cloaked_behind` (the page site's own host that is a DNS alias of it, e.g.
+  `metrics.shop.test`: a CNAME-cloaked request, counted under the site of its canonical name).
 - `cookie`: `NAME@SITE` (`sid@vendor.test`, `uid@tracker.test`; a nameless cookie is `@SITE`);
   detail `name`, `site`, `third_party`, `owner`, `mode` (the cookie mode applied),
   `asked_lifetime_seconds` and `granted_lifetime_seconds` (None: a session cookie; <= 0: a deletion;
@@ -135,13 +138,21 @@ class Observations:
     # -- recording (the request path) ----------------------------------------------------------
 
     def third_party(self, site: str, third_party_site: str, *, blocked: bool,
-                    owner: str | None = None, tracker: bool = False, category: str | None = None) -> None:
+                    owner: str | None = None, tracker: bool = False, category: str | None = None,
+                    blocked_by: str | None = None, cloaked_behind: str | None = None) -> None:
         """A request from a page of `site` to `third_party_site`, answered by the proxy or let through;
-        `owner` its company's name and `category` what it does (the tracker data's), when known."""
+        `owner` its company's name and `category` what it does (the tracker data's), when known;
+        `blocked_by` the list whose filter blocked it; `cloaked_behind` the page site's own host it
+        was requested as (a CNAME alias of `third_party_site`'s host)."""
         counters = {"blocked": 1} if blocked else {"allowed": 1}
         latest = {"owner": owner, "tracker": tracker}
-        if category is not None:  # (unknown: left out, so an older row's category is not erased)
+        # (unknown: left out, so what an older row says is not erased)
+        if category is not None:
             latest["category"] = category
+        if blocked_by is not None:
+            latest["blocked_by"] = blocked_by
+        if cloaked_behind is not None:
+            latest["cloaked_behind"] = cloaked_behind
         self._record(site, THIRD_PARTY, third_party_site, counters, latest)
 
     def cookie(self, site: str, seen: CookieSeen) -> None:
@@ -188,16 +199,17 @@ class Observations:
         with self._lock:
             return list(reversed(self._live))
 
-    def snapshot(self, site: str, top: int | None = None) -> dict[str, Any]:
+    def snapshot(self, site: str, top: int | None = None,
+                 learned: Callable[[str], Any] | None = None) -> dict[str, Any]:
         """A site's counters since the proxy started, in the shape of a vendor record's
         `observations`: per section `distinct`, `seen` (events), `blocked`, and `top` entries
         (most frequent first; `top` limits them) with `subject`, `count`, `blocked`,
         `first_seen`, `last_seen` and `detail` (the same fields the ledger keeps).
 
         Third-party entries tell blocked from allowed requests (`detail.blocked`/`detail.allowed`),
-        and carry `company` and `category` (`tracker_companies.third_party_attribution`); cookie
-        entries the lifetimes
-        asked and granted.
+        and carry `company` and `category` (`tracker_companies.third_party_attribution`) and
+        `learned` (`learned_status`: asked of `learned(domain)` now, e.g. the proxy's
+        `LearnedTrackers.get`); cookie entries the lifetimes asked and granted.
         An unknown site has empty sections."""
         with self._lock:
             items = [(kind, subject, tally.count, tally.first_seen, tally.last_seen, tally.detail(kind))
@@ -207,7 +219,7 @@ class Observations:
             rows = sorted((i for i in items if i[0] == kind), key=lambda i: (-i[2], i[1]))
             entries = [{"subject": subject, "count": count, "blocked": detail.get("blocked"),
                         "first_seen": stamp(first), "last_seen": stamp(last), "detail": detail,
-                        **(third_party_attribution(subject, detail) if kind == THIRD_PARTY else {})}
+                        **(_third_party_fields(subject, detail, learned) if kind == THIRD_PARTY else {})}
                        for _, subject, count, first, last, detail in rows]
             sections[section] = {
                 "distinct": len(rows),
@@ -234,6 +246,17 @@ class Observations:
     def give_back(self, batch: Mapping[Key, Tally]) -> None:
         """Return a batch that could not be written: its counts join whatever came in since."""
         self._pending.give_back(batch)
+
+
+def learned_status(tracker: Any) -> dict | None:
+    """What a third party's entry says of it as a learned tracker (`LearnedTracker.status`), None
+    when it is not one. One shape for the live counters and the vendor record."""
+    return None if tracker is None else tracker.status()
+
+
+def _third_party_fields(subject: str, detail: Mapping, learned: Callable[[str], Any] | None) -> dict[str, Any]:
+    return {**third_party_attribution(subject, detail),
+            "learned": learned_status(learned(subject)) if learned is not None else None}
 
 
 # --- the ledger ---------------------------------------------------------------------------------------

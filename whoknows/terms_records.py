@@ -160,6 +160,22 @@ def earliest_offer(ledger: Ledger, domain: str) -> TermsOffer | None:
     return offers[0] if offers else None
 
 
+def site_terms(ledger: Ledger, domain: str) -> list[dict]:
+    """The terms the person proffers now, each with what `domain` did about it: since when the
+    proxy offered it there (None: not yet in the ledger) and when and how it agreed (None: it has
+    not). What the extension's popup shows (`GET /api/v1/site` `terms`)."""
+    from .personal_terms import proffered, term_url
+
+    offers = {(offer.term, offer.version): offer for offer in offers_to(ledger, domain)}
+    shown = []
+    for term in proffered(ledger):
+        offer = offers.get((term.id, term.version))
+        shown.append({"term": term.id, "version": term.version, "title": term.title.get("en") or term.id,
+                      "url": term_url(term), "offered_since": offer.first_offered if offer else None,
+                      "agreed_on": offer.agreed_on if offer else None, "agreed_by": offer.agreed_by if offer else None})
+    return shown
+
+
 def tallies(ledger: Ledger) -> dict[str, dict[str, int]]:
     """Per term version (`nostalking/1`): how many vendors were offered it, and how many agreed."""
     rows = ledger.query("SELECT term, version, count(*), count(agreed_on) FROM terms_offers GROUP BY term, version")
@@ -167,4 +183,5 @@ def tallies(ledger: Ledger) -> dict[str, dict[str, int]]:
             for term, version, offered, agreed in rows}
 
 
-__all__ = ["OffersFlusher", "PendingOffers", "TermsOffer", "earliest_offer", "offers_to", "tallies", "write_batch"]
+__all__ = ["OffersFlusher", "PendingOffers", "TermsOffer", "earliest_offer", "offers_to", "site_terms", "tallies",
+           "write_batch"]

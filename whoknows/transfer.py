@@ -13,7 +13,8 @@ merges as they do: the ledger's wins whole. Issue 5's tables travel too: `me_val
 own values, exported as they are stored: AES-GCM ciphertext with its keyed lookup hash and key id,
 never plaintext; the key is a secret, so they can be read again only where the same `me-key` is),
 `leaks` (page and recipient by domain), `mail_messages` and `mail_alias_hits` (a hit names its
-message by identity) and `rights_requests`. Issue 14's tables travel too: `data_exports` (an
+message by identity) and `rights_requests` (a complaint or follow-up names the request it is about
+by kind and date: `about_kind`, `about_sent_on`; absent from files written before). Issue 14's tables travel too: `data_exports` (an
 export read, named by its vendor and digest; the request it answers by kind and date),
 `export_findings` (naming their export by vendor and digest) and `mail_value_hits` (naming their
 message by identity); an export already in the ledger keeps its own findings whole (as preferences
@@ -121,8 +122,10 @@ _EXPORT_SQL = {
     "mail_alias_hits": "SELECT m.identity AS message, h.alias, v.domain AS vendor, h.sender, h.verdict "
                        "FROM mail_alias_hits AS h JOIN mail_messages AS m ON m.id = h.message_id "
                        "JOIN vendors AS v ON v.id = h.vendor_id ORDER BY m.identity, h.alias",
-    "rights_requests": "SELECT v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on "
+    "rights_requests": "SELECT v.domain AS vendor, r.kind, r.lang, r.contact, r.sent_on, r.due_on, r.answered_on, "
+                       "a.kind AS about_kind, a.sent_on AS about_sent_on "
                        "FROM rights_requests AS r JOIN vendors AS v ON v.id = r.vendor_id "
+                       "LEFT JOIN rights_requests AS a ON a.id = r.about_id "
                        "ORDER BY v.domain, r.kind, r.sent_on",
     "data_exports": "SELECT v.domain AS vendor, e.digest, r.kind AS request_kind, r.sent_on AS request_sent_on, "
                     "e.source_name, e.received_on, e.read_at, e.files_read, e.bytes_read, e.skipped "
@@ -476,6 +479,7 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     "rights_requests": {
         "vendor": _text, "kind": _one_of(REQUEST_KINDS), "lang": _text,
         "contact": _optional(_text), "sent_on": _day, "due_on": _day, "answered_on": _optional(_day),
+        "about_kind": _optional(_one_of(REQUEST_KINDS)), "about_sent_on": _optional(_day),
     },
     "data_exports": {
         "vendor": _text, "digest": _hex(64), "request_kind": _optional(_one_of(RIGHTS_KINDS)),
@@ -538,6 +542,8 @@ _ADDED_LATER = {
     # issue 13: leak prevention
     "site_settings": {"leak_mode"},
     "leaks": {"stopped_by"},
+    # issue 14, loose ends: the request a complaint or follow-up is about
+    "rights_requests": {"about_kind", "about_sent_on"},
 }
 # The first line of each table's CSV file (`write_csv`): how import recognises one.
 _CSV_HEADERS = {",".join(fields) for fields in _FIELDS.values()}
@@ -660,6 +666,13 @@ def _check_vendor_references(tables: dict[str, list[dict]], name: str) -> None:
 
 def _check_exports(tables: dict[str, list[dict]], name: str) -> None:
     requests = {(row["vendor"], row["kind"], row["sent_on"]) for row in tables["rights_requests"]}
+    for index, row in enumerate(tables["rights_requests"]):
+        if (row["about_kind"] is None) != (row["about_sent_on"] is None):
+            raise WhoknowsError(f"{name}: rights_requests[{index}] names the request it is about by about_kind and "
+                                "about_sent_on, or by neither")
+        if row["about_kind"] is not None and (row["vendor"], row["about_kind"], row["about_sent_on"]) not in requests:
+            raise WhoknowsError(f"{name}: rights_requests[{index}] is about a request that is not in the file's "
+                                "rights_requests")
     exports = set()
     for index, row in enumerate(tables["data_exports"]):
         exports.add((row["vendor"], row["digest"]))
@@ -761,6 +774,12 @@ _MERGE_SQL = {
                        "VALUES (:vendor_id, :kind, :lang, :contact, :sent_on, :due_on, :answered_on) "
                        "ON CONFLICT(vendor_id, kind, sent_on) DO UPDATE SET "
                        "answered_on = coalesce(answered_on, excluded.answered_on)",
+    # After every request is in: a complaint or follow-up points at the request it is about (the
+    # ledger's own link, when it has one, stays).
+    "rights_requests_about": "UPDATE rights_requests SET about_id = (SELECT id FROM rights_requests "
+                             "WHERE vendor_id = :vendor_id AND kind = :about_kind AND sent_on = :about_sent_on) "
+                             "WHERE vendor_id = :vendor_id AND kind = :kind AND sent_on = :sent_on "
+                             "AND about_id IS NULL",
     "data_exports": "INSERT INTO data_exports (vendor_id, request_id, source_name, digest, received_on, read_at, "
                     "files_read, bytes_read, skipped) VALUES (:vendor_id, (SELECT id FROM rights_requests "
                     "WHERE vendor_id = :vendor_id AND kind = :request_kind AND sent_on = :request_sent_on), "
@@ -859,6 +878,9 @@ def import_export(ledger: Ledger, export: Export,
                       "company_identifiers", "terms_offers", "shared_identifiers"):
             db.executemany(_MERGE_SQL[table], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
                                                for row in export.tables[table]))
+        db.executemany(_MERGE_SQL["rights_requests_about"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}
+                                                             for row in export.tables["rights_requests"]
+                                                             if row["about_kind"] is not None))
         _merge_exports(db, export.tables["data_exports"], export.tables["export_findings"], vendor_ids)
         db.executemany(_MERGE_SQL["intents"], export.tables["intents"])
         db.executemany(_MERGE_SQL["intent_messages"], ({**row, "vendor_id": vendor_ids[row["vendor"]]}

@@ -4,6 +4,7 @@ A vendor is its registrable domain (see `sites.normalise_vendor`); every other t
 `vendors.id` with ON DELETE CASCADE, so forgetting a vendor removes everything linked to it.
 """
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from . import directory, tracker_companies
@@ -12,8 +13,10 @@ from .errors import NotFoundError, WhoknowsError
 from .export_records import vendor_exports
 from .findings import for_vendor
 from .leak_records import vendor_leaks
+from .learned_trackers import ALLOWED, LEARNED, LearnedTracker, list_trackers
 from .ledger import Ledger, now
 from .mail_records import vendor_alias_mail
+from .observations import learned_status
 from .preferences import get_preferences
 from .sites import display_domain
 from .terms_records import offers_to
@@ -129,6 +132,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
 
     `top` limits each observation list to the most frequent entries (totals still count all).
     """
+    learned = {t.domain: t for t in list_trackers(ledger, (LEARNED, ALLOWED))}
     with ledger.read() as db:
         row = db.execute("SELECT * FROM vendors WHERE domain = ?", (domain,)).fetchone()
         if row is None:
@@ -144,7 +148,7 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
                 "WHERE vendor_id = ? ORDER BY kind, value, source", (vendor_id,))
         ]
         preferences = get_preferences(db, vendor_id)
-        observations = {kind: _observations(db, vendor_id, kind, top) for kind in _OBSERVATION_SECTIONS}
+        observations = {kind: _observations(db, vendor_id, kind, top, learned) for kind in _OBSERVATION_SECTIONS}
         leaks = vendor_leaks(db, vendor_id)
         alias_mail = [entry.to_json() for entry in vendor_alias_mail(db, vendor_id)]
         exports = vendor_exports(db, vendor_id)
@@ -164,6 +168,8 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
         "disclosures": disclosures,
         "preferences": preferences,
         "observations": observations,
+        # it is a learned tracker itself (seen tracking on 3+ of your sites), or None
+        "learned_tracker": learned[domain].to_json() if domain in learned else None,
         "leaks": leaks,
         "alias_mail": alias_mail,  # scanned mail to its aliases: from someone else, it shared or leaked them
         "exports": exports,  # what it says it holds: its data exports read (whoknows.export_records)
@@ -177,10 +183,13 @@ def vendor_record(ledger: Ledger, domain: str, top: int | None = None) -> dict:
 _OBSERVATION_SECTIONS = {"third_parties": "third-party", "cookies": "cookie", "parameters": "parameter"}
 
 
-def _observations(db, vendor_id: int, section: str, top: int | None) -> dict:
+def _observations(db, vendor_id: int, section: str, top: int | None,
+                  learned: Mapping[str, LearnedTracker] | None = None) -> dict:
     """Totals and the most frequent entries of one kind of observation on a vendor's pages.
 
     `blocked` comes from the proxy's `detail` JSON: a count of blocked requests (or true/false).
+    A third party's entry says whether it is a learned tracker (`learned`: its `status()`, from
+    `learned`, the learned and allowed trackers by domain; None when it is not one).
     """
     kind = _OBSERVATION_SECTIONS[section]
     totals = db.execute(
@@ -203,6 +212,7 @@ def _observations(db, vendor_id: int, section: str, top: int | None) -> dict:
         }
         if kind == "third-party":
             entry.update(tracker_companies.third_party_attribution(r["subject"], detail))
+            entry["learned"] = learned_status((learned or {}).get(r["subject"]))
         entries.append(entry)
     return {"distinct": totals[0], "seen": totals[1], "blocked": totals[2], "top": entries}
 

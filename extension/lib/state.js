@@ -5,6 +5,7 @@
 // with "nothing" rather than failing, and orders things for display.
 
 import { NOT_PAIRED, NOT_RUNNING, OK } from "./api.js";
+import { termsView } from "./terms.js";
 
 export const COOKIE_CHOICES = Object.freeze(["default", "allow", "session", "cap", "block"]);
 
@@ -55,6 +56,14 @@ export function cookieModeValue(choice, capDays) {
   return choice;
 }
 
+// A learned tracker as the proxy reports it: {state: "learned"|"allowed", sites: [...]}, or null.
+function learnedOf(value) {
+  const item = object(value);
+  if (item.state !== "learned" && item.state !== "allowed") return null;
+  const sites = (Array.isArray(item.sites) ? item.sites : []).map(text).filter(Boolean);
+  return { state: item.state, sites };
+}
+
 function thirdParty(entry, allowedHere) {
   const item = object(entry);
   const domain = text(item.domain);
@@ -65,8 +74,40 @@ function thirdParty(entry, allowedHere) {
     blocked: count(item.blocked),
     allowed: count(item.allowed),
     allowedHere: allowedHere.has(domain),
+    blockedBy: text(item.blocked_by), // the list whose filter blocked it ("whoknows": what the proxy learned)
+    learned: learnedOf(item.learned),
+    cloakedBehind: text(item.cloaked_behind), // this site's own host that is a DNS alias of it
   };
 }
+
+const SITES_SHOWN = 5;
+// The list name the proxy gives its own blocks (learned trackers, shared identifiers).
+const LEARNED_LIST = "whoknows";
+
+// "a.test, b.test and 4 more" (as `whoknows check` says it).
+function siteList(sites) {
+  const more = sites.length > SITES_SHOWN ? ` and ${sites.length - SITES_SHOWN} more` : "";
+  return sites.slice(0, SITES_SHOWN).join(", ") + more;
+}
+
+// Why the proxy treats a third party as a tracker here, in words (null: nothing to say): learned
+// on other sites, hidden behind one of this site's own names, or blocked by a filter list.
+export function trackerNote(party) {
+  const notes = [];
+  if (party.learned) {
+    const seen = party.learned.sites.length ? `, seen tracking on ${siteList(party.learned.sites)}` : "";
+    notes.push(party.learned.state === "allowed"
+      ? `Learned tracker${seen}; you let it in (it gets no cookies and no Referer)`
+      : `Learned tracker${seen}` + (party.blockedBy === LEARNED_LIST && party.blocked > 0 ? ": blocked because whoknows learned it" : ""));
+  }
+  if (party.cloakedBehind) notes.push(`Hidden behind ${party.cloakedBehind}, a name of this site (CNAME)`);
+  if (party.blockedBy && party.blocked > 0 && !(party.learned && party.blockedBy === LEARNED_LIST)) {
+    notes.push(party.blockedBy === LEARNED_LIST ? "Blocked: whoknows saw it receive this site's identifiers"
+      : `Blocked by the list ${party.blockedBy}`);
+  }
+  return notes.length ? notes.join(". ") + "." : null;
+}
+
 
 // Most blocked first, then most contacted, then by name: the trackers that matter on top.
 export function compareThirdParties(a, b) {
@@ -115,6 +156,7 @@ export function siteView(state) {
     leaksPrevented: count(data.leaks_prevented),
     alias: text(data.alias),
     cookieMode: cookieModeChoice(settings.cookie_mode),
+    terms: termsView(data.terms),
   };
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { NOT_PAIRED, NOT_RUNNING, OK } from "../lib/api.js";
-import { badgeFor, companyLine, compactCount, cookieModeChoice, cookieModeValue, isWebUrl, siteView, summaryLines } from "../lib/state.js";
+import { badgeFor, companyLine, compactCount, cookieModeChoice, cookieModeValue, isWebUrl, siteView, summaryLines, trackerNote } from "../lib/state.js";
 
 // The shape docs/control-api.md gives for GET /api/v1/site.
 const STATE = {
@@ -35,7 +35,8 @@ describe("siteView", () => {
     assert.equal(view.protection, true);
     assert.equal(view.blockedTotal, 7);
     assert.deepEqual(view.thirdParties.map((p) => p.domain), ["tracker.test", "ads.test", "cdn.test", "pixel.test"]);
-    assert.deepEqual(view.thirdParties[0], { domain: "tracker.test", company: "Meta", blocked: 5, allowed: 0, allowedHere: false });
+    assert.deepEqual(view.thirdParties[0], { domain: "tracker.test", company: "Meta", blocked: 5, allowed: 0, allowedHere: false,
+      blockedBy: null, learned: null, cloakedBehind: null });
     assert.equal(view.thirdParties.find((p) => p.domain === "pixel.test").allowedHere, true);
     assert.deepEqual(view.companies, ["Alphabet", "Meta"]);
     assert.deepEqual(view.cookieMode, { choice: "cap", capDays: 30 });
@@ -51,6 +52,26 @@ describe("siteView", () => {
     assert.deepEqual(siteView({ site: "x.test", companies: "nope" }).companyGroups, []);
   });
 
+  test("why a third party is a tracker: learned (blocked or let in), CNAME-cloaked, or on a list", () => {
+    const parties = (third_parties) => Object.fromEntries(siteView({ site: "vendor.test", blocked: { total: 9, third_parties } })
+      .thirdParties.map((p) => [p.domain, trackerNote(p)]));
+    const notes = parties([
+      { domain: "widgets.test", blocked: 2, blocked_by: "whoknows", learned: { state: "learned", sites: ["a.test", "b.test", "c.test"] } },
+      { domain: "chat.test", allowed: 1, learned: { state: "allowed", sites: ["a.test", "b.test", "c.test", "d.test", "e.test", "f.test", "g.test"] } },
+      { domain: "tracker-cdn.test", blocked: 1, blocked_by: "easylist", cloaked_behind: "metrics.vendor.test" },
+      { domain: "ids.test", blocked: 1, blocked_by: "whoknows" },
+      { domain: "cdn.test", allowed: 4 },
+      { domain: "odd.test", blocked: 1, blocked_by: 5, learned: { state: "<b>x</b>", sites: "a.test" }, cloaked_behind: [] },
+    ]);
+    assert.equal(notes["widgets.test"], "Learned tracker, seen tracking on a.test, b.test, c.test: blocked because whoknows learned it.");
+    assert.equal(notes["chat.test"], "Learned tracker, seen tracking on a.test, b.test, c.test, d.test, e.test and 2 more; "
+      + "you let it in (it gets no cookies and no Referer).");
+    assert.equal(notes["tracker-cdn.test"], "Hidden behind metrics.vendor.test, a name of this site (CNAME). Blocked by the list easylist.");
+    assert.equal(notes["ids.test"], "Blocked: whoknows saw it receive this site's identifiers.");
+    assert.equal(notes["cdn.test"], null);
+    assert.equal(notes["odd.test"], null); // malformed fields say nothing rather than something wrong
+  });
+
   test("a paused site has protection off", () => {
     const view = siteView({ ...STATE, protection: false, settings: { ...STATE.settings, paused: true } });
     assert.equal(view.protection, false);
@@ -60,7 +81,8 @@ describe("siteView", () => {
     assert.equal(siteView({ site: null }).site, null);
     const view = siteView({ site: "x.test", blocked: { total: -3, third_parties: [null, { domain: 5 }, { domain: "ok.test", blocked: "9" }] } });
     assert.equal(view.blockedTotal, 0);
-    assert.deepEqual(view.thirdParties, [{ domain: "ok.test", company: null, blocked: 0, allowed: 0, allowedHere: false }]);
+    assert.deepEqual(view.thirdParties, [{ domain: "ok.test", company: null, blocked: 0, allowed: 0, allowedHere: false,
+      blockedBy: null, learned: null, cloakedBehind: null }]);
     assert.equal(siteView(undefined).site, null);
     assert.equal(siteView("nonsense").blockedTotal, 0);
   });

@@ -84,3 +84,23 @@ def test_who_names_the_companies_on_a_site_and_which_reached_you():
     assert text.startswith("shop.example: 3 companies present, 2 reached you")
     result = run("who", "never.example")
     assert result.exit_code == 1 and "no site never.example in the ledger" in result.stderr
+
+
+def test_company_show_says_which_of_its_domains_whoknows_learned_are_trackers():
+    from whoknows.learned_trackers import relearn
+    from whoknows.observations import CookieSeen, Observations, write_batch as write_observations
+
+    assert json.loads(ok("company", "show", "Criteo", "--json").stdout)["learned_trackers"] == []
+    seen = Observations()
+    for page in ("a.example", "b.example", "c.example"):  # Criteo's static.criteo.net set a cookie on each
+        seen.cookie(page, CookieSeen("uid", "criteo.net", True, 86400, None, True, False, "block"))
+    with open_ledger() as ledger:
+        write_observations(ledger, seen.take())
+        assert relearn(ledger) == ["criteo.net"]
+    record = json.loads(ok("company", "show", "static.criteo.net", "--json").stdout)
+    [learned] = record["learned_trackers"]
+    assert (learned["domain"], learned["state"], learned["sites"]) == ("criteo.net", "learned",
+                                                                      ["a.example", "b.example", "c.example"])
+    out = ok("company", "show", "Criteo").stdout
+    assert "criteo.net: learned tracker, seen tracking on a.example, b.example, c.example" in out
+    assert json.loads(ok("company", "show", "Google", "--json").stdout)["learned_trackers"] == []

@@ -248,3 +248,68 @@ def test_request_object_from_check_without_a_breach_or_with_another_kind(tmp_pat
     assert json.loads(ok("requests", "--json").stdout) == []  # nothing recorded
     result = run("request", "access", "shop.example", "--from-check")
     assert result.exit_code == 2 and "--from-check goes with 'whoknows request object'" in result.stderr
+
+
+# -- the channels rule: mail is email -----------------------------------------------------------
+
+AFTER_15_MARCH = ["<w15@shop.example>", "<w16@shop.example>", "<m9a@shop.example>", "<m9b@shop.example>",
+                  "<m10@shop.example>", "<m11a@shop.example>", "<m11b@shop.example>", "<m12@shop.example>",
+                  "<m13@shop.example>", "<m15@shop.example>"]  # its direct marketing from the 15th (not m14: an order)
+
+
+def _channels(*changes):
+    with open_ledger() as ledger:
+        for at, channels in changes:
+            set_preferences(ledger, "shop.example", {"channels": channels}, at=at)
+
+
+def test_marketing_mail_after_channels_without_email_breaks_the_channel_rule(mailbox_file):
+    ok("mail", "scan", str(mailbox_file))
+    _channels(("2024-03-15T00:00:00Z", ["post", "phone"]))
+    result = run("prefs", "--check", "--json")
+    assert result.exit_code == 1
+    [channel] = [b for b in json.loads(result.stdout)["breaches"] if b["rule"] == "channel"]
+    assert [m["message"] for m in channel["mails"]] == AFTER_15_MARCH
+    assert (channel["since"], channel["allowed"], channel["messages"]) == ("2024-03-15T00:00:00Z", ["phone", "post"], 10)
+    lines = run("prefs", "--check").stdout.splitlines()
+    assert any(line.startswith("  shop.example sent 10 marketing messages by email, a channel you did not allow (you "
+                               "allow: phone, post, since 2024-03-15): 2024-03-15, 2024-03-16, 2024-03-18")
+               for line in lines), lines
+
+
+def test_allowing_email_again_ends_the_channel_rule_and_email_allowed_is_no_rule(mailbox_file):
+    ok("mail", "scan", str(mailbox_file))
+    _channels(("2024-03-15T00:00:00Z", ["phone"]), ("2024-03-26T00:00:00Z", ["email", "phone"]))
+    [channel] = [b for b in json.loads(run("prefs", "--check", "--json").stdout)["breaches"] if b["rule"] == "channel"]
+    assert [m["message"] for m in channel["mails"]] == AFTER_15_MARCH[:8]  # the 26th's and 28th's came after the yes
+
+
+def test_channels_that_include_email_are_no_rule_for_mail(mailbox_file):
+    ok("mail", "scan", str(mailbox_file))
+    _channels(("2024-03-01T00:00:00Z", ["email", "post"]))
+    result = run("prefs", "--check", "--json")
+    assert (result.exit_code, json.loads(result.stdout)) == (0, {"vendors_checked": 0, "breaches": []})
+
+
+def test_request_object_from_check_names_the_channel_rule_in_both_languages(mailbox_file, alias):
+    ok("mail", "scan", str(mailbox_file))
+    with open_ledger() as ledger:  # _prefs, with --channel none on the 20th: in the order they were said
+        set_preferences(ledger, "shop.example", {"topics": ["orders", "newsletter"], "max_per_week": 5},
+                        at="2024-03-01T00:00:00Z")
+        set_preferences(ledger, "shop.example", {"channels": []}, at="2024-03-20T00:00:00Z")
+        set_preferences(ledger, "shop.example", {"opted_out_on": "2024-03-25"}, at="2024-03-27T00:00:00Z")
+    ok("vendor", "add", "shop.example", "--privacy-contact", "privacy@shop.example")
+    result = json.loads(ok("request", "object", "shop.example", "--from-check", "--json", "--date", "2024-04-02").stdout)
+    listed = {mail["message"]: mail["rules"] for mail in result["mails"]}
+    assert listed["<m12@shop.example>"] == ["channel"]
+    assert listed["<m13@shop.example>"] == ["after-opt-out", "channel"]
+    assert listed["<m15@shop.example>"] == ["after-opt-out", "channel"]
+    assert listed["<m11a@shop.example>"] == ["duplicate"]  # the 19th: email was not ruled out yet
+    assert "<m14@shop.example>" not in listed  # an order is not marketing
+    body = " ".join(result["body"].split())
+    assert (f"25 March 2024, 15:00 UTC, message <m12@shop.example>, to {alias}: marketing by email, although on "
+            "20 March 2024 I had agreed to no channel of contact at all") in body
+    spanish = json.loads(ok("request", "object", "shop.example", "--from-check", "--lang", "es", "--json",
+                            "--date", "2024-04-03").stdout)
+    assert ("publicidad por correo electrónico, aunque el 20 de marzo de 2024 no había aceptado ningún medio de "
+            "contacto") in " ".join(spanish["body"].split())

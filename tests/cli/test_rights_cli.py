@@ -311,6 +311,66 @@ def test_complaint_refusals_record_nothing(overdue, tmp_path):
     assert "was answered on 2024-02-20" in refused(str(overdue["id"]))
 
 
+def test_a_complained_request_is_no_longer_overdue_and_the_complaint_has_its_own_three_months(overdue):
+    """The request complained about reads "complained on DATE to AUTHORITY" instead of overdue; the
+    complaint is listed about it, due three months after it was made."""
+    ok("settings", "country", "ES")
+    complaint_id = json.loads(ok("request", "complain", str(overdue["id"]), "--date", "2024-03-01",
+                                 "--json").stdout)["id"]
+    rows = {r["id"]: r for r in json.loads(ok("requests", "--json").stdout)}
+    original, complaint = rows[overdue["id"]], rows[complaint_id]
+    assert (original["status"], original["overdue"], original["about"]) == ("complained", False, None)
+    assert original["complaints"] == [{"id": complaint_id, "sent_on": "2024-03-01", "to": "https://www.aepd.es",
+                                       "authority": "Spanish Data Protection Agency"}]
+    assert (complaint["kind"], complaint["about"], complaint["due_on"]) == ("complaint", overdue["id"], "2024-06-01")
+    assert complaint["complaints"] == [] and complaint["follow_ups"] == []
+    result = run("requests")
+    text = " ".join(result.stdout.split())
+    assert (f"complained on 2024-03-01 to Spanish Data Protection Agency (request {complaint_id})") in text
+    assert f"complaint (Art. 77) about request {overdue['id']}" in text
+    assert text.count("OVERDUE") == 1  # the complaint itself: three months passed long ago; not the request
+    assert "overdue (" not in result.stderr  # nothing left to complain about
+    assert f"1 complaint(s) ({complaint_id}) without news from the authority" in result.stderr
+
+
+def test_a_complaint_due_in_the_future_counts_down_and_the_request_is_not_flagged(overdue):
+    ok("settings", "country", "DE")
+    made = date.today() - timedelta(days=10)
+    complaint_id = json.loads(ok("request", "complain", str(overdue["id"]), "--date", made.isoformat(),
+                                 "--json").stdout)["id"]
+    [complaint] = [r for r in json.loads(ok("requests", "--json").stdout) if r["id"] == complaint_id]
+    assert (complaint["status"], complaint["overdue"]) == ("due", False) and complaint["days_left"] > 70
+    result = run("requests")
+    assert result.exit_code == 0 and result.stderr == ""
+    assert "OVERDUE" not in result.stdout and "Federal Commissioner" in result.stdout
+
+
+def test_a_request_already_complained_about_is_not_complained_about_again(overdue):
+    ok("settings", "country", "ES")
+    first = json.loads(ok("request", "complain", str(overdue["id"]), "--date", "2024-03-01", "--json").stdout)
+    repeat = run("request", "complain", str(overdue["id"]), "--date", "2024-03-01")  # the same letter again that day
+    assert repeat.exit_code == 0 and f"already recorded as request {first['id']}" in repeat.stderr
+    again = run("request", "complain", str(overdue["id"]), "--date", "2024-04-01")
+    assert again.exit_code == 1
+    assert (f"was complained about on 2024-03-01 to Spanish Data Protection Agency (request {first['id']})"
+            in again.stderr)
+    assert [r["kind"] for r in json.loads(ok("requests", "--json").stdout)].count("complaint") == 1
+    follow = run("request", "follow-up", str(overdue["id"]))  # no answer yet: the hint is the complaint made
+    assert follow.exit_code == 1
+    assert "you complained about it on 2024-03-01 to Spanish Data Protection Agency" in follow.stderr
+
+
+def test_a_complaint_about_another_request_the_same_day_is_refused_not_merged(overdue):
+    ok("settings", "country", "ES")
+    other = json.loads(ok("request", "erase", "shop.example", "--date", "2024-01-11", "--json").stdout)["id"]
+    ok("request", "complain", str(overdue["id"]), "--date", "2024-03-01")
+    result = run("request", "complain", str(other), "--date", "2024-03-01")
+    assert result.exit_code == 1 and f"about request {overdue['id']}" in result.stderr
+    rows = {r["id"]: r for r in json.loads(ok("requests", "--json").stdout)}
+    assert (rows[overdue["id"]]["status"], rows[other]["status"]) == ("complained", "overdue")
+    assert f"1 overdue ({other})" in run("requests").stderr
+
+
 # -- letters from the evidence: source, follow-up ----------------------------------------------
 
 EMAIL, PHONE, STREET = "ana.garcia@example.com", "+34 600 111 222", "Calle Mayor 5"
@@ -390,6 +450,19 @@ def test_follow_up_names_the_recipient_the_export_omits_and_the_value_missing_fr
     assert "Telephone number" not in flat.split("Your answer names")[1].split("Article 15(1)(c)")[0]  # not given
     follow = [r for r in json.loads(ok("requests", "--json").stdout) if r["kind"] == "follow-up"][0]
     assert (follow["sent_on"], follow["article"]) == (date.today().isoformat(), "Art. 15")
+
+
+def test_the_answered_request_shows_it_was_followed_up_and_the_follow_up_is_about_it(answered):
+    follow_id = json.loads(ok("request", "follow-up", str(answered["id"]), "--json").stdout)["id"]
+    rows = {r["id"]: r for r in json.loads(ok("requests", "--json").stdout)}
+    original, follow = rows[answered["id"]], rows[follow_id]
+    today = date.today().isoformat()
+    assert original["status"] == "answered"
+    assert original["follow_ups"] == [{"id": follow_id, "sent_on": today, "to": "privacy@shop.example"}]
+    assert (follow["about"], follow["status"], follow["follow_ups"]) == (answered["id"], "due", [])
+    text = " ".join(run("requests").stdout.split())
+    assert f"answered {today}; followed up on {today} (request {follow_id})" in text
+    assert f"follow-up (Art. 15) about request {answered['id']}" in text
 
 
 def test_follow_up_in_spanish_as_json_lists_the_gaps(answered):

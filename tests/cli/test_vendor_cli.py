@@ -253,3 +253,51 @@ def test_forget_asks_on_a_terminal(answer, code, kept):
         assert "whoknows: error: aborted" in output
     with open_ledger() as ledger:
         assert ledger.query("SELECT count(*) FROM vendors")[0][0] == kept
+
+
+def _learn(tracker: str, pages=("a.example", "b.example", "c.example")):
+    """What the proxy records when `tracker` sets cookies as a third party on three sites, and the
+    learning it does after a flush (`learned_trackers.relearn`)."""
+    from whoknows.learned_trackers import relearn
+
+    for page in pages:
+        _observe(page, "cookie", f"wid@{tracker}", 1, {"name": "wid", "site": tracker, "third_party": True})
+    with open_ledger() as ledger:
+        assert relearn(ledger) == [tracker]
+
+
+def test_show_says_a_vendor_is_a_learned_tracker_and_which_third_parties_are():
+    _learn("widgets.example")
+    _observe("shop.example", "third-party", "widgets.example", 2, {"blocked": 2, "blocked_by": "whoknows"})
+    _observe("shop.example", "third-party", "cname-cdn.example", 1,
+             {"blocked": 1, "blocked_by": "easylist", "cloaked_behind": "metrics.shop.example"})
+    _observe("shop.example", "third-party", "cdn.example", 1, {"allowed": 1})
+    # Not a vendor of yours (only a third party on their pages): the error says what whoknows knows.
+    result = run("vendor", "show", "widgets.example")
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert "is a learned tracker, seen tracking on a.example, b.example, c.example" in result.stderr
+    ok("vendor", "add", "widgets.example")
+    record = json.loads(ok("vendor", "show", "widgets.example", "--json").stdout)
+    assert (record["learned_tracker"]["state"], record["learned_tracker"]["sites"]) == (
+        "learned", ["a.example", "b.example", "c.example"])
+    out = ok("vendor", "show", "widgets.example").stdout
+    assert "learned tracker, seen tracking on a.example, b.example, c.example: blocked on every site but its own" in out
+
+    shop = json.loads(ok("vendor", "show", "shop.example", "--json").stdout)
+    assert shop["learned_tracker"] is None
+    parties = {t["subject"]: t for t in shop["observations"]["third_parties"]["top"]}
+    assert parties["widgets.example"]["learned"] == {"state": "learned", "sites": ["a.example", "b.example", "c.example"]}
+    assert parties["cdn.example"]["learned"] is None
+    rows = {cells[1].strip(): cells[4] for cells in (line.split("│") for line in
+                                                     ok("vendor", "show", "shop.example").stdout.splitlines())
+            if len(cells) > 5}
+    assert "learned tracker" in rows["widgets.example"] and "blocked by whoknows" in rows["widgets.example"]
+    assert "behind metrics.shop.example (CNAME)" in rows["cname-cdn.example"]
+    assert "learned" not in rows["cdn.example"]
+
+    ok("trackers", "allow", "widgets.example")
+    out = ok("vendor", "show", "widgets.example").stdout
+    assert "let in by you ('whoknows trackers allow'), without cookies or Referer" in out
+    assert "learned tracker, let in by you" in ok("vendor", "show", "shop.example").stdout
+    ok("trackers", "forget", "widgets.example")
+    assert json.loads(ok("vendor", "show", "widgets.example", "--json").stdout)["learned_tracker"] is None

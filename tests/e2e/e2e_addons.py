@@ -34,6 +34,7 @@ COMPANY_DOUBLES = {
     "ga.tracker.test": "www.google-analytics.com",  # Google, site_analytics
     "ads.tracker.test": "stats.g.doubleclick.net",  # Google, advertising
     "px.cdn.test": "connect.facebook.net",  # Meta Platforms, Inc., advertising
+    "tracker-cdn.test": "omtrdc.net",  # Adobe Inc., site_analytics (a CNAME-cloaking vendor)
 }
 
 

@@ -78,3 +78,26 @@ def test_terms_are_proffered_served_and_agreements_recorded(sites, browser, star
     assert "personal terms: offered" not in result.stdout
     [row] = cli_json("terms")
     assert (row["proffered"], row["vendors_offered"], row["vendors_agreed"]) == (True, 3, 2)
+
+
+def test_the_terms_url_over_https_is_served_by_the_proxy_under_its_ca(proxy, page):
+    """https://whoknows.proxy/personal-terms/... through the real proxy: the proxy answers it
+    itself inside the tunnel (nothing upstream), with a certificate for whoknows.proxy from its own
+    CA. Chromium trusts only that CA (e2e_browser), and the second client checks the certificate
+    against the CA file and the name, as a program using the URL would."""
+    url = "https://whoknows.proxy/personal-terms/nostalking/1"
+    response = page.goto(url)
+    assert response.status == 200
+    assert response.headers["content-type"].startswith("application/ld+json")
+    assert page.evaluate("location.protocol") == "https:"
+    document = json.loads(response.text())
+    assert document["@id"] == "http://whoknows.proxy/personal-terms/nostalking/1"  # the canonical name
+    assert "Do not track me beyond your own site" in document["text"]
+
+    answer = proxy.get(url)  # CONNECT, then TLS verified against the proxy's CA for whoknows.proxy
+    assert answer.status == 200 and json.loads(answer.body) == document
+    assert answer.headers["access-control-allow-origin"] == "*"
+    listing = json.loads(proxy.get("https://whoknows.proxy/personal-terms").body)
+    assert "http://whoknows.proxy/personal-terms/nostalking/1" in json.dumps(listing)
+    assert proxy.get("https://whoknows.proxy/personal-terms/nostalking/7").status == 404
+    assert "Traceback" not in proxy.stderr()

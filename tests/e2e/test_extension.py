@@ -242,6 +242,48 @@ def test_popup_shows_what_was_blocked_and_who_runs_it(sites, pages, tmp_path):
     assert sites["tracker.test"].received() == []
 
 
+WIDGET_ARTICLE = """<!doctype html><html><head><title>article</title>
+<script src="https://js.widgets.test/w.js"></script></head><body><p>news</p></body></html>"""
+
+
+def test_popup_says_a_third_party_is_a_learned_tracker_and_that_it_was_blocked_for_it(sites, pages, extension_proxy):
+    """An unlisted widget that sets a cookie on three sites is learned (issue 13); on a fourth site
+    the popup says so, where it was seen tracking, and that this is why it was blocked; let in with
+    `whoknows trackers allow`, the open popup says that instead."""
+    from playwright.sync_api import expect
+
+    sites["widgets.test"].page("/w.js", "window.widget = 'loaded';", content_type="text/javascript",
+                               headers=[("set-cookie", "wid=8f3a2c914b7e4d2a9c1f0e6b; Path=/; Max-Age=86400; "
+                                                       "Secure; SameSite=None"), *NO_STORE])
+    for site in ("vendor.test", "news.test", "blog.test", "other.test"):
+        sites[site].page("/article", WIDGET_ARTICLE, headers=NO_STORE)
+    for site in ("vendor.test", "news.test", "blog.test"):
+        tab = pages.web_page(f"https://www.{site}/article")
+        assert tab.evaluate("window.widget || null") == "loaded"
+        tab.close()
+    deadline = time.monotonic() + 15
+    while "widgets.test" not in whoknows(extension_proxy, "trackers"):
+        assert time.monotonic() < deadline, "widgets.test was not learned"
+        time.sleep(0.3)
+    time.sleep(1.0)  # the proxy re-reads the learned list with its site settings (0.5 s)
+
+    article = pages.web_page("https://www.other.test/article")
+    assert article.evaluate("window.widget || null") is None  # blocked on the fourth site
+    popup = pages.open("popup.html")
+    expect(popup.locator("#site")).to_have_text("other.test")
+    widget = popup.locator("#third-parties li", has_text="widgets.test")
+    expect(widget).to_contain_text("1 blocked")
+    expect(widget).to_contain_text("Learned tracker, seen tracking on blog.test, news.test, vendor.test: "
+                                   "blocked because whoknows learned it.")
+
+    whoknows(extension_proxy, "trackers", "allow", "widgets.test")
+    time.sleep(1.0)
+    article.reload()  # the proxy applies the change from its next request on
+    assert article.evaluate("window.widget || null") == "loaded"
+    expect(widget).to_contain_text("1 blocked, 1 let through")  # the open popup follows
+    expect(widget).to_contain_text("you let it in (it gets no cookies and no Referer)")
+
+
 def test_switching_protection_off_lets_the_tracker_through(sites, pages):
     from playwright.sync_api import expect
 
@@ -349,6 +391,47 @@ def test_the_alias_is_made_from_the_popup(sites, pages, extension_proxy):
     button.click()  # the same alias again, not a second one
     expect(popup.get_by_role("status")).to_contain_text(address)
     assert len(json.loads(whoknows(extension_proxy, "alias", "list", "--json", "--vendor", "vendor.test"))) == 1
+
+
+def test_popup_shows_the_terms_you_proffer_and_whether_the_site_agreed(sites, pages, extension_proxy):
+    """None proffered, then `whoknows terms offer nostalking`: vendor.test answers with
+    Personal-Terms-Agreed and the popup says it agreed; other.test stays silent and the popup says
+    it has not. The popup reads it from the control API when it asks (the ledger), nothing more."""
+    from datetime import datetime, timezone
+
+    from playwright.sync_api import expect
+
+    sites["vendor.test"].page("/terms", "<!doctype html><h1>We agree</h1>",
+                              headers=[*NO_STORE, ("Personal-Terms-Agreed", "nostalking;v=1")])
+    sites["other.test"].page("/terms", "<!doctype html><h1>Silent</h1>", headers=NO_STORE)
+    shop = pages.web_page("https://vendor.test/terms")
+    popup = pages.open("popup.html")
+    terms = popup.locator("#terms")
+    expect(terms).to_have_text("Your terms: none proffered (whoknows terms offer nostalking)")
+
+    whoknows(extension_proxy, "terms", "offer", "nostalking")
+    try:
+        today = datetime.now(timezone.utc).date().isoformat()  # the ledger's days are UTC
+        # The proxy picks the choice up within a second: load the page until the site got the terms.
+        deadline = time.monotonic() + 10
+        while not sites["vendor.test"].received("/terms")[-1].header("personal-terms"):
+            assert time.monotonic() < deadline, "the proxy never proffered the terms"
+            time.sleep(0.3)
+            shop.reload()
+        popup.bring_to_front()
+        expect(terms.locator("li").first).to_have_text("Your terms: No stalking (nostalking/1)")
+        expect(terms.locator("li").nth(1)).to_have_text(
+            f"vendor.test agreed to No stalking on {today} (by its Personal-Terms-Agreed header)")
+
+        shop.goto("https://other.test/terms")
+        assert sites["other.test"].wait_for("/terms").header("personal-terms")
+        popup.close()
+        popup = pages.open("popup.html")
+        expect(popup.locator("#site")).to_have_text("other.test")
+        expect(popup.locator("#terms li").nth(1)).to_have_text(
+            f"other.test has not agreed to No stalking (offered since {today})")
+    finally:
+        whoknows(extension_proxy, "terms", "withdraw")
 
 
 def test_unpaired_then_paired_then_the_proxy_goes_away(sites, browser, start_proxy, e2e_dir, mitm_confdir,

@@ -11,6 +11,7 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
+from proxy_addons import flow_state
 from proxy_addons.blocking import Blocking
 from proxy_addons.company_sightings import CompanySightingsAddon
 from proxy_addons.context import Context
@@ -148,3 +149,34 @@ def test_a_request_leak_prevention_stops_counts_as_blocked_and_gives_the_company
         record = company_view.company_record(ledger, "Google")
     assert (google["blocked"], google["reached"], google["values"]) == (1, 0, 0)
     assert record["received"] == {"cookies": [], "values": [], "pages": []}
+
+
+def cloaked(url: str, canonical: str) -> http.HTTPFlow:
+    """A request to a host of the page's own site that DNS says is an alias of `canonical` (what
+    the cname addon puts in the flow; tests/e2e/test_browser_cname.py asks a real DNS server)."""
+    flow = request(url)
+    flow.request.headers["sec-fetch-site"] = "same-site"
+    flow.metadata[flow_state.CANONICAL_NAMES] = (canonical,)
+    return flow
+
+
+def test_a_cname_cloaked_first_party_host_is_counted_for_the_company_behind_its_canonical_name(proxy):
+    # Blocked under its canonical name (Google's doubleclick.net is on the list): Google's, blocked.
+    blocked = proxy.send(cloaked("https://metrics.vendor.test/j/collect", "vendor.test.stats.g.doubleclick.net"))
+    assert blocked.response.headers["x-whoknows-uncloaked"] == "vendor.test.stats.g.doubleclick.net"
+    # Not on a list (Adobe's omtrdc.net): it reached Adobe, with the site's own cookies.
+    flow = cloaked("https://smetrics.vendor.test/b/ss/id/1", "vendor.test.sc.omtrdc.net")
+    flow.request.headers["cookie"] = "s_ecid=MCMID|123"
+    proxy.send(flow, answer("s_vi=[CS]v1|abc; Max-Age=63072000"))
+    proxy.send(request("https://www.vendor.test/logo.gif", page=PAGE))  # first party, no alias: nobody's
+    proxy.sightings.done()
+    with open_ledger() as ledger:
+        companies = {row["company"]: row for row in company_view.list_companies(ledger)}
+        adobe = company_view.company_record(ledger, "Adobe Inc.")
+        who = {row["company"]: row for row in company_view.site_companies(ledger, "vendor.test")}
+    assert set(companies) == {"Google", "Adobe Inc."}
+    assert (companies["Google"]["blocked"], companies["Google"]["reached"]) == (1, 0)
+    assert (companies["Adobe Inc."]["blocked"], companies["Adobe Inc."]["reached"]) == (0, 1)
+    assert [s["domains"] for s in adobe["sites"]] == [["omtrdc.net"]]
+    assert sorted((c["name"], c["how"]) for c in adobe["received"]["cookies"]) == [("s_ecid", "sent"), ("s_vi", "set")]
+    assert (who["Google"]["reached_you"], who["Adobe Inc."]["reached_you"]) == (False, True)

@@ -20,6 +20,7 @@ from proxy_addons.observation import Observation
 from whoknows import __version__
 from whoknows import control
 from whoknows.control import TokenStore
+from whoknows.learned_trackers import LearnedTracker
 from whoknows.observations import Observations
 
 
@@ -163,12 +164,18 @@ async def test_a_write_applies_to_this_proxys_live_settings_at_once_and_state_sh
             tokens = TokenStore()
             token = tokens.pair(tokens.new_pairing_code().code)
             auth = {"Authorization": f"Bearer {token}"}
-            observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc")
+            observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc",
+                                     blocked_by="whoknows")
+            # The learned list the request hooks block by (the context addon's) is what the state says.
+            context.learned_trackers.replace_all([LearnedTracker(
+                "tracker.test", "learned", ("a.test", "b.test", "c.test"), ("cookie",), "t", "t")])
             status, headers, body = await asyncio.to_thread(
                 request, addon.url, "GET", "/api/v1/site?url=https%3A%2F%2Fvendor.test%2F", auth)
             assert status == 200 and headers["etag"]
             assert json.loads(body)["blocked"] == {"total": 1, "third_parties": [
-                {"domain": "tracker.test", "company": "Tracker Inc", "category": None, "blocked": 1, "allowed": 0}]}
+                {"domain": "tracker.test", "company": "Tracker Inc", "category": None, "blocked": 1, "allowed": 0,
+                 "blocked_by": "whoknows", "learned": {"state": "learned", "sites": ["a.test", "b.test", "c.test"]},
+                 "cloaked_behind": None}]}
             status, _, body = await asyncio.to_thread(
                 request, addon.url, "POST", "/api/v1/site/protection",
                 {**auth, "Content-Type": "application/json"},

@@ -11,6 +11,7 @@ from mitmproxy import http
 from mitmproxy.test import taddons
 from mitmproxy.test import tflow
 
+from proxy_addons import flow_state
 from proxy_addons.blocking import Blocking
 from proxy_addons.context import Context
 from proxy_addons.cookies import Cookies
@@ -95,9 +96,23 @@ def test_third_parties_are_counted_blocked_or_allowed_with_their_owner(proxy):
     assert (third["distinct"], third["seen"], third["blocked"]) == (2, 3, 2)
     analytics = entries(third)["google-analytics.com"]
     assert analytics["detail"] == {"owner": "Google", "category": "site_analytics", "tracker": True,
-                                   "blocked": 2, "allowed": 0}
+                                   "blocked_by": "test", "blocked": 2, "allowed": 0}
     assert entries(third)["cdn.test"]["detail"] == {"owner": None, "tracker": False, "blocked": 0,
                                                     "allowed": 1}
+
+
+def test_a_cname_cloaked_first_party_host_counts_as_its_canonical_names_site(proxy):
+    page = "https://vendor.test/shop"
+    cloaked = request("https://metrics.vendor.test/p.gif?uid=1", page, **{"sec-fetch-site": "same-site"})
+    # What the cname addon found in DNS: the first-party host is an alias of the tracker's host.
+    cloaked.metadata[flow_state.CANONICAL_NAMES] = ("vendor.test.tracker.test",)
+    assert proxy.send(cloaked).response.status_code == 200  # blocked (a GIF) under its canonical name
+    plain = request("https://www.vendor.test/logo.gif", page, **{"sec-fetch-site": "same-site"})
+    proxy.send(plain)  # a first-party host that is no alias: not a third party
+    third = proxy.observation.snapshot("vendor.test")["third_parties"]
+    assert [entry["subject"] for entry in third["top"]] == ["tracker.test"]
+    detail = entries(third)["tracker.test"]["detail"]
+    assert (detail["cloaked_behind"], detail["blocked_by"], detail["blocked"]) == ("metrics.vendor.test", "test", 1)
 
 
 def test_cookies_are_counted_with_party_mode_and_lifetimes(proxy):

@@ -4,8 +4,8 @@
 request handling as a plain function over injected parts, so every rule is tested without sockets:
 - `sites` (a `SiteBackend`, normally `LedgerSites`): site settings read and written, aliases,
   vendor records, the company view's picture;
-- `observations`: a site's live counters (`whoknows.observations.Observations.snapshot` shape),
-  or None when nothing observes;
+- `observations`: a site's live counters (`whoknows.observations.Observations.snapshot` shape,
+  each third party's learned status with them), or None when nothing observes;
 - `tokens` (a `TokenStore`): the extension's token and the pairing code.
 The proxy addon (`proxy_addons.control`) puts it behind a loopback HTTP server.
 
@@ -255,9 +255,9 @@ class ControlAPI:
         if site is None:
             body = _json_body(site_state(None))
         else:
-            settings, alias = self.sites.view(site)
+            settings, alias, terms = self.sites.view(site)
             body = _json_body(site_state(site, settings, alias, self.observations(site), self.leaks(site),
-                                         self.prevented(site)))
+                                         self.prevented(site), terms))
         etag = etag_of(body)
         if request.method == "GET" and _matches(request.one("if-none-match"), etag):
             return Response(304, [*BASE_HEADERS[1:], ("etag", etag)], b"")

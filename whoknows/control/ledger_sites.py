@@ -2,7 +2,8 @@
 view's picture in the ledger.
 
 `LedgerSites` is the proxy's `SiteBackend`; `site_state` is the body of `GET /api/v1/site`, from a
-site's settings, its alias and the proxy's live counters.
+site's settings, its alias, the personal terms proffered and what the site did about them (read from
+the ledger when asked: the proxy's request path does nothing for it) and the proxy's live counters.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..company_view import group_third_parties
 from ..errors import WhoknowsError
 from ..ledger import open_ledger
 from ..site_settings import SiteSettingsStore, settings_of
+from ..terms_records import site_terms
 from ..vendor_records import vendor_record
 from ..sites import site_of
 
@@ -28,7 +30,7 @@ class AliasesNotSetUp(WhoknowsError):
 class SiteBackend(Protocol):
     """What the control API reads and writes about sites (`LedgerSites` in the proxy)."""
 
-    def view(self, site: str) -> tuple[Any, str | None]: ...  # (SiteSettings, active alias)
+    def view(self, site: str) -> tuple[Any, str | None, list[dict]]: ...  # (SiteSettings, active alias, terms)
 
     def vendor(self, site: str) -> dict: ...
 
@@ -60,9 +62,10 @@ class LedgerSites:
     def _ledger(self):
         return self._open() if self._open is not None else open_ledger()
 
-    def view(self, site: str) -> tuple[Any, str | None]:
+    def view(self, site: str) -> tuple[Any, str | None, list[dict]]:
         with self._ledger() as ledger:
-            return settings_of(ledger, [site])[site], alias_for(ledger, site, create=False)
+            return (settings_of(ledger, [site])[site], alias_for(ledger, site, create=False),
+                    site_terms(ledger, site))
 
     def vendor(self, site: str) -> dict:
         with self._ledger() as ledger:
@@ -127,15 +130,28 @@ def _counter(entry: Mapping, name: str) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _text(detail: Mapping, name: str) -> str | None:
+    value = detail.get(name)
+    return value if isinstance(value, str) and value else None
+
+
 def site_state(site: str | None, settings: Any = None, alias: str | None = None,
-               observations: Mapping | None = None, leaks: int = 0, leaks_prevented: int = 0) -> dict:
-    """The body of `GET /api/v1/site` (see the contract), from a site's settings, its active alias
-    and its live counters (`Observations.snapshot` shape)."""
-    third_parties = [
-        {"domain": entry.get("subject"), "company": entry.get("company"), "category": entry.get("category"),
-         "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed")}
-        for entry in _entries(observations, "third_parties")
-    ]
+               observations: Mapping | None = None, leaks: int = 0, leaks_prevented: int = 0,
+               terms: list[dict] | None = None) -> dict:
+    """The body of `GET /api/v1/site` (see the contract), from a site's settings, its active alias,
+    the terms proffered with what the site did about them (`terms_records.site_terms`) and its
+    live counters (`Observations.snapshot` shape: each third party's `learned` status was asked of
+    the proxy's learned list when the snapshot was taken, never per request)."""
+    third_parties = []
+    for entry in _entries(observations, "third_parties"):
+        domain, detail = entry.get("subject"), entry.get("detail") or {}
+        third_parties.append({
+            "domain": domain, "company": entry.get("company"), "category": entry.get("category"),
+            "blocked": _counter(entry, "blocked"), "allowed": _counter(entry, "allowed"),
+            "blocked_by": _text(detail, "blocked_by") if _counter(entry, "blocked") else None,
+            "learned": entry.get("learned") if isinstance(entry.get("learned"), dict) else None,
+            "cloaked_behind": _text(detail, "cloaked_behind"),
+        })
     cookies = _entries(observations, "cookies")
     return {
         "site": site,
@@ -148,6 +164,7 @@ def site_state(site: str | None, settings: Any = None, alias: str | None = None,
         "leaks": leaks,
         "leaks_prevented": leaks_prevented,
         "alias": alias,
+        "terms": None if site is None else (terms or []),
         "settings": None if site is None else {
             "paused": settings.paused,
             "cookie_mode": None if settings.cookie_mode is None else str(settings.cookie_mode),
