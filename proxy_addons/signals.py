@@ -30,6 +30,7 @@ TRACKER_KEY = flow_state.TRACKER
 
 class Signals:
     name = "whoknows_signals"
+    dnt, referer_policy = True, "trim"  # the options' defaults, until `configure`
 
     def load(self, loader) -> None:
         loader.add_option("whoknows_dnt", bool, True,
@@ -45,6 +46,8 @@ class Signals:
             raise exceptions.OptionsError(
                 f"whoknows_referer must be one of {', '.join(REFERER_POLICIES)}; "
                 f"got {ctx.options.whoknows_referer!r}")
+        # Kept here (speed only): reading an option copies its value (`copy.deepcopy`), ~1 us.
+        self.dnt, self.referer_policy = ctx.options.whoknows_dnt, ctx.options.whoknows_referer
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         # requestheaders, not request: a streamed request's headers leave right after this hook.
@@ -55,11 +58,11 @@ class Signals:
         headers = flow.request.headers
         fields = headers.fields
         values: dict[bytes, bytes | None] = {b"sec-gpc": b"1"}
-        if ctx.options.whoknows_dnt:
+        if self.dnt:
             values[b"dnt"] = b"1"
         referer = folded_value(fields, b"referer")
         if referer is not None:
-            new = referer_part(referer, flow.request.host, ctx.options.whoknows_referer,
+            new = referer_part(referer, flow.request.host, self.referer_policy,
                                bool(flow.metadata.get(TRACKER_KEY))).referer
             if new is None:
                 values[b"referer"] = None
