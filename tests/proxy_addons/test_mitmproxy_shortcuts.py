@@ -226,6 +226,36 @@ async def test_an_options_error_from_a_hook_reaches_the_caller_as_with_mitmproxy
             await master.addons.trigger_event(http_layers.HttpRequestHook(tflow.tflow()))
 
 
+@pytest.mark.parametrize("update_hook", [False, True])
+async def test_lifecycle_events_reach_the_same_hooks_as_with_mitmproxy_and_update_follows_a_flow(update_hook):
+    """`handle_lifecycle` (what the proxy server calls): the event, then `update` for its flow;
+    with an addon that has `update` it is called exactly as mitmproxy calls it."""
+    from mitmproxy.proxy.layers import http as http_layers
+
+    async def run(table: bool) -> list:
+        log: list = []
+        master = Master(options.Options())
+        if table:
+            shortcuts.use_hook_table(master)
+        hooks_ = ("request", "update") if update_hook else ("request",)
+        master.addons.add(Recorder("first", log, hooks_=hooks_), Recorder("halting", log, halt=("request",)),
+                          Recorder("second", log, hooks_=hooks_))
+        flow = tflow.tflow()
+        data = server_hooks.ServerConnectionHookData(server=flow.server_conn, client=flow.client_conn)
+        for event in (http_layers.HttpRequestHook(flow), server_hooks.ServerConnectedHook(data)):
+            await master.addons.handle_lifecycle(event)
+            log.append(("after event", event.name, 0))
+        return log
+
+    mitmproxy_calls, table_calls = await run(False), await run(True)
+    assert table_calls == mitmproxy_calls
+    # the halt ends `request` before "second", not the `update` after it; not a flow: no update
+    assert ("second", "request", 1) not in table_calls
+    assert (("first", "update", 1) in table_calls) == update_hook
+    assert (("second", "update", 1) in table_calls) == update_hook
+    assert table_calls.count(("first", "update", 1)) == (1 if update_hook else 0)
+
+
 async def test_addons_added_or_removed_after_events_are_seen_or_not_from_the_next_event_on():
     def change(number, master, log):
         if number == 1:
