@@ -150,40 +150,31 @@ class Observation:
         if site is None:
             return
         if context.page_site is not None:
-            if context.request_site != context.page_site:
-                host = flow.request.host
+            host, request_site, cloaked_behind = flow.request.host, context.request_site, None
+            if request_site == context.page_site:
+                # A host of the page's own site that is a DNS alias of another site's host (the
+                # cname addon found it) is that other site's: counted under its first canonical
+                # name of another site, noting the host it hid behind. (A dict look-up otherwise.)
+                canonical = cloaked_names(flow) if flow.metadata.get(flow_state.CANONICAL_NAMES) else ()
+                if canonical:
+                    cloaked_behind, host = host, canonical[0]
+                    request_site = site_of(host)
+                else:
+                    host = None
+            if host is not None:
                 decision = flow.metadata.get(DECISION_KEY)
                 blocked = (flow.response is not None and decision is not None
                            and decision.action in BLOCKING_ACTIONS)
                 tracker = bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host)
                 entry = tracker_domain(host)
-                self.observations.third_party(site, context.request_site or host, blocked=blocked,
+                self.observations.third_party(site, request_site or host, blocked=blocked,
                                               # (the owner `tracker_owner` would find first: its entry's)
                                               owner=entry.company.name if entry is not None else tracker_owner(host),
                                               category=entry.category if entry is not None else None,
-                                              tracker=tracker, blocked_by=decision.list if blocked else None)
-            elif flow.metadata.get(flow_state.CANONICAL_NAMES):  # (a dict look-up for every other request)
-                self._cloaked(flow, site)
+                                              tracker=tracker, blocked_by=decision.list if blocked else None,
+                                              cloaked_behind=cloaked_behind)
         for name in flow.metadata.get(REMOVED_KEY, ()):
             self.observations.parameter(site, ledger_name(name), context.request_site)
-
-    def _cloaked(self, flow: http.HTTPFlow, site: str) -> None:
-        """A host of the page's own site that is a DNS alias of another site's host (the cname
-        addon found it) is that other site's: counted under its first canonical name of another
-        site, noting the host it hid behind."""
-        canonical = cloaked_names(flow)
-        if not canonical:
-            return
-        host = canonical[0]
-        decision = flow.metadata.get(DECISION_KEY)
-        blocked = flow.response is not None and decision is not None and decision.action in BLOCKING_ACTIONS
-        entry = tracker_domain(host)
-        self.observations.third_party(site, site_of(host) or host, blocked=blocked,
-                                      owner=entry.company.name if entry is not None else tracker_owner(host),
-                                      category=entry.category if entry is not None else None,
-                                      tracker=bool(flow.metadata.get(TRACKER_KEY)) or builtin_tracker(host),
-                                      blocked_by=decision.list if blocked else None,
-                                      cloaked_behind=flow.request.host)
 
     @observer
     def responseheaders(self, flow: http.HTTPFlow) -> None:

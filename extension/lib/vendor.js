@@ -29,13 +29,19 @@ export function lifetime(seconds) {
   return `${seconds} s`;
 }
 
-// What the proxy noted about one observation, in a few words.
-export function aboutObservation(detail) {
+// What the proxy noted about one observation, in a few words (`learned`: the entry's learned
+// tracker status, as `vendor show --json` has it).
+export function aboutObservation(detail, learned = null) {
   const info = object(detail);
+  const status = object(learned);
   const parts = [];
   if ("third_party" in info) parts.push(info.third_party ? "third party" : "first party");
   if (text(info.owner)) parts.push(text(info.owner));
-  if (info.tracker) parts.push("tracker");
+  if (status.state === "learned") parts.push("learned tracker");
+  else if (status.state === "allowed") parts.push("learned tracker, let in by you");
+  else if (info.tracker) parts.push("tracker");
+  if (text(info.cloaked_behind)) parts.push(`behind ${text(info.cloaked_behind)} (CNAME)`);
+  if (text(info.blocked_by) && info.blocked) parts.push(`blocked by ${text(info.blocked_by)}`);
   if ("asked_lifetime_seconds" in info) {
     const kept = info.mode === "block" ? "removed" : `kept ${lifetime(info.granted_lifetime_seconds)}`;
     parts.push(`asked ${lifetime(info.asked_lifetime_seconds)}, ${kept}`);
@@ -71,7 +77,7 @@ function observationSection(key, heading, summary) {
   const rows = list(info.top).map((entry) => {
     const item = object(entry);
     return [text(item.subject) ?? "", String(Number.isFinite(item.count) ? item.count : ""),
-      blockedCell(item.blocked), aboutObservation(item.detail), shortTime(item.last_seen)];
+      blockedCell(item.blocked), aboutObservation(item.detail, item.learned), shortTime(item.last_seen)];
   });
   const distinct = Number.isFinite(info.distinct) ? info.distinct : rows.length;
   const caption = distinct
@@ -95,6 +101,12 @@ export function vendorView(record) {
   if (categories.length) facts.push(["Categories", categories.join(", ")]);
   const others = list(company.domains).map(text).filter((domain) => domain && domain !== data.vendor);
   if (others.length) facts.push(["Also runs", others.join(", ")]);
+  const learned = object(data.learned_tracker);
+  if (learned.state === "learned" || learned.state === "allowed") {
+    const sites = list(learned.sites).map(text).filter(Boolean);
+    facts.push(["Learned tracker", (sites.length ? `seen tracking on ${sites.join(", ")}; ` : "")
+      + (learned.state === "allowed" ? "let in by you, without cookies or Referer" : "blocked on every site but its own")]);
+  }
   if (shortTime(data.created_at)) facts.push(["In the ledger since", shortTime(data.created_at)]);
   return {
     title: text(data.name) ? `${vendor} (${text(data.name)})` : vendor,
