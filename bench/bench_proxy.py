@@ -1,6 +1,6 @@
 """The whoknows proxy under load, against plain mitmdump and a minimal blocking addon in the same run.
 
-    .venv/bin/python bench/bench_proxy.py [--seconds N] [--rounds R] [--no-profile]
+    .venv/bin/python bench/bench_proxy.py [--seconds N] [--rounds R] [--no-profile] [--before DIR]
 
 Everything on loopback, bounded in time, and every process started here is stopped before exit
 (and dies with this script if it is killed: PR_SET_PDEATHSIG). Needs `wrk` and `nginx`
@@ -34,6 +34,11 @@ Parts:
   (a burst of load from elsewhere spoils a round, not the result), with their range. Each
   server's CPU time during its runs (/proc/PID/stat) gives its CPU time per request: the same
   ratios again, less sensitive to whatever else the machine is doing (a proxy uses one core).
+- `--before DIR`: a checkout of whoknows from before a change, with its own `.venv` (`git worktree
+  add --detach DIR REV && make -C DIR install`): its `whoknows proxy` (its own launcher, its own
+  home prepared by its own CLI) runs the same two workloads as two more cases, interleaved with
+  the rest, and the table adds whoknows / before, by req/s and by CPU time per request. For issue
+  13's goal (>= 0.95): REV 0dd3440 with 0931d68 (issue 10's HookTable, landed beside it) applied.
 - also measured: peak RSS of the whoknows proxy (VmHWM), time from start to the "listening" line
   of `whoknows proxy` with a cached engine (median of 3; plain mitmdump's alongside), the
   garbage collector's collections during the timed runs, and where the per-request time goes:
@@ -70,7 +75,7 @@ FLOOR = HERE / "bench_proxy_floor.py"
 WHOKNOWS_SCRIPT = ROOT / "proxy_addons" / "whoknows.py"
 CHAIN = HERE / "bench_proxy_chain.py"
 
-GOALS = {"allowed_ratio": 0.95, "blocked_ratio": 0.9, "rss_mb": 250.0, "startup_s": 2.0}
+GOALS = {"allowed_ratio": 0.95, "blocked_ratio": 0.9, "rss_mb": 250.0, "startup_s": 2.0, "before_ratio": 0.95}
 CONNECTIONS = 10
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -365,11 +370,12 @@ class Case:
 
 # --- the whoknows home --------------------------------------------------------------------------
 
-def prepare_home(home: Path) -> dict[str, str]:
-    """A data directory subscribed to EasyList + EasyPrivacy (local files), engine cache built."""
+def prepare_home(home: Path, venv_bin: Path = VENV_BIN) -> dict[str, str]:
+    """A data directory subscribed to EasyList + EasyPrivacy (local files), engine cache built by
+    the `whoknows` of `venv_bin`."""
     home.mkdir(mode=0o700)
     env = clean_env(WHOKNOWS_HOME=str(home), PYTHONUNBUFFERED="1")
-    cli = str(VENV_BIN / "whoknows")
+    cli = str(venv_bin / "whoknows")
 
     def whoknows(*args: str) -> None:
         done = subprocess.run([cli, *args], env=env, capture_output=True, text=True, timeout=120)
@@ -533,7 +539,9 @@ def _short_frame(frame: str) -> str:
 
 # --- the run ------------------------------------------------------------------------------------
 
-def start_proxies(workdir: Path, wk_env: dict) -> dict[str, tuple[subprocess.Popen, int]]:
+def start_proxies(workdir: Path, wk_env: dict, before: tuple[Path, dict] | None = None
+                  ) -> dict[str, tuple[subprocess.Popen, int]]:
+    """The proxies by key; with `before` (a checkout and its home's environment), "before" too."""
     proxies = {}
     launcher = [sys.executable, str(LAUNCHER)]
     script = ["-s", str(WHOKNOWS_SCRIPT), "--set", "whoknows_control_port=-1"]
@@ -548,6 +556,12 @@ def start_proxies(workdir: Path, wk_env: dict) -> dict[str, tuple[subprocess.Pop
     proxies["whoknows"] = (spawn(launcher + ["whoknows", "--port", str(port)], env=wk_env,
                                  stdout=workdir / "whoknows.stdout",
                                  stderr=workdir / "whoknows.stderr"), port)
+    if before is not None:
+        tree, env = before
+        port = free_port()
+        proxies["before"] = (spawn([str(tree / ".venv" / "bin" / "python"), str(tree / "bench" / LAUNCHER.name),
+                                    "whoknows", "--port", str(port)], env=env,
+                                   stdout=workdir / "before.stdout", stderr=workdir / "before.stderr"), port)
     for key, (process, port) in proxies.items():
         wait_listening(port, process, f"the {key} proxy")
     return proxies
@@ -578,7 +592,9 @@ def make_cases(workdir: Path, origin: subprocess.Popen, origin_port: int, proxie
         Case("wk_b", "whoknows, (b) blocked", *at("whoknows"), lua["blocked"], 403, []),
         Case("sc_a", "mitmdump -s whoknows.py, (a)", *at("script"), lua["allowed"], 200, []),
         Case("sc_b", "mitmdump -s whoknows.py, (b)", *at("script"), lua["blocked"], 403, []),
-    ]
+    ] + ([Case("bf_a", "whoknows before, (a) allowed", *at("before"), lua["allowed"], 200, []),
+          Case("bf_b", "whoknows before, (b) blocked", *at("before"), lua["blocked"], 403, [])]
+         if "before" in proxies else [])
 
 
 def run_rounds(cases: list[Case], seconds: int, rounds: int) -> None:
@@ -629,12 +645,18 @@ def print_table(cases: dict[str, Case], rss: dict[str, float], startup: tuple[fl
         ("(b) whoknows / minimal blocker, blocked", f"{b:.3f} (rounds {b_low:.3f}-{b_high:.3f})",
          f">= {GOALS['blocked_ratio']}", b >= GOALS["blocked_ratio"]),
         ("peak RSS of the whoknows proxy (VmHWM)",
-         f"{rss['whoknows']:.0f} MB (plain mitmdump {rss['plain']:.0f} MB)",
+         f"{rss['whoknows']:.0f} MB (plain mitmdump {rss['plain']:.0f} MB"
+         + (f", before {rss['before']:.0f} MB)" if "before" in rss else ")"),
          f"<= {GOALS['rss_mb']:.0f} MB", rss["whoknows"] <= GOALS["rss_mb"]),
         ("start to listening, cached engine (median of 3)",
          f"{ours_start:.2f} s (plain mitmdump {plain_start:.2f} s)",
          f"<= {GOALS['startup_s']:.0f} s", ours_start <= GOALS["startup_s"]),
     ]
+    if "bf_a" in cases:
+        for label, ours, base in (("(a)", cases["wk_a"], cases["bf_a"]), ("(b)", cases["wk_b"], cases["bf_b"])):
+            ratio, low, high = ratio_range(ours, base)
+            checks.append((f"{label} whoknows / whoknows before", f"{ratio:.3f} (rounds {low:.3f}-{high:.3f})",
+                           f">= {GOALS['before_ratio']}", ratio >= GOALS["before_ratio"]))
     print("\n  measure                                          value                           goal      ")
     for name, value, goal, ok in checks:
         print(f"  {name:<48} {value:<31} {goal:<9} {verdict(ok)}")
@@ -644,6 +666,11 @@ def print_table(cases: dict[str, Case], rss: dict[str, float], startup: tuple[fl
         ratio = cpu_ratio(ours, base)
         added = ours.cpu_us_per_request - base.cpu_us_per_request
         print(f"  {label + ' the same, by CPU time per request':<48} {ratio:.3f} (whoknows adds {added:,.0f} us)")
+    if "bf_a" in cases:
+        for label, ours, base in (("(a)", cases["wk_a"], cases["bf_a"]), ("(b)", cases["wk_b"], cases["bf_b"])):
+            added = ours.cpu_us_per_request - base.cpu_us_per_request
+            print(f"  {label + ' whoknows / before, by CPU time per request':<48} {cpu_ratio(ours, base):.3f} "
+                  f"(now {ours.cpu_us_per_request:,.0f} us, before {base.cpu_us_per_request:,.0f} us: {added:+,.0f})")
     sc_a, sc_b = ratio_range(cases["sc_a"], cases["plain"])[0], ratio_range(cases["sc_b"], cases["floor"])[0]
     print(f"  {'(a) mitmdump -s whoknows.py / plain mitmdump':<48} {sc_a:.3f} (CPU {cpu_ratio(cases['sc_a'], cases['plain']):.3f}: "
           "the addons alone, on mitmdump's base)")
@@ -703,7 +730,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="skip the profiles")
     parser.add_argument("--flows", type=int, default=3000, help="flows per workload in the chain profile")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, profiles)")
+    parser.add_argument("--before", type=Path, metavar="DIR",
+                        help="a checkout from before a change, with its .venv: compared in the same run")
     args = parser.parse_args(argv)
+    if args.before is not None:
+        args.before = args.before.resolve()
+        needed = [args.before / ".venv" / "bin" / "whoknows", args.before / "bench" / LAUNCHER.name]
+        if not all(path.is_file() for path in needed):
+            parser.error(f"--before {args.before}: needs a checkout with bench/{LAUNCHER.name} and a .venv "
+                         f"(make -C {args.before} install)")
     if args.seconds < 1 or args.rounds < 1:
         parser.error("--seconds and --rounds must be at least 1")
     for tool in ("wrk", "nginx"):
@@ -732,8 +767,11 @@ def main(argv: list[str] | None = None) -> int:
 def run(args, rounds: int, workdir: Path) -> int:
     print("bench_proxy: the whoknows proxy under load (loopback only; wrk -t1 -c10)")
     wk_env = prepare_home(workdir / "home")
+    before = None
+    if args.before is not None:
+        before = (args.before, prepare_home(workdir / "home-before", args.before / ".venv" / "bin"))
     origin, origin_port = start_origin(workdir)
-    proxies = start_proxies(workdir, wk_env)
+    proxies = start_proxies(workdir, wk_env, before)
     case_list = make_cases(workdir, origin, origin_port, proxies)
     cases = {case.key: case for case in case_list}
     run_rounds(case_list, args.seconds, rounds)
@@ -746,8 +784,8 @@ def run(args, rounds: int, workdir: Path) -> int:
         for key in ("allowed", "blocked"):
             live[key] = profile_live(wk_pid, wk_port, workdir / f"{key}.lua", seconds,
                                      workdir / f"py-spy-{key}.txt")
-    rss = {key: peak_rss_mb(proxies[key][0].pid) for key in ("whoknows", "plain", "floor")}
-    for key in ("whoknows", "plain", "floor", "script"):
+    rss = {key: peak_rss_mb(proxies[key][0].pid) for key in ("whoknows", "plain", "floor", "before") if key in proxies}
+    for key in proxies:
         stop(proxies[key][0])
     gc_reports = {key: gc_report(workdir / f"{key}.stderr") for key in ("plain", "floor", "whoknows", "script")}
     refused = {key: refused_names(workdir / f"{key}.stderr") for key in ("whoknows", "floor", "plain", "script")}
