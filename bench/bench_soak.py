@@ -9,10 +9,16 @@ itself after `--seconds`. What and how: tests/e2e/e2e_soak.py. `stream_large_bod
 the proxy has that option (the run says whether it did).
 
 Printed: requests per kind and failures (goal 0), the proxy's RSS after the warm-up (growth from
-the warm-up's end to the end, goal <= 10 MB; the least-squares slope; the peak), and the ledger's
+the warm-up's end to the end, goal <= 10 MB; the least-squares slope; the peak; the slope of the
+first and the second half, and whether it flattens; where the RSS is at the end: files, malloc's
+main heap, other anonymous memory), and the ledger's
 growth after the warm-up in rows per table and in bytes (goal: aggregates, i.e. no rows per request).
 Exit status 1 when a goal is missed. On a shared machine the RSS figures are the ones to trust
 (memory does not depend on the neighbours); request counts do.
+
+Measured (docs/architecture.md, "Memory over hours"): before glibc's mmap threshold was pinned
+(`runner.fix_malloc_mmap_threshold`) the RSS crept in steps (+1.2 MB in 19 minutes after the
+warm-up, 260k requests); since, 420 s: +0.2 MB, +0.045 MB/min first half, +0.010 second half.
 """
 
 from __future__ import annotations
@@ -58,8 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"stream_large_bodies: {'1m' if result.streaming else 'not set (this proxy has no such option)'}")
     print(f"proxy RSS after warm-up: {first:.1f} MB -> {last:.1f} MB at the end: growth "
           f"{result.rss_growth_mb:+.1f} MB (goal <= {RSS_GOAL_MB:g}); slope {result.rss_slope_mb_per_min:+.2f} "
-          f"MB/min ({result.rss_late_slope_mb_per_min:+.2f} over the second half); peak {result.rss_peak_mb:.1f} MB; "
-          f"{len(result.rss_samples)} samples")
+          f"MB/min; peak {result.rss_peak_mb:.1f} MB; {len(result.rss_samples)} samples")
+    print(f"slope first half {result.rss_early_slope_mb_per_min:+.3f} MB/min, second half "
+          f"{result.rss_late_slope_mb_per_min:+.3f} MB/min: "
+          + ("flattens (a plateau being reached, not a steady leak)" if result.rss_flattens else
+             "does NOT flatten (steady growth: a leak, or a run too short to tell)"))
+    if result.memory_map:
+        where = result.memory_map
+        print(f"where the RSS is at the end: files (code, libraries) {where.files:.1f} MB, [heap] (malloc's "
+              f"main arena) {where.heap:.1f} MB, other anonymous (Python's object arenas, threads' arenas, "
+              f"stacks) {where.anonymous:.1f} MB")
     warm, end = result.ledger_warm, result.ledger_end
     growth = result.ledger_rows_growth
     per_1000 = 1000 * sum(growth.values()) / max(1, result.requests_after_warmup)

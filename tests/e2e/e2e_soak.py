@@ -22,7 +22,8 @@ Everything on loopback and bounded in time. Parts:
   websocket (1): short connections, ws and wss in turn, 20 echoes each (contents checked);
   websocket-long (1): one wss connection kept open all along, an echo every 20 ms.
 - measured: the proxy's RSS every second (/proc/PID/status) after the warm-up, its growth (end
-  minus the warm-up's last sample) and the highest sample; the ledger's rows (every table) and size
+  minus the warm-up's last sample), the highest sample, and where it is at the end
+  (`memory_map`: /proc/PID/smaps by kind of mapping); the ledger's rows (every table) and size
   (file and WAL) at the end of the warm-up and after the proxy has stopped (its last flush); every
   failed request, with the first few reasons.
 """
@@ -65,6 +66,7 @@ TIMEOUT = 30.0
 PAGE = "https://vendor.test/page"
 FROM_PAGE = {"referer": PAGE, "sec-fetch-site": "cross-site", "sec-fetch-mode": "no-cors"}
 MAX_REASONS = 10
+FLAT_MB_PER_MIN = 0.05  # an RSS slope this small is flat: 3 MB an hour
 WHOKNOWS = Path(sys.executable).with_name("whoknows")
 
 
@@ -483,6 +485,33 @@ CLIENTS: dict[str, tuple[Callable, int]] = {  # kind -> (client, how many at onc
 # -- measuring ------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class MemoryMap:
+    """Where a process's resident memory is (MB), by kind of mapping in /proc/PID/smaps."""
+
+    files: float  # code and data of the interpreter, libraries and extension modules (file-backed)
+    heap: float  # `[heap]`: glibc malloc's main arena, what the event loop's thread allocates
+    anonymous: float  # the rest: Python's object arenas, other threads' malloc arenas, large
+    #                   buffers malloc maps on their own, thread stacks
+
+    @property
+    def total(self) -> float:
+        return self.files + self.heap + self.anonymous
+
+
+def memory_map(pid: int) -> MemoryMap:
+    kb = {"files": 0, "heap": 0, "anonymous": 0}
+    kind = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if not fields[0].endswith(":"):  # a mapping's first line: "start-end perms offset dev inode [path]"
+            path = fields[5] if len(fields) > 5 else ""
+            kind = "heap" if path == "[heap]" else "files" if path.startswith("/") else "anonymous"
+        elif fields[0] == "Rss:":
+            kb[kind] += int(fields[1])
+    return MemoryMap(**{k: v / 1024 for k, v in kb.items()})
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -530,6 +559,7 @@ class SoakResult:
     ledger_end: LedgerSize
     proxy_exit: int | None
     log_failures: list[str]
+    memory_map: MemoryMap | None = None  # at the end, before the proxy stops
 
     @property
     def failures(self) -> int:
@@ -556,6 +586,19 @@ class SoakResult:
         """Least-squares slope of the samples after the warm-up (one download's buffer at the last
         sample weighs less than in `rss_growth_mb`)."""
         return _slope(self.rss_samples)
+
+    @property
+    def rss_early_slope_mb_per_min(self) -> float:
+        """The slope over the first half of the samples (compare with `rss_late_slope_mb_per_min`)."""
+        return _slope(self.rss_samples[: len(self.rss_samples) // 2 + 1])
+
+    @property
+    def rss_flattens(self) -> bool:
+        """The second half grows at most half as fast as the first, or hardly at all (a bounded
+        cache filling, or malloc's arenas reaching the size the traffic needs), rather than at
+        one steady rate (a leak)."""
+        late = self.rss_late_slope_mb_per_min
+        return late <= FLAT_MB_PER_MIN or late <= self.rss_early_slope_mb_per_min / 2
 
     @property
     def rss_late_slope_mb_per_min(self) -> float:
@@ -646,6 +689,7 @@ def soak(workdir: Path, seconds: float, warmup: float, clients: dict[str, tuple[
         for thread in threads:
             thread.join(TIMEOUT * 2)
         samples.append((time.monotonic() - start, rss_mb(proxy.process.pid)))
+        memory = memory_map(proxy.process.pid)
         exit_code = proxy.stop()
         merged = {}
         for kind, ts in tallies.items():
@@ -655,7 +699,8 @@ def soak(workdir: Path, seconds: float, warmup: float, clients: dict[str, tuple[
         log_failures = [line for line in proxy.stderr().splitlines()
                         if "Traceback" in line or "failed" in line.lower() or "error" in line.lower()]
         return SoakResult(seconds, warmup, streamed, merged, warm_tallies, samples,
-                          ledger_warm or LedgerSize({}, 0), ledger_size(proxy.home), exit_code, log_failures)
+                          ledger_warm or LedgerSize({}, 0), ledger_size(proxy.home), exit_code, log_failures,
+                          memory)
     finally:
         if proxy is not None:
             proxy.kill()

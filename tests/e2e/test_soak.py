@@ -7,11 +7,16 @@ Memory is left to the benchmark: a 15 s run on a shared machine says nothing rel
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 
 from e2e_soak import CLIENTS
+from e2e_soak import LedgerSize
+from e2e_soak import SoakResult
 from e2e_soak import large
+from e2e_soak import memory_map
+from e2e_soak import rss_mb
 from e2e_soak import soak
 
 pytestmark = pytest.mark.slow
@@ -44,3 +49,22 @@ def test_the_ledger_counts_the_requests_after_the_warmup_in_the_rows_it_already_
     browsed = soaked.tallies["browse"].requests - soaked.warm_tallies["browse"]
     # Each browsing request is at least one event (a cookie, a third party, a leak): all counted.
     assert end.events - warm.events >= browsed
+
+
+def _result(samples):
+    return SoakResult(60, 10, True, {}, {}, samples, LedgerSize({}, 0), LedgerSize({}, 0), 0, [])
+
+
+def test_the_bench_tells_a_steady_leak_from_memory_that_levels_off():
+    leak = _result([(t, 100 + 0.5 * t / 60) for t in range(0, 600)])  # +0.5 MB/min all along
+    assert not leak.rss_flattens
+    assert leak.rss_early_slope_mb_per_min == pytest.approx(0.5) == leak.rss_late_slope_mb_per_min
+    filling = _result([(t, 100 + 2 * min(t, 200) / 60) for t in range(0, 600)])  # a cache full after 200 s
+    assert filling.rss_flattens and filling.rss_late_slope_mb_per_min == pytest.approx(0)
+    assert _result([(t, 100 + (t % 7) * 0.01) for t in range(0, 600)]).rss_flattens  # flat, with noise
+
+
+def test_where_the_memory_is_adds_up_to_the_rss():
+    where = memory_map(os.getpid())
+    assert where.files > 1 and where.anonymous > 1  # the interpreter's code; its objects
+    assert where.total == pytest.approx(rss_mb(os.getpid()), rel=0.1)

@@ -7,11 +7,15 @@ runs in a thread, is reached through `on_listening`, and is stopped with `master
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import http.client
 import io
 import logging
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from mitmproxy import ctx
@@ -167,3 +171,49 @@ def test_a_threshold_that_is_not_a_size_is_an_input_error(settings):
     assert isinstance(proxy.error, InputError)
     assert "stream_large_bodies" in str(proxy.error) and "lots" in str(proxy.error)
     assert proxy.out.getvalue() == ""  # it never listened
+
+
+# In a fresh interpreter: a 4 MB buffer is freed (after the proxy ran in this process, with "proxy"),
+# then a 1 MB one is taken; prints whether it got memory of its own from the system (mmap, counted in
+# mallinfo2's hblkhd, handed back when freed) rather than a place in malloc's heap.
+_BUFFER_SCRIPT = r"""
+import asyncio, ctypes, sys, tempfile, threading
+from pathlib import Path
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+if sys.argv[1] == "proxy":
+    from proxy_addons import runner
+    from mitmproxy import ctx
+    settings = runner.ProxySettings(listen_port=0, confdir=Path(tempfile.mkdtemp()) / "mitmproxy",
+                                    options={"whoknows_control_port": -1})
+    loop = asyncio.new_event_loop()
+    listening = lambda host, port: loop.call_soon(ctx.master.shutdown)
+    assert loop.run_until_complete(runner.serve(settings, on_listening=listening)) == 0
+libc.free(libc.malloc(4 * 1024 * 1024))
+before = libc.mallinfo2().hblkhd
+buffer = libc.malloc(1024 * 1024)
+print("own" if libc.mallinfo2().hblkhd - before >= 1024 * 1024 else "heap")
+"""
+
+
+def _where_a_buffer_goes(after: str) -> str:
+    done = subprocess.run([sys.executable, "-c", _BUFFER_SCRIPT, after], capture_output=True, text=True,
+                          timeout=60, cwd=Path(runner.__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()[-1]  # after the line the proxy prints when it listens
+
+
+@pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="glibc's malloc only")
+def test_after_the_proxy_ran_a_freed_large_buffer_leaves_later_ones_memory_of_their_own():
+    # glibc alone: once a 4 MB buffer is freed, buffers up to 4 MB stay in its heap (fragmenting it:
+    # the proxy's RSS crept in bench/bench_soak.py); the proxy keeps them out of it.
+    assert _where_a_buffer_goes("nothing") == "heap"
+    assert _where_a_buffer_goes("proxy") == "own"
+    assert runner.fix_malloc_mmap_threshold() is True
