@@ -20,7 +20,7 @@ from whoknows.vendor_records import add_vendor
 def _fill(ledger) -> None:
     """A ledger with something in every table and every awkward value we can think of."""
     add_vendor(ledger, "shop.example", name="Shop", company="Shop SL", privacy_contact="dpo@shop.example",
-               postal_address="Calle Mayor 1\nMadrid")
+               postal_address="Calle Mayor 1\nMadrid", sales_contact="ventas@shop.example")
     add_vendor(ledger, "xn--bcher-kva.example", name="Bücher 📚")
     record_disclosures(ledger, "shop.example", [("phone", "+34 600 111 222"), ("address", "Calle Mayor 1, Madrid")],
                        when="2024-01-01T10:00:00Z")
@@ -702,4 +702,36 @@ def test_topics_opt_outs_and_mail_classification_travel_and_old_files_still_impo
         assert older.query("SELECT topics, opted_out_on FROM preferences")[0][:] == (None, None)
     document["mail_messages"][0]["topics"] = ["spam"]
     with pytest.raises(WhoknowsError, match=r"mail_messages\[0\].topics: must be a list of topics"):
+        read_export(json.dumps(document).encode(), "bad.json")
+
+
+def test_a_vendor_s_sales_contact_travels_merges_as_its_other_contacts_and_old_files_import_without_it(
+        ledger, tmp_path):
+    """Issue 15, loose end: where intents go travels with the vendor; the ledger's own entry wins, a
+    vendor without one takes the file's, and a file written before it imports as none recorded."""
+    from whoknows.vendor_records import sales_contact
+
+    _fill(ledger)
+    document = json.loads(export_text(ledger))
+    assert [(v["domain"], v["privacy_contact"], v["sales_contact"]) for v in document["vendors"]] == [
+        ("shop.example", "dpo@shop.example", "ventas@shop.example"), ("sso.example", None, None),
+        ("xn--bcher-kva.example", None, None)]
+    document["vendors"][2]["sales_contact"] = "kasse@xn--bcher-kva.example"
+    with open_ledger(tmp_path / "other.db") as other:
+        add_vendor(other, "shop.example", sales_contact="shop@shop.example")  # its own: kept
+        add_vendor(other, "xn--bcher-kva.example", privacy_contact="dsb@xn--bcher-kva.example")  # none: filled in
+        import_export(other, read_export(json.dumps(document).encode(), "x"))
+        assert sales_contact(other, "shop.example") == "shop@shop.example"
+        assert sales_contact(other, "xn--bcher-kva.example") == "kasse@xn--bcher-kva.example"
+        assert other.query("SELECT privacy_contact FROM vendors WHERE domain = 'xn--bcher-kva.example'")[0][0] == (
+            "dsb@xn--bcher-kva.example")
+    for row in document["vendors"]:
+        del row["sales_contact"]
+    with open_ledger(tmp_path / "older.db") as older:
+        import_export(older, read_export(json.dumps(document).encode(), "older.json"))
+        assert [sales_contact(older, v) for v in ("shop.example", "xn--bcher-kva.example")] == [None, None]
+        assert older.query("SELECT privacy_contact FROM vendors WHERE domain = 'shop.example'")[0][0] == (
+            "dpo@shop.example")
+    document["vendors"][0]["sales_contact"] = 7
+    with pytest.raises(WhoknowsError, match=r"vendors\[0\].sales_contact"):
         read_export(json.dumps(document).encode(), "bad.json")

@@ -511,6 +511,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE rights_requests ADD COLUMN about_id INTEGER REFERENCES rights_requests(id) ON DELETE SET NULL;
     CREATE INDEX rights_requests_by_about ON rights_requests(about_id) WHERE about_id IS NOT NULL;
     """,
+    # issue 15, loose end (helper `sales`; whoknows.vendor_records writes it): where to tell a vendor
+    # what you intend to buy (`intent new`): its sales or customer address, which the user records
+    # (`vendor add --sales-contact`). Never the privacy contact, which is for data-rights requests.
+    """
+    ALTER TABLE vendors ADD COLUMN sales_contact TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
