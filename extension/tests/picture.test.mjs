@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { COMPANY_COLUMNS, HELD_COLUMNS, SITE_COLUMNS, leftOutNote, pictureView } from "../lib/picture.js";
+import { CLOAKED_COLUMNS, COMPANY_COLUMNS, HELD_COLUMNS, SITE_COLUMNS, leftOutNote, pictureView } from "../lib/picture.js";
 
 // The shape docs/control-api.md gives for GET /api/v1/companies (whoknows/company_picture.py).
 const ANSWER = {
@@ -80,4 +80,14 @@ test("what the graph leaves out is said", () => {
   assert.equal(leftOutNote({ companies: 5, sites: 20 }), "Not drawn: 5 more companies and 20 more sites (in the tables below).");
   assert.equal(leftOutNote({ companies: 0, sites: 3 }), "Not drawn: 3 more sites (in the tables below).");
   assert.equal(leftOutNote(undefined), "");
+});
+
+test("a company that hid behind a host of one of your sites gets its own table, as in the report", () => {
+  assert.deepEqual(pictureView(ANSWER).tables.map((t) => t.key), ["companies", "held", "sites"]);
+  const cloaked = [{ site: "vendor.test", display: "vendor.test", behind: "metrics.vendor.test", id: "adobe",
+    company: "Adobe Inc.", domain: "omtrdc.net", first_seen: "2026-05-28", last_seen: "2026-05-29" }];
+  const tables = pictureView({ ...ANSWER, cloaked }).tables;
+  assert.deepEqual(tables.map((t) => t.key), ["companies", "held", "sites", "cloaked"]);
+  assert.deepEqual(tables[3].columns.map((c) => c.title), CLOAKED_COLUMNS.map(([, title]) => title));
+  assert.deepEqual(tables[3].rows, [["vendor.test", "metrics.vendor.test", "Adobe Inc.", "omtrdc.net", "2026-05-28", "2026-05-29"]]);
 });
