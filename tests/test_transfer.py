@@ -551,14 +551,16 @@ def test_company_sightings_and_identifiers_round_trip_and_merge_idempotently(led
     sightings = CompanySightings(clock=lambda: 1_780_000_000.0)
     sightings.request("shop.example", "www.google-analytics.com", blocked=False,
                       pages=[("https://shop.example/cart", "referer")])
-    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True)
+    # (doubleclick reached through the shop's own host that is a CNAME of its tracker host)
+    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True, cloaked_behind="metrics.shop.example")
     sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
     sightings.values("shop.example", "www.google-analytics.com", [("email", "a•••@x.org [me:1]", "sha256")])
     write_batch(ledger, sightings.take())
     first = export_text(ledger)
     document = json.loads(first)
-    assert [(row["domain"], row["blocked_requests"], row["reached_requests"])
-            for row in document["company_sightings"]] == [("doubleclick.net", 1, 0), ("google-analytics.com", 0, 1)]
+    assert [(row["domain"], row["blocked_requests"], row["reached_requests"], row["cloaked_behind"])
+            for row in document["company_sightings"]] == [("doubleclick.net", 1, 0, "metrics.shop.example"),
+                                                          ("google-analytics.com", 0, 1, None)]
     assert {row["kind"]: row["qualifier"] for row in document["company_identifiers"]} == {
         "cookie": "", "page": "referer", "value": "email sha256"}
     with open_ledger(tmp_path / "other.db") as other:
@@ -566,6 +568,12 @@ def test_company_sightings_and_identifiers_round_trip_and_merge_idempotently(led
         import_export(other, read_export(first.encode(), "export.json"))  # twice: nothing doubles
         assert export_text(other) == first
         assert _dump(other) == _dump(ledger)
+    older = json.loads(first)  # written before sightings named the host a company hid behind
+    for row in older["company_sightings"]:
+        del row["cloaked_behind"]
+    with open_ledger(tmp_path / "older.db") as other:
+        import_export(other, read_export(json.dumps(older).encode(), "export.json"))
+        assert [row["cloaked_behind"] for row in json.loads(export_text(other))["company_sightings"]] == [None, None]
     document["company_sightings"][0]["day"] = "2026-13-01"
     with pytest.raises(WhoknowsError, match=r"company_sightings\[0\]\.day"):
         read_export(json.dumps(document).encode(), "export.json")

@@ -517,6 +517,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE vendors ADD COLUMN sales_contact TEXT;
     """,
+    # issues 12/13 follow-up (helper `freshness`; whoknows.company_sightings writes it): a company
+    # reached or blocked through a host of the page's own site that DNS says is an alias (CNAME) of
+    # its tracker domain: that host (the last one seen that day; NULL: no cloaking seen).
+    """
+    ALTER TABLE company_sightings ADD COLUMN cloaked_behind TEXT;
+    CREATE INDEX company_sightings_cloaked ON company_sightings(vendor_id, company, domain, cloaked_behind)
+        WHERE cloaked_behind IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
