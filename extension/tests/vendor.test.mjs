@@ -28,6 +28,9 @@ test("the record as the page shows it", () => {
   assert.equal(view.title, "vendor.test (Vendor Shop)");
   assert.deepEqual(view.facts.slice(0, 3), [["Company", "Vendor GmbH"], ["Privacy contact", "privacy@vendor.test"], ["Postal address", "Street 1\n12345 Town"]]);
   assert.deepEqual(view.facts.find(([label]) => label === "Also runs"), ["Also runs", "vendor-cdn.test"]);
+  assert.equal(view.facts.find(([label]) => label === "Sales contact"), undefined);  // none recorded
+  const withSales = vendorView({ ...RECORD, company: { ...RECORD.company, sales_contact: "sales@vendor.test" } });
+  assert.deepEqual(withSales.facts.slice(0, 4), [...view.facts.slice(0, 3), ["Sales contact", "sales@vendor.test"]]);
   const aliases = view.tables.find((t) => t.key === "aliases");
   assert.deepEqual(aliases.rows, [["you+vendor.abc@mail.example", "active", "2025-01-03 00:00"]]);
   const thirdParties = view.tables.find((t) => t.key === "third_parties");

@@ -86,6 +86,24 @@ def test_who_names_the_companies_on_a_site_and_which_reached_you():
     assert result.exit_code == 1 and "no site never.example in the ledger" in result.stderr
 
 
+def test_who_and_company_show_say_which_host_of_the_site_a_company_hid_behind():
+    sightings = CompanySightings(clock=lambda: DAY)  # doubleclick behind one of news.example's own hosts
+    sightings.request("news.example", "stats.g.doubleclick.net", blocked=True, cloaked_behind="metrics.news.example")
+    with open_ledger() as ledger:
+        write_batch(ledger, sightings.take())
+    [google] = json.loads(ok("who", "news.example", "--json").stdout)["companies"]
+    assert google["cloaked"] == [{"domain": "doubleclick.net", "behind": "metrics.news.example"}]
+    assert "doubleclick.net behind metrics.news.example (CNAME)" in ok("who", "news.example").stdout
+    shop = json.loads(ok("who", "shop.example", "--json").stdout)["companies"]
+    assert [c["cloaked"] for c in shop] == [[], [], []]  # plain third parties hid behind nothing
+    record = json.loads(ok("company", "show", "Google", "--json").stdout)
+    assert {s["site"]: s["cloaked"] for s in record["sites"]} == {
+        "news.example": [{"domain": "doubleclick.net", "behind": "metrics.news.example"}], "shop.example": []}
+    text = ok("company", "show", "Google").stdout
+    assert "doubleclick.net behind metrics.news.example (CNAME)" in text
+    assert "google-analytics.com behind" not in text
+
+
 def test_company_show_says_which_of_its_domains_whoknows_learned_are_trackers():
     from whoknows.learned_trackers import relearn
     from whoknows.observations import CookieSeen, Observations, write_batch as write_observations

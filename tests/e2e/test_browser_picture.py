@@ -131,8 +131,11 @@ def test_the_report_and_the_extension_page_show_what_companies_json_says(
             write_batch(ledger, hostile)
         whoknows(proxy, "report", "--out", str(report))
         reader.reload()
-        knows.reload()
-        expect(knows.locator("#picture")).to_be_visible()
+        # The page asks again on "Refresh" (no reload): the new company appears, drawn once.
+        knows.get_by_role("button", name="Refresh").click()
+        expect(knows.locator("table#companies tbody tr")).to_have_count(3)
+        expect(knows.locator("#refresh")).to_be_enabled()
+        assert knows.locator("#graph").count() == 1
         hostile_views = [reader.evaluate(READ_PICTURE), knows.evaluate(READ_PICTURE)]
         assert problems == []
     finally:

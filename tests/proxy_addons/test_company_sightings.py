@@ -180,3 +180,6 @@ def test_a_cname_cloaked_first_party_host_is_counted_for_the_company_behind_its_
     assert [s["domains"] for s in adobe["sites"]] == [["omtrdc.net"]]
     assert sorted((c["name"], c["how"]) for c in adobe["received"]["cookies"]) == [("s_ecid", "sent"), ("s_vi", "set")]
     assert (who["Google"]["reached_you"], who["Adobe Inc."]["reached_you"]) == (False, True)
+    # Each names the site's own host it hid behind, blocked or not.
+    assert who["Google"]["cloaked"] == [{"domain": "doubleclick.net", "behind": "metrics.vendor.test"}]
+    assert [s["cloaked"] for s in adobe["sites"]] == [[{"domain": "omtrdc.net", "behind": "smetrics.vendor.test"}]]

@@ -237,3 +237,55 @@ def test_the_licence_texts_ship_beside_the_data(trackers):
         trackers / "adguard-companiesdb-LICENSE.txt").read_bytes()
     assert (DATA_DIR / "tracker-companies.LICENSE-GPL-3.0.txt").read_bytes() == (
         trackers / "disconnect-LICENSE-GPL-3.0.txt").read_bytes()
+
+
+def test_one_company_one_entry_one_name(build_module, tmp_path):
+    # The rules that keep one company from showing up twice (see the script's docstring).
+    folder = _write_sources(
+        tmp_path / "trackers",
+        adguard_companies={
+            "rhythm": {"name": "Rhythm", "websiteUrl": "https://www.rhythm.example/"},
+            "rythm": {"name": "Rhythm, LLC", "websiteUrl": "https://rhythm.example/about"},  # one company
+            "webstat": {"name": "WebStat", "websiteUrl": "https://webstat.example/"},
+            "web.stat": {"name": "Web.Stat", "websiteUrl": "https://web-stat.example/"},  # another one
+            "holding": {"name": "Holding Publications, Inc.", "websiteUrl": "https://holding.example/"},
+            "portal": {"name": "Portal SA", "websiteUrl": "https://portal.example/"},
+            "dance": {"name": "Dance Ltd.", "websiteUrl": "https://dance.example/"},
+        },
+        adguard_trackers={
+            "r1": {"name": "R1", "categoryId": 4, "url": None, "companyId": "rhythm"},
+            "r2": {"name": "R2", "categoryId": 4, "url": None, "companyId": "rythm"},
+            "w1": {"name": "W1", "categoryId": 6, "url": None, "companyId": "webstat"},
+            "w2": {"name": "W2", "categoryId": 6, "url": None, "companyId": "web.stat"},
+            "forum": {"name": "Forum", "categoryId": 4, "url": "https://forum.example/", "companyId": "holding"},
+            "portal_stats": {"name": "portal", "categoryId": 6, "url": "https://portal.example/", "companyId": None},
+            "tok": {"name": "Tok Analytics", "categoryId": 6, "url": "https://analytics.tok.example/",
+                    "companyId": "dance"},
+        },
+        domains={"r1.example": "r1", "r2.example": "r2", "w1.example": "w1", "w2.example": "w2",
+                 "forum.example": "forum", "forumstatic.example": "forum", "stats.portal.example": "portal_stats",
+                 "analytics.tok.example": "tok"},
+        # Disconnect has the forum as an entity of its own, spelled in lowercase.
+        entities={"forum": {"properties": ["forum.example"], "resources": ["forum.example"]}},
+    )
+    # ... and so does the built-in list, with no parent in its owner line.
+    owners = {"ads.forum.example": "Forum"}
+    document, stats = build_module.build(folder, owners, EMPTY_DIRECTORY)
+    rows = {row[0]: dict(zip(document["fields"], row)) for row in document["companies"]}
+
+    # Same normalised name, same website: one company, the most trusted id and its name.
+    assert _company_of(document, "r1.example") == _company_of(document, "r2.example") == "rhythm"
+    assert "rythm" not in rows and rows["rhythm"]["name"] == "Rhythm"
+    # Same name, different websites: two companies.
+    assert _company_of(document, "w1.example") == "webstat" and _company_of(document, "w2.example") == "web.stat"
+    # A tracker with no company id whose website is a company's: that company.
+    assert _company_of(document, "stats.portal.example") == "portal"
+    # Two sources say the forum stands alone: all its domains are one company, named as the
+    # sources capitalise it, and its site follows.
+    forum = {_company_of(document, d) for d in ("forum.example", "forumstatic.example", "ads.forum.example")}
+    assert forum == {"disconnect:forum"} and rows["disconnect:forum"]["name"] == "Forum"
+    assert rows["holding"]["sites"] == ["holding.example"]  # AdGuard's parent keeps only its own site
+    assert document["sites"]["forum.example"] == list(rows).index("disconnect:forum")
+    # A tracker's home page on a domain of its own is its company's site.
+    assert document["sites"]["tok.example"] == list(rows).index("dance")
+    assert len(stats.merged) == 2 and stats.renamed == ["'forum' -> 'Forum'"]
