@@ -112,7 +112,10 @@ def test_merge_rules_on_small_sources(build_module, tmp_path):
     assert rows["bigco"]["sites"] == ["bigco.example"]
     assert rows["acme"]["privacy_contact"] == "privacy@acme.example"  # found through one of its sites
     assert rows["acme"]["directory_domain"] == "acmevideo.example"
-    assert rows["acme"]["name"] == "Acme Inc."  # AdGuard's name, not Disconnect's spelling
+    # AdGuard's name, not Disconnect's spelling, shown without its legal form; letters address
+    # the directory's entity, whose privacy contact they go to
+    assert rows["acme"]["name"] == "Acme" and rows["acme"]["legal_name"] == "Acme GmbH"
+    assert rows["bigco"]["legal_name"] is None  # "BigCo": nothing more to say
     assert document["sites"]["nobody.example"] == list(rows).index("disconnect:nobodyelse")
 
 
@@ -210,7 +213,7 @@ def test_built_in_list_domains_go_to_their_built_in_owner():
         inner = re.match(r"^(.*?)\s*\((.*)\)$", owner)
         names = {normalised_name(owner)} | ({normalised_name(part) for part in inner.groups()} if inner else set())
         if names & names_in_data:
-            # By name ("Google"), or by id ("meta" is AdGuard's "Meta Platforms, Inc.").
+            # By name ("Google"), or by id ("meta" is AdGuard's "Meta Platforms").
             assert {normalised_name(name), company_id.split(":")[-1]} & names, (owner, name)
 
 
@@ -289,3 +292,6 @@ def test_one_company_one_entry_one_name(build_module, tmp_path):
     # A tracker's home page on a domain of its own is its company's site.
     assert document["sites"]["tok.example"] == list(rows).index("dance")
     assert len(stats.merged) == 2 and stats.renamed == ["'forum' -> 'Forum'"]
+    # Names are shown without their legal form, which the legal name keeps.
+    assert (rows["dance"]["name"], rows["dance"]["legal_name"]) == ("Dance", "Dance Ltd.")
+    assert (rows["portal"]["name"], rows["portal"]["legal_name"]) == ("Portal", "Portal SA")
