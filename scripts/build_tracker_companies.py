@@ -29,7 +29,11 @@ How companies are matched (the order is the order of trust):
 4. One company, one entry (`merge_duplicates`): companies whose normalised names are equal and
    whose websites have one registrable domain (or one has no website) merge into the most trusted
    id (AdGuard's, then the smallest); a tracker without a company whose website is exactly one
-   AdGuard company's joins it ("onet" -> "Onet.pl SA").
+   AdGuard company's joins it ("onet" -> "Onet.pl SA"). Companies whose home pages (a site's
+   front page, not a page on a hosting site) share one registrable domain, one of them at the
+   domain itself, merge into the one holding most domains (FOX Audience Network's home page is
+   rubiconproject.com: it is The Rubicon Project's); a name that is only a domain ("tchibo.de")
+   gives way to the other's ("Tchibo").
 5. One well-formed name (`fix_names`): a name written all in lowercase ("reddit") takes a
    capitalised spelling of the same normalised name from the sources (the built-in list first,
    then AdGuard, then Disconnect); none is made up. Names are shown without their legal form
@@ -78,6 +82,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -178,6 +183,20 @@ def _read_json(path: Path):
 
 def _site(url_or_domain: str | None) -> str | None:
     return site_of(url_or_domain) if url_or_domain else None
+
+
+def _host(url: str | None) -> str | None:
+    return (urlsplit(url).hostname or None) if url else None
+
+
+def _names_a_domain(name: str) -> bool:
+    """A company name that is only a domain name ("tchibo.de", "Layer-ADS.net")."""
+    return " " not in name and "." in name and site_of(name.lower()) == name.lower()
+
+
+def _home_page(url: str | None) -> bool:
+    """A URL that is a site's front page (`http://www.wp.pl/`), not a page on it."""
+    return bool(_host(url)) and not urlsplit(url).path.strip("/") and not urlsplit(url).query
 
 
 class Builder:
@@ -336,6 +355,8 @@ class Builder:
     def _merge(self, kept_id: str, gone_id: str, why: str) -> None:
         kept, gone = self.companies[kept_id], self.companies.pop(gone_id)
         kept.website = kept.website or gone.website
+        if _names_a_domain(kept.name) and not _names_a_domain(gone.name):
+            kept.name = gone.name  # "Tchibo", not "tchibo.de"
         self.domains = {d: ((kept_id if cid == gone_id else cid), cat) for d, (cid, cat) in self.domains.items()}
         self.site_claims = {s: (kept_id if cid == gone_id else cid) for s, cid in self.site_claims.items()}
         self.stats.merged.append(f"{gone.name!r} ({gone_id}) into {kept.name!r} ({kept_id}): {why}")
@@ -357,11 +378,29 @@ class Builder:
                     self._merge(kept, other, "same name, same website" if None not in sites else "same name")
         websites = self._websites()
         for company_id in sorted(self.companies):
-            if not company_id.startswith("tracker:"):
+            if not company_id.startswith("tracker:") or not _home_page(self.companies[company_id].website):
                 continue
             owners = [cid for cid in websites.get(_site(self.companies[company_id].website), []) if ":" not in cid]
             if len(owners) == 1:
                 self._merge(owners[0], company_id, "its website is that company's")
+        # Companies whose home pages are on one registrable domain, one of them at the domain
+        # itself, are one organisation: an acquired firm the source points at its buyer's site
+        # (FOX Audience Network at rubiconproject.com), a division at a subdomain (reklama.wp.pl).
+        # A page on a hosting site (github.com/someone/project) is not a home page.
+        held = Counter(company_id for company_id, _ in self.domains.values())
+        held.update(self.site_claims.values())
+        homes: dict[str, list[str]] = defaultdict(list)
+        for company_id in sorted(self.companies):
+            if _home_page(self.companies[company_id].website):
+                homes[_site(self.companies[company_id].website)].append(company_id)
+        for site, ids in sorted(homes.items()):
+            at_site = [cid for cid in ids if _host(self.companies[cid].website) in (site, f"www.{site}")]
+            if len(ids) < 2 or not at_site:
+                continue
+            kept = min(at_site, key=lambda cid: (":" in cid, -held[cid], cid))
+            for other in ids:
+                if other != kept:
+                    self._merge(kept, other, f"home pages on {site}")
 
     def fix_names(self) -> None:
         """A name written all in lowercase ("reddit") takes the sources' capitalised spelling of
