@@ -29,10 +29,17 @@ How companies are matched (the order is the order of trust):
 4. One company, one entry (`merge_duplicates`): companies whose normalised names are equal and
    whose websites have one registrable domain (or one has no website) merge into the most trusted
    id (AdGuard's, then the smallest); a tracker without a company whose website is exactly one
-   AdGuard company's joins it ("onet" -> "Onet.pl SA").
+   AdGuard company's joins it ("onet" -> "Onet.pl SA"). Companies whose home pages (a site's
+   front page, not a page on a hosting site) share one registrable domain, one of them at the
+   domain itself, merge into the one holding most domains (FOX Audience Network's home page is
+   rubiconproject.com: it is The Rubicon Project's); a name that is only a domain ("tchibo.de")
+   gives way to the other's ("Tchibo").
 5. One well-formed name (`fix_names`): a name written all in lowercase ("reddit") takes a
    capitalised spelling of the same normalised name from the sources (the built-in list first,
-   then AdGuard, then Disconnect); none is made up.
+   then AdGuard, then Disconnect); none is made up. Names are shown without their legal form
+   ("Meta Platforms, Inc." -> "Meta Platforms", `tracker_companies.display_name`); `legal_name`
+   keeps whom letters address: the directory's name for the record the privacy contact comes
+   from ("Meta Platforms Ireland Limited"), else the source's full name.
 6. The directory's privacy contact goes to a company whose website's registrable domain is a
    directory key, failing that its first site (in sorted order) that is one.
 
@@ -57,7 +64,8 @@ Output: gzipped compact JSON, byte-for-byte reproducible (sorted keys, rows in i
 mtime 0 and no file name):
 
     {"format": 1, "sources": [...], "categories": ["advertising", ...],
-     "fields": ["id", "name", "website", "sites", "privacy_contact", "privacy_webform", "directory_domain"],
+     "fields": ["id", "name", "website", "sites", "privacy_contact", "privacy_webform", "directory_domain",
+                "legal_name"],
      "companies": [[...], ...], "domains": {"doubleclick.net": [row, category index], ...},
      "sites": {"youtube.com": row, ...}}
 
@@ -74,6 +82,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -81,11 +90,11 @@ sys.path.insert(0, str(REPO))
 # The shipped data files share one reproducible writer (gzipped compact JSON, fixed header).
 from scripts.build_company_directory import write_shipped  # noqa: E402
 from whoknows.directory import COMPANIES_FILE, TRACKERS_FILE, tracker_owners  # noqa: E402
-from whoknows.tracker_companies import CATEGORY_SLOTS, DATA_FILE, FORMAT, normalised_name  # noqa: E402
+from whoknows.tracker_companies import CATEGORY_SLOTS, DATA_FILE, FORMAT, display_name, normalised_name  # noqa: E402
 from whoknows.sites import site_of  # noqa: E402
 
 DEFAULT_TRACKERS = REPO.parent / "shared" / "data" / "trackers"
-FIELDS = ["id", "name", "website", "sites", "privacy_contact", "privacy_webform", "directory_domain"]
+FIELDS = ["id", "name", "website", "sites", "privacy_contact", "privacy_webform", "directory_domain", "legal_name"]
 SOURCES = [
     {
         "name": "AdGuard companiesdb",
@@ -135,6 +144,7 @@ class Company:
     privacy_contact: str | None = None
     privacy_webform: str | None = None
     directory_domain: str | None = None
+    legal_name: str | None = None
 
 
 @dataclass
@@ -154,6 +164,7 @@ class Stats:
     merged: list[str] = field(default_factory=list)
     renamed: list[str] = field(default_factory=list)
     tracker_sites: int = 0
+    legal_forms_dropped: int = 0
     shared_websites: list[str] = field(default_factory=list)
 
 
@@ -172,6 +183,20 @@ def _read_json(path: Path):
 
 def _site(url_or_domain: str | None) -> str | None:
     return site_of(url_or_domain) if url_or_domain else None
+
+
+def _host(url: str | None) -> str | None:
+    return (urlsplit(url).hostname or None) if url else None
+
+
+def _names_a_domain(name: str) -> bool:
+    """A company name that is only a domain name ("tchibo.de", "Layer-ADS.net")."""
+    return " " not in name and "." in name and site_of(name.lower()) == name.lower()
+
+
+def _home_page(url: str | None) -> bool:
+    """A URL that is a site's front page (`http://www.wp.pl/`), not a page on it."""
+    return bool(_host(url)) and not urlsplit(url).path.strip("/") and not urlsplit(url).query
 
 
 class Builder:
@@ -330,6 +355,8 @@ class Builder:
     def _merge(self, kept_id: str, gone_id: str, why: str) -> None:
         kept, gone = self.companies[kept_id], self.companies.pop(gone_id)
         kept.website = kept.website or gone.website
+        if _names_a_domain(kept.name) and not _names_a_domain(gone.name):
+            kept.name = gone.name  # "Tchibo", not "tchibo.de"
         self.domains = {d: ((kept_id if cid == gone_id else cid), cat) for d, (cid, cat) in self.domains.items()}
         self.site_claims = {s: (kept_id if cid == gone_id else cid) for s, cid in self.site_claims.items()}
         self.stats.merged.append(f"{gone.name!r} ({gone_id}) into {kept.name!r} ({kept_id}): {why}")
@@ -351,22 +378,47 @@ class Builder:
                     self._merge(kept, other, "same name, same website" if None not in sites else "same name")
         websites = self._websites()
         for company_id in sorted(self.companies):
-            if not company_id.startswith("tracker:"):
+            if not company_id.startswith("tracker:") or not _home_page(self.companies[company_id].website):
                 continue
             owners = [cid for cid in websites.get(_site(self.companies[company_id].website), []) if ":" not in cid]
             if len(owners) == 1:
                 self._merge(owners[0], company_id, "its website is that company's")
+        # Companies whose home pages are on one registrable domain, one of them at the domain
+        # itself, are one organisation: an acquired firm the source points at its buyer's site
+        # (FOX Audience Network at rubiconproject.com), a division at a subdomain (reklama.wp.pl).
+        # A page on a hosting site (github.com/someone/project) is not a home page.
+        held = Counter(company_id for company_id, _ in self.domains.values())
+        held.update(self.site_claims.values())
+        homes: dict[str, list[str]] = defaultdict(list)
+        for company_id in sorted(self.companies):
+            if _home_page(self.companies[company_id].website):
+                homes[_site(self.companies[company_id].website)].append(company_id)
+        for site, ids in sorted(homes.items()):
+            at_site = [cid for cid in ids if _host(self.companies[cid].website) in (site, f"www.{site}")]
+            if len(ids) < 2 or not at_site:
+                continue
+            kept = min(at_site, key=lambda cid: (":" in cid, -held[cid], cid))
+            for other in ids:
+                if other != kept:
+                    self._merge(kept, other, f"home pages on {site}")
 
     def fix_names(self) -> None:
         """A name written all in lowercase ("reddit") takes the sources' capitalised spelling of
-        the same name ("Reddit"), the built-in list's first; one no source capitalises stays."""
+        the same name ("Reddit"), the built-in list's first; one no source capitalises stays.
+        Then every name is shown without its legal form (`display_name`: "Meta Platforms, Inc."
+        -> "Meta Platforms"), the full name kept as the legal name."""
         for company in self.companies.values():
-            if company.name != company.name.lower():
-                continue
-            cased = [name for name in self.spellings.get(normalised_name(company.name), []) if name != name.lower()]
-            if cased:
-                self.stats.renamed.append(f"{company.name!r} -> {cased[0]!r}")
-                company.name = cased[0]
+            shown = display_name(company.name)
+            if shown == shown.lower():
+                cased = [display_name(name) for name in self.spellings.get(normalised_name(shown), [])
+                         if display_name(name) != display_name(name).lower()]
+                if cased:
+                    self.stats.renamed.append(f"{shown!r} -> {cased[0]!r}")
+                    shown = cased[0]
+            if display_name(company.name) != company.name:
+                company.legal_name = company.name
+                self.stats.legal_forms_dropped += 1
+            company.name = shown
 
     def _parent_category(self, domain: str) -> str:
         """The category of the nearest parent domain the sources know (`connect.facebook.net`)."""
@@ -453,6 +505,8 @@ class Builder:
                         company.privacy_contact = row["email"]
                         company.privacy_webform = row["webform"]
                         company.directory_domain = key
+                        # the entity the privacy contact belongs to is whom letters address
+                        company.legal_name = row["name"] or company.legal_name
                         break
 
     def document(self) -> dict:
@@ -465,7 +519,8 @@ class Builder:
             raise InputFilesError(f"{len(categories)} categories; the shipped format packs at most {CATEGORY_SLOTS}")
         category_index = {name: index for index, name in enumerate(categories)}
         companies = [
-            [c.id, c.name, c.website, sorted(c.sites), c.privacy_contact, c.privacy_webform, c.directory_domain]
+            [c.id, c.name, c.website, sorted(c.sites), c.privacy_contact, c.privacy_webform, c.directory_domain,
+             c.legal_name]
             for c in (self.companies[company_id] for company_id in ids)
         ]
         sites = {site: row_of[c.id] for c in self.companies.values() if c.id in row_of for site in c.sites}
@@ -511,7 +566,8 @@ def _report(stats: Stats, document: dict, output: Path, size: int) -> None:
           f"{stats.builtin_took_trackers}")
     print(f"merged {len(stats.merged)} companies: " + "; ".join(stats.merged))
     print(f"capitalised {len(stats.renamed)} lowercase names: " + ", ".join(stats.renamed))
-    print(f"{stats.tracker_sites} sites from trackers' home pages")
+    print(f"{stats.tracker_sites} sites from trackers' home pages; {stats.legal_forms_dropped} names shown "
+          "without their legal form")
     print(f"{len(stats.shared_websites)} websites shared by several companies (nobody's site)")
     contacts = sum(1 for row in document["companies"] if row[FIELDS.index("privacy_contact")]
                    or row[FIELDS.index("privacy_webform")])

@@ -176,7 +176,7 @@ def builtin_tracker(host: str) -> bool:
 
 def tracker_owner(host_or_domain: str) -> str | None:
     """Who runs a tracker host, by the one name whoknows shows for a company: "Google" for
-    `ssl.google-analytics.com`, "Meta Platforms, Inc." for `connect.facebook.net`.
+    `ssl.google-analytics.com`, "Meta Platforms" for `connect.facebook.net`.
 
     The shipped tracker data first (`tracker_companies.tracker_domain`: its company's name; the
     built-in list's hosts are in it, attributed as the list says; then `site_owner`: the company
