@@ -109,7 +109,7 @@ def test_the_report_draws_each_site_and_company_and_lists_the_company_view(ledge
     assert {node: (info["kind"], info["label"]) for node, info in page.nodes.items()} == {
         "site:shop.example": ("site", "shop.example"), "site:news.example": ("site", "news.example"),
         "site:blog.example": ("site", "blog.example"), "company:google": ("company", "Google"),
-        "company:meta": ("company", "Meta Platforms, Inc."), "company:criteo": ("company", "Criteo")}
+        "company:meta": ("company", "Meta Platforms"), "company:criteo": ("company", "Criteo")}
     # Reached where one request got through, blocked where every one was blocked.
     assert sorted((e["source"], e["target"], e["kind"], e["blocked"], e["reached"]) for e in page.edges) == [
         ("site:blog.example", "company:google", "blocked", 1, 0),

@@ -9,7 +9,7 @@ const ANSWER = {
   companies: [
     { company: "Google", id: "google", category: "advertising", sites: 2, blocked: 2, reached: 2, cookies: 1, values: 1,
       first_seen: "2026-05-28", last_seen: "2026-05-29" },
-    { company: "Meta Platforms, Inc.", id: "meta", category: "advertising", sites: 1, blocked: 1, reached: 0, cookies: 0,
+    { company: "Meta Platforms", id: "meta", category: "advertising", sites: 1, blocked: 1, reached: 0, cookies: 0,
       values: 0, first_seen: "2026-05-28", last_seen: "2026-05-28" },
   ],
   held: [{ company: "Google", id: "google", cookies: "_ga", values: "email (SHA-256)", pages: 2 }],
@@ -23,7 +23,7 @@ const ANSWER = {
       { id: "site:vendor.test", kind: "site", key: "vendor.test", label: "vendor.test", x: 240, y: 37, r: 5, companies: 2, title: "vendor.test: 2 companies present" },
       { id: "site:other.test", kind: "site", key: "other.test", label: "other.test", x: 240, y: 63, r: 5, companies: 1, title: "other.test: 1 companies present" },
       { id: "company:google", kind: "company", key: "google", label: "Google", x: 520, y: 37, r: 10.1, sites: 2, title: "Google (advertising): on 2 of your sites" },
-      { id: "company:meta", kind: "company", key: "meta", label: "Meta Platforms, Inc.", x: 520, y: 63, r: 8, sites: 1, title: "Meta" },
+      { id: "company:meta", kind: "company", key: "meta", label: "Meta Platforms", x: 520, y: 63, r: 8, sites: 1, title: "Meta" },
     ],
     edges: [
       { source: "site:vendor.test", target: "company:google", kind: "reached", blocked: 1, reached: 1, x1: 240, y1: 37, x2: 520, y2: 37, title: "vendor.test – Google: 1 blocked, 1 reached" },
