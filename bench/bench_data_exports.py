@@ -10,7 +10,13 @@ Baselines, measured in the same run on the same file:
 
 Goals: read_export <= 10 s, peak RSS <= 100 MB above the child's baseline. On a shared machine the
 wall time follows the load: the load average is printed, and each reading's CPU seconds too.
-Usage: python bench/bench_data_exports.py [MEGABYTES]   (default 200)
+
+`--markup`: an export of HTML pages, XML documents and text logs instead (a fifth of them with the
+user's values), read by read_export, by the reader before the whole-text search of HTML, XML and
+text files (tests/support/data_exports_before.py, the oracle of the differential tests) and by the
+parsers alone (html.parser, defusedxml's iterparse, lines), in the same run. There is no goal for
+it; the ratio to the reader before is the point.
+Usage: python bench/bench_data_exports.py [--markup] [MEGABYTES]   (default 200, --markup 40)
 """
 
 from __future__ import annotations
@@ -87,6 +93,58 @@ def write_export(path: Path, megabytes: int) -> int:
     return written
 
 
+def summary_html(rng: random.Random, size: int, mine: bool) -> bytes:
+    """An account summary page: a table of orders (items, IPs, street addresses)."""
+    rows, total = [], 0
+    while total < size:
+        street = "Calle Mayor 5" if mine and rng.random() < 0.3 else f"Calle {rng.choice(WORDS)} {rng.randint(1, 99)}"
+        row = (f"<tr><td>{rng.getrandbits(40):x}</td><td>{' '.join(rng.choices(WORDS, k=3))} &amp; co</td>"
+               f"<td>203.0.113.{rng.randint(1, 254)}</td><td class='addr'>{street}</td>"
+               f"<td><input name='qty' value='{rng.randint(1, 9)}'></td></tr>\n")
+        rows.append(row)
+        total += len(row)
+    return ("<!DOCTYPE html><html><head><title>Your data</title></head><body><h1>Orders</h1><table>"
+            "<tr><th>Order</th><th>Items</th><th>IP address</th><th>Shipping address</th><th>Qty</th></tr>\n"
+            + "".join(rows) + "</table></body></html>").encode()
+
+
+def profile_xml(rng: random.Random, size: int, mine: bool) -> bytes:
+    rows, total = [], 0
+    while total < size:
+        phone = "600 111 222" if mine and rng.random() < 0.3 else f"6{rng.randint(10**7, 10**8 - 1)}"
+        row = (f'<order id="{rng.getrandbits(40):x}" status="delivered"><item qty="{rng.randint(1, 4)}">'
+               f"{' '.join(rng.choices(WORDS, k=3))}</item><ip>203.0.113.{rng.randint(1, 254)}</ip>"
+               f"<phone>{phone}</phone><note><![CDATA[left at the door]]></note></order>\n")
+        rows.append(row)
+        total += len(row)
+    return ('<?xml version="1.0" encoding="UTF-8"?><orders>\n' + "".join(rows) + "</orders>").encode()
+
+
+def activity_log(rng: random.Random, size: int, mine: bool) -> bytes:
+    lines, total = [], 0
+    while total < size:
+        who = "ana.garcia@example.com" if mine and rng.random() < 0.3 else f"user{rng.randint(1, 10**6)}"
+        line = (f"2025-06-{rng.randint(1, 28):02d}T12:00:00Z login ok from 198.51.100.{rng.randint(1, 254)} "
+                f"as {who} page=/p/{rng.choice(WORDS)}/{rng.randint(1, 9999)}\n")
+        lines.append(line)
+        total += len(line)
+    return "".join(lines).encode()
+
+
+def write_markup_export(path: Path, megabytes: int) -> int:
+    rng = random.Random(15)
+    member = 2 * 1024 * 1024
+    written = 0
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for n in range(max(3, megabytes * 1024 * 1024 // member)):
+            mine = n % 5 == 0
+            kind = n % 3
+            data = (summary_html, profile_xml, activity_log)[kind](rng, member, mine)
+            archive.writestr(f"{('pages', 'xml', 'logs')[kind]}/{n}.{('html', 'xml', 'log')[kind]}", data)
+            written += len(data)
+    return written
+
+
 CHILD = r"""
 import json, sys, time, zipfile
 sys.path.insert(0, sys.argv[3])
@@ -97,11 +155,36 @@ def status(field):
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
 
-if mode == "export":
-    from whoknows.data_exports import read_export
+if mode in ("export", "before"):
     from whoknows.leakscan import LeakScanner
+    if mode == "export":
+        from whoknows.data_exports import read_export
+    else:
+        sys.path.insert(0, sys.argv[3] + "/tests/support")
+        from data_exports_before import read_export
     scanner = LeakScanner(json.loads(sys.argv[4]), default_country_code="34")
     work = lambda: read_export(path, scanner)
+elif mode == "markup-parse":
+    import io
+    from html.parser import HTMLParser
+    from defusedxml.ElementTree import iterparse
+    def work():
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    if info.filename.endswith(".xml"):
+                        for _, element in iterparse(member, events=("start", "end")):
+                            element.clear()
+                        continue
+                    text = io.TextIOWrapper(member, "utf-8")
+                    if info.filename.endswith(".html"):
+                        parser = HTMLParser()
+                        while chunk := text.read(65536):
+                            parser.feed(chunk)
+                        parser.close()
+                    else:
+                        for _ in text:
+                            pass
 elif mode == "parse":
     import csv, io, ijson
     def work():
@@ -126,7 +209,7 @@ start, cpu = time.perf_counter(), time.process_time()
 result = work()
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 summary = None
-if mode == "export":
+if mode in ("export", "before"):
     summary = {"values": len(result.values), "categories": result.categories_held(), "skipped": len(result.skipped),
                "files": result.files_read, "mb": result.bytes_read / 1e6}
 print(json.dumps({"seconds": seconds, "cpu": cpu, "base_mb": base, "peak_mb": status("VmHWM"), "summary": summary}))
@@ -139,8 +222,33 @@ def run_child(mode: str, path: Path) -> dict:
     return json.loads(done.stdout)
 
 
+def markup_main(megabytes: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "export.zip"
+        size = write_markup_export(path, megabytes)
+        print(f"export: {size / 1e6:.0f} MB uncompressed of HTML, XML and logs (a fifth with the user's values)")
+        load = os.getloadavg()[0]
+        runs = {"read_export": run_child("export", path), "reader before (oracle)": run_child("before", path),
+                "parsers alone": run_child("markup-parse", path)}
+    print(f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
+    print(f"{'':28}{'seconds':>9}{'cpu s':>8}{'MB/s':>8}{'peak over base MB':>19}")
+    for name, run in runs.items():
+        print(f"{name:28}{run['seconds']:9.2f}{run['cpu']:8.2f}{size / 1e6 / run['seconds']:8.1f}"
+              f"{run['peak_mb'] - run['base_mb']:19.1f}")
+    new, old, parse = runs["read_export"], runs["reader before (oracle)"], runs["parsers alone"]
+    print(f"found: {new['summary']}")
+    print(f"same findings as the reader before: {new['summary'] == old['summary']}")
+    print(f"read_export / reader before: {new['seconds'] / old['seconds']:.2f}x (cpu {new['cpu'] / old['cpu']:.2f}x)")
+    print(f"read_export / parsers alone: {new['seconds'] / parse['seconds']:.2f}x (cpu {new['cpu'] / parse['cpu']:.2f}x)")
+    return 0 if new["summary"] == old["summary"] else 1
+
+
 def main() -> int:
-    megabytes = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    args = sys.argv[1:]
+    if "--markup" in args:
+        args.remove("--markup")
+        return markup_main(int(args[0]) if args else 40)
+    megabytes = int(args[0]) if args else 200
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.zip"
         start = time.perf_counter()

@@ -17,8 +17,12 @@ def _open():
     return open_ledger()
 
 
-def _domains(domains) -> str:
-    return ", ".join(domains)
+def _domains(domains, cloaked=()) -> str:
+    """Domains, each followed by the site's hosts it hid behind: "omtrdc.net behind metrics.shop.example (CNAME)"."""
+    from whoknows.company_view import cloaked_text
+
+    return ", ".join(" ".join(filter(None, (domain, cloaked_text(c["behind"] for c in cloaked if c["domain"] == domain))))
+                     for domain in domains)
 
 
 @click.command()
@@ -88,7 +92,7 @@ def company():
 @json_option
 def show(name, as_json):
     """Where the company NAME saw you (each site, the days, requests blocked and reached, which of
-    its domains), what it received (the names of the cookies it set, your values by kind and
+    its domains, and the site's own host it hid behind when that host is a CNAME to one), what it received (the names of the cookies it set, your values by kind and
     encoding, the page URLs it learned through Referer or parameters: redacted) and its privacy
     contact, and which of its domains whoknows learned are trackers ('whoknows trackers'). NAME is
     its name, one of its tracker domains or one of its sites.
@@ -129,7 +133,7 @@ def show(name, as_json):
                f"{record['blocked']} requests blocked, {record['reached']} reached")
     table("where it saw you", ["site", "days", "first seen", "last seen", "blocked", "reached", "its domains"],
           [[s["display"], s["days"], s["first_seen"], s["last_seen"], s["blocked"], s["reached"],
-            _domains(s["domains"])] for s in record["sites"]])
+            _domains(s["domains"], s["cloaked"])] for s in record["sites"]])
     received = record["received"]
     table("cookies it set or was sent (names; whoknows keeps no cookie values)",
           ["cookie", "how", "sites", "its domains", "last seen"],
@@ -150,7 +154,8 @@ def show(name, as_json):
 @json_option
 def who(site, as_json):
     """Which tracker companies were present on SITE's pages, and which of them actually reached you
-    there (at least one request let through); the others were blocked every time.
+    there (at least one request let through); the others were blocked every time. A company that
+    hid behind one of SITE's own hosts (a CNAME to its domain) says so: "behind metrics.SITE (CNAME)".
 
     Examples:
 
@@ -171,4 +176,4 @@ def who(site, as_json):
     click.echo(f"{display_domain(domain)}: {len(rows)} companies present, {reached} reached you")
     table(None, ["company", "category", "reached you", "reached", "blocked", "its domains", "last seen"],
           [[r["company"], r["category"], "yes" if r["reached_you"] else "no", r["reached"], r["blocked"],
-            _domains(r["domains"]), r["last_seen"]] for r in rows])
+            _domains(r["domains"], r["cloaked"]), r["last_seen"]] for r in rows])

@@ -27,11 +27,12 @@ def intent():
 
 
 def _targets(ledger, names: tuple[str, ...]) -> list[tuple[str, str]]:
-    """--to VENDOR[=ADDRESS] -> (vendor domain, address); without ADDRESS, the vendor's known contact."""
+    """--to VENDOR[=ADDRESS] -> (vendor domain, address); without ADDRESS, the vendor's recorded sales
+    contact. Never its privacy contact: a data-protection officer is not who hears about a purchase."""
     from whoknows import letters
     from whoknows.aliases import resolve_vendor
     from whoknows.errors import InputError
-    from whoknows.vendor_records import vendor_record
+    from whoknows.vendor_records import sales_contact
 
     targets = []
     for name in names:
@@ -40,13 +41,11 @@ def _targets(ledger, names: tuple[str, ...]) -> list[tuple[str, str]]:
         if address:
             targets.append((domain, letters.email_address(address, f"--to {name}")))
             continue
-        contact = None
-        if ledger.vendor_id(domain) is not None:
-            contact = vendor_record(ledger, domain, top=0)["company"]["privacy_contact"]
+        contact = sales_contact(ledger, domain)
         if not contact:
-            raise InputError(f"no address is known for {domain}: give one with --to {domain}=ADDRESS "
-                             f"(or record its contact: 'whoknows vendor add {domain} --privacy-contact ADDRESS')")
-        targets.append((domain, letters.email_address(contact, f"the contact of {domain}")))
+            raise InputError(f"no sales contact is recorded for {domain}: give one with --to {domain}=ADDRESS "
+                             f"or record it with 'whoknows vendor add {domain} --sales-contact ADDRESS'")
+        targets.append((domain, letters.email_address(contact, f"the sales contact of {domain}")))
     return targets
 
 
@@ -142,7 +141,8 @@ def _check_delivery(out, send) -> None:
 @click.option("--category", metavar="C", help="What kind of thing it is: 'monitors'.")
 @click.option("--to", "vendors", multiple=True, required=True, metavar="VENDOR[=ADDRESS]",
               help="A vendor to tell (repeat for several); it needs an alias ('whoknows alias new VENDOR'). "
-                   "ADDRESS: where to send it (default: the vendor's recorded contact).")
+                   "ADDRESS: where to send it (default: the vendor's sales contact, 'whoknows vendor add VENDOR "
+                   "--sales-contact ADDRESS'; never its privacy contact).")
 @click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
               help="The language of the text part.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",

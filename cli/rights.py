@@ -146,7 +146,7 @@ def _make_tracker_request(ledger, company, kind: str, lang: str, out: str | None
                             "companies it saw): a request needs something to find your data by")
     domain = tracker_request_domain(company)
     check_not_a_different_repeat(ledger, domain, kind, lang, contact, sent_on)
-    facts = letters.VendorFacts(domain, company.name, contact, None)
+    facts = letters.VendorFacts(domain, company.addressee, contact, None)
     letter = letters.render_tracker_request(kind, lang, facts, parts.cookies, parts.values, parts.seen, sent_on,
                                             signed)
     record = {"display": company.name}

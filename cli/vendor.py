@@ -48,35 +48,42 @@ def vendor():
 @click.option("--company", help="The company behind it (overrides the company directory).")
 @click.option("--privacy-contact", help="Where to send data requests (overrides the directory).")
 @click.option("--address", help="The company's postal address (overrides the directory).")
+@click.option("--sales-contact", metavar="ADDRESS",
+              help="Where to write to it as a customer: 'whoknows intent new' sends there (the directory has none).")
 @json_option
-def add(vendor_name, name, company, privacy_contact, address, as_json):
+def add(vendor_name, name, company, privacy_contact, address, sales_contact, as_json):
     """Add VENDOR (a URL, host name or domain) to the ledger, or update what you said about it.
 
-    An option given as an empty string clears your override.
+    An option given as an empty string clears your override. The privacy contact gets your
+    data-rights requests; the sales contact gets your intents ('whoknows intent new'), and only you
+    can give it: whoknows never sends an intent to a privacy contact.
 
     Examples:
 
     \b
         whoknows vendor add shop.example --privacy-contact privacy@shop.example
-        whoknows vendor add https://www.shop.example/ --name "My shop"
+        whoknows vendor add shop.example --sales-contact sales@shop.example
     """
     from whoknows.vendor_records import add_vendor, vendor_record
     from whoknows.sites import display_domain
 
-    if privacy_contact and privacy_contact.strip():  # '' clears it
-        from whoknows.letters import email_address
+    from whoknows.letters import email_address
 
+    if privacy_contact and privacy_contact.strip():  # '' clears it
         privacy_contact = email_address(privacy_contact, "--privacy-contact")
+    if sales_contact and sales_contact.strip():
+        sales_contact = email_address(sales_contact, "--sales-contact")
     with _open() as ledger:
         domain = _vendor(ledger, vendor_name)
         new = add_vendor(ledger, domain, name=name, company=company,
-                         privacy_contact=privacy_contact, postal_address=address)
+                         privacy_contact=privacy_contact, postal_address=address, sales_contact=sales_contact)
         record = vendor_record(ledger, domain, top=0)
     if as_json:
         print_json({"vendor": domain, "new": new, "name": record["name"], "company": record["company"]})
         return
     company_info = record["company"]
-    extra = ", ".join(part for part in (company_info["name"], company_info["privacy_contact"]) if part)
+    sales = company_info["sales_contact"] and f"sales {company_info['sales_contact']}"
+    extra = ", ".join(part for part in (company_info["name"], company_info["privacy_contact"], sales) if part)
     verb = "added" if new else "updated"
     click.echo(f"{verb} {display_domain(domain)}" + (f" ({extra})" if extra else ""))
 
@@ -170,6 +177,10 @@ def _print_record(record: dict) -> None:
         source = company["sources"].get(key)
         value = ", ".join((company[key] or "unknown").splitlines())
         click.echo(f"  {label}: {value}" + (f"  [{_SOURCE_NAMES.get(source, source)}]" if source else ""))
+    # intents go here, never to the privacy contact: say how to record it where there is none
+    click.echo(f"  sales contact: {company['sales_contact']}  [your entry]" if company["sales_contact"] else
+               f"  sales contact: none recorded ('whoknows vendor add {record['vendor']} --sales-contact ADDRESS' "
+               "for 'whoknows intent new')")
     if company.get("owner"):
         click.echo(f"  owned by: {company['owner']}  [tracker data] ('whoknows company show {record['vendor']}')")
     if record["learned_tracker"]:

@@ -1,6 +1,6 @@
-// The "Who knows me" page (companies.html): the picture of `whoknows report`, read once from the
-// control API (GET /api/v1/companies) and drawn as the report draws it. Strings from the ledger
-// go into the DOM as text (textContent), never as markup.
+// The "Who knows me" page (companies.html): the picture of `whoknows report`, read from the
+// control API (GET /api/v1/companies) when the page opens and on "Refresh", and drawn as the
+// report draws it. Strings from the ledger go into the DOM as text (textContent), never as markup.
 
 import * as api from "./lib/api.js";
 import { $, element, failureText, say } from "./lib/page.js";
@@ -75,19 +75,29 @@ function draw(answer) {
   $("summary").textContent = view.summary;
   $("figure").hidden = view.graph.nodes.length === 0;
   $("graph-holder").replaceChildren(drawGraph(view.graph));
-  if (view.graph.note) $("graph-caption").append(` ${view.graph.note}`);
+  $("graph-note").textContent = view.graph.note ? ` ${view.graph.note}` : "";
   $("tables").replaceChildren(...view.tables.map(tableSection));
   $("picture").hidden = false;
   say("");
 }
 
-async function start() {
-  const result = await api.send(api.companiesRequest(await loadConfig()));
-  if (result.state === api.OK) {
-    draw(result.data);
-  } else {
-    say(failureText(result), { error: true });
+async function load() {
+  const refresh = $("refresh");
+  refresh.disabled = true;
+  try {
+    const result = await api.send(api.companiesRequest(await loadConfig()));
+    if (result.state === api.OK) {
+      draw(result.data);
+    } else {
+      say(failureText(result), { error: true });
+    }
+  } finally {
+    refresh.disabled = false;
   }
 }
 
-start();
+$("refresh").addEventListener("click", () => {
+  say("Loading…");
+  load();
+});
+load();

@@ -14,7 +14,8 @@ Pages are attributed as the observation addon does (`observation.first_party_sit
 a host of the page's own site that is a DNS alias of a company's host (CNAME cloaking: the cname
 addon's `flow_state.CANONICAL_NAMES`, `observation.cloaked_names`) is that company's: blocked under
 its canonical name or not, it is counted for the company behind the first canonical name the
-tracker data knows, with what it got (the site's own cookies sent to it, pages, your values).
+tracker data knows, with what it got (the site's own cookies sent to it, pages, your values), and
+the site's host it hid behind (`cloaked_behind`).
 """
 
 from __future__ import annotations
@@ -84,9 +85,11 @@ class CompanySightingsAddon:
         if context is None or context.page_site is None:
             return
         host = flow.request.host
+        cloaked_behind = None
         if context.request_site == context.page_site:
             if not flow.metadata.get(flow_state.CANONICAL_NAMES):  # (a dict look-up for every other request)
                 return
+            cloaked_behind = host
             host = self._cloaked_company_host(flow)  # a CNAME-cloaked host is its company's
             if host is None:
                 return
@@ -96,14 +99,14 @@ class CompanySightingsAddon:
         if flow.response is not None:
             # Answered by the proxy itself: blocked by a filter (`blocking`) or stopped because it
             # carried your values (`leaks`' prevention). Either way it never reached the company.
-            self.sightings.request(site, host, blocked=True)
+            self.sightings.request(site, host, blocked=True, cloaked_behind=cloaked_behind)
             return
         request = flow.request
         if self.sightings.company_of(host) is None:
             return
         fields = request.headers.fields
         pages = pages_learned(request.url, folded_value(fields, b"referer"), site, site_of)
-        self.sightings.request(site, host, blocked=False, pages=pages)
+        self.sightings.request(site, host, blocked=False, pages=pages, cloaked_behind=cloaked_behind)
         sent = cookie_names(folded_value(fields, b"cookie"))
         if sent:
             self.sightings.cookies(site, host, sent, sent=True)

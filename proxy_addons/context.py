@@ -36,8 +36,9 @@ the same code `whoknows check` runs. `FlowContext` fields:
 - `navigation` (property): `type == "document"`, a top-level navigation.
 
 Site settings come from a `SiteSettingsStore` on the proxy's own ledger connection, opened at
-`running`: in memory, re-read within half a second of a change made by another process; the
-learned trackers (`whoknows.learned_trackers`) are re-read with them. If the
+`running`: in memory, re-read within half a second of a change made by another process (and at
+once when the control API asks: `follow_ledger`); the learned trackers
+(`whoknows.learned_trackers`) are re-read with them. If the
 ledger cannot be opened the proxy runs with default settings (logged) and tries again every
 `RETRY_SECONDS`.
 """
@@ -190,6 +191,17 @@ class Context:
             self.learned_trackers.replace_all(list_trackers(store.ledger))
         except Exception as exc:  # noqa: BLE001 -- keep the list last read
             logger.warning(f"whoknows: cannot read the learned trackers ({type(exc).__name__}: {exc})")
+
+    def follow_ledger(self, force: bool = False) -> None:
+        """Re-read the site settings and the learned trackers now if another connection changed
+        the ledger (`force`: reload the settings anyway). For the control API, on the event loop's
+        thread (the store's connection belongs to it), before it answers: so the popup shows
+        another process's `trackers allow` or `site pause` at once, not after the browser's next
+        request. Cheap when nothing changed: one `PRAGMA data_version`."""
+        store = self._settings_store()
+        if store is not None:
+            store.refresh(force=force)
+            self._refresh_learned_trackers(store)
 
     @observer
     def requestheaders(self, flow: http.HTTPFlow) -> None:

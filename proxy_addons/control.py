@@ -11,9 +11,12 @@ write that may wait for the ledger's lock (and reading a vendor record loads the
 directory); on the event loop that wait would hold up every request the browser makes. On their
 own threads these calls use their own short-lived ledger connections (`LedgerSites`), the live
 counters are read under their own lock (`Observations.snapshot`), and the stdlib parses HTTP.
-The one thing that must happen on the loop is reloading the settings the request hooks use (the
-context addon's store belongs to the loop's thread): after a write, the handler thread asks the
-loop to reload it and waits for that, so the change applies from the proxy's next request on.
+The one thing that must happen on the loop is reloading the settings and learned trackers the
+request hooks use (the context addon's store and its connection belong to the loop's thread):
+after a write, the handler thread asks the loop to reload them and waits for that, so the change
+applies from the proxy's next request on; before a site state, it asks the loop to re-read them
+if another process changed the ledger (one `PRAGMA data_version` when nothing did), so the popup
+shows a `whoknows trackers allow` made elsewhere at once, not after the browser's next request.
 """
 
 from __future__ import annotations
@@ -45,6 +48,9 @@ OFF = -1
 # How long a handler thread waits for the event loop to reload the live settings after a write
 # (the store notices the change by itself within half a second anyway).
 RELOAD_WAIT_SECONDS = 2.0
+# How long a site state waits for the event loop to re-read a ledger changed by another process
+# (a busy loop: the state says what the proxy knew, and the next one catches up).
+STATE_WAIT_SECONDS = 0.5
 SOCKET_TIMEOUT_SECONDS = 10  # a client that stops sending frees its thread after this
 
 
@@ -218,10 +224,14 @@ class Control:
         """The site's live counters from the observation addon (thread-safe), if it is loaded, each
         third party with whether it is a learned tracker now (the context addon's list)."""
         observation = _addon("whoknows_observation")
+        if observation is None:
+            return None
+        # Another process may have changed the learned list (`whoknows trackers allow`) since the
+        # browser's last request: the state says what the proxy does from now on.
+        self._follow_ledger(force=False, wait=STATE_WAIT_SECONDS)
         learned = getattr(_addon("whoknows_context"), "learned_trackers", None)
         # (The learned list the request hooks block by, read without a lock: it is swapped whole.)
-        return None if observation is None else observation.snapshot(
-            site, learned=None if learned is None else learned.get)
+        return observation.snapshot(site, learned=None if learned is None else learned.get)
 
     def _leaks(self, site: str) -> int:
         """Distinct (value, recipient host) pairs seen leaving the site's pages for hosts outside the
@@ -240,26 +250,32 @@ class Control:
     def _reload_live_settings(self) -> None:
         """Called on a handler thread after a settings write: have the event loop reload the
         settings the request hooks read, and wait for it (bounded)."""
-        loop = self._loop
-        store = getattr(_addon("whoknows_context"), "store", None)
-        if loop is None or store is None or loop.is_closed():
-            return
-        reloaded: concurrent.futures.Future = concurrent.futures.Future()
+        self._follow_ledger(force=True, wait=RELOAD_WAIT_SECONDS)
 
-        def reload() -> None:
+    def _follow_ledger(self, force: bool, wait: float) -> None:
+        """On a handler thread: have the event loop re-read the site settings and learned trackers
+        the request hooks use (`Context.follow_ledger`; only if the ledger changed, unless
+        `force`), and wait for it, at most `wait` seconds."""
+        loop = self._loop
+        context = _addon("whoknows_context")
+        if loop is None or context is None or loop.is_closed() or not hasattr(context, "follow_ledger"):
+            return
+        followed: concurrent.futures.Future = concurrent.futures.Future()
+
+        def follow() -> None:
             try:
-                store.refresh(force=True)
-                reloaded.set_result(True)
+                context.follow_ledger(force=force)
+                followed.set_result(True)
             except BaseException as exc:  # noqa: BLE001 -- reported to the waiting thread
-                reloaded.set_exception(exc)
+                followed.set_exception(exc)
 
         try:
-            loop.call_soon_threadsafe(reload)
-            reloaded.result(timeout=RELOAD_WAIT_SECONDS)
+            loop.call_soon_threadsafe(follow)
+            followed.result(timeout=wait)
         except RuntimeError:  # the loop closed meanwhile (shutting down)
             pass
         except concurrent.futures.TimeoutError:
-            logger.info("whoknows control API: the proxy did not reload its settings in time; "
+            logger.info("whoknows control API: the proxy did not re-read its settings in time; "
                         "it picks the change up within a second")
 
 

@@ -6,7 +6,8 @@ killed nor stalled. What it does not do, and this module adds:
 
 - Undo: the failing hook may have changed the flow half-way (removed some cookies, set a response
   and then crashed). The guard snapshots what a hook can change (request, response, error, metadata,
-  liveness) and puts it back, so the flow passes exactly as if that addon were absent.
+  liveness) and puts it back, so the flow passes exactly as if that addon were absent. A hook
+  marked `observer` changes nothing but the metadata: only that is kept and put back.
 - Log once: a bug in a per-request hook would otherwise print the same traceback for every
   request. The first error of each kind (addon, hook, exception type, raising line) is logged with
   its cause; repeats are counted and summed up once at shutdown.
@@ -15,6 +16,8 @@ killed nor stalled. What it does not do, and this module adds:
 
 `Safety.guard(addon)` wraps the addon's hooks in place (instance attributes shadow the methods), so
 addon classes stay plain and unit-testable; `proxy_addons.whoknows_addons()` guards every addon.
+`in_order` calls several addons' hooks for one event (the chain's dispatch), doing each one's
+guard inline; a guarded hook alone is `in_order` with one step, so the guard exists once.
 `load` and `configure` are not guarded: a failure there must stop startup or reject an option
 (`OptionsError`), loudly.
 """

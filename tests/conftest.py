@@ -3,6 +3,12 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No time limit per generated example: tests assert behaviour, never speed (that is bench/'s job),
+# and on a loaded machine one example can take 400 ms (a 200 ms deadline failed a cookie test).
+settings.register_profile("whoknows", deadline=None)
+settings.load_profile("whoknows")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

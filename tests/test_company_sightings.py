@@ -174,3 +174,27 @@ def test_cookies_it_was_sent_are_kept_apart_from_those_it_set(ledger):
     sightings.cookies("shop.example", "www.google-analytics.com", ["_ga", "NID"], sent=True)
     write_batch(ledger, sightings.take())
     assert [(row[4], row[5]) for row in identifier_rows(ledger)] == [("NID", "sent"), ("_ga", ""), ("_ga", "sent")]
+
+
+def test_the_sites_host_a_company_hid_behind_is_kept_with_its_counts_and_survives_a_locked_ledger(ledger):
+    """A host of the page's own site that is a CNAME of the tracker's (the proxy passes it): the
+    row names it, plain requests to the same domain do not take it away, and a batch given back
+    after a locked flush still carries it."""
+    sightings = CompanySightings(clock=Clock())
+    flusher = SightingsFlusher(sightings, open_ledger, lock_wait=0.05)
+    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True, cloaked_behind="metrics.shop.example")
+    sightings.request("shop.example", "www.google-analytics.com", blocked=False)
+    other = sqlite3.connect(ledger.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert flusher.flush() is False
+        sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True)  # meanwhile, not cloaked
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert flusher.flush() is True
+    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=False)  # a later flush, not cloaked
+    write_batch(ledger, sightings.take())
+    assert [tuple(row) for row in ledger.query(
+        "SELECT domain, blocked, reached, cloaked_behind FROM company_sightings ORDER BY domain")] == [
+        ("doubleclick.net", 2, 1, "metrics.shop.example"), ("google-analytics.com", 0, 1, None)]

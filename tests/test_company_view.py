@@ -44,7 +44,7 @@ def test_list_companies_adds_up_sites_requests_and_what_each_holds(ledger):
         "company": "Google", "id": "google", "category": "advertising", "sites": 3, "blocked": 2,
         "reached": 3, "cookies": 2, "values": 1, "first_seen": "2026-05-28", "last_seen": "2026-05-31",
     }
-    assert rows["meta"]["company"] == "Meta Platforms, Inc."
+    assert rows["meta"]["company"] == "Meta Platforms"
     assert (rows["meta"]["sites"], rows["meta"]["blocked"], rows["meta"]["reached"]) == (1, 2, 0)
     assert rows["meta"]["category"] == "advertising"
     # A company's category is that of most of its tracker domains (Hotjar's: site_analytics).
@@ -95,7 +95,7 @@ def test_a_known_company_never_seen_has_an_empty_record_and_an_unknown_name_is_n
 def test_site_companies_lists_who_was_present_and_who_reached_you(ledger):
     rows = company_view.site_companies(ledger, "shop.example")
     assert [(r["company"], r["reached_you"], r["blocked"], r["reached"]) for r in rows] == [
-        ("Google", True, 1, 1), ("Meta Platforms, Inc.", False, 2, 0)]
+        ("Google", True, 1, 1), ("Meta Platforms", False, 2, 0)]
     assert rows[0]["domains"] == ["doubleclick.net", "google-analytics.com"]
     with pytest.raises(NotFoundError):
         company_view.site_companies(ledger, "never.example")
@@ -114,12 +114,12 @@ def test_group_third_parties_adds_up_a_companys_domains_for_the_popup():
         {"domain": "cdn.test", "company": None, "category": None, "blocked": 0, "allowed": 4},
         {"domain": "google-analytics.com", "company": "Google", "category": "site_analytics", "blocked": 2,
          "allowed": 2},
-        {"domain": "facebook.net", "company": "Meta Platforms, Inc.", "category": "advertising", "blocked": 1,
+        {"domain": "facebook.net", "company": "Meta Platforms", "category": "advertising", "blocked": 1,
          "allowed": 0},
     ])
     assert groups == [
         {"company": "Google", "category": "advertising", "blocked": 9, "reached": 2,
          "domains": ["doubleclick.net", "google-analytics.com"]},
-        {"company": "Meta Platforms, Inc.", "category": "advertising", "blocked": 1, "reached": 0,
+        {"company": "Meta Platforms", "category": "advertising", "blocked": 1, "reached": 0,
          "domains": ["facebook.net"]},
     ]

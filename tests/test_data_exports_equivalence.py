@@ -316,3 +316,183 @@ def test_the_encodings_used_here_are_the_ones_the_scanner_finds():
     found = {m.encoding for text in encodings_of(EMAIL) for m in scanner.scan_texts([(0, text)])}
     assert {"plain", "casefold", "url", "base64", "base64-nopad", "md5", "sha1-upper", "sha256"} <= found
     assert codecs.lookup("utf-16")
+
+
+# -- HTML, XML and text: searched whole first, read for values only where that found something ------
+
+# (the others hold the user's birthday, street or phone in a longer text: the whole-text search
+# cannot tell them from a value, so the file is read as before)
+CLEAN_NOISE = ["203.0.113.7", "2001:db8::1", "2025-01-02T10:00:00Z", "ES91 2100 0418 4502 0005 1332", "**** 4242",
+               "40.4168, -3.7038", "kettle lamp", "", "x", "Ωmega", "straße", "Calle Menor 7"]
+
+
+def a_clean_value(rng: random.Random) -> str:
+    """Noise that holds none of the user's values (but shapes: IPs, IBANs, dates)."""
+    return rng.choice(CLEAN_NOISE)
+
+
+def an_html_without_values(rng: random.Random) -> bytes:
+    cells = "".join(f"<tr><th>{rng.choice(KEYS)}</th><td>{a_clean_value(rng)} &amp; {a_clean_value(rng)}</td>"
+                    f"<td title='{a_clean_value(rng)}'>&nbsp;{rng.choice(KEYS)}</td></tr>\n" for _ in range(40))
+    return f"<!DOCTYPE html><html><body><h1>Your data</h1><table>{cells}</table></body></html>".encode()
+
+
+def an_xml_without_values(rng: random.Random) -> bytes:
+    items = "".join(f"<{k} at='{a_clean_value(rng)}'>{a_clean_value(rng)}</{k}>" for k in rng.sample(KEYS, 8))
+    return f'<?xml version="1.0" encoding="UTF-8"?><customer>{items}<x><![CDATA[a < b]]></x></customer>'.encode()
+
+
+def a_text_without_values(rng: random.Random) -> bytes:
+    return "\n".join(f"{rng.choice(['Email', 'Teléfono', 'Note', 'IP'])}: {a_clean_value(rng)}"
+                     for _ in range(30)).encode(rng.choice(["utf-8", "cp1252", "utf-16"]), "replace")
+
+
+def html_page(body: str) -> bytes:
+    return f"<!DOCTYPE html><html><head><title>Your data</title></head><body>{body}</body></html>".encode()
+
+
+def xml_doc(body: str, declaration: str = '<?xml version="1.0"?>') -> bytes:
+    return f"{declaration}<customer>{body}</customer>".encode()
+
+
+SHA256_EMAIL = hashlib.sha256(EMAIL.encode()).hexdigest()
+B64_EMAIL = base64.b64encode(EMAIL.encode()).decode()
+CHUNK = 65536  # the HTML reader feeds its parser this many characters at a time
+# name -> (file suffix, bytes, whether the whole-text search sends it to the full reader)
+MARKUP_CASES = {
+    "html without values": (".html", html_page("<p>Orders: 3</p><td>203.0.113.7</td>"), False),
+    "html value in a cell": (".html", html_page(f"<table><tr><th>email</th><td>{EMAIL}</td></tr></table>"), True),
+    "html value in character references": (".html", html_page("<td>ana.garcia&#64;example&#x2e;com</td>"), True),
+    "html value split by a named reference": (".html", html_page("<p>Calle&nbsp;Mayor 5 &amp; Calle Mayor&#32;5</p>"),
+                                              True),
+    "html value in an attribute": (".html", html_page("<input name='street' value='Calle&#32;Mayor 5'>"), True),
+    "html value in a script": (".html", html_page(f"<script>var e = '{EMAIL}'; if (a < b) {{}}</script>"), True),
+    "html value in a comment only": (".html", html_page(f"<!-- {EMAIL} --><p>nothing</p>"), True),
+    "html hostile markup": (".html", html_page(f"<p>a < b <<>> <! bogus <a href='mailto:{EMAIL}'>x</a>"
+                                               "<td <td>> &bogus; &#99999999; &#x110000;</p></tr></table>"), True),
+    "html hostile markup without values": (".html", html_page("<p>a < b <<>> <! bogus <td <td>> &bogus; "
+                                                              "&#99999999; &# &; <?pi?></p></tr>"), False),
+    "html value across the parser's chunks": (".html", html_page("x" * (CHUNK - 80) + " " + EMAIL + " y"), True),
+    "html value glued at the parser's chunk": (".html", html_page("<p>" + "x" * (CHUNK - 95) + EMAIL + "</p>"),
+                                               True),
+    "html phone with spaces": (".html", html_page("<td>600 111 222</td><td>(600) 111.222</td>"), True),
+    "html phone with a trunk zero": (".html", html_page("<td>+34 (0)600 111 222</td>"), True),
+    "html capital sigma": (".html", html_page("<p>ΟΔΟΣ</p>"), True),
+    "html long field": (".html", html_page("<p>" + "lorem ipsum " * 7000 + EMAIL + "</p>"), True),
+    "html utf-16": (".html", html_page(f"<td>{NAME}</td><td>{PHONE}</td>").decode().encode("utf-16"), True),
+    "html cp1252": (".html", html_page(f"<td>{NAME}</td>").decode().encode("cp1252"), True),
+    "html many shapes no values": (".html", html_page("".join(f"<tr><td>ip</td><td>203.0.113.{i}</td></tr>"
+                                                              for i in range(200))), False),
+    "xml without values": (".xml", xml_doc("<ip>203.0.113.7</ip><total>12.5</total>"), False),
+    "xml value in an element": (".xml", xml_doc(f"<email>{EMAIL}</email>"), True),
+    "xml value in references": (".xml", xml_doc("<email>ana.garcia&#64;example.com</email><n>a &amp; b</n>"), True),
+    "xml value in an attribute over lines": (".xml", xml_doc('<a street="Calle&#10;Mayor 5" b="Calle\nMayor 5"/>'),
+                                             True),
+    "xml value in CDATA": (".xml", xml_doc(f"<email><![CDATA[{EMAIL}]]></email>"), True),
+    "xml value split by CDATA": (".xml", xml_doc("<email>ana.garcia<![CDATA[@example.com]]></email>"), True),
+    "xml CDATA and references": (".xml", xml_doc("<n><![CDATA[&amp;]]></n><m>a &lt; b</m>"), True),
+    "xml CDATA without values": (".xml", xml_doc("<n><![CDATA[a < b]]></n><ip>203.0.113.7</ip>"), False),
+    "xml value split by a comment": (".xml", xml_doc("<email>ana.garcia<!-- x -->@example.com</email>"), True),
+    "xml value split by a processing instruction": (".xml", xml_doc("<e>Calle <?pi x?>Mayor 5</e>"), True),
+    "xml entity declaration": (".xml", b'<?xml version="1.0"?><!DOCTYPE c [<!ENTITY e "' + EMAIL.encode()
+                               + b'">]><c><x>&e;</x></c>', True),
+    "xml tail text": (".xml", xml_doc(f"<a>x</a>{EMAIL}<b>y</b>"), True),
+    "xml namespaces": (".xml", xml_doc(f'<p:email xmlns:p="urn:x" p:kind="home">{EMAIL}</p:email>'), True),
+    "xml malformed after a value": (".xml", xml_doc(f"<email>{EMAIL}</email><broken>")[:-11], True),
+    "xml malformed without values": (".xml", xml_doc("<ip>203.0.113.7</ip><broken>")[:-11], False),
+    "xml undefined entity": (".xml", xml_doc("<n>&copy; 2025</n><ip>203.0.113.7</ip>"), False),
+    "xml declared latin-1": (".xml", xml_doc(f"<name>{NAME}</name>", '<?xml version="1.0" encoding="ISO-8859-1"?>')
+                             .decode().encode("latin-1"), True),
+    "xml invalid utf-8 late": (".xml", xml_doc("<n>" + "x " * 35_000 + "</n><b>x</b>")
+                               .replace(b"<b>x", b"<b>\xff"), False),
+    "text without values": (".txt", b"Note: nothing here\nIP: 203.0.113.7\nIBAN: ES91 2100 0418 4502 0005 1332\n",
+                            False),
+    "text value": (".txt", f"Email: {EMAIL}\nPhone: {PHONE}\n".encode(), True),
+    "text hashed and encoded": (".txt", f"hash={SHA256_EMAIL}\nb64={B64_EMAIL}\nq={quote(STREET)}\n".encode(), True),
+    "text value over two lines": (".txt", b"Street: Calle\nMayor 5\n", True),
+    "text CRLF": (".txt", f"Street: {STREET}\r\nPhone: 600 111 222\r\n".encode(), True),
+    "text old Mac line ends": (".txt", f"Street: x\r{EMAIL}\rend".encode(), True),
+    "text utf-16": (".txt", f"Nombre: {NAME}\n".encode("utf-16"), True),
+    "text cp1252 without values": (".txt", "Dirección: Calle Menor 7\nTeléfono: 912 345\n".encode("cp1252"), False),
+    "text long line": (".txt", ("x " * 40_000 + EMAIL + "\n").encode(), True),
+    "text value at a window's edge": (".txt", ("y" * (2048 - 7) + " " + EMAIL + "\n").encode(), True),
+    "log without a suffix": ("", b"2025-01-01 login from 203.0.113.7 ok\n" * 50, False),
+}
+
+# where both readers find a value (elsewhere it is not a field's text: a comment, a value the HTML
+# parser's chunk boundary or a line break cuts in two, a malformed or refused file)
+FINDS_A_VALUE = {name for name in MARKUP_CASES if name.startswith(("html value", "xml value", "text value"))} - {
+    "html value in a comment only", "html value across the parser's chunks", "html value glued at the parser's chunk",
+    "text value over two lines"} | {
+    "html cp1252", "html long field", "html phone with a trunk zero", "html phone with spaces", "html utf-16",
+    "text CRLF", "text hashed and encoded", "text long line", "text old Mac line ends", "text utf-16",
+    "xml declared latin-1", "xml malformed after a value", "xml namespaces", "xml tail text"}
+
+
+@pytest.fixture
+def searched_first(monkeypatch):
+    """(file, may hold a value?) for each HTML, XML and text file searched whole first."""
+    searches = []
+    search = data_exports._Reader._may_hold_values
+
+    def recorded(self, file, *args):
+        holds = search(self, file, *args)
+        searches.append((file, holds))
+        return holds
+
+    monkeypatch.setattr(data_exports._Reader, "_may_hold_values", recorded)
+    return searches
+
+
+@pytest.mark.parametrize("case", sorted(MARKUP_CASES))
+def test_markup_and_text_files_read_the_same(tmp_path, monkeypatch, searched_first, case):
+    monkeypatch.setattr(data_exports, "_WINDOW", 2048)  # values across the whole-text search's windows
+    suffix, data, holds = MARKUP_CASES[case]
+    path = tmp_path / f"member{suffix}"
+    path.write_bytes(data)
+    scanner = LeakScanner(VALUES, default_country_code="34")
+    new, old = read_both(path, scanner)
+    assert new == old
+    assert searched_first == [(path.name, holds)]
+    assert bool(new[0]) == (case in FINDS_A_VALUE), "the case holds a value the readers find, or none"
+    # the same file inside a ZIP, the whole-text search reading the member twice
+    (tmp_path / "export.zip").write_bytes(zipped({f"a/member{suffix}": data, "b.json": b'{"x": 1}'}))
+    new, old = read_both(tmp_path / "export.zip", scanner)
+    assert new == old
+
+
+def test_files_without_values_still_give_their_categories(tmp_path, searched_first):
+    rng = random.Random(5)
+    members = {"summary.html": an_html_without_values(rng), "profile.xml": an_xml_without_values(rng),
+               "notes.txt": a_text_without_values(rng)}
+    (tmp_path / "export.zip").write_bytes(zipped(members))
+    scanner = LeakScanner(VALUES, default_country_code="34")
+    new, old = read_both(tmp_path / "export.zip", scanner)
+    assert new == old
+    assert sorted(searched_first) == [("notes.txt", False), ("profile.xml", False), ("summary.html", False)]
+    assert not new[0] and len(new[1]) >= 5, "no values, but categories from names and shapes"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_markup_heavy_exports_read_the_same(tmp_path, monkeypatch, searched_first, seed):
+    monkeypatch.setattr(data_exports, "_WINDOW", 4096)
+    rng = random.Random(1000 + seed)
+    members = {}
+    for n in range(8):
+        kind = rng.choice(["html", "xml", "txt"])
+        clean = rng.random() < 0.5
+        if kind == "html":
+            members[f"pages/p_{n}.html"] = an_html_without_values(rng) if clean else an_html(rng)
+        elif kind == "xml":
+            members[f"xml/x_{n}.xml"] = an_xml_without_values(rng) if clean else an_xml(rng)
+        else:
+            members[f"notes_{n}.txt"] = a_text_without_values(rng) if clean else a_text(rng)
+    if rng.random() < 0.5:
+        name, data = rng.choice(sorted(members.items()))
+        members["broken_" + name.rsplit("/", 1)[-1]] = data[: len(data) * 2 // 3]
+    (tmp_path / "export.zip").write_bytes(zipped(members))
+    scanner = LeakScanner(VALUES, default_country_code="34")
+    for limits in (Limits(), Limits(max_member=1500)):
+        new, old = read_both(tmp_path / "export.zip", scanner, limits=limits)
+        assert new == old
+    assert {holds for _, holds in searched_first} == {True, False}, searched_first

@@ -54,7 +54,7 @@ def test_batches_add_up_and_dates_widen_across_flushes():
     assert leak["url"] == "https://c/1800000000.0"  # the latest
     assert (disclosure[0], disclosure[1]) == ("2020-09-13T12:26:40Z", "2027-01-15T08:00:00Z")
     assert describe(leak) == ("shop.example's page sent your email (a•••@example.org [me:0123abcd]) as SHA-256 "
-                              "to connect.facebook.net (Meta Platforms, Inc.)")
+                              "to connect.facebook.net (Meta Platforms)")
 
 
 def test_a_locked_ledger_keeps_the_batch_for_the_next_flush(tmp_path):

@@ -384,3 +384,36 @@ def test_possible_starts_point_at_every_value_scan_texts_finds_in_the_fields_of_
             field = fields[match.where]
             assert any(starts[match.where] <= p < starts[match.where] + len(field) for p in possible), field
         assert scanner.possible_starts("nothing here, Ñandú") == []
+
+
+_FIELD_TEXT = st.lists(st.sampled_from(["ana.garcia@example.com", "ANA.GARCIA", "@example.com", "600 111 222",
+                                        "600111222", "Ana García", "GARCÍA", "x", "é", "K", " ", "\n", "<", ";",
+                                        "ana", "garcia", ".", "34", "+", "Ω", "İ", "\u212a"]), max_size=12).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FIELD_TEXT, st.lists(st.integers(0, 80), max_size=6))
+def test_may_appear_in_is_false_only_when_no_cut_of_the_text_holds_a_value(text, cuts):
+    """A text cut into fields anywhere (mid-word too, as a parser cuts at its chunk boundary):
+    where `scan_texts` finds a value in any field, `may_appear_in` says the text may hold one."""
+    scanner = LeakScanner([("email", "ana.garcia@example.com", 1), ("phone", "+34 600 111 222", 2),
+                           ("name", "Ana García", 3)], default_country_code="34")
+    bounds = sorted({0, len(text), *(c for c in cuts if c < len(text))})
+    fields = [text[a:b] for a, b in zip(bounds, bounds[1:])]
+    if scanner.scan_texts(list(enumerate(fields))):
+        assert scanner.may_appear_in(text)
+    if scanner.scan_texts([(0, text)]):
+        assert scanner.may_appear_in(text)
+
+
+def test_may_appear_in_finds_every_encoding_and_nothing_in_other_text():
+    import base64
+    import hashlib
+
+    scanner = LeakScanner([("email", "ana.garcia@example.com", 1)])
+    for text in ("xxana.garcia@example.comyy", "ANA.GARCIA%40EXAMPLE.COM", hashlib.md5(b"ana.garcia@example.com").hexdigest(),
+                 "z" + base64.b64encode(b"ana.garcia@example.com").decode()):
+        assert scanner.may_appear_in(text), text
+    assert not scanner.may_appear_in("nothing here, Ñandú, ana garcia at example dot com")
+    assert scanner.may_appear_in("ΣΑΣ")  # a capital sigma: its lower case depends on its neighbours
+    assert not LeakScanner([]).may_appear_in("ana.garcia@example.com")

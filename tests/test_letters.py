@@ -226,7 +226,7 @@ def sent_elsewhere(lang: str) -> list:
     labels = LABELS[lang]
     return [
         SentElsewhere(labels["email"], "alice.martin@home.example", "sha256", "connect.facebook.net",
-                      "Meta Platforms, Inc.", date(2025, 11, 3), date(2026, 1, 8)),
+                      "Meta Platforms", date(2025, 11, 3), date(2026, 1, 8)),
         SentElsewhere(labels["alias"], ALIAS, "url-plus", "t.tracker.example", None, date(2025, 12, 1),
                       date(2025, 12, 1)),
     ]
@@ -281,7 +281,7 @@ def test_a_source_request_names_each_value_with_its_evidence_and_earliest_date(l
 def test_a_follow_up_names_each_gap(lang):
     letter = render_evidence_letter("follow-up", lang)
     flat = " ".join(letter.body.split())
-    assert "connect.facebook.net (Meta Platforms, Inc.)" in flat and "t.tracker.example" in flat
+    assert "connect.facebook.net (Meta Platforms)" in flat and "t.tracker.example" in flat
     assert ("as a SHA-256 hash" if lang == "en" else "como hash SHA-256") in flat
     assert ("URL-encoded" if lang == "en" else "con codificación URL") in flat
     assert "+34 612 34 56 78" in flat and long_date(date(2025, 10, 2), lang) in flat

@@ -152,7 +152,7 @@ def watches():
 def test_the_raw_look_first_finds_exactly_what_parsing_every_message_found(watches):
     new, before = watches
     rng = random.Random(14)
-    found = looked_past = 0
+    found = looked_past = base64_looked_past = 0
     for n in range(1500):
         raw = generated_message(rng)
         record, _, headers = mailscan._read(raw, f"generated#{n}")
@@ -161,10 +161,12 @@ def test_the_raw_look_first_finds_exactly_what_parsing_every_message_found(watch
         assert new.values_in(record, raw) == expected, raw  # without the parsed headers at hand
         found += bool(expected)
         subject = next(v for k, v in headers.raw_items() if k.lower() == "subject")
-        looked_past += not new._look.may_hold(raw, mailscan._subject_text(subject))
+        passed = not new._look.may_hold(raw, mailscan._subject_text(subject))
+        looked_past += passed
+        base64_looked_past += passed and b"base64" in raw.lower()
     # the mail is varied enough to prove something: values are found in many messages, and the raw
-    # look lets many others go unparsed
-    assert found > 300 and looked_past > 150, (found, looked_past)
+    # look lets many others go unparsed, messages with base64 parts too
+    assert found > 300 and looked_past > 150 and base64_looked_past > 50, (found, looked_past, base64_looked_past)
 
 
 def test_the_raw_look_never_passes_over_a_value_a_plain_message_holds(watches):
@@ -203,3 +205,65 @@ def test_the_raw_look_is_not_fooled_by_open_tags_line_ends_or_a_kelvin_sign(watc
     expected = before.values_in(record, raw)
     assert expected  # each holds a value
     assert new.values_in(record, raw, headers) == expected
+
+
+def b64(text: str, charset: str = "utf-8") -> str:
+    return base64.encodebytes(text.encode(charset)).decode()
+
+
+def multipart(*parts: str, boundary: str = "b1", extra: str = "") -> str:
+    return (HEAD + f'Subject: hi\nContent-Type: multipart/mixed; boundary="{boundary}"\n\n'
+            + "".join(f"--{boundary}\n{part}\n" for part in parts) + f"--{boundary}--\n{extra}")
+
+
+B64_TEXT = "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+B64_HTML = "Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+PLAIN = "Content-Type: text/plain\n\n"
+# (message, whether the raw look sends it to the parser)
+BASE64_CASES = {
+    "single part, a value": (HEAD + "Subject: hi\n" + B64_TEXT + b64("Hola Ana García, bye"), True),
+    "single part, no value": (HEAD + "Subject: hi\n" + B64_TEXT + b64("Hola, our offers today"), False),
+    "CRLF, no value": ((HEAD + "Subject: hi\n" + B64_TEXT + b64("Hola, our offers\n" * 40)).replace("\n", "\r\n"),
+                       False),
+    "html part, entities": (multipart(PLAIN + "hello", B64_HTML + b64("<p>Calle&nbsp;Mayor&nbsp;5</p>")), True),
+    "html part, tags split a value": (multipart(B64_HTML + b64("<p>Calle <b>Mayor</b> 5</p>")), True),
+    "html part, no value": (multipart(B64_HTML + b64("<p>a &amp; b, see you</p>"), PLAIN + "bye"), False),
+    "a phone": (multipart(B64_TEXT + b64("call +34 (0) 600111222 now")), True),
+    "latin-1": (HEAD + "Subject: hi\nContent-Type: text/plain; charset=latin-1\nContent-Transfer-Encoding: base64\n\n"
+                + b64("Hola Ana García", "latin-1"), True),
+    "utf-16": (HEAD + "Subject: hi\nContent-Type: text/plain; charset=utf-16\nContent-Transfer-Encoding: base64\n\n"
+               + b64("Hola Ana García", "utf-16"), True),
+    "a PDF holding a value": (multipart(PLAIN + "see attached", "Content-Type: application/pdf\n"
+                                        "Content-Transfer-Encoding: base64\n\n" + b64("%PDF Calle Mayor 5")), False),
+    "an attachment holding a value": (multipart(PLAIN + "hi", "Content-Type: text/plain\nContent-Disposition: "
+                                                "attachment\nContent-Transfer-Encoding: base64\n\n"
+                                                + b64("Ana García")), True),
+    "bad padding and stray characters": (HEAD + "Subject: hi\n" + B64_TEXT + b64("Hola Ana García")[:-3] + "*!\n",
+                                         True),
+    "a line starting with -- that is no boundary": (
+        multipart(B64_TEXT + b64("Hola Ana")[:-1] + "\n--x\n" + b64(" García")), True),
+    "a quoted boundary with a dash run": (multipart(B64_TEXT + b64("no value here"), boundary="----=_Part_1"), False),
+    "a nested message": (multipart("Content-Type: message/rfc822\n\nSubject: x\n" + B64_TEXT
+                                   + b64("Ana García")), True),
+    "base64 as a word in the text": (multipart(PLAIN + "we use base64 here", B64_TEXT + b64("nothing")), True),
+    "Kelvin sign": (HEAD + "Subject: hi\n" + B64_TEXT + b64("\u212aiko Ruiz"), True),
+    "epilogue after the last part": (multipart(B64_TEXT + b64("nothing"), extra="Ana García\n"), True),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BASE64_CASES))
+def test_base64_parts_are_decoded_before_parsing_and_find_the_same(watches, case):
+    new, before = watches
+    text, parsed = BASE64_CASES[case]
+    raw = text.encode()
+    record, _, headers = mailscan._read(raw, "x")
+    expected = before.values_in(record, raw)
+    assert new.values_in(record, raw, headers) == expected
+    subject = next(v for k, v in headers.raw_items() if k.lower() == "subject")
+    assert new._look.may_hold(raw, mailscan._subject_text(subject)) == parsed
+    assert bool(expected) == (case in BASE64_FINDS)
+
+
+# where the parser finds a value (not in a PDF, an attachment, an epilogue, a cut part)
+BASE64_FINDS = {"Kelvin sign", "a nested message", "a phone", "bad padding and stray characters", "html part, entities",
+                "html part, tags split a value", "latin-1", "single part, a value", "utf-16"}

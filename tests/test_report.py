@@ -109,7 +109,7 @@ def test_the_report_draws_each_site_and_company_and_lists_the_company_view(ledge
     assert {node: (info["kind"], info["label"]) for node, info in page.nodes.items()} == {
         "site:shop.example": ("site", "shop.example"), "site:news.example": ("site", "news.example"),
         "site:blog.example": ("site", "blog.example"), "company:google": ("company", "Google"),
-        "company:meta": ("company", "Meta Platforms, Inc."), "company:criteo": ("company", "Criteo")}
+        "company:meta": ("company", "Meta Platforms"), "company:criteo": ("company", "Criteo")}
     # Reached where one request got through, blocked where every one was blocked.
     assert sorted((e["source"], e["target"], e["kind"], e["blocked"], e["reached"]) for e in page.edges) == [
         ("site:blog.example", "company:google", "blocked", 1, 0),
@@ -177,3 +177,18 @@ def test_an_empty_ledger_gives_a_page_that_says_so(whoknows_home, tmp_path):
     page = parse(path.read_text())
     assert page.nodes == {} and page.tables == {}
     assert "No tracker company seen yet" in "".join(page.texts)
+
+
+def test_a_company_that_hid_behind_a_sites_own_host_is_named_with_that_host(ledger, tmp_path):
+    assert "cloaked" not in parse(write_report(ledger, tmp_path / "plain.html", now=NOW)[0].read_text()).tables
+    sightings = CompanySightings(clock=lambda: DAY)
+    sightings.request("blog.example", "stats.g.doubleclick.net", blocked=True, cloaked_behind="metrics.blog.example")
+    write_batch(ledger, sightings.take())
+    path, _ = write_report(ledger, tmp_path / "r.html", now=NOW)
+    page = parse(path.read_text())
+    header, *rows = page.tables["cloaked"]
+    assert header[:4] == ["Site", "Its host", "Company", "Company's domain"]
+    assert rows == [["blog.example", "metrics.blog.example", "Google", "doubleclick.net", "2026-05-28", "2026-05-28"]]
+    # The graph's edge says it too (its tooltip).
+    assert "<title>blog.example – Google: 2 blocked, 0 reached, behind metrics.blog.example (CNAME)</title>" in \
+        path.read_text()

@@ -21,7 +21,7 @@ def _shipped() -> dict:
         ("a.b.doubleclick.net", "doubleclick.net", "Google", "advertising"),
         ("stats.g.doubleclick.net", "doubleclick.net", "Google", "advertising"),
         ("WWW.Google-Analytics.COM.", "google-analytics.com", "Google", "site_analytics"),
-        ("adnxs.com", "adnxs.com", "Microsoft Corporation", "advertising"),
+        ("adnxs.com", "adnxs.com", "Microsoft", "advertising"),
     ],
 )
 def test_a_host_is_attributed_by_its_longest_known_suffix(host, domain, name, category):
@@ -162,3 +162,29 @@ def test_a_file_of_another_format_or_missing_is_a_clear_error(tmp_path, monkeypa
             tracker_domain("doubleclick.net")
     finally:
         tracker_companies._data.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("Meta Platforms, Inc.", "Meta Platforms"), ("Microsoft Corporation", "Microsoft"), ("Google", "Google"),
+     ("Société Générale S.A.", "Société Générale"), ("Nexstar Digital, LLC.", "Nexstar Digital"),
+     ("Schibsted ASA", "Schibsted"), ("Fast Company", "Fast Company"), ("X (formerly Twitter)", "X (formerly Twitter)"),
+     ("Media.net Advertising FZ-LLC", "Media.net Advertising FZ-LLC"), ("Inc", "Inc"), ("A Ltd", "A Ltd")],
+)
+def test_display_name_drops_a_trailing_legal_form(name, shown):
+    assert tracker_companies.display_name(name) == shown
+    assert normalised_name(shown) == normalised_name(name) or shown == name
+
+
+def test_shipped_names_carry_no_legal_form_and_letters_address_the_legal_entity():
+    document = _shipped()
+    fields = document["fields"]
+    for row in document["companies"]:
+        values = dict(zip(fields, row))
+        assert tracker_companies.display_name(values["name"]) == values["name"], values["id"]
+    meta = company("connect.facebook.net")
+    assert meta.name == "Meta Platforms" and company("Meta Platforms, Inc.") == meta
+    # the privacy contact's entity in the company directory
+    from whoknows import directory
+
+    assert meta.addressee == meta.legal_name == directory.lookup(meta.directory_domain).name

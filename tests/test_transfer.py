@@ -20,7 +20,7 @@ from whoknows.vendor_records import add_vendor
 def _fill(ledger) -> None:
     """A ledger with something in every table and every awkward value we can think of."""
     add_vendor(ledger, "shop.example", name="Shop", company="Shop SL", privacy_contact="dpo@shop.example",
-               postal_address="Calle Mayor 1\nMadrid")
+               postal_address="Calle Mayor 1\nMadrid", sales_contact="ventas@shop.example")
     add_vendor(ledger, "xn--bcher-kva.example", name="Bücher 📚")
     record_disclosures(ledger, "shop.example", [("phone", "+34 600 111 222"), ("address", "Calle Mayor 1, Madrid")],
                        when="2024-01-01T10:00:00Z")
@@ -551,14 +551,16 @@ def test_company_sightings_and_identifiers_round_trip_and_merge_idempotently(led
     sightings = CompanySightings(clock=lambda: 1_780_000_000.0)
     sightings.request("shop.example", "www.google-analytics.com", blocked=False,
                       pages=[("https://shop.example/cart", "referer")])
-    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True)
+    # (doubleclick reached through the shop's own host that is a CNAME of its tracker host)
+    sightings.request("shop.example", "stats.g.doubleclick.net", blocked=True, cloaked_behind="metrics.shop.example")
     sightings.cookies("shop.example", "www.google-analytics.com", ["_ga"])
     sightings.values("shop.example", "www.google-analytics.com", [("email", "a•••@x.org [me:1]", "sha256")])
     write_batch(ledger, sightings.take())
     first = export_text(ledger)
     document = json.loads(first)
-    assert [(row["domain"], row["blocked_requests"], row["reached_requests"])
-            for row in document["company_sightings"]] == [("doubleclick.net", 1, 0), ("google-analytics.com", 0, 1)]
+    assert [(row["domain"], row["blocked_requests"], row["reached_requests"], row["cloaked_behind"])
+            for row in document["company_sightings"]] == [("doubleclick.net", 1, 0, "metrics.shop.example"),
+                                                          ("google-analytics.com", 0, 1, None)]
     assert {row["kind"]: row["qualifier"] for row in document["company_identifiers"]} == {
         "cookie": "", "page": "referer", "value": "email sha256"}
     with open_ledger(tmp_path / "other.db") as other:
@@ -566,6 +568,12 @@ def test_company_sightings_and_identifiers_round_trip_and_merge_idempotently(led
         import_export(other, read_export(first.encode(), "export.json"))  # twice: nothing doubles
         assert export_text(other) == first
         assert _dump(other) == _dump(ledger)
+    older = json.loads(first)  # written before sightings named the host a company hid behind
+    for row in older["company_sightings"]:
+        del row["cloaked_behind"]
+    with open_ledger(tmp_path / "older.db") as other:
+        import_export(other, read_export(json.dumps(older).encode(), "export.json"))
+        assert [row["cloaked_behind"] for row in json.loads(export_text(other))["company_sightings"]] == [None, None]
     document["company_sightings"][0]["day"] = "2026-13-01"
     with pytest.raises(WhoknowsError, match=r"company_sightings\[0\]\.day"):
         read_export(json.dumps(document).encode(), "export.json")
@@ -702,4 +710,36 @@ def test_topics_opt_outs_and_mail_classification_travel_and_old_files_still_impo
         assert older.query("SELECT topics, opted_out_on FROM preferences")[0][:] == (None, None)
     document["mail_messages"][0]["topics"] = ["spam"]
     with pytest.raises(WhoknowsError, match=r"mail_messages\[0\].topics: must be a list of topics"):
+        read_export(json.dumps(document).encode(), "bad.json")
+
+
+def test_a_vendor_s_sales_contact_travels_merges_as_its_other_contacts_and_old_files_import_without_it(
+        ledger, tmp_path):
+    """Issue 15, loose end: where intents go travels with the vendor; the ledger's own entry wins, a
+    vendor without one takes the file's, and a file written before it imports as none recorded."""
+    from whoknows.vendor_records import sales_contact
+
+    _fill(ledger)
+    document = json.loads(export_text(ledger))
+    assert [(v["domain"], v["privacy_contact"], v["sales_contact"]) for v in document["vendors"]] == [
+        ("shop.example", "dpo@shop.example", "ventas@shop.example"), ("sso.example", None, None),
+        ("xn--bcher-kva.example", None, None)]
+    document["vendors"][2]["sales_contact"] = "kasse@xn--bcher-kva.example"
+    with open_ledger(tmp_path / "other.db") as other:
+        add_vendor(other, "shop.example", sales_contact="shop@shop.example")  # its own: kept
+        add_vendor(other, "xn--bcher-kva.example", privacy_contact="dsb@xn--bcher-kva.example")  # none: filled in
+        import_export(other, read_export(json.dumps(document).encode(), "x"))
+        assert sales_contact(other, "shop.example") == "shop@shop.example"
+        assert sales_contact(other, "xn--bcher-kva.example") == "kasse@xn--bcher-kva.example"
+        assert other.query("SELECT privacy_contact FROM vendors WHERE domain = 'xn--bcher-kva.example'")[0][0] == (
+            "dsb@xn--bcher-kva.example")
+    for row in document["vendors"]:
+        del row["sales_contact"]
+    with open_ledger(tmp_path / "older.db") as older:
+        import_export(older, read_export(json.dumps(document).encode(), "older.json"))
+        assert [sales_contact(older, v) for v in ("shop.example", "xn--bcher-kva.example")] == [None, None]
+        assert older.query("SELECT privacy_contact FROM vendors WHERE domain = 'shop.example'")[0][0] == (
+            "dpo@shop.example")
+    document["vendors"][0]["sales_contact"] = 7
+    with pytest.raises(WhoknowsError, match=r"vendors\[0\].sales_contact"):
         read_export(json.dumps(document).encode(), "bad.json")

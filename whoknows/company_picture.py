@@ -20,7 +20,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from .company_view import identifiers_by_company, list_companies, site_company_links
+from .company_view import cloaked_sightings, cloaked_text, identifiers_by_company, list_companies, site_company_links
 from .leak_records import ENCODING_NAMES
 from .ledger import Ledger
 
@@ -48,7 +48,8 @@ def short_label(name: str) -> str:
 
 def picture(ledger: Ledger) -> dict[str, Any]:
     """The company view's tables and the graph of sites and companies (see the module's doc)."""
-    return build_picture(list_companies(ledger), site_company_links(ledger), identifiers_by_company(ledger))
+    return build_picture(list_companies(ledger), site_company_links(ledger), identifiers_by_company(ledger),
+                         cloaked_sightings(ledger))
 
 
 def site_rows(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -93,9 +94,16 @@ def held_rows(companies: list[dict[str, Any]], held: dict[str, dict[str, Any]]) 
 
 
 def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]],
-                  held: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """The picture from `list_companies` rows, `site_company_links` and `identifiers_by_company`
-    (pure: tested on its own)."""
+                  held: dict[str, dict[str, Any]] | None = None,
+                  cloaked: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The picture from `list_companies` rows, `site_company_links`, `identifiers_by_company` and
+    `cloaked_sightings` (pure: tested on its own). An edge where the company hid behind one of the
+    site's own hosts says so in its title ("behind metrics.shop.example (CNAME)")."""
+    cloaked = cloaked or []
+    behind: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row in cloaked:
+        if row["behind"] not in behind[(row["site"], row["id"])]:
+            behind[(row["site"], row["id"])].append(row["behind"])
     shown = companies[:MAX_COMPANIES]
     by_id = {c["id"]: c for c in shown}
     kept = [link for link in links if link["id"] in by_id]
@@ -138,7 +146,9 @@ def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]],
               "blocked": link["blocked"], "reached": link["reached"],
               "x1": SITE_X, "y1": site_y[link["site"]], "x2": COMPANY_X, "y2": company_y[link["id"]],
               "title": f"{display[link['site']]} – {link['company']}: {link['blocked']} blocked, "
-                       f"{link['reached']} reached"}
+                       f"{link['reached']} reached"
+                       + (f", {cloaked_text(behind[(link['site'], link['id'])])}"
+                          if (link["site"], link["id"]) in behind else "")}
              for link in kept]
     all_sites = site_rows(links)
     return {
@@ -146,6 +156,7 @@ def build_picture(companies: list[dict[str, Any]], links: list[dict[str, Any]],
         "companies": companies,
         "sites": all_sites,
         "held": held_rows(companies, held or {}),
+        "cloaked": cloaked,
         "graph": {
             "width": WIDTH, "height": round(inner + 2 * MARGIN),
             "nodes": nodes, "edges": edges,

@@ -3,7 +3,8 @@
 The one writer of the ledger's `company_sightings` and `company_identifiers` tables (issue 12).
 A third-party request whose host the shipped tracker data attributes to a company
 (`tracker_companies.tracker_domain`) is counted per (page site, company, tracker domain, UTC day),
-blocked or reached; what the company got to hold is kept per (page site, company, domain,
+blocked or reached, with the page site's own host it went through when that host is a DNS alias
+(CNAME) of the tracker's (`cloaked_behind`: "behind metrics.shop.example (CNAME)"); what the company got to hold is kept per (page site, company, domain,
 identifier) with its first and last day:
 
 - `cookie`: the name of a cookie it tried to set (a `Set-Cookie` line in its response, kept or
@@ -57,10 +58,13 @@ IdentifierKey = tuple[str, str, str, str, str, str]  # (page site, company, doma
 class Counts:
     blocked: int = 0
     reached: int = 0
+    cloaked_behind: str | None = None  # the page site's own host it was reached through (CNAME)
 
     def merge_older(self, older: "Counts") -> None:
         self.blocked += older.blocked
         self.reached += older.reached
+        if self.cloaked_behind is None:
+            self.cloaked_behind = older.cloaked_behind
 
 
 @dataclass(slots=True)
@@ -146,9 +150,11 @@ class CompanySightings:
         return self._attribute(host)
 
     def request(self, page_site: str, host: str, *, blocked: bool,
-                pages: Iterable[tuple[str, str]] = ()) -> TrackerDomain | None:
-        """A request from a page of `page_site` to `host`; `pages` what it learned (`pages_learned`).
-        Returns the company's entry, None (nothing recorded) when no company is known for `host`."""
+                pages: Iterable[tuple[str, str]] = (), cloaked_behind: str | None = None) -> TrackerDomain | None:
+        """A request from a page of `page_site` to `host`; `pages` what it learned (`pages_learned`);
+        `cloaked_behind`: the page site's own host the request went to, when `host` is its canonical
+        name (CNAME cloaking). Returns the company's entry, None (nothing recorded) when no company
+        is known for `host`."""
         entry = self._attribute(host)
         if entry is None:
             return None
@@ -156,6 +162,8 @@ class CompanySightings:
         key = (page_site, entry.company.id, entry.domain, day)
         with self._lock:
             counts = self._sightings.tally_for(key, Counts)
+            if cloaked_behind is not None:
+                counts.cloaked_behind = cloaked_behind
             if blocked:
                 counts.blocked += 1
                 return entry
@@ -210,11 +218,12 @@ class CompanySightings:
 # -- the ledger --------------------------------------------------------------------------------
 
 _SIGHTING_UPSERT = """
-    INSERT INTO company_sightings (vendor_id, company, domain, day, blocked, reached)
-    VALUES (?, ?, ?, ?, ?, ?)
+    INSERT INTO company_sightings (vendor_id, company, domain, day, blocked, reached, cloaked_behind)
+    VALUES (?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (company, vendor_id, domain, day) DO UPDATE SET
         blocked = blocked + excluded.blocked,
-        reached = reached + excluded.reached
+        reached = reached + excluded.reached,
+        cloaked_behind = coalesce(excluded.cloaked_behind, cloaked_behind)
 """
 _IDENTIFIER_UPDATE = """
     UPDATE company_identifiers SET count = count + ?, first_day = min(first_day, ?),
@@ -235,7 +244,8 @@ def write_batch(ledger: Ledger, batch: Batch, lock_wait: float = LOCK_WAIT_SECON
     written = 0
     with ledger.batch_write(lock_wait) as db:
         ids = vendor_ids(db, {key[0] for key in batch.sightings} | {key[0] for key in batch.identifiers})
-        db.executemany(_SIGHTING_UPSERT, [(ids[site], company, domain, day, counts.blocked, counts.reached)
+        db.executemany(_SIGHTING_UPSERT, [(ids[site], company, domain, day, counts.blocked, counts.reached,
+                                           counts.cloaked_behind)
                                           for (site, company, domain, day), counts in batch.sightings.items()])
         written += len(batch.sightings)
         pages_room: dict[tuple[int, str], int] = {}

@@ -6,9 +6,10 @@ CLI (`whoknows companies`, `company show`, `who`), the rights-request letters an
 - `list_companies`: every company seen, with its category, on how many of your sites, requests
   blocked / reached, cookies it tried to set and your values it was sent, first and last day;
 - `company_record`: one company: each site where it saw you (days, blocked / reached, which of its
-  domains), what it holds (cookie names, your values by reference, page URLs it learned) and its
+  domains, and the site's own hosts it hid behind, `cloaked`: CNAME), what it holds (cookie names, your values by reference, page URLs it learned) and its
   privacy contact;
-- `site_companies`: the companies present on one site's pages, and which of them reached you.
+- `site_companies`: the companies present on one site's pages, and which of them reached you (and
+  behind which of the site's own hosts, when DNS said one is an alias of its domain).
 
 `company_record` also carries the findings (`whoknows.findings`) of the company's domains and sites
 in the ledger: what they hold that you never gave them, and which of its domains the proxy learned
@@ -43,6 +44,25 @@ def display_name(company_id: str) -> str:
 def category_of(company_id: str) -> str:
     """A company's category (`tracker_companies.company_category`: that of most of its domains)."""
     return tracker_companies.company_category(company_id) or UNKNOWN_CATEGORY
+
+
+def cloaked_text(hosts: Iterable[str]) -> str:
+    """Where a company hid on a site: "behind metrics.shop.example (CNAME)", the site's own hosts
+    that DNS said are aliases of its tracker domain ("" when none)."""
+    hosts = list(hosts)
+    return f"behind {', '.join(hosts)} (CNAME)" if hosts else ""
+
+
+def _cloaked(db, where: str = "1", parameters: tuple = ()) -> dict[tuple[int, str, str], list[str]]:
+    """{(vendor id, company, domain): [the site's hosts it hid behind]} for the sightings `where`
+    selects (all by default), through the index of the few rows that name one."""
+    found: dict[tuple[int, str, str], list[str]] = {}
+    for vendor_id, company, domain, host in db.execute(
+            "SELECT DISTINCT vendor_id, company, domain, cloaked_behind FROM company_sightings "
+            f"INDEXED BY company_sightings_cloaked WHERE cloaked_behind IS NOT NULL AND {where} "
+            "ORDER BY vendor_id, company, domain, cloaked_behind", parameters):
+        found.setdefault((vendor_id, company, domain), []).append(host)
+    return found
 
 
 def _identifier_counts(db) -> dict[str, dict[str, int]]:
@@ -109,18 +129,21 @@ def company_record(ledger: Ledger, text: str) -> dict[str, Any]:
     company = resolve_company(text)
     with ledger.read() as db:
         sites = {}
-        for site, domain, days, blocked, reached, first, last in db.execute(
-                "SELECT v.domain, s.domain, count(*), sum(s.blocked), sum(s.reached), min(s.day), max(s.day) "
+        cloaked = _cloaked(db, "company = ?", (company.id,))
+        for vendor_id, site, domain, days, blocked, reached, first, last in db.execute(
+                "SELECT v.id, v.domain, s.domain, count(*), sum(s.blocked), sum(s.reached), min(s.day), max(s.day) "
                 "FROM company_sightings AS s JOIN vendors AS v ON v.id = s.vendor_id "
                 "WHERE s.company = ? GROUP BY v.domain, s.domain ORDER BY v.domain, s.domain", (company.id,)):
             entry = sites.setdefault(site, {"site": site, "display": display_domain(site), "days": set(),
                                             "blocked": 0, "reached": 0, "first_seen": first,
-                                            "last_seen": last, "domains": []})
+                                            "last_seen": last, "domains": [], "cloaked": []})
             entry["blocked"] += blocked
             entry["reached"] += reached
             entry["first_seen"] = min(entry["first_seen"], first)
             entry["last_seen"] = max(entry["last_seen"], last)
             entry["domains"].append(domain)
+            entry["cloaked"] += [{"domain": domain, "behind": host}
+                                 for host in cloaked.get((vendor_id, company.id, domain), ())]
         for site, days in db.execute(
                 "SELECT v.domain, count(DISTINCT s.day) FROM company_sightings AS s "
                 "JOIN vendors AS v ON v.id = s.vendor_id WHERE s.company = ? GROUP BY v.domain", (company.id,)):
@@ -212,20 +235,22 @@ def site_companies(ledger: Ledger, site: str) -> list[dict[str, Any]]:
         if row is None:
             raise NotFoundError(f"no site {display_domain(site)} in the ledger")
         companies: dict[str, dict[str, Any]] = {}
+        cloaked = _cloaked(db, "vendor_id = ?", (row[0],))
         for company, domain, blocked, reached, first, last in db.execute(
                 "SELECT company, domain, sum(blocked), sum(reached), min(day), max(day) FROM company_sightings "
                 "WHERE vendor_id = ? GROUP BY company, domain ORDER BY company, domain", (row[0],)):
             entry = companies.setdefault(company, {"domains": [], "blocked": 0, "reached": 0,
-                                                   "first_seen": first, "last_seen": last})
+                                                   "first_seen": first, "last_seen": last, "cloaked": []})
             entry["domains"].append(domain)
+            entry["cloaked"] += [{"domain": domain, "behind": host} for host in cloaked.get((row[0], company, domain), ())]
             entry["blocked"] += blocked
             entry["reached"] += reached
             entry["first_seen"] = min(entry["first_seen"], first)
             entry["last_seen"] = max(entry["last_seen"], last)
     rows = [{
         "company": display_name(company), "id": company, "category": category_of(company),
-        "domains": entry["domains"], "blocked": entry["blocked"], "reached": entry["reached"],
-        "reached_you": entry["reached"] > 0, "first_seen": entry["first_seen"], "last_seen": entry["last_seen"],
+        "domains": entry["domains"], "cloaked": entry["cloaked"], "blocked": entry["blocked"],
+        "reached": entry["reached"], "reached_you": entry["reached"] > 0, "first_seen": entry["first_seen"], "last_seen": entry["last_seen"],
     } for company, entry in companies.items()]
     return sorted(rows, key=lambda r: (not r["reached_you"], -(r["reached"] + r["blocked"]), r["company"].casefold()))
 
@@ -244,6 +269,20 @@ def site_company_links(ledger: Ledger) -> list[dict[str, Any]]:
               "company": names[company], "blocked": blocked, "reached": reached}
              for company, vendor_id, blocked, reached in rows]
     return sorted(links, key=lambda link: (link["site"], link["id"]))
+
+
+def cloaked_sightings(ledger: Ledger) -> list[dict[str, Any]]:
+    """Where a company hid behind a host of one of your sites (a CNAME to its tracker domain): one
+    row per site, host, company and domain, with the first and last day seen. By site, then host."""
+    with ledger.read() as db:
+        rows = db.execute(
+            "SELECT v.domain, s.cloaked_behind, s.company, s.domain, min(s.day), max(s.day) "
+            "FROM company_sightings AS s INDEXED BY company_sightings_cloaked JOIN vendors AS v ON v.id = s.vendor_id "
+            "WHERE s.cloaked_behind IS NOT NULL GROUP BY v.domain, s.cloaked_behind, s.company, s.domain "
+            "ORDER BY v.domain, s.cloaked_behind, s.company, s.domain").fetchall()
+    return [{"site": site, "display": display_domain(site), "behind": host, "id": company,
+             "company": display_name(company), "domain": domain, "first_seen": first, "last_seen": last}
+            for site, host, company, domain, first, last in rows]
 
 
 def identifiers_by_company(ledger: Ledger) -> dict[str, dict[str, Any]]:
@@ -287,6 +326,6 @@ def group_third_parties(third_parties: Iterable[dict[str, Any]]) -> list[dict[st
 
 
 __all__ = [
-    "SORTS", "category_of", "company_learned_trackers", "company_record", "display_name", "group_third_parties", "list_companies",
+    "SORTS", "category_of", "cloaked_sightings", "cloaked_text", "company_learned_trackers", "company_record", "display_name", "group_third_parties", "list_companies",
     "identifiers_by_company", "resolve_company", "site_companies", "site_company_links",
 ]

@@ -58,6 +58,9 @@ with the code before them): wherever a file holds something they cannot read tha
 malformed file, duplicate JSON keys, numbers or escapes yajl reads differently, a capital sigma,
 a CSV with lone carriage returns...), they give the file back and it is read again event by event.
 Memory stays flat: a window of text (1 MB, more for a longer single value) and its decoded records.
+HTML, XML and text files are searched whole first too (`_may_hold_values`): one where nothing can
+be found is read for its categories only (the same parser, field names and shapes, no search); one
+with a possible value is read as before (tests/test_data_exports_equivalence.py compares both).
 Findings come in the same order as before only file by file: within a file the fast readers find
 values in another order (`values` and `categories` are best read as sets).
 """
@@ -197,7 +200,13 @@ CATEGORY_KEYWORDS: dict[str, tuple[str, ...]] = {
                  "genero", "geschlecht", "nationality", "nacionalidad"),
 }
 _WORD_SPLIT = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_KEYWORDS = [(category, [tuple(k.split()) for k in keys]) for category, keys in CATEGORY_KEYWORDS.items()]
+# keyword (its words) -> the rank of the first category that lists it; the lengths keywords have
+_KEYWORD_RANK: dict[tuple[str, ...], int] = {}
+for _rank, _keys in enumerate(CATEGORY_KEYWORDS.values()):
+    for _key in _keys:
+        _KEYWORD_RANK.setdefault(tuple(_key.split()), _rank)
+_CATEGORY_NAMES = tuple(CATEGORY_KEYWORDS)
+_KEYWORD_LENGTHS = tuple(sorted({len(k) for k in _KEYWORD_RANK}))
 _category_cache: dict[str, str | None] = {}
 
 
@@ -214,20 +223,15 @@ def category_of_field(name: str) -> str | None:
     words = _words(name[:80])
     found = None
     if 0 < len(words) <= 8:
-        for category, keywords in _KEYWORDS:
-            if any(_has_run(words, k) for k in keywords):
-                found = category
-                break
+        # Every run of consecutive words looked up once (a field name has at most 8 words): the
+        # category of highest priority among the keywords found, as if each were tried in turn.
+        ranks = [_KEYWORD_RANK.get(words[i:i + n], len(_CATEGORY_NAMES)) for n in _KEYWORD_LENGTHS
+                 for i in range(len(words) - n + 1)]
+        best = min(ranks, default=len(_CATEGORY_NAMES))
+        found = _CATEGORY_NAMES[best] if best < len(_CATEGORY_NAMES) else None
     if len(_category_cache) < 50_000:
         _category_cache[name] = found
     return found
-
-
-def _has_run(words: tuple[str, ...], keyword: tuple[str, ...]) -> bool:
-    n = len(keyword)
-    if n == 1:
-        return keyword[0] in words
-    return any(words[i:i + n] == keyword for i in range(len(words) - n + 1))
 
 
 # -- value shapes --------------------------------------------------------------------------------
@@ -285,6 +289,12 @@ SHAPES = (
      lambda t: abs(float(t.split(",")[0])) <= 90 and abs(float(t.split(",")[1])) <= 180,
      lambda t: t.split(",")[0].split(".")[0] + ".…, …"),
 )
+
+# A character every match of each shape holds, one of these (none: no such character): a text
+# without one is not searched for that shape. Same order as SHAPES.
+_SHAPE_NEEDS = (".", ":", "@", "", " -", "*xX•", ",")
+assert [shape[0] for shape in SHAPES] == ["ipv4", "ipv6", "email", "iban", "card-number", "masked-card", "lat-long"]
+
 
 
 # -- collecting findings for one file -------------------------------------------------------------
@@ -345,14 +355,17 @@ class _FileScan:
     """
 
     def __init__(self, file: str, scanner: LeakScanner | None, findings: _Findings,
-                 render: Callable[[object], str], whole_text: bool = False, remember: bool = False):
+                 render: Callable[[object], str], whole_text: bool = False, remember: bool = False,
+                 search: bool = True):
         self.file, self.scanner, self.findings, self.render = file, scanner, findings, render
         # With `remember`, what the search found in a short text is kept, and the same text in
         # another field is not searched again (the fast readers: the same address in every order).
         # A text's matches do not depend on the texts searched with it, but for a capital sigma,
         # whose lower case does, and the fast readers do not read files that hold one.
         self.found: dict[str, tuple] | None = {} if remember else None
-        self.searching = scanner is not None and scanner.pattern_count > 0
+        # Without `search` (a file the whole-text search found nothing in), fields only give
+        # categories: names and shapes.
+        self.searching = search and scanner is not None and scanner.pattern_count > 0
         # the shortest text that can hold a match: shorter fields (most: quantities, prices, states)
         # are not searched (each pattern starts with leakscan's token NUL, not in the text)
         self.shortest = min(map(len, scanner.folded_patterns())) - 1 if self.searching else 0
@@ -407,7 +420,9 @@ class _FileScan:
             self.sampled[generic] = seen
             if seen >= SHAPE_SAMPLE and len(self.shapes_done) < 100_000:
                 self.shapes_done.add(generic)
-        for shape, category, pattern, check, mask in SHAPES:
+        for (shape, category, pattern, check, mask), needs in zip(SHAPES, _SHAPE_NEEDS):
+            if needs and not any(c in text for c in needs):
+                continue
             for found in pattern.finditer(text):
                 value = found.group()
                 if check(value):
@@ -1335,6 +1350,83 @@ def _read_csv_fast(text, scan_of: Callable, hits: _Hits) -> None:
         scan.flush()
 
 
+# -- HTML, XML and text: read for values only when the whole text may hold one -------------------
+#
+# Their readers hand every field to the search, like the event-by-event readers. Most such files in
+# an export (a summary page, a README, a log) hold none of the user's values: the decoded text is
+# searched whole first (`LeakScanner.may_appear_in`: the automaton, the leading token of each
+# pattern not required, so however the reader cuts the text into fields, at a tag, an entity or a
+# parser's chunk boundary, a value in a field is in the text), and a file where it finds nothing is
+# read for its categories only (field names and value shapes: the same parser, no search). A file
+# where it finds something is read as before. The searched texts cover what the readers turn the
+# text into: HTML with its character references decoded (and as written: scripts are not decoded),
+# XML decoded without its CDATA markers, and phone numbers compacted as `_FileScan.add` compacts
+# them. What they cannot cover exactly is taken as a possible value (the file is read as before):
+# XML with comments, processing instructions or a DOCTYPE (expat joins the text around them or
+# changes attribute values), CDATA and references in one file, an encoding other than UTF-8 or a
+# declared one, `(0)` in a phone number, a capital sigma, an HTML run of 2 MB without `<` or space.
+
+_XML_DECLARED = re.compile(r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([^"']+)""")
+_XML_UNCOVERED = re.compile(r"<!--|<\?|<!DOCTYPE", re.I)
+_CDATA_MARKERS = re.compile(r"<!\[CDATA\[|\]\]>")
+
+
+def _may_hold_values(scanner: LeakScanner, kind: str, text, encoding: str) -> bool:
+    """Whether a text, HTML or XML file (`text`: its decoded text, read here to its end) may hold
+    one of `scanner`'s values in a field its reader searches; False only when no field can."""
+    import html
+
+    if kind == "xml" and encoding not in ("utf-8", "utf-8-sig"):
+        return True  # expat decodes by the declaration, not as the readers here do
+    tails: dict[str, str] = {}  # per searched form, the end of the last window (values across windows)
+    overlap = max(map(len, scanner.folded_patterns()))
+    carry, first, cdata, references = "", True, False, False
+    while True:
+        chunk = text.read(_WINDOW)
+        data = carry + chunk
+        if first and kind == "xml":
+            declared = _XML_DECLARED.match(data[:1024].lstrip("\ufeff"))
+            if declared and declared.group(1).strip().lower() not in ("utf-8", "utf8"):
+                return True
+            if _XML_UNCOVERED.search(data.lstrip("\ufeff"), 2):
+                return True
+        elif kind == "xml" and _XML_UNCOVERED.search(data):
+            return True
+        first = False
+        cut = len(data)
+        if chunk and kind != "text":  # cut before a tag: a character reference is never cut in two
+            cut = data.rfind("<")
+            if cut <= 0:
+                cut = max(data.rfind(" "), data.rfind("\n"))
+                if cut <= 0:
+                    if len(data) > 2 * _WINDOW:
+                        return True
+                    carry = data
+                    continue
+        window, carry = data[:cut], data[cut:]
+        forms = {"as written": window}
+        if kind == "html" and "&" in window:
+            forms["decoded"] = html.unescape(window)
+        elif kind == "xml":
+            cdata = cdata or "<![CDATA[" in window
+            references = references or "&" in window
+            if cdata and references:
+                return True
+            if cdata:
+                forms["as written"] = _CDATA_MARKERS.sub("", window)
+            elif references:
+                forms["as written"] = html.unescape(window)
+        for name, form in list(forms.items()):
+            forms[name + ", compacted"] = _compacted(form).decode("utf-8", "surrogatepass")
+        for name, form in forms.items():
+            searched = tails.get(name, "") + form
+            if "(0)" in searched or scanner.may_appear_in(searched):
+                return True
+            tails[name] = searched[-overlap:]
+        if not chunk:
+            return False
+
+
 # -- the export ------------------------------------------------------------------------------------
 
 
@@ -1364,6 +1456,7 @@ class _Reader:
         self.total = [0]
         self.members = 0
         self.given_back: list[tuple[str, str]] = []  # (file, why) the fast reader left to the reader above
+        self.searched_first: list[tuple[str, bool]] = []  # (HTML, XML or text file, may hold a value?)
 
     def skip(self, file: str, reason: str) -> None:
         self.reading.skipped.append(Skipped(file, reason))
@@ -1399,8 +1492,16 @@ class _Reader:
                 source = stack.enter_context(reopen())
                 stream = _Capped(source.read(_HEAD), source, cap, counter)
 
+            search = True
+            if kind in ("html", "xml", "text") and reopen is not None and self.scanner is not None \
+                    and self.scanner.pattern_count:
+                search = self._may_hold_values(file, kind, stream, encoding)
+                counter[0] = 0  # the bytes of the reading below count, not those of the search
+                source = stack.enter_context(reopen())
+                stream = _Capped(source.read(_HEAD), source, cap, counter)
+
             def scan_of(render, whole_text=False):
-                return _FileScan(file, self.scanner, self.findings, render, whole_text)
+                return _FileScan(file, self.scanner, self.findings, render, whole_text, search=search)
 
             if kind == "json":
                 _read_json(stream, encoding, scan_of)
@@ -1443,6 +1544,17 @@ class _Reader:
             return False
         self.findings.merge(findings)
         return True
+
+    def _may_hold_values(self, file: str, kind: str, stream, encoding: str) -> bool:
+        """Whether an HTML, XML or text file may hold a value (see `_may_hold_values`); True where
+        its text cannot be read to its end (the reading that follows says why)."""
+        text = io.TextIOWrapper(io.BufferedReader(stream, 65536), encoding, "replace")
+        try:
+            holds = _may_hold_values(self.scanner, kind, text, encoding)
+        except Exception:  # cut off, a damaged member: what the reader finds before that still counts
+            holds = True
+        self.searched_first.append((file, holds))
+        return holds
 
     def _read_nested(self, file: str, stream, depth: int) -> None:
         if depth >= self.limits.max_depth:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .errors import InputError, WhoknowsError
 from .sites import host_of, normalise_vendor
-from .tracker_companies import tracker_domain
+from .tracker_companies import site_owner, tracker_domain
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 COMPANIES_FILE = DATA_DIR / "companies.json.gz"
@@ -176,10 +176,11 @@ def builtin_tracker(host: str) -> bool:
 
 def tracker_owner(host_or_domain: str) -> str | None:
     """Who runs a tracker host, by the one name whoknows shows for a company: "Google" for
-    `ssl.google-analytics.com`, "Meta Platforms, Inc." for `connect.facebook.net`.
+    `ssl.google-analytics.com`, "Meta Platforms" for `connect.facebook.net`.
 
     The shipped tracker data first (`tracker_companies.tracker_domain`: its company's name; the
-    built-in list's hosts are in it, attributed as the list says), then the company directory
+    built-in list's hosts are in it, attributed as the list says; then `site_owner`: the company
+    owning the site, so one company has one name), then the company directory
     (the company's name). None when neither knows the host, or it is not a host name at all (an IP
     address, garbage).
     """
@@ -190,5 +191,8 @@ def tracker_owner(host_or_domain: str) -> str | None:
     entry = tracker_domain(host)
     if entry is not None:
         return entry.company.name
+    owner = site_owner(host)  # `tiktok.com`: the tracker data's company (ByteDance), not a second name
+    if owner is not None:
+        return owner.name
     row = _row_quietly(host)
     return None if row is None else _directory().company(row).name

@@ -338,6 +338,7 @@ class LeakScanner:
                     (value_id, f"shorter than {MIN_TYPED_LENGTH} characters and nothing to hash")
                 )
         self._automaton = ahocorasick.Automaton()
+        self._anywhere: ahocorasick.Automaton | None = None  # built when first needed
         for key in sorted(patterns, key=_insertion_order):
             self._automaton.add_word(key, (len(key) - 1, tuple(patterns[key])))
         self.pattern_count = sum(len(targets) for targets in patterns.values())
@@ -389,6 +390,30 @@ class LeakScanner:
         else:
             folded = _fold(_lower_aligned("\x00" + text))
         return [end - length for end, (length, _) in self._automaton.iter(folded)]
+
+    def may_appear_in(self, text: str) -> bool:
+        """Whether a watched value may be anywhere in `text`: whether the automaton finds a pattern
+        in the folded text, its leading token not required, before any check. False means that no
+        part of `text` (a field of a file, however the text is cut into fields, at a letter or
+        not) holds anything `scan_texts` would report. A capital sigma always answers True (its
+        lower case depends on the letters around it)."""
+        if not self.pattern_count:
+            return False
+        if "\u03a3" in text:
+            return True
+        if self._anywhere is None:
+            # The patterns without their leading token: a match in a part of a text ends within
+            # that part and never covers the token before it (checks compare the value's own
+            # characters), so the rest of the pattern is in the text whatever came before.
+            self._anywhere = ahocorasick.Automaton()
+            for key in self._automaton.keys():
+                self._anywhere.add_word(key[1:], None)
+            self._anywhere.make_automaton()
+        if self._ascii_patterns and "\u212a" not in text and "\u0130" not in text:
+            folded = _fold(text)
+        else:
+            folded = _fold(_lower_aligned(text))
+        return next(self._anywhere.iter(folded), None) is not None
 
     def folded_patterns(self) -> list[str]:
         """Every pattern as the automaton holds it: folded (letters and digits lowercased, other

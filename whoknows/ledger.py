@@ -511,6 +511,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE rights_requests ADD COLUMN about_id INTEGER REFERENCES rights_requests(id) ON DELETE SET NULL;
     CREATE INDEX rights_requests_by_about ON rights_requests(about_id) WHERE about_id IS NOT NULL;
     """,
+    # issue 15, loose end (helper `sales`; whoknows.vendor_records writes it): where to tell a vendor
+    # what you intend to buy (`intent new`): its sales or customer address, which the user records
+    # (`vendor add --sales-contact`). Never the privacy contact, which is for data-rights requests.
+    """
+    ALTER TABLE vendors ADD COLUMN sales_contact TEXT;
+    """,
+    # issues 12/13 follow-up (helper `freshness`; whoknows.company_sightings writes it): a company
+    # reached or blocked through a host of the page's own site that DNS says is an alias (CNAME) of
+    # its tracker domain: that host (the last one seen that day; NULL: no cloaking seen).
+    """
+    ALTER TABLE company_sightings ADD COLUMN cloaked_behind TEXT;
+    CREATE INDEX company_sightings_cloaked ON company_sightings(vendor_id, company, domain, cloaked_behind)
+        WHERE cloaked_behind IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -387,9 +387,11 @@ class BodyWatch:
     the rest of the scan (bench/bench_mailscan.py). So each message is first looked at cheaply
     (`_RawLook`): the letters and digits of its raw bytes (as sent, and with tags and entities
     undone, and quoted-printable decoded) are searched for the letters and digits of every
-    pattern; only a message where one shows is parsed and searched as above. A message whose
-    text its raw bytes can hide (base64 or uuencoded parts, a charset that does not write ASCII
-    as ASCII bytes) is always parsed."""
+    pattern; only a message where one shows is parsed and searched as above. Base64 parts are
+    decoded for that look (`_base64_texts`: the email package's own decoder, on each part's body
+    found by its declared boundaries), not searched as written. A message whose text its raw
+    bytes can hide otherwise (uuencoded parts, a charset that does not write ASCII as ASCII
+    bytes, base64 parts it cannot tell apart without parsing) is always parsed."""
 
     def __init__(self, scanner, aliases: Iterable[str]):
         self.scanner = scanner
@@ -425,10 +427,10 @@ class BodyWatch:
 # Letters and digits, lowercased; everything else deleted (bytes: non-ASCII bytes too).
 _ALNUM = bytes(ord(chr(c).lower()) if (chr(c).isascii() and chr(c).isalnum()) else 0 for c in range(256))
 _NOT_ALNUM = bytes(c for c in range(256) if not (chr(c).isascii() and chr(c).isalnum()))
-# Where the raw bytes may not show the text: a transfer encoding other than quoted-printable that
-# hides it, a charset given in RFC 2231 form, the Kelvin sign (which lowercases to an ASCII `k`).
+# Where the raw bytes may not show the text: a transfer encoding other than quoted-printable and
+# base64 (both decoded here) that hides it, a charset given in RFC 2231 form, the Kelvin sign (which lowercases to an ASCII `k`).
 _KELVIN = "\u212a".encode()
-_HIDING = (b"base64", b"uue", b"charset*", b"charset *", _KELVIN)  # looked for lowercased
+_HIDING = (b"uue", b"charset*", b"charset *", _KELVIN)  # looked for lowercased
 _CHARSET = re.compile(rb'charset\s*(\*?)\s*=\s*"?([^\s";]*)')
 # Charsets that write ASCII letters and digits as those bytes and every other character with
 # bytes >= 0x80 only (so a value's letters and digits are its bytes' letters and digits, in order).
@@ -449,9 +451,10 @@ class _RawLook:
     what is left of the raw bytes, because every step from the bytes to the text only removes or
     changes characters that are not ASCII letters or digits, except four, undone here on copies:
     HTML tags (removed, which splits the bytes where each part's text starts so that a tag cannot
-    reach into it), entities (`&#97;` is `a`), quoted-printable escapes, and the `(0)` dropped from
-    a phone number. Transfer encodings and charsets that hide ASCII are not looked into (`_HIDING`,
-    `_PLAIN_CHARSETS`): those messages are always parsed."""
+    reach into it), entities (`&#97;` is `a`), quoted-printable escapes, base64 bodies (decoded, and
+    removed from the raw bytes: their text is never searched as written) and the `(0)` dropped from
+    a phone number. Other transfer encodings and charsets that hide ASCII are not looked into
+    (`_HIDING`, `_PLAIN_CHARSETS`): those messages are always parsed."""
 
     def __init__(self, scanner):
         keys = {pattern.encode("utf-8", "surrogatepass").translate(None, _NOT_ALNUM).decode("ascii")
@@ -478,12 +481,21 @@ class _RawLook:
                 return True
         raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # as the email parser reads it
         readings = [subject.encode("utf-8", "surrogatepass"), raw]
+        if b"base64" in lowered:
+            parts = _base64_texts(raw)
+            if parts is None or any(_KELVIN in text for text in parts[0]):
+                return True
+            # the raw bytes without the base64 bodies (never searched as written), then their texts
+            readings[1] = raw = parts[1]
+            readings += parts[0]
         if b"quoted-printable" in lowered:
             decoded = binascii.a2b_qp(raw)
             if _KELVIN in decoded:
                 return True
             readings.append(decoded)
         for reading in readings[1:]:
+            if b"<" not in reading and b"&" not in reading:
+                continue  # no tag nor entity: the same letters and digits
             html = _html_text(reading)
             if html is None:
                 return True
@@ -495,6 +507,49 @@ class _RawLook:
             keys.append(reading.translate(_ALNUM, _NOT_ALNUM))
         text = b"|".join(keys).decode("ascii")
         return next(self.automaton.iter(text), None) is not None
+
+
+_MULTIPART = re.compile(rb"^content-type:[ \t]*multipart/[^\n]*(?:\n[ \t][^\n]*)*", re.I | re.M)
+_BOUNDARY = re.compile(rb'boundary\s*=\s*"?([^"\s;]+)', re.I)
+_NOT_TEXT = re.compile(rb"^content-type:[ \t]*(?:image|audio|video|application|font|model)/", re.I | re.M)
+
+
+def _base64_texts(raw: bytes) -> tuple[list[bytes], bytes] | None:
+    """The decoded body of every text part whose headers say base64, without parsing the message,
+    and the message without the bodies of its base64 parts; the texts as `message_texts` decodes them (the email package's own `decode_b`, on the same bytes: a part's
+    body runs from its headers to the next line that is a boundary the message declares); None
+    where the parts cannot be told apart so (`base64` in a text rather than a part's headers, a
+    base64 body followed by a line starting with `--` that is no declared boundary)."""
+    from email._encoded_words import decode_b
+
+    boundaries = {b for header in _MULTIPART.findall(raw) for b in _BOUNDARY.findall(header)}
+
+    def is_boundary(chunk: bytes) -> bool:  # a chunk of `_DELIMITER.split` starts after `--`
+        return chunk.split(b"\n", 1)[0].rstrip(b" \t").removesuffix(b"--") in boundaries
+
+    chunks = _DELIMITER.split(raw)
+    decoded, kept = [], list(chunks)
+    for n, chunk in enumerate(chunks):
+        if n and not is_boundary(chunk):
+            if b"base64" in chunk.lower():
+                return None
+            continue
+        lines = chunk.split(b"\n")
+        body = 1 if n else 0
+        while body < len(lines) and _HEADER_LINE.match(lines[body]):
+            body += 1
+        head, text = b"\n".join(lines[:body]).lower(), b"\n".join(lines[body:])
+        if b"base64" in text.lower():
+            return None  # a nested message's headers, or a word in a text
+        if b"base64" not in head:
+            continue
+        if n + 1 < len(chunks) and not is_boundary(chunks[n + 1]):
+            return None  # the parser's body of this part goes on past that line
+        kept[n] = b"\n".join(lines[:body])
+        if len(_NOT_TEXT.findall(head)) == 1 and head.count(b"content-type") == 1:
+            continue  # an image, a PDF...: message_texts leaves it out
+        decoded.append(decode_b(b"".join(text.splitlines()))[0])
+    return decoded, b"\n--".join(kept)
 
 
 def _html_text(raw: bytes) -> bytes | None:

@@ -57,6 +57,9 @@ COMPANY_COLUMNS = [("company", "Company", False), ("category", "Category", False
                    ("last_seen", "Last seen", False)]
 HELD_COLUMNS = [("company", "Company", False), ("cookies", "Cookie names", False),
                 ("values", "Your values sent", False), ("pages", "Pages learned", True)]
+CLOAKED_COLUMNS = [("display", "Site", False), ("behind", "Its host", False), ("company", "Company", False),
+                   ("domain", "Company's domain", False), ("first_seen", "First seen", False),
+                   ("last_seen", "Last seen", False)]
 SITE_COLUMNS = [("display", "Site", False), ("companies", "Companies present", True),
                 ("reached_you", "Reached you", True), ("blocked", "Blocked", True), ("reached", "Reached", True)]
 
@@ -170,6 +173,10 @@ def render(drawn: dict[str, Any], now: datetime) -> str:
         "<h2>Your sites</h2>",
         render_table("sites", "The companies present on each site's pages, and how many of them reached you there.",
                      SITE_COLUMNS, drawn["sites"], "No site seen yet."),
+        *(["<h2>Hidden behind your sites' own hosts</h2>",
+           render_table("cloaked", "Hosts of your sites that DNS said are aliases (CNAME) of a company's tracker "
+                        "domain: its requests looked first-party ('behind metrics.shop.example (CNAME)').",
+                        CLOAKED_COLUMNS, drawn["cloaked"], "")] if drawn.get("cloaked") else []),
         "</main></body></html>\n",
     ])
 

@@ -41,6 +41,9 @@ _LEGAL_FORMS = frozenset(
     "srl spa oy ab as asa aps pty pte kk kg se".split()
 )
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+# The legal forms a display name drops: not "company" or "co", which end names ("Fast Company").
+_DISPLAY_LEGAL_FORMS = _LEGAL_FORMS - {"company", "co"}
+_TRAILING_WORD = re.compile(r"[\s,]+(?P<word>[A-Za-z.]+)\.?\s*$")
 
 
 def normalised_name(name: str) -> str:
@@ -58,6 +61,24 @@ def normalised_name(name: str) -> str:
     return "".join(words)
 
 
+def display_name(name: str) -> str:
+    """A company name as whoknows shows it: the source's spelling without a trailing legal form.
+
+    "Meta Platforms, Inc." -> "Meta Platforms", "Microsoft Corporation" -> "Microsoft",
+    "Société Générale S.A." -> "Société Générale"; "Google" and "Fast Company" stay. The legal
+    name (`TrackerCompany.legal_name`) is what letters are addressed to.
+    """
+    shown = name.strip()
+    while True:
+        match = _TRAILING_WORD.search(shown)
+        if match is None or match["word"].replace(".", "").lower() not in _DISPLAY_LEGAL_FORMS:
+            return shown
+        shorter = shown[: match.start()].rstrip(" ,")
+        if len(shorter) < 2:
+            return shown
+        shown = shorter
+
+
 @dataclass(frozen=True)
 class TrackerCompany:
     """A company behind tracker domains or first-party sites."""
@@ -71,6 +92,15 @@ class TrackerCompany:
     privacy_contact: str | None  # email for privacy requests, from the company directory
     privacy_webform: str | None  # web form for privacy requests, from the company directory
     directory_domain: str | None  # the company directory key it matched (`directory.lookup` it)
+    # The legal entity, for letters: the company directory's name for the record its privacy
+    # contact comes from ("Meta Platforms Ireland Limited"), else the source's name when it had a
+    # legal form ("ByteDance"); None when neither says more than `name`.
+    legal_name: str | None = None
+
+    @property
+    def addressee(self) -> str:
+        """Whom a letter to the company is addressed to: its legal name, else its name."""
+        return self.legal_name or self.name
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,11 @@ site's domain) and `site_third_parties` (a site and a third party allowed on its
 domain). Issue 13's `shared_identifiers` (which first-party identifier cookie of a site went to which
 third party) travels too, and so do its learned trackers (`learned_trackers`, by domain; the entry
 changed last wins: a later allow or forget is the latest word); an export written before issue 13
-lacks `leaks.stopped_by` and `site_settings.leak_mode`, read as NULL.
+lacks `leaks.stopped_by` and `site_settings.leak_mode`, read as NULL. A vendor's sales contact (where
+intents go, issue 15) travels with the vendor and merges as its other contacts do (the ledger's own
+wins); a file written before lacks `vendors.sales_contact`, read as NULL, and one written before the
+company sightings named the site's host a company hid behind lacks `company_sightings.cloaked_behind`
+(NULL: none seen).
 
 The keys are secrets and stay out of a plain export: without them an import brings back aliases that
 cannot be verified and own values that cannot be read. `--with-secrets` adds a "secrets" section
@@ -89,7 +93,7 @@ SECRETS_SECTION = "secrets"
 
 # table -> SELECT giving its export rows, in export order. Column names are the export's field names.
 _EXPORT_SQL = {
-    "vendors": "SELECT domain, name, company, privacy_contact, postal_address, created_at "
+    "vendors": "SELECT domain, name, company, privacy_contact, postal_address, created_at, sales_contact "
                "FROM vendors ORDER BY domain",
     "disclosures": "SELECT v.domain AS vendor, d.kind, d.value, d.source, d.first_seen, d.last_seen, "
                    "d.evidence FROM disclosures AS d JOIN vendors AS v ON v.id = d.vendor_id "
@@ -142,7 +146,7 @@ _EXPORT_SQL = {
                        "ORDER BY m.identity, v.domain, h.value_ref, h.encoding, h.form, h.place",
     # (`blocked` is a yes/no elsewhere in the file: here the counts have names of their own.)
     "company_sightings": "SELECT v.domain AS vendor, s.company, s.domain, s.day, s.blocked AS blocked_requests, "
-                         "s.reached AS reached_requests FROM company_sightings AS s "
+                         "s.reached AS reached_requests, s.cloaked_behind FROM company_sightings AS s "
                          "JOIN vendors AS v ON v.id = s.vendor_id ORDER BY v.domain, s.company, s.domain, s.day",
     "company_identifiers": "SELECT v.domain AS vendor, i.company, i.domain, i.kind, i.name, i.qualifier, i.count, "
                            "i.first_day, i.last_day FROM company_identifiers AS i "
@@ -426,6 +430,7 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     "vendors": {
         "domain": _domain, "name": _optional(_text), "company": _optional(_text),
         "privacy_contact": _optional(_text), "postal_address": _optional(_text), "created_at": _timestamp,
+        "sales_contact": _optional(_text),
     },
     "disclosures": {
         "vendor": _text, "kind": _one_of(DISCLOSURE_KINDS), "value": _text,
@@ -498,7 +503,7 @@ _FIELDS: dict[str, dict[str, Callable]] = {
     },
     "company_sightings": {
         "vendor": _text, "company": _text, "domain": _text, "day": _day, "blocked_requests": _count,
-        "reached_requests": _count,
+        "reached_requests": _count, "cloaked_behind": _optional(_text),
     },
     "company_identifiers": {
         "vendor": _text, "company": _text, "domain": _text, "kind": _one_of(COMPANY_IDENTIFIER_KINDS),
@@ -544,6 +549,10 @@ _ADDED_LATER = {
     "leaks": {"stopped_by"},
     # issue 14, loose ends: the request a complaint or follow-up is about
     "rights_requests": {"about_kind", "about_sent_on"},
+    # issue 15, loose end: where intents go
+    "vendors": {"sales_contact"},
+    # issues 12/13 follow-up: the site's host a company hid behind (CNAME)
+    "company_sightings": {"cloaked_behind"},
 }
 # The first line of each table's CSV file (`write_csv`): how import recognises one.
 _CSV_HEADERS = {",".join(fields) for fields in _FIELDS.values()}
@@ -712,12 +721,14 @@ def _check_intent_references(tables: dict[str, list[dict]], identities: set[str]
 # -- import ---------------------------------------------------------------------------------------
 
 _MERGE_SQL = {
-    "vendors": "INSERT INTO vendors (domain, name, company, privacy_contact, postal_address, created_at) "
-               "VALUES (:domain, :name, :company, :privacy_contact, :postal_address, :created_at) "
+    "vendors": "INSERT INTO vendors (domain, name, company, privacy_contact, postal_address, created_at, "
+               "sales_contact) VALUES (:domain, :name, :company, :privacy_contact, :postal_address, :created_at, "
+               ":sales_contact) "
                "ON CONFLICT(domain) DO UPDATE SET name = coalesce(name, excluded.name), "
                "company = coalesce(company, excluded.company), "
                "privacy_contact = coalesce(privacy_contact, excluded.privacy_contact), "
                "postal_address = coalesce(postal_address, excluded.postal_address), "
+               "sales_contact = coalesce(sales_contact, excluded.sales_contact), "
                "created_at = min(created_at, excluded.created_at)",
     "disclosures": "INSERT INTO disclosures (vendor_id, kind, value, source, first_seen, last_seen, evidence) "
                    "VALUES (:vendor_id, :kind, :value, :source, :first_seen, :last_seen, :evidence) "
@@ -793,10 +804,12 @@ _MERGE_SQL = {
                        "place) SELECT id, :vendor_id, :alias, :kind, :value_ref, :encoding, :form, :place "
                        "FROM mail_messages WHERE identity = :message ON CONFLICT DO NOTHING",
     # Counts merge as observations' do (the larger): importing the same file twice changes nothing.
-    "company_sightings": "INSERT INTO company_sightings (vendor_id, company, domain, day, blocked, reached) "
-                         "VALUES (:vendor_id, :company, :domain, :day, :blocked_requests, :reached_requests) "
+    "company_sightings": "INSERT INTO company_sightings (vendor_id, company, domain, day, blocked, reached, "
+                         "cloaked_behind) VALUES (:vendor_id, :company, :domain, :day, :blocked_requests, "
+                         ":reached_requests, :cloaked_behind) "
                          "ON CONFLICT(company, vendor_id, domain, day) DO UPDATE SET "
-                         "blocked = max(blocked, excluded.blocked), reached = max(reached, excluded.reached)",
+                         "blocked = max(blocked, excluded.blocked), reached = max(reached, excluded.reached), "
+                         "cloaked_behind = coalesce(cloaked_behind, excluded.cloaked_behind)",
     "company_identifiers": "INSERT INTO company_identifiers (vendor_id, company, domain, kind, name, qualifier, count, "
                            "first_day, last_day) VALUES (:vendor_id, :company, :domain, :kind, :name, :qualifier, "
                            ":count, :first_day, :last_day) "

@@ -21,9 +21,10 @@ from .preferences import get_preferences
 from .sites import display_domain
 from .terms_records import offers_to
 
-# What the user can say about a vendor (vendors table columns); all but `name` override the
-# company directory.
-OVERRIDES = ("name", "company", "privacy_contact", "postal_address")
+# What the user can say about a vendor (vendors table columns); `company`, `privacy_contact` and
+# `postal_address` override the company directory. `sales_contact` (where intents go) is the user's
+# alone: the directory records privacy contacts only.
+OVERRIDES = ("name", "company", "privacy_contact", "postal_address", "sales_contact")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class CompanyInfo:
     name: str | None = None
     privacy_contact: str | None = None
     address: str | None = None
+    sales_contact: str | None = None  # where to tell it what you intend to buy; only ever yours
     countries: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
@@ -56,6 +58,16 @@ def require_vendor(ledger: Ledger, domain: str) -> int:
     if vendor_id is None:
         raise NotFoundError(f"no vendor {display_domain(domain)} in the ledger")
     return vendor_id
+
+
+def sales_contact(ledger: Ledger, domain: str) -> str | None:
+    """Where the user said to write to the vendor about buying (`vendor add --sales-contact`), or None.
+
+    Never its privacy contact: that address is for data-rights requests, not for a customer's intent.
+    """
+    with ledger.read() as db:
+        row = db.execute("SELECT sales_contact FROM vendors WHERE domain = ?", (domain,)).fetchone()
+    return row[0] if row else None
 
 
 def add_vendor(ledger: Ledger, domain: str, **overrides) -> bool:
@@ -112,7 +124,8 @@ def company_info(domain: str, row) -> CompanyInfo:
         info.categories = list(entry.categories or [])
         info.domains = list(entry.domains or [])
         info.sources = {key: "directory" for key in ("name", "privacy_contact", "address") if getattr(info, key)}
-    for column, attribute in (("company", "name"), ("privacy_contact", "privacy_contact"), ("postal_address", "address")):
+    for column, attribute in (("company", "name"), ("privacy_contact", "privacy_contact"), ("postal_address", "address"),
+                              ("sales_contact", "sales_contact")):
         if row[column]:
             setattr(info, attribute, row[column])
             info.sources[attribute] = "you"

@@ -36,6 +36,10 @@ export const HELD_COLUMNS = Object.freeze([
   ["company", "Company", false], ["cookies", "Cookie names", false],
   ["values", "Your values sent", false], ["pages", "Pages learned", true],
 ]);
+export const CLOAKED_COLUMNS = Object.freeze([
+  ["display", "Site", false], ["behind", "Its host", false], ["company", "Company", false],
+  ["domain", "Company's domain", false], ["first_seen", "First seen", false], ["last_seen", "Last seen", false],
+]);
 export const SITE_COLUMNS = Object.freeze([
   ["display", "Site", false], ["companies", "Companies present", true], ["reached_you", "Reached you", true],
   ["blocked", "Blocked", true], ["reached", "Reached", true],
@@ -113,6 +117,10 @@ export function pictureView(answer) {
       "No company got to hold anything the proxy saw."),
       table("sites", "Your sites", "The companies present on each site's pages, and how many of them reached you there.",
         SITE_COLUMNS, data.sites, "No site seen yet."),
+      // Only when a company hid behind a host of one of your sites (CNAME), as in the report.
+      ...(list(data.cloaked).length ? [table("cloaked", "Hidden behind your sites' own hosts", "Hosts of your sites "
+        + "that DNS said are aliases (CNAME) of a company's tracker domain: its requests looked first-party "
+        + "('behind metrics.shop.example (CNAME)').", CLOAKED_COLUMNS, data.cloaked, "")] : []),
     ],
   };
 }

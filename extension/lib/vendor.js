@@ -95,6 +95,8 @@ export function vendorView(record) {
     ["Privacy contact", text(company.privacy_contact) ?? "unknown"],
     ["Postal address", text(company.address) ?? "unknown"],
   ];
+  // where your intents go (`vendor add --sales-contact`): only ever the user's entry, so shown only when given
+  if (text(company.sales_contact)) facts.push(["Sales contact", text(company.sales_contact)]);
   const countries = list(company.countries).map(text).filter(Boolean);
   if (countries.length) facts.push(["Countries", countries.join(", ")]);
   const categories = list(company.categories).map(text).filter(Boolean);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { COMPANY_COLUMNS, HELD_COLUMNS, SITE_COLUMNS, leftOutNote, pictureView } from "../lib/picture.js";
+import { CLOAKED_COLUMNS, COMPANY_COLUMNS, HELD_COLUMNS, SITE_COLUMNS, leftOutNote, pictureView } from "../lib/picture.js";
 
 // The shape docs/control-api.md gives for GET /api/v1/companies (whoknows/company_picture.py).
 const ANSWER = {
@@ -9,7 +9,7 @@ const ANSWER = {
   companies: [
     { company: "Google", id: "google", category: "advertising", sites: 2, blocked: 2, reached: 2, cookies: 1, values: 1,
       first_seen: "2026-05-28", last_seen: "2026-05-29" },
-    { company: "Meta Platforms, Inc.", id: "meta", category: "advertising", sites: 1, blocked: 1, reached: 0, cookies: 0,
+    { company: "Meta Platforms", id: "meta", category: "advertising", sites: 1, blocked: 1, reached: 0, cookies: 0,
       values: 0, first_seen: "2026-05-28", last_seen: "2026-05-28" },
   ],
   held: [{ company: "Google", id: "google", cookies: "_ga", values: "email (SHA-256)", pages: 2 }],
@@ -23,7 +23,7 @@ const ANSWER = {
       { id: "site:vendor.test", kind: "site", key: "vendor.test", label: "vendor.test", x: 240, y: 37, r: 5, companies: 2, title: "vendor.test: 2 companies present" },
       { id: "site:other.test", kind: "site", key: "other.test", label: "other.test", x: 240, y: 63, r: 5, companies: 1, title: "other.test: 1 companies present" },
       { id: "company:google", kind: "company", key: "google", label: "Google", x: 520, y: 37, r: 10.1, sites: 2, title: "Google (advertising): on 2 of your sites" },
-      { id: "company:meta", kind: "company", key: "meta", label: "Meta Platforms, Inc.", x: 520, y: 63, r: 8, sites: 1, title: "Meta" },
+      { id: "company:meta", kind: "company", key: "meta", label: "Meta Platforms", x: 520, y: 63, r: 8, sites: 1, title: "Meta" },
     ],
     edges: [
       { source: "site:vendor.test", target: "company:google", kind: "reached", blocked: 1, reached: 1, x1: 240, y1: 37, x2: 520, y2: 37, title: "vendor.test – Google: 1 blocked, 1 reached" },
@@ -80,4 +80,14 @@ test("what the graph leaves out is said", () => {
   assert.equal(leftOutNote({ companies: 5, sites: 20 }), "Not drawn: 5 more companies and 20 more sites (in the tables below).");
   assert.equal(leftOutNote({ companies: 0, sites: 3 }), "Not drawn: 3 more sites (in the tables below).");
   assert.equal(leftOutNote(undefined), "");
+});
+
+test("a company that hid behind a host of one of your sites gets its own table, as in the report", () => {
+  assert.deepEqual(pictureView(ANSWER).tables.map((t) => t.key), ["companies", "held", "sites"]);
+  const cloaked = [{ site: "vendor.test", display: "vendor.test", behind: "metrics.vendor.test", id: "adobe",
+    company: "Adobe Inc.", domain: "omtrdc.net", first_seen: "2026-05-28", last_seen: "2026-05-29" }];
+  const tables = pictureView({ ...ANSWER, cloaked }).tables;
+  assert.deepEqual(tables.map((t) => t.key), ["companies", "held", "sites", "cloaked"]);
+  assert.deepEqual(tables[3].columns.map((c) => c.title), CLOAKED_COLUMNS.map(([, title]) => title));
+  assert.deepEqual(tables[3].rows, [["vendor.test", "metrics.vendor.test", "Adobe Inc.", "omtrdc.net", "2026-05-28", "2026-05-29"]]);
 });

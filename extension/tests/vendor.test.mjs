@@ -28,6 +28,9 @@ test("the record as the page shows it", () => {
   assert.equal(view.title, "vendor.test (Vendor Shop)");
   assert.deepEqual(view.facts.slice(0, 3), [["Company", "Vendor GmbH"], ["Privacy contact", "privacy@vendor.test"], ["Postal address", "Street 1\n12345 Town"]]);
   assert.deepEqual(view.facts.find(([label]) => label === "Also runs"), ["Also runs", "vendor-cdn.test"]);
+  assert.equal(view.facts.find(([label]) => label === "Sales contact"), undefined);  // none recorded
+  const withSales = vendorView({ ...RECORD, company: { ...RECORD.company, sales_contact: "sales@vendor.test" } });
+  assert.deepEqual(withSales.facts.slice(0, 4), [...view.facts.slice(0, 3), ["Sales contact", "sales@vendor.test"]]);
   const aliases = view.tables.find((t) => t.key === "aliases");
   assert.deepEqual(aliases.rows, [["you+vendor.abc@mail.example", "active", "2025-01-03 00:00"]]);
   const thirdParties = view.tables.find((t) => t.key === "third_parties");
@@ -65,7 +68,7 @@ test("learned trackers, CNAME cloaking and the list that blocked a third party",
       { subject: "px.test", count: 2, blocked: 2, detail: { tracker: true, blocked: 2, blocked_by: "whoknows" },
         learned: { state: "learned", sites: ["a.test", "b.test", "c.test"] } },
       { subject: "tracker-cdn.test", count: 1, blocked: 1,
-        detail: { owner: "Adobe Inc.", blocked: 1, blocked_by: "easylist", cloaked_behind: "metrics.widgets.test" }, learned: null },
+        detail: { owner: "Adobe", blocked: 1, blocked_by: "easylist", cloaked_behind: "metrics.widgets.test" }, learned: null },
       { subject: "chat.test", count: 1, blocked: 0, detail: { tracker: true, allowed: 1 }, learned: { state: "allowed", sites: [] } },
     ] } },
   });
@@ -73,7 +76,7 @@ test("learned trackers, CNAME cloaking and the list that blocked a third party",
     ["Learned tracker", "seen tracking on a.test, b.test, c.test; blocked on every site but its own"]);
   const about = Object.fromEntries(view.tables.find((t) => t.key === "third_parties").rows.map((row) => [row[0], row[3]]));
   assert.equal(about["px.test"], "learned tracker, blocked by whoknows");
-  assert.equal(about["tracker-cdn.test"], "Adobe Inc., behind metrics.widgets.test (CNAME), blocked by easylist");
+  assert.equal(about["tracker-cdn.test"], "Adobe, behind metrics.widgets.test (CNAME), blocked by easylist");
   assert.equal(about["chat.test"], "learned tracker, let in by you");
   assert.equal(vendorView({ vendor: "x.test", learned_tracker: { state: "<b>" } }).facts.some(([l]) => l === "Learned tracker"), false);
 });

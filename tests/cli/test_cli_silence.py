@@ -183,7 +183,8 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("setup", "--cookies", "cap:30")
     step("doctor")
     step("alias", "setup", "--base", "me@mail.example")
-    step("vendor", "add", "shop.example", "--name", "Shop", "--privacy-contact", "privacy@shop.example")
+    step("vendor", "add", "shop.example", "--name", "Shop", "--privacy-contact", "privacy@shop.example",
+         "--sales-contact", "sales@shop.example")
     step("vendor", "add", "zalando.de")
     address = step.json("alias", "new", "shop.example")["address"]
     step("alias", "rotate", "shop.example")
@@ -263,7 +264,7 @@ def test_every_command_opens_no_connection_of_its_own(tmp_path, list_host, keyri
     step("mail", "account", "--host", "127.0.0.1", "--port", str(smtp_account.port), "--user", smtp_account.user,
          input=f"{smtp_account.password}\n")
     step("mail", "account")
-    step("intent", "new", "a bike", "--until", "2099-01-01", "--to", "shop.example=sales@shop.example",
+    step("intent", "new", "a bike", "--until", "2099-01-01", "--to", "shop.example",  # its sales contact
          "--out", str(tmp_path / "outbox"))
     step("intent", "new", "a lamp", "--until", "2099-01-01", "--to", "shop.example=sales@shop.example", "--send")
     step("intent", "send", "1")

@@ -28,7 +28,8 @@ def vendors():
     aliases = {}
     for vendor in ("shop.example", "monitors.example"):
         aliases[vendor] = json.loads(ok("alias", "new", vendor, "--json").stdout)["address"]
-    ok("vendor", "add", "shop.example", "--privacy-contact", "hello@shop.example")
+    # intents go to the sales contact; the privacy contact is there to prove they never go to it
+    ok("vendor", "add", "shop.example", "--privacy-contact", "dpo@shop.example", "--sales-contact", "hello@shop.example")
     return aliases
 
 
@@ -77,7 +78,7 @@ def test_a_vendor_without_an_alias_is_refused_naming_the_command_and_nothing_is_
 
 def test_bad_input_is_one_line_and_records_nothing(vendors):
     for args, expected in [(("--budget", "lots"), "not a budget"), (("--until", "2001-01-01"), "in the past"),
-                           (("--to", "nowhere.example"), "no address is known for nowhere.example")]:
+                           (("--to", "nowhere.example"), "no sales contact is recorded for nowhere.example")]:
         base = {"--until": UNTIL, "--to": "shop.example"}
         base[args[0]] = args[1]
         flat = [x for pair in base.items() for x in pair] + (list(args) if args[0] == "--budget" else [])
@@ -86,6 +87,58 @@ def test_bad_input_is_one_line_and_records_nothing(vendors):
         assert len(result.stderr.strip().splitlines()) == 1
     assert json.loads(ok("intents", "--json").stdout) == []
     assert run("intent", "new", "a bike", "--until", UNTIL, "--to", "shop.example", "--out", "x", "--send").exit_code == 2
+
+
+def _recipients(report: dict) -> dict[str, str]:
+    return {m["vendor"]: m["to"] for m in report["messages"]}
+
+
+def test_without_an_address_an_intent_goes_to_the_sales_contact_and_never_to_the_privacy_contact(vendors, tmp_path):
+    ok("vendor", "add", "monitors.example", "--privacy-contact", "dpo@monitors.example")
+    refused = run("intent", "new", "a monitor", "--until", UNTIL, "--to", "shop.example", "--to", "monitors.example")
+    assert refused.exit_code == 2
+    assert refused.stderr == (
+        "whoknows: error: no sales contact is recorded for monitors.example: give one with "
+        "--to monitors.example=ADDRESS or record it with "
+        "'whoknows vendor add monitors.example --sales-contact ADDRESS'\n")
+    assert json.loads(ok("intents", "--json").stdout) == []  # not even shop.example's message
+
+    ok("vendor", "add", "monitors.example", "--sales-contact", " mailto:ventas@monitors.example ")
+    first = json.loads(ok("intent", "new", "a monitor", "--until", UNTIL, "--to", "shop.example",
+                          "--to", "monitors.example", "--out", str(tmp_path / "one"), "--json").stdout)
+    assert _recipients(first) == {"shop.example": "hello@shop.example", "monitors.example": "ventas@monitors.example"}
+    [eml] = (tmp_path / "one").glob("*monitors.example.eml")
+    assert message_from_bytes(eml.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec == (
+        "ventas@monitors.example")
+
+    # changed later: the next intent goes to the new address, the one already made keeps its recipient
+    ok("vendor", "add", "monitors.example", "--sales-contact", "shop@monitors.example")
+    second = json.loads(ok("intent", "new", "a lamp", "--until", UNTIL, "--to", "monitors.example",
+                           "--json").stdout)
+    assert _recipients(second) == {"monitors.example": "shop@monitors.example"}
+    listed = {i["id"]: i for i in json.loads(ok("intents", "--json").stdout)}
+    assert [v["to"] for v in listed[first["id"]]["vendors"] if v["vendor"] == "monitors.example"] == [
+        "ventas@monitors.example"]
+    # cleared: refused again, never the privacy contact instead
+    ok("vendor", "add", "monitors.example", "--sales-contact", "")
+    again = run("intent", "new", "a desk", "--until", UNTIL, "--to", "monitors.example")
+    assert again.exit_code == 2 and "no sales contact is recorded for monitors.example" in again.stderr
+    assert "dpo@" not in again.stderr
+
+
+def test_a_vendor_the_company_directory_knows_has_a_privacy_contact_but_no_sales_contact(vendors):
+    """The shipped directory lists privacy contacts only: an intent to such a vendor is never sent there."""
+    ok("alias", "new", "zalando.de")
+    shown = json.loads(ok("vendor", "show", "zalando.de", "--json").stdout)["company"]
+    assert shown["privacy_contact"] == "datenschutz@zalando.de" and shown["sales_contact"] is None
+    refused = run("intent", "new", "shoes", "--until", UNTIL, "--to", "zalando.de")
+    assert refused.exit_code == 2
+    assert "--to zalando.de=ADDRESS" in refused.stderr and "--sales-contact ADDRESS" in refused.stderr
+    assert "datenschutz" not in refused.stderr
+    assert json.loads(ok("intents", "--json").stdout) == []
+    told = json.loads(ok("intent", "new", "shoes", "--until", UNTIL, "--to", "zalando.de=service@zalando.de",
+                         "--json").stdout)
+    assert _recipients(told) == {"zalando.de": "service@zalando.de"}
 
 
 @pytest.fixture

@@ -43,10 +43,10 @@ def test_leaks_lists_each_leak_with_a_sentence_and_blocked_attempts_flagged():
     assert sorted((r["recipient_host"], r["encoding"], r["blocked"]) for r in rows) == [
         ("connect.facebook.net", "sha256", False), ("tracker.test", "base64", True)]
     # The company as the tracker data names it now (the proxy stored "Meta" then), and its category.
-    meta = next(r for r in rows if r["company"] == "Meta Platforms, Inc.")
+    meta = next(r for r in rows if r["company"] == "Meta Platforms")
     assert meta["category"] == "advertising"
     assert meta["summary"] == (f"shop.example's page sent your email ({ref}) as SHA-256 to connect.facebook.net "
-                               "(Meta Platforms, Inc.)")
+                               "(Meta Platforms)")
     assert next(r for r in rows if r["recipient_host"] == "tracker.test")["category"] is None
     blocked = next(r for r in rows if r["blocked"])
     assert blocked["summary"].endswith("to tracker.test (blocked)") and "tried to send" in blocked["summary"]
@@ -86,7 +86,7 @@ def test_vendor_show_has_both_sides_of_a_leak():
     assert [l["page"] for l in meta["leaks"]["received"]] == ["shop.example"]
     assert [(d["source"], d["evidence"]["page"]) for d in meta["disclosures"]] == [("leak", "shop.example")]
     text = ok("vendor", "show", "shop.example").stdout
-    assert "its pages sent your data to:" in text and "as SHA-256 to connect.facebook.net (Meta Platforms, Inc.)" in text
+    assert "its pages sent your data to:" in text and "as SHA-256 to connect.facebook.net (Meta Platforms)" in text
 
 
 def test_knows_finds_what_the_proxy_learned_by_the_value_itself():

@@ -235,7 +235,7 @@ def overdue(shop):
         pending.record(classify("shop.example", "facebook.net", "connect.facebook.net", "GET",
                                 "https://connect.facebook.net/tr?ph=", [FoundValue("phone", phone.reference(), "sha256",
                                                                                    "e164", "url")],
-                                False, company="Meta Platforms, Inc."))
+                                False, company="Meta Platforms"))
         pending.record(classify("shop.example", "tracker.example", "t.tracker.example", "GET",
                                 "https://t.tracker.example/p?e=", [FoundValue("alias", shop["current"], "plain",
                                                                              "typed", "url")], True))
@@ -256,7 +256,7 @@ def test_a_complaint_goes_to_your_country_s_authority_with_the_timeline_and_the_
     assert "12 February 2024: the period of Article 12(3) for answering it ended." in flat
     assert "1 March 2024: I have received no answer" in flat
     assert (f"On {long_date(date.today(), 'en')} its pages sent my telephone number (+34 600 111 222) as a SHA-256 "
-            "hash to connect.facebook.net (Meta Platforms, Inc.)") in flat
+            "hash to connect.facebook.net (Meta Platforms)") in flat
     assert "t.tracker.example" not in flat  # blocked: it never reached the tracker
     assert "- Name: Alice Smith" in letter and "You can reach me at alice@home.example." in flat
     assert "recorded as request" in result.stderr and "Art. 78(2)" in result.stderr
@@ -393,7 +393,7 @@ def answered(tmp_path):
         pending.record(classify("shop.example", "facebook.net", "connect.facebook.net", "GET",
                                 "https://connect.facebook.net/tr?em=", [FoundValue("email", email_value.reference(),
                                                                                    "sha256", "normalised", "url")],
-                                False, company="Meta Platforms, Inc."))
+                                False, company="Meta Platforms"))
         write_batch(ledger, pending.take())
     export = tmp_path / "shop-export.json"
     export.write_text(json.dumps({"customer": {"email": EMAIL, "phone": PHONE},
@@ -444,7 +444,7 @@ def test_follow_up_names_the_recipient_the_export_omits_and_the_value_missing_fr
     assert f"On {long_date(answered['sent'], 'en')} I made a request of access (Article 15)" in flat
     assert f"which Shop SL answered on {today}" in flat
     assert ("Your answer names no recipient of my data, but: - On " + today + " your pages sent my email address "
-            f"({EMAIL}) as a SHA-256 hash to connect.facebook.net (Meta Platforms, Inc.).") in flat
+            f"({EMAIL}) as a SHA-256 hash to connect.facebook.net (Meta Platforms).") in flat
     assert f"- Email address: {answered['alias']}, which I gave you on {today}, is not in your answer." in flat
     assert f"Email address: {EMAIL}, which I gave you" not in flat  # the export has it
     assert "Telephone number" not in flat.split("Your answer names")[1].split("Article 15(1)(c)")[0]  # not given
@@ -561,19 +561,21 @@ def test_a_request_to_a_tracker_company_goes_to_its_privacy_contact_listing_what
 
 def test_a_tracker_company_is_named_by_a_domain_or_a_site_and_written_in_spanish(tracked):
     letter = ok("request", "erase", "doubleclick.net", "--lang", "es", "--date", "2026-06-01").stdout
-    assert letter.startswith("Google\nA la atención del Delegado de Protección de Datos")
+    # Addressed to the legal entity whose privacy contact it goes to (the company directory's
+    # "Google LLC"); whoknows shows the company as "Google" everywhere else.
+    assert letter.startswith("Google LLC\nA la atención del Delegado de Protección de Datos")
     flat = " ".join(letter.split())
     assert "sus dominios los recogieron de mi navegador" in flat and "IDE, instalada por doubleclick.net" in flat
-    assert ok("request", "object", "youtube.com", "--date", "2026-06-02").stdout.startswith("Google\n")
+    assert ok("request", "object", "youtube.com", "--date", "2026-06-02").stdout.startswith("Google LLC\n")
 
 
 def test_a_tracker_company_without_a_privacy_email_is_refused_saying_how_to_give_one(tracked):
     result = run("request", "access", "Meta")
     assert result.exit_code == 1
     assert result.stderr.strip().splitlines() == [
-        "whoknows: error: no privacy contact is known for Meta Platforms, Inc. (its privacy web form: "
+        "whoknows: error: no privacy contact is known for Meta Platforms (its privacy web form: "
         "https://www.facebook.com/help/contact/540977946302970): find the privacy or data-protection address its "
-        "privacy policy names and give it with --to ADDRESS (whoknows request access \"Meta Platforms, Inc.\" "
+        "privacy policy names and give it with --to ADDRESS (whoknows request access \"Meta Platforms\" "
         "--to ADDRESS)"]
     assert json.loads(ok("requests", "--json").stdout) == []  # nothing recorded
     answer = json.loads(ok("request", "access", "Meta", "--to", "dpo@meta.example", "--json").stdout)
@@ -623,7 +625,7 @@ def test_letters_cite_the_terms_offered_and_what_its_pages_sent_after(overdue):
                 "“No stalking” (version 1, in the Personal-Terms header)") in flat, kind
         assert "You have never signalled agreement to them." in flat
         assert (f"Even so, on {long_date(date.today(), 'en')} your pages sent my telephone number as a SHA-256 hash "
-                "to connect.facebook.net (Meta Platforms, Inc.).") in flat
+                "to connect.facebook.net (Meta Platforms).") in flat
     assert "Personal-Terms" not in ok("request", "port", "shop.example").stdout
     ok("settings", "country", "ES")
     complaint = " ".join(ok("request", "complain", str(overdue["id"]), "--lang", "es").stdout.split())

@@ -12,7 +12,8 @@ from whoknows.transfer import TABLES
 
 
 def _fill():
-    ok("vendor", "add", "shop.example", "--name", "Shop", "--address", "Calle Mayor 1\nMadrid")
+    ok("vendor", "add", "shop.example", "--name", "Shop", "--address", "Calle Mayor 1\nMadrid",
+       "--sales-contact", "ventas@shop.example")
     ok("tell", "shop.example", "phone=+34 600 111 222", "name=Ana Pérez", "email=ana@example.com")
     ok("tell", "bücher.example", "address=Hauptstraße 5")
     ok("prefs", "shop.example", "--no-marketing", "--channel", "post", "--notes", "café")
@@ -58,6 +59,8 @@ def test_export_to_a_file_then_import_into_a_fresh_ledger_then_export_is_identic
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
     shown = json.loads(ok("site", "show", "shop.example", "--json").stdout)  # the imported settings apply
     assert (shown["paused"], shown["cookie_mode"], shown["allowed_third_parties"]) == (True, "cap:30", ["google.com"])
+    company = json.loads(ok("vendor", "show", "shop.example", "--json").stdout)["company"]
+    assert company["sales_contact"] == "ventas@shop.example"  # where intents go came along
     summary = json.loads(ok("import", str(backup), "--json").stdout)  # again: nothing new
     assert all(table["added"] == 0 for table in summary["tables"].values())
     assert ok("export").stdout == backup.read_text(encoding="utf-8")
@@ -76,7 +79,7 @@ def test_csv_export_is_one_file_per_table_in_a_directory_or_a_zip_and_import_ref
     result = ok("export", "--format", "csv", "-o", str(sheets))
     assert result.stderr.startswith("exported 2 vendors, 4 disclosures, 1 aliases,") and str(sheets) in result.stderr
     vendors = (sheets / "vendors.csv").read_text(encoding="utf-8").splitlines()
-    assert vendors[0] == "domain,name,company,privacy_contact,postal_address,created_at"  # its own columns
+    assert vendors[0] == "domain,name,company,privacy_contact,postal_address,created_at,sales_contact"  # its own columns
     assert (sheets / "aliases.csv").read_text(encoding="utf-8").splitlines()[0] == (
         "vendor,address,state,created_at,state_changed_at")
     assert sorted(p.stem for p in sheets.glob("*.csv")) == sorted(TABLES)  # one file per table, each of them

@@ -33,8 +33,8 @@ class Crashing:
 COMPANY_DOUBLES = {
     "ga.tracker.test": "www.google-analytics.com",  # Google, site_analytics
     "ads.tracker.test": "stats.g.doubleclick.net",  # Google, advertising
-    "px.cdn.test": "connect.facebook.net",  # Meta Platforms, Inc., advertising
-    "tracker-cdn.test": "omtrdc.net",  # Adobe Inc., site_analytics (a CNAME-cloaking vendor)
+    "px.cdn.test": "connect.facebook.net",  # Meta Platforms, advertising
+    "tracker-cdn.test": "omtrdc.net",  # Adobe, site_analytics (a CNAME-cloaking vendor)
 }
 
 

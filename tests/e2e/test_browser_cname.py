@@ -1,7 +1,8 @@
 """Chromium through the real proxy, which asks a real DNS server on loopback: a first-party subdomain
 that is a CNAME of a listed tracker's host is blocked by the list entry for that host; a first-party
 subdomain that is no alias loads. The blocked requests are the tracker company's: `companies`,
-`company show`, `who` and `vendor show` say so."""
+`company show`, `who` and `vendor show` say so, and `company show`, `who` and the report name the
+site's host it hid behind."""
 
 import json
 
@@ -113,16 +114,28 @@ def test_requests_blocked_as_cname_cloaked_are_the_tracker_companys(sites, dns, 
         assert proxy.stop() is not None, proxy.stderr()[-2000:]  # flushes the batches at shutdown
 
     [adobe] = cli_json("companies")
-    assert (adobe["company"], adobe["sites"], adobe["blocked"], adobe["reached"]) == ("Adobe Inc.", 1, 2, 0)
+    assert (adobe["company"], adobe["sites"], adobe["blocked"], adobe["reached"]) == ("Adobe", 1, 2, 0)
     record = cli_json("company", "show", "Adobe")
     assert [(s["site"], s["blocked"], s["reached"], s["domains"]) for s in record["sites"]] == [
         ("vendor.test", 2, 0, ["tracker-cdn.test"])]
     assert record["received"] == {"cookies": [], "values": [], "pages": []}  # blocked: it got nothing
     [present] = cli_json("who", "vendor.test")["companies"]
-    assert (present["company"], present["reached_you"], present["blocked"]) == ("Adobe Inc.", False, 2)
+    assert (present["company"], present["reached_you"], present["blocked"]) == ("Adobe", False, 2)
+    # ... and which host of the site it hid behind: in company show, who and the report.
+    behind = [{"domain": "tracker-cdn.test", "behind": CLOAKED}]
+    assert [s["cloaked"] for s in record["sites"]] == [behind] and present["cloaked"] == behind
+    said = f"tracker-cdn.test behind {CLOAKED} (CNAME)"
+    for args in (("company", "show", "Adobe"), ("who", "vendor.test")):
+        result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "250"})  # a table cell unwrapped
+        assert result.exit_code == 0 and said in result.stdout, result.stdout
+    report = e2e_dir / "cname-report.html"
+    assert CliRunner().invoke(cli, ["report", "--out", str(report)]).exit_code == 0
+    html = report.read_text()
+    assert f"<td>{CLOAKED}</td><td>Adobe</td><td>tracker-cdn.test</td>" in html
+    assert f"behind {CLOAKED} (CNAME)</title>" in html
     # The vendor record (and the popup, from the same counters) names the cloaked host.
     parties = {t["subject"]: t for t in cli_json("vendor", "show", "vendor.test")["observations"]["third_parties"]["top"]}
     cloaked = parties["tracker-cdn.test"]
-    assert (cloaked["company"], cloaked["blocked"]) == ("Adobe Inc.", 2)
+    assert (cloaked["company"], cloaked["blocked"]) == ("Adobe", 2)
     assert (cloaked["detail"]["cloaked_behind"], cloaked["detail"]["blocked_by"]) == (CLOAKED, "extra-filters")
     assert "www.vendor.test" not in parties and "vendor.test" not in parties  # first party, no alias

@@ -120,3 +120,50 @@ def test_shutdown_runs_every_members_done_once():
         tctx.master.addons.trigger(hooks.DoneHook())
         tctx.master.addons.trigger(hooks.DoneHook())
         assert [entry for entry in log if entry[1] == "done"] == [("first", "done"), ("second", "done")]
+
+
+class WaitsSometimes:
+    """A plain hook that returns an awaitable only when it must wait (as the cname addon does)."""
+
+    name = "waits"
+
+    def __init__(self, log, fail_after_wait=False):
+        self.log, self.fail_after_wait = log, fail_after_wait
+
+    def request(self, flow):
+        self.log.append(("waits", "start"))
+        if flow.request.path.startswith("/now"):
+            return None
+        return self._wait(flow)
+
+    async def _wait(self, flow):
+        import asyncio
+
+        await asyncio.sleep(0)
+        flow.request.headers["x-waited"] = "1"
+        self.log.append(("waits", "end"))
+        if self.fail_after_wait:
+            raise RuntimeError("failed after waiting")
+
+
+@pytest.mark.parametrize("fail_after_wait", [False, True])
+async def test_a_member_that_must_wait_is_awaited_before_the_next_one_and_stays_guarded(fail_after_wait):
+    from proxy_addons.safety import ERRORS_KEY
+    from proxy_addons.safety import Safety
+
+    log = []
+    guard = Safety()
+    members = [guard, *(guard.guard(addon) for addon in (Recorder("first", log), WaitsSometimes(log, fail_after_wait),
+                                                         Recorder("second", log)))]
+    with taddons.context(Chain(members), TopLevel(log)) as tctx:
+        for path in ("/now", "/later"):
+            log.clear()
+            flow = tflow.tflow()
+            flow.request.path = path
+            await tctx.master.addons.trigger_event(HttpRequestHook(flow))
+            waited = path == "/later"
+            assert log == [("first", "request"), ("waits", "start"), *([("waits", "end")] if waited else []),
+                           ("second", "request"), ("toplevel", "request")]
+            # a failure after the wait is undone (the header it set is gone) and noted on the flow
+            assert ("x-waited" in flow.request.headers) == (waited and not fail_after_wait)
+            assert (ERRORS_KEY in flow.metadata) == (waited and fail_after_wait)

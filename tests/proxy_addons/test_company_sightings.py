@@ -172,11 +172,14 @@ def test_a_cname_cloaked_first_party_host_is_counted_for_the_company_behind_its_
     proxy.sightings.done()
     with open_ledger() as ledger:
         companies = {row["company"]: row for row in company_view.list_companies(ledger)}
-        adobe = company_view.company_record(ledger, "Adobe Inc.")
+        adobe = company_view.company_record(ledger, "Adobe")
         who = {row["company"]: row for row in company_view.site_companies(ledger, "vendor.test")}
-    assert set(companies) == {"Google", "Adobe Inc."}
+    assert set(companies) == {"Google", "Adobe"}
     assert (companies["Google"]["blocked"], companies["Google"]["reached"]) == (1, 0)
-    assert (companies["Adobe Inc."]["blocked"], companies["Adobe Inc."]["reached"]) == (0, 1)
+    assert (companies["Adobe"]["blocked"], companies["Adobe"]["reached"]) == (0, 1)
     assert [s["domains"] for s in adobe["sites"]] == [["omtrdc.net"]]
     assert sorted((c["name"], c["how"]) for c in adobe["received"]["cookies"]) == [("s_ecid", "sent"), ("s_vi", "set")]
-    assert (who["Google"]["reached_you"], who["Adobe Inc."]["reached_you"]) == (False, True)
+    assert (who["Google"]["reached_you"], who["Adobe"]["reached_you"]) == (False, True)
+    # Each names the site's own host it hid behind, blocked or not.
+    assert who["Google"]["cloaked"] == [{"domain": "doubleclick.net", "behind": "metrics.vendor.test"}]
+    assert [s["cloaked"] for s in adobe["sites"]] == [[{"domain": "omtrdc.net", "behind": "smetrics.vendor.test"}]]

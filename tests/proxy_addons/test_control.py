@@ -20,7 +20,11 @@ from proxy_addons.observation import Observation
 from whoknows import __version__
 from whoknows import control
 from whoknows.control import TokenStore
-from whoknows.learned_trackers import LearnedTracker
+from whoknows.site_settings import SiteSettingsStore
+from whoknows import learned_trackers
+from whoknows.ledger import open_ledger
+from whoknows.observations import CookieSeen
+from whoknows.observations import Flusher
 from whoknows.observations import Observations
 
 
@@ -150,7 +154,16 @@ def test_changing_the_port_while_running_moves_the_listener():
             addon.done()
 
 
+def learn_tracker_test() -> None:
+    """tracker.test set cookies on three sites' pages, flushed as the proxy flushes: a learned tracker."""
+    seen = Observations()
+    for page in ("a.test", "b.test", "c.test"):
+        seen.cookie(page, CookieSeen("uid", "tracker.test", True, 3600, None, True, False, "block"))
+    assert Flusher(seen, open_ledger).flush()
+
+
 async def test_a_write_applies_to_this_proxys_live_settings_at_once_and_state_shows_live_counters():
+    learn_tracker_test()
     observations = Observations()
     context, observation, addon = Context(), Observation(observations), Control()
     with taddons.context(context, observation, addon) as tctx:
@@ -166,9 +179,6 @@ async def test_a_write_applies_to_this_proxys_live_settings_at_once_and_state_sh
             auth = {"Authorization": f"Bearer {token}"}
             observations.third_party("vendor.test", "tracker.test", blocked=True, owner="Tracker Inc",
                                      blocked_by="whoknows")
-            # The learned list the request hooks block by (the context addon's) is what the state says.
-            context.learned_trackers.replace_all([LearnedTracker(
-                "tracker.test", "learned", ("a.test", "b.test", "c.test"), ("cookie",), "t", "t")])
             status, headers, body = await asyncio.to_thread(
                 request, addon.url, "GET", "/api/v1/site?url=https%3A%2F%2Fvendor.test%2F", auth)
             assert status == 200 and headers["etag"]
@@ -185,3 +195,39 @@ async def test_a_write_applies_to_this_proxys_live_settings_at_once_and_state_sh
         finally:
             addon.done()
             context.done()
+
+
+async def test_a_change_another_process_made_shows_in_the_next_state_without_a_request_in_between():
+    learn_tracker_test()
+    observations = Observations()
+    context, observation, addon = Context(), Observation(observations), Control()
+    with taddons.context(context, observation, addon) as tctx:
+        tctx.configure(addon, **{PORT_OPTION: 0})
+        context.running()
+        context.store.refresh_seconds = 3600  # the request path's own check cannot explain a change
+        addon.running()
+        try:
+            tokens = TokenStore()
+            auth = {"Authorization": f"Bearer {tokens.pair(tokens.new_pairing_code().code)}"}
+            observations.third_party("vendor.test", "tracker.test", blocked=True, blocked_by="whoknows")
+
+            def state() -> dict:
+                status, _, body = request(addon.url, "GET", "/api/v1/site?site=vendor.test", auth)
+                assert status == 200
+                return json.loads(body)
+
+            before = await asyncio.to_thread(state)
+            with open_ledger() as cli_ledger:  # `whoknows trackers allow` and `site pause` elsewhere
+                learned_trackers.allow(cli_ledger, "tracker.test")
+                SiteSettingsStore(cli_ledger).set_paused("vendor.test", True)
+            after = await asyncio.to_thread(state)
+            # ... and the proxy's next request obeys what the popup now says.
+            assert context.learned_trackers.get("tracker.test").state == "allowed"
+            assert context.store.get("vendor.test").paused is True
+        finally:
+            addon.done()
+            context.done()
+    assert [tp["learned"]["state"] for tp in before["blocked"]["third_parties"]] == ["learned"]
+    assert before["protection"] is True
+    assert [tp["learned"]["state"] for tp in after["blocked"]["third_parties"]] == ["allowed"]
+    assert after["protection"] is False and after["settings"]["paused"] is True

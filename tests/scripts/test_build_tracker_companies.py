@@ -112,7 +112,10 @@ def test_merge_rules_on_small_sources(build_module, tmp_path):
     assert rows["bigco"]["sites"] == ["bigco.example"]
     assert rows["acme"]["privacy_contact"] == "privacy@acme.example"  # found through one of its sites
     assert rows["acme"]["directory_domain"] == "acmevideo.example"
-    assert rows["acme"]["name"] == "Acme Inc."  # AdGuard's name, not Disconnect's spelling
+    # AdGuard's name, not Disconnect's spelling, shown without its legal form; letters address
+    # the directory's entity, whose privacy contact they go to
+    assert rows["acme"]["name"] == "Acme" and rows["acme"]["legal_name"] == "Acme GmbH"
+    assert rows["bigco"]["legal_name"] is None  # "BigCo": nothing more to say
     assert document["sites"]["nobody.example"] == list(rows).index("disconnect:nobodyelse")
 
 
@@ -210,7 +213,7 @@ def test_built_in_list_domains_go_to_their_built_in_owner():
         inner = re.match(r"^(.*?)\s*\((.*)\)$", owner)
         names = {normalised_name(owner)} | ({normalised_name(part) for part in inner.groups()} if inner else set())
         if names & names_in_data:
-            # By name ("Google"), or by id ("meta" is AdGuard's "Meta Platforms, Inc.").
+            # By name ("Google"), or by id ("meta" is AdGuard's "Meta Platforms").
             assert {normalised_name(name), company_id.split(":")[-1]} & names, (owner, name)
 
 
@@ -237,3 +240,91 @@ def test_the_licence_texts_ship_beside_the_data(trackers):
         trackers / "adguard-companiesdb-LICENSE.txt").read_bytes()
     assert (DATA_DIR / "tracker-companies.LICENSE-GPL-3.0.txt").read_bytes() == (
         trackers / "disconnect-LICENSE-GPL-3.0.txt").read_bytes()
+
+
+def test_one_company_one_entry_one_name(build_module, tmp_path):
+    # The rules that keep one company from showing up twice (see the script's docstring).
+    folder = _write_sources(
+        tmp_path / "trackers",
+        adguard_companies={
+            "rhythm": {"name": "Rhythm", "websiteUrl": "https://www.rhythm.example/"},
+            "rythm": {"name": "Rhythm, LLC", "websiteUrl": "https://rhythm.example/about"},  # one company
+            "webstat": {"name": "WebStat", "websiteUrl": "https://webstat.example/"},
+            "web.stat": {"name": "Web.Stat", "websiteUrl": "https://web-stat.example/"},  # another one
+            "holding": {"name": "Holding Publications, Inc.", "websiteUrl": "https://holding.example/"},
+            "portal": {"name": "Portal SA", "websiteUrl": "https://portal.example/"},
+            "dance": {"name": "Dance Ltd.", "websiteUrl": "https://dance.example/"},
+        },
+        adguard_trackers={
+            "r1": {"name": "R1", "categoryId": 4, "url": None, "companyId": "rhythm"},
+            "r2": {"name": "R2", "categoryId": 4, "url": None, "companyId": "rythm"},
+            "w1": {"name": "W1", "categoryId": 6, "url": None, "companyId": "webstat"},
+            "w2": {"name": "W2", "categoryId": 6, "url": None, "companyId": "web.stat"},
+            "forum": {"name": "Forum", "categoryId": 4, "url": "https://forum.example/", "companyId": "holding"},
+            "portal_stats": {"name": "portal", "categoryId": 6, "url": "https://portal.example/", "companyId": None},
+            "tok": {"name": "Tok Analytics", "categoryId": 6, "url": "https://analytics.tok.example/",
+                    "companyId": "dance"},
+        },
+        domains={"r1.example": "r1", "r2.example": "r2", "w1.example": "w1", "w2.example": "w2",
+                 "forum.example": "forum", "forumstatic.example": "forum", "stats.portal.example": "portal_stats",
+                 "analytics.tok.example": "tok"},
+        # Disconnect has the forum as an entity of its own, spelled in lowercase.
+        entities={"forum": {"properties": ["forum.example"], "resources": ["forum.example"]}},
+    )
+    # ... and so does the built-in list, with no parent in its owner line.
+    owners = {"ads.forum.example": "Forum"}
+    document, stats = build_module.build(folder, owners, EMPTY_DIRECTORY)
+    rows = {row[0]: dict(zip(document["fields"], row)) for row in document["companies"]}
+
+    # Same normalised name, same website: one company, the most trusted id and its name.
+    assert _company_of(document, "r1.example") == _company_of(document, "r2.example") == "rhythm"
+    assert "rythm" not in rows and rows["rhythm"]["name"] == "Rhythm"
+    # Same name, different websites: two companies.
+    assert _company_of(document, "w1.example") == "webstat" and _company_of(document, "w2.example") == "web.stat"
+    # A tracker with no company id whose website is a company's: that company.
+    assert _company_of(document, "stats.portal.example") == "portal"
+    # Two sources say the forum stands alone: all its domains are one company, named as the
+    # sources capitalise it, and its site follows.
+    forum = {_company_of(document, d) for d in ("forum.example", "forumstatic.example", "ads.forum.example")}
+    assert forum == {"disconnect:forum"} and rows["disconnect:forum"]["name"] == "Forum"
+    assert rows["holding"]["sites"] == ["holding.example"]  # AdGuard's parent keeps only its own site
+    assert document["sites"]["forum.example"] == list(rows).index("disconnect:forum")
+    # A tracker's home page on a domain of its own is its company's site.
+    assert document["sites"]["tok.example"] == list(rows).index("dance")
+    assert len(stats.merged) == 2 and stats.renamed == ["'forum' -> 'Forum'"]
+    # Names are shown without their legal form, which the legal name keeps.
+    assert (rows["dance"]["name"], rows["dance"]["legal_name"]) == ("Dance", "Dance Ltd.")
+    assert (rows["portal"]["name"], rows["portal"]["legal_name"]) == ("Portal", "Portal SA")
+
+
+def test_companies_whose_home_pages_share_a_domain_are_one(build_module, tmp_path):
+    folder = _write_sources(
+        tmp_path / "trackers",
+        adguard_companies={
+            "buyer": {"name": "Buyer Project, Limited", "websiteUrl": "http://buyer.example"},
+            "bought": {"name": "Bought Network", "websiteUrl": "http://www.buyer.example/"},  # points at its buyer
+            "division": {"name": "Ads Division", "websiteUrl": "http://ads.buyer.example/"},
+            "hosting": {"name": "Hosting", "websiteUrl": "https://hosting.example/"},
+            "project": {"name": "Project", "websiteUrl": "https://hosting.example/someone/project"},  # a page on it
+        },
+        adguard_trackers={
+            "b1": {"name": "B1", "categoryId": 4, "url": None, "companyId": "buyer"},
+            "b2": {"name": "B2", "categoryId": 4, "url": None, "companyId": "bought"},
+            "b3": {"name": "B3", "categoryId": 4, "url": None, "companyId": "division"},
+            "h1": {"name": "H1", "categoryId": 4, "url": None, "companyId": "hosting"},
+            "p1": {"name": "P1", "categoryId": 4, "url": None, "companyId": "project"},
+            "shop": {"name": "shop.example", "categoryId": 4, "url": "https://shop.example/", "companyId": None},
+        },
+        domains={"b1.example": "b1", "b1b.example": "b1", "b2.example": "b2", "b3.example": "b3",
+                 "h1.example": "h1", "p1.example": "p1", "px.shop.example": "shop"},
+        entities={"Shop": {"properties": ["shop.example"], "resources": ["shop-cdn.example", "shop-px.example"]}},
+    )
+    document, _ = build_module.build(folder, {}, EMPTY_DIRECTORY)
+    rows = {row[0]: dict(zip(document["fields"], row)) for row in document["companies"]}
+    # The one holding most domains stays, named as shown without its legal form.
+    assert {_company_of(document, d) for d in ("b1.example", "b2.example", "b3.example")} == {"buyer"}
+    assert rows["buyer"]["name"] == "Buyer Project" and "bought" not in rows and "division" not in rows
+    assert _company_of(document, "p1.example") == "project"  # a project page on a hosting site stays apart
+    # A tracker named by its domain merges with the entity of that site and takes its name.
+    shop = {_company_of(document, d) for d in ("px.shop.example", "shop-cdn.example")}
+    assert len(shop) == 1 and rows[shop.pop()]["name"] == "Shop"
