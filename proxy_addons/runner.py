@@ -10,8 +10,8 @@ Fixed choices: mitmproxy's configuration (its CA) lives in whoknows's data direc
 `~/.mitmproxy`; `connection_strategy=lazy`, so a request blocked inside an HTTPS tunnel is answered
 without ever connecting to the tracker. Default: `stream_large_bodies=1m`, so bodies above 1 MB are
 streamed rather than held whole (`proxy_addons.streaming`; `--set stream_large_bodies=...` changes it).
-On glibc, buffers of 128 KB and more always get memory of their own from the system
-(`fix_malloc_mmap_threshold`), so the proxy's memory stops creeping under large bodies.
+On glibc, buffers of 128 KB and more that the heap has no room for get memory of their own from the
+system (`fix_malloc_mmap_threshold`), so the proxy's memory stops creeping under large bodies.
 """
 
 from __future__ import annotations
@@ -150,13 +150,14 @@ class FreezeStartupHeap:
 
 
 def fix_malloc_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
-    """Have glibc's malloc give every buffer of `threshold` bytes or more memory of its own from
-    the system (mmap), returned when the buffer is freed, for the rest of the process's life.
-    True if set; False where malloc is not glibc's (nothing changes there).
+    """Have glibc's malloc give a buffer of `threshold` bytes or more that its heap has no room for
+    memory of its own from the system (mmap, returned when the buffer is freed) rather than grow
+    the heap, for the rest of the process's life. True if set; False where malloc is not glibc's
+    (nothing changes there).
 
     Why: glibc raises this threshold by itself to the size of each large buffer freed (up to 32 MB),
-    and its heap trim threshold to twice that. After one 4 MB upload or download chunk, every buffer
-    below 4 MB comes from the heap instead, and large short-lived buffers among long-lived small
+    and its heap trim threshold to twice that. After one 4 MB upload or download chunk, buffers
+    below 4 MB grow the heap instead, and large short-lived buffers among long-lived small
     objects leave holes it cannot give back: the proxy's RSS crept by 1-2 MB in the first ten
     minutes of bench/bench_soak.py and went on in steps (+1.2 MB in 19 minutes), malloc's heap
     growing while what it held in use stayed flat (mallinfo2: 21 MB in use, free 8 -> 10 MB).
