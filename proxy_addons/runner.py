@@ -10,7 +10,7 @@ Fixed choices: mitmproxy's configuration (its CA) lives in whoknows's data direc
 `~/.mitmproxy`; `connection_strategy=lazy`, so a request blocked inside an HTTPS tunnel is answered
 without ever connecting to the tracker. Default: `stream_large_bodies=1m`, so bodies above 1 MB are
 streamed rather than held whole (`proxy_addons.streaming`; `--set stream_large_bodies=...` changes it).
-On glibc, buffers of 128 KB and more that the heap has no room for get memory of their own from the
+On glibc, buffers of 512 KB and more that the heap has no room for get memory of their own from the
 system (`fix_malloc_mmap_threshold`), so the proxy's memory stops creeping under large bodies.
 """
 
@@ -41,8 +41,10 @@ LOG_LEVELS = ("error", "warn", "info", "debug")
 _LOGGING_LEVELS = {"error": logging.ERROR, "warn": logging.WARNING, "info": logging.INFO,
                    "debug": logging.DEBUG}
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
-MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting value, kept for good
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+# Above asyncio's 256 KB socket read buffer (taken and freed for every read): see below.
+MMAP_THRESHOLD_BYTES = 512 * 1024
+TRIM_THRESHOLD_BYTES = 2 * MMAP_THRESHOLD_BYTES  # the ratio glibc's own adjustment keeps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,7 +151,7 @@ class FreezeStartupHeap:
         gc.freeze()
 
 
-def fix_malloc_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+def fix_malloc_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES, trim: int = TRIM_THRESHOLD_BYTES) -> bool:
     """Have glibc's malloc give a buffer of `threshold` bytes or more that its heap has no room for
     memory of its own from the system (mmap, returned when the buffer is freed) rather than grow
     the heap, for the rest of the process's life. True if set; False where malloc is not glibc's
@@ -161,8 +163,11 @@ def fix_malloc_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
     objects leave holes it cannot give back: the proxy's RSS crept by 1-2 MB in the first ten
     minutes of bench/bench_soak.py and went on in steps (+1.2 MB in 19 minutes), malloc's heap
     growing while what it held in use stayed flat (mallinfo2: 21 MB in use, free 8 -> 10 MB).
-    Fixed at 128 KB (setting it turns the adjustment off): flat from the first minute, and 4 MB
-    less in all (docs/architecture.md, "Memory over hours").
+    Fixed (setting it turns the adjustment off): flat from the first minute (docs/architecture.md,
+    "Memory over hours"). Fixed at 512 KB, with the heap trimmed only above 1 MB free at its top:
+    asyncio reads every socket into a fresh 256 KB buffer, and at glibc's starting 128 KB each of
+    those reads cost an mmap and a munmap (~9 us; ~30 us of CPU a proxied request), or with a
+    lower trim threshold a heap grow and shrink (~6 us).
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -170,7 +175,7 @@ def fix_malloc_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
     except (OSError, AttributeError):  # not glibc (macOS, musl without mallopt)
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    return mallopt(M_MMAP_THRESHOLD, threshold) == 1
+    return mallopt(M_MMAP_THRESHOLD, threshold) == 1 and mallopt(M_TRIM_THRESHOLD, trim) == 1
 
 
 def _prepare_confdir(settings: ProxySettings) -> Path:
